@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Builds the Worker (build/worker/shim.mjs + index.wasm) with the pinned tools from setup.sh,
+# never downloading anything: worker-build is pointed at our wasm-bindgen, wasm-opt and esbuild.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
+export PATH="$CARGO_BIN:$PATH"
+export WASM_BINDGEN_BIN="$CARGO_BIN/wasm-bindgen"
+export WASM_OPT_BIN="$PWD/node_modules/.bin/wasm-opt"
+export ESBUILD_BIN="$PWD/node_modules/.bin/esbuild"
+exec worker-build --release "$@"

@@ -1,0 +1,222 @@
+//! Client records (schema v1, docs/storage-schema.md) and client authentication.
+
+use serde::Deserialize;
+
+use super::{
+    error::Error,
+    scope::{ScopeToken, Scopes},
+    secret::{ClientSecret, Pepper, SecretHash},
+};
+
+/// The record schema version this code reads.
+pub const SCHEMA_VERSION: u32 = 1;
+/// At most this many live secrets per client: the current one and, during a rotation, the next.
+pub const MAX_SECRETS: usize = 2;
+/// Token lifetimes a record may set, in seconds.
+pub const TOKEN_TTL_RANGE: std::ops::RangeInclusive<u64> = 60..=86_400;
+/// The longest client id we look up.
+pub const MAX_CLIENT_ID_CHARS: usize = 256;
+
+/// The KV key of a client's record.
+pub fn record_key(client_id: &str) -> String {
+    format!("client:{client_id}")
+}
+
+/// Whether a presented id could name a client: 1–256 `VSCHAR`s (RFC 6749 App. A.1). Other ids
+/// are refused without a lookup.
+pub fn is_valid_client_id(id: &str) -> bool {
+    (1..=MAX_CLIENT_ID_CHARS).contains(&id.len()) && id.bytes().all(|b| (0x20..=0x7E).contains(&b))
+}
+
+#[derive(Deserialize)]
+struct RawSecret {
+    hash: String,
+    expires_at: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct RawRecord {
+    v: u32,
+    client_id: String,
+    secrets: Vec<RawSecret>,
+    grant_types: Vec<String>,
+    scopes: Vec<String>,
+    default_scopes: Vec<String>,
+    token_ttl: u64,
+    audience: Vec<String>,
+    disabled: bool,
+}
+
+/// A stored secret: its keyed hash and optional expiry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSecret {
+    /// `HMAC-SHA-256(pepper, secret)`.
+    pub hash: SecretHash,
+    /// Unix seconds from which the secret is refused.
+    pub expires_at: Option<u64>,
+}
+
+/// A validated client record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    /// The client id.
+    pub id: String,
+    /// One or two live secrets.
+    pub secrets: Vec<StoredSecret>,
+    /// Whether the client may use the client-credentials grant.
+    pub client_credentials_allowed: bool,
+    /// What the client may be granted.
+    pub scopes: Scopes,
+    /// What it gets when it asks for nothing.
+    pub default_scopes: Scopes,
+    /// Seconds a token lives.
+    pub token_ttl: u64,
+    /// The `aud` of its tokens.
+    pub audience: Vec<String>,
+    /// Whether the client is refused.
+    pub disabled: bool,
+}
+
+fn scope_list(tokens: Vec<String>) -> Option<Scopes> {
+    let tokens: Option<Vec<ScopeToken>> = tokens.iter().map(|t| ScopeToken::parse(t)).collect();
+    Some(Scopes::from_tokens(tokens?))
+}
+
+impl Client {
+    /// Parses and validates a stored record for `expected_id`. Any breach of the schema is
+    /// [`Error::BadClientRecord`]: an operator's fault, answered with a 5xx.
+    pub fn from_json(expected_id: &str, json: &str) -> Result<Self, Error> {
+        let raw: RawRecord = serde_json::from_str(json).map_err(|_| Error::BadClientRecord)?;
+        Self::validate(expected_id, raw).ok_or(Error::BadClientRecord)
+    }
+
+    fn validate(expected_id: &str, raw: RawRecord) -> Option<Self> {
+        let secrets: Option<Vec<StoredSecret>> = raw
+            .secrets
+            .iter()
+            .map(|s| {
+                Some(StoredSecret {
+                    hash: SecretHash::parse(&s.hash)?,
+                    expires_at: s.expires_at,
+                })
+            })
+            .collect();
+        let secrets = secrets?;
+        let scopes = scope_list(raw.scopes)?;
+        let default_scopes = scope_list(raw.default_scopes)?;
+        let valid = raw.v == SCHEMA_VERSION
+            && raw.client_id == expected_id
+            && (1..=MAX_SECRETS).contains(&secrets.len())
+            && default_scopes.is_subset_of(&scopes)
+            && TOKEN_TTL_RANGE.contains(&raw.token_ttl)
+            && !raw.audience.is_empty()
+            && raw.audience.iter().all(|a| !a.is_empty());
+        valid.then(|| Self {
+            id: raw.client_id,
+            secrets,
+            client_credentials_allowed: raw.grant_types.iter().any(|g| g == "client_credentials"),
+            scopes,
+            default_scopes,
+            token_ttl: raw.token_ttl,
+            audience: raw.audience,
+            disabled: raw.disabled,
+        })
+    }
+
+    /// Whether `secret` matches a live secret at `now`. Every stored hash is compared, in
+    /// constant time, whatever the outcome of the others.
+    pub fn secret_matches(&self, pepper: &Pepper, secret: &ClientSecret, now: u64) -> bool {
+        let presented = pepper.hash(secret);
+        self.secrets.iter().fold(false, |found, stored| {
+            let live = stored.expires_at.is_none_or(|expiry| now < expiry);
+            found | (presented.matches(&stored.hash) & live)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const PEPPER: &str = "pepper-pepper-pepper-pepper-pepp";
+
+    fn pepper() -> Pepper {
+        Pepper::new(PEPPER).unwrap()
+    }
+
+    fn hash(secret: &str) -> String {
+        pepper().hash(&ClientSecret::new(secret.into())).encode()
+    }
+
+    fn record() -> serde_json::Value {
+        json!({
+            "v": 1, "client_id": "svc",
+            "secrets": [{ "hash": hash("old"), "expires_at": 1000 }, { "hash": hash("new") }],
+            "grant_types": ["client_credentials"],
+            "scopes": ["a", "b"], "default_scopes": ["a"],
+            "token_ttl": 600, "audience": ["https://api"], "disabled": false
+        })
+    }
+
+    fn with(field: &str, value: serde_json::Value) -> String {
+        let mut r = record();
+        r[field] = value;
+        r.to_string()
+    }
+
+    #[test]
+    fn a_valid_record_parses() {
+        let client = Client::from_json("svc", &record().to_string()).unwrap();
+        assert_eq!(client.token_ttl, 600);
+        assert!(client.client_credentials_allowed);
+        assert_eq!(client.default_scopes.to_scope_string(), "a");
+    }
+
+    #[test]
+    fn records_that_break_the_schema_are_faults() {
+        let bad = [
+            "not json".to_owned(),
+            with("v", json!(2)),
+            with("client_id", json!("other")),
+            with("secrets", json!([])),
+            with("secrets", json!([{ "hash": "short" }])),
+            with(
+                "secrets",
+                json!([{ "hash": hash("1") }, { "hash": hash("2") }, { "hash": hash("3") }]),
+            ),
+            with("scopes", json!(["a b"])),
+            with("default_scopes", json!(["c"])),
+            with("token_ttl", json!(59)),
+            with("token_ttl", json!(86_401)),
+            with("audience", json!([])),
+            with("disabled", json!("no")),
+        ];
+        for json in bad {
+            assert_eq!(
+                Client::from_json("svc", &json),
+                Err(Error::BadClientRecord),
+                "{json}"
+            );
+        }
+    }
+
+    #[test]
+    fn both_secrets_work_during_a_rotation_until_the_old_one_expires() {
+        let client = Client::from_json("svc", &record().to_string()).unwrap();
+        let check = |s: &str, now| client.secret_matches(&pepper(), &ClientSecret::new(s.into()), now);
+        assert!(check("old", 999) && check("new", 999));
+        assert!(!check("old", 1000) && check("new", 1000));
+        assert!(!check("wrong", 0));
+    }
+
+    #[test]
+    fn client_ids_are_vschars_of_bounded_length() {
+        assert!(is_valid_client_id("svc:a+b %x~"));
+        assert!(!is_valid_client_id(""));
+        assert!(!is_valid_client_id("tab\there"));
+        assert!(!is_valid_client_id("é"));
+        assert!(is_valid_client_id(&"x".repeat(256)));
+        assert!(!is_valid_client_id(&"x".repeat(257)));
+    }
+}

@@ -1,0 +1,310 @@
+//! Why a request was refused, and how that reason is put on the wire.
+//!
+//! [`Error`] names the precise internal reason (it goes to the operator's log); [`Error::wire`]
+//! is the one exhaustive mapping to the RFC 6749 §5.2 answer a caller sees. Several reasons share
+//! one answer on purpose: a caller is never told which check failed, and faults of ours are 5xx,
+//! never a 4xx that would blame the caller.
+
+use std::fmt;
+
+/// A precise reason for not issuing a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Error {
+    /// The token endpoint was called with a method other than `POST`.
+    MethodNotAllowed,
+    /// The body is not `application/x-www-form-urlencoded`.
+    UnsupportedContentType,
+    /// The body is larger than [`crate::core::request::MAX_BODY_BYTES`].
+    BodyTooLarge,
+    /// The body is not a well-formed form (a bad percent escape, or not UTF-8).
+    MalformedBody,
+    /// A parameter this endpoint reads was given more than once (RFC 6749 §3.2).
+    DuplicateParameter,
+    /// `grant_type` is missing or empty.
+    MissingGrantType,
+    /// `grant_type` is present but not `client_credentials`.
+    UnsupportedGrantType,
+    /// The `Authorization: Basic` header does not decode to `id:secret` (RFC 6749 §2.3.1).
+    MalformedBasic,
+    /// Credentials came both in the `Authorization` header and in the body.
+    MultipleAuthMethods,
+    /// The body's `client_id` differs from the one in the `Authorization` header.
+    ClientIdMismatch,
+    /// No client credentials at all, or a `client_id` without a `client_secret`.
+    NoCredentials,
+    /// An `Authorization` header with a scheme other than `Basic`.
+    UnsupportedAuthScheme,
+    /// No client has this id (or the id is not a valid client id).
+    UnknownClient,
+    /// The secret matches none of the client's live secrets (wrong or expired).
+    WrongSecret,
+    /// The client authenticated, but may not use the `client_credentials` grant.
+    GrantNotAllowed,
+    /// The client authenticated, but is disabled.
+    ClientDisabled,
+    /// `scope` does not follow the RFC 6749 §3.3 grammar.
+    MalformedScope,
+    /// A requested scope is not among the client's allowed scopes.
+    ScopeNotAllowed,
+    /// No scope was requested and the client has no default scopes.
+    NoScope,
+    /// The client store could not be reached; worth retrying.
+    StoreUnavailable,
+    /// A client record in the store breaks the schema (docs/storage-schema.md).
+    BadClientRecord,
+    /// The signing keys are missing or unusable, or signing failed.
+    BadKeyMaterial,
+    /// The Worker's configuration (vars, pepper) is missing or invalid.
+    BadConfig,
+}
+
+/// The RFC 6749 §5.2 `error` codes, and the two we use for our own faults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// `invalid_request`
+    InvalidRequest,
+    /// `invalid_client`
+    InvalidClient,
+    /// `unauthorized_client`
+    UnauthorizedClient,
+    /// `unsupported_grant_type`
+    UnsupportedGrantType,
+    /// `invalid_scope`
+    InvalidScope,
+    /// `server_error`: a fault of ours.
+    ServerError,
+    /// `temporarily_unavailable`: a fault of ours, worth retrying.
+    TemporarilyUnavailable,
+}
+
+impl ErrorCode {
+    /// The code as it appears in the `error` member.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::ServerError => "server_error",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
+        }
+    }
+
+    /// A fixed, human-readable `error_description`; it never names the failed check.
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "The request is missing a parameter, repeats one, or is malformed.",
+            Self::InvalidClient => "Client authentication failed.",
+            Self::UnauthorizedClient => "The client is not authorized to use this grant type.",
+            Self::UnsupportedGrantType => "The grant type is not supported.",
+            Self::InvalidScope => "The requested scope is invalid, unknown, or malformed.",
+            Self::ServerError => "The server could not process the request.",
+            Self::TemporarilyUnavailable => "The server is temporarily unavailable; retry later.",
+        }
+    }
+}
+
+/// The realm announced to Basic clients on every `401`.
+pub const WWW_AUTHENTICATE: &str = "Basic realm=\"token\"";
+/// Seconds after which a caller may retry a temporary fault.
+pub const RETRY_AFTER_SECONDS: &str = "5";
+
+/// How an [`Error`] is answered: status, `error` code and any extra headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wire {
+    /// The HTTP status.
+    pub status: u16,
+    /// The `error` member.
+    pub code: ErrorCode,
+    /// Headers beyond the ones every token endpoint answer carries.
+    pub headers: &'static [(&'static str, &'static str)],
+}
+
+impl Error {
+    /// The answer a caller sees. Exhaustive: a new reason must choose its answer here.
+    pub fn wire(self) -> Wire {
+        use ErrorCode as C;
+        let (status, code, headers): (u16, ErrorCode, &'static [(&str, &str)]) = match self {
+            Self::MethodNotAllowed => (405, C::InvalidRequest, &[("Allow", "POST")]),
+            Self::UnsupportedContentType
+            | Self::BodyTooLarge
+            | Self::MalformedBody
+            | Self::DuplicateParameter
+            | Self::MissingGrantType
+            | Self::MalformedBasic
+            | Self::MultipleAuthMethods
+            | Self::ClientIdMismatch => (400, C::InvalidRequest, &[]),
+            Self::UnsupportedGrantType => (400, C::UnsupportedGrantType, &[]),
+            // RFC 6749 §5.2 requires 401 + WWW-Authenticate when Basic was attempted; we answer
+            // every authentication failure the same way, so the answer reveals nothing.
+            Self::NoCredentials
+            | Self::UnsupportedAuthScheme
+            | Self::UnknownClient
+            | Self::WrongSecret => (401, C::InvalidClient, &[("WWW-Authenticate", WWW_AUTHENTICATE)]),
+            Self::GrantNotAllowed | Self::ClientDisabled => (400, C::UnauthorizedClient, &[]),
+            Self::MalformedScope | Self::ScopeNotAllowed | Self::NoScope => {
+                (400, C::InvalidScope, &[])
+            }
+            Self::StoreUnavailable => (
+                503,
+                C::TemporarilyUnavailable,
+                &[("Retry-After", RETRY_AFTER_SECONDS)],
+            ),
+            Self::BadClientRecord | Self::BadKeyMaterial | Self::BadConfig => {
+                (500, C::ServerError, &[])
+            }
+        };
+        Wire {
+            status,
+            code,
+            headers,
+        }
+    }
+
+    /// A stable snake_case name of the reason, for the operator's log only.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::UnsupportedContentType => "unsupported_content_type",
+            Self::BodyTooLarge => "body_too_large",
+            Self::MalformedBody => "malformed_body",
+            Self::DuplicateParameter => "duplicate_parameter",
+            Self::MissingGrantType => "missing_grant_type",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::MalformedBasic => "malformed_basic",
+            Self::MultipleAuthMethods => "multiple_auth_methods",
+            Self::ClientIdMismatch => "client_id_mismatch",
+            Self::NoCredentials => "no_credentials",
+            Self::UnsupportedAuthScheme => "unsupported_auth_scheme",
+            Self::UnknownClient => "unknown_client",
+            Self::WrongSecret => "wrong_secret",
+            Self::GrantNotAllowed => "grant_not_allowed",
+            Self::ClientDisabled => "client_disabled",
+            Self::MalformedScope => "malformed_scope",
+            Self::ScopeNotAllowed => "scope_not_allowed",
+            Self::NoScope => "no_scope",
+            Self::StoreUnavailable => "store_unavailable",
+            Self::BadClientRecord => "bad_client_record",
+            Self::BadKeyMaterial => "bad_key_material",
+            Self::BadConfig => "bad_config",
+        }
+    }
+
+    /// The JSON body of the answer: `{"error": ..., "error_description": ...}`.
+    pub fn body(self) -> String {
+        let code = self.wire().code;
+        serde_json::json!({ "error": code.as_str(), "error_description": code.description() })
+            .to_string()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.reason())
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [Error; 23] = [
+        Error::MethodNotAllowed,
+        Error::UnsupportedContentType,
+        Error::BodyTooLarge,
+        Error::MalformedBody,
+        Error::DuplicateParameter,
+        Error::MissingGrantType,
+        Error::UnsupportedGrantType,
+        Error::MalformedBasic,
+        Error::MultipleAuthMethods,
+        Error::ClientIdMismatch,
+        Error::NoCredentials,
+        Error::UnsupportedAuthScheme,
+        Error::UnknownClient,
+        Error::WrongSecret,
+        Error::GrantNotAllowed,
+        Error::ClientDisabled,
+        Error::MalformedScope,
+        Error::ScopeNotAllowed,
+        Error::NoScope,
+        Error::StoreUnavailable,
+        Error::BadClientRecord,
+        Error::BadKeyMaterial,
+        Error::BadConfig,
+    ];
+
+    #[test]
+    fn every_authentication_failure_gets_the_same_answer() {
+        let answers: Vec<_> = [
+            Error::NoCredentials,
+            Error::UnsupportedAuthScheme,
+            Error::UnknownClient,
+            Error::WrongSecret,
+        ]
+        .iter()
+        .map(|e| (e.wire(), e.body()))
+        .collect();
+        assert!(answers.windows(2).all(|w| w[0] == w[1]));
+        assert_eq!(answers[0].0.status, 401);
+        assert_eq!(
+            answers[0].0.headers,
+            &[("WWW-Authenticate", "Basic realm=\"token\"")]
+        );
+    }
+
+    #[test]
+    fn faults_of_ours_are_never_4xx() {
+        for e in [
+            Error::StoreUnavailable,
+            Error::BadClientRecord,
+            Error::BadKeyMaterial,
+            Error::BadConfig,
+        ] {
+            assert!(e.wire().status >= 500, "{e}");
+        }
+        assert_eq!(
+            Error::StoreUnavailable.wire().headers,
+            &[("Retry-After", "5")]
+        );
+    }
+
+    #[test]
+    fn caller_errors_are_4xx_with_their_rfc_codes() {
+        for e in ALL {
+            let w = e.wire();
+            let caller = !matches!(
+                w.code,
+                ErrorCode::ServerError | ErrorCode::TemporarilyUnavailable
+            );
+            assert_eq!(caller, (400..500).contains(&w.status), "{e}");
+        }
+        assert_eq!(Error::GrantNotAllowed.wire().code, ErrorCode::UnauthorizedClient);
+        assert_eq!(Error::NoScope.wire().code, ErrorCode::InvalidScope);
+        assert_eq!(
+            Error::UnsupportedGrantType.wire().code,
+            ErrorCode::UnsupportedGrantType
+        );
+    }
+
+    #[test]
+    fn the_body_names_the_code_and_never_the_reason() {
+        for e in ALL {
+            let body: serde_json::Value = serde_json::from_str(&e.body()).unwrap();
+            assert_eq!(body["error"], e.wire().code.as_str());
+            let text = e.body();
+            if e.reason() != e.wire().code.as_str() {
+                assert!(!text.contains(e.reason()), "{text} leaks {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_wrong_method_gets_405_with_allow_post() {
+        let w = Error::MethodNotAllowed.wire();
+        assert_eq!((w.status, w.headers), (405, &[("Allow", "POST")][..]));
+    }
+}

@@ -1,0 +1,23 @@
+//! The pure core: everything that decides, nothing that does I/O.
+//!
+//! No `worker` type, no clock, no random source: time and random bytes are passed in, and
+//! storage is reached through [`token::ClientStore`]. Built and tested natively.
+//!
+//! The modules follow the pipeline of [`token::Issuer::issue`]:
+//! - [`request`] (with [`form`]): raw HTTP parts → a typed [`request::TokenRequest`];
+//! - [`client`] (with [`secret`]): the stored record and client authentication;
+//! - [`scope`]: what the client is granted;
+//! - [`keys`]: the signing keys, the JWKS, signing;
+//! - [`token`]: the checklist itself, and minting;
+//! - [`error`]: every reason to refuse, and its one mapping to RFC 6749 §5.2;
+//! - [`config`]: issuer, token path and RFC 8414 metadata.
+
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod form;
+pub mod keys;
+pub mod request;
+pub mod scope;
+pub mod secret;
+pub mod token;

@@ -1,0 +1,385 @@
+//! From raw HTTP parts to a typed token request: content type, body, parameters, and which
+//! client authentication method was used (RFC 6749 §2.3.1, §3.2, §4.4.2).
+
+use base64ct::{Base64, Encoding};
+
+use super::{error::Error, form, secret::ClientSecret};
+
+/// The largest body we read. A client-credentials request is well under 1 KiB.
+pub const MAX_BODY_BYTES: usize = 8 * 1024;
+
+/// The parts of an HTTP request the token endpoint looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpRequest<'a> {
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<&'a str>,
+    /// The `Authorization` header, if any.
+    pub authorization: Option<&'a str>,
+    /// The body; the edge stops reading past [`MAX_BODY_BYTES`].
+    pub body: &'a [u8],
+}
+
+/// What the `Authorization` header says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Authorization {
+    /// No header.
+    Absent,
+    /// A scheme other than Basic.
+    NotBasic,
+    /// Basic, but not base64 of `form-urlencoded(id):form-urlencoded(secret)`.
+    Malformed,
+    /// Basic credentials, decoded.
+    Credentials {
+        /// The client id.
+        id: String,
+        /// The client secret.
+        secret: ClientSecret,
+    },
+}
+
+impl Authorization {
+    /// Parses an `Authorization` header value per RFC 7617 and RFC 6749 §2.3.1.
+    pub fn parse(header: Option<&str>) -> Self {
+        let Some(header) = header else {
+            return Self::Absent;
+        };
+        let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return Self::NotBasic;
+        }
+        let Ok(decoded) = Base64::decode_vec(rest.trim_start_matches(' ')) else {
+            return Self::Malformed;
+        };
+        let Ok(decoded) = String::from_utf8(decoded) else {
+            return Self::Malformed;
+        };
+        let Some((id, secret)) = decoded.split_once(':') else {
+            return Self::Malformed;
+        };
+        match (form::decode(id), form::decode(secret)) {
+            (Ok(id), Ok(secret)) if !id.is_empty() => Self::Credentials {
+                id,
+                secret: ClientSecret::new(secret),
+            },
+            _ => Self::Malformed,
+        }
+    }
+}
+
+/// How the client authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// `client_secret_basic`
+    Basic,
+    /// `client_secret_post`
+    Post,
+}
+
+impl AuthMethod {
+    /// The RFC 8414 name of the method.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Basic => "client_secret_basic",
+            Self::Post => "client_secret_post",
+        }
+    }
+}
+
+/// A well-formed client-credentials token request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRequest {
+    /// The presented client id (not yet known to exist).
+    pub client_id: String,
+    /// The presented secret.
+    pub secret: ClientSecret,
+    /// Which method carried the credentials.
+    pub method: AuthMethod,
+    /// The raw `scope` parameter; `None` when omitted or empty.
+    pub scope: Option<String>,
+}
+
+/// The parameters this endpoint reads; any other is ignored (RFC 6749 §3.2).
+#[derive(Default)]
+struct Params {
+    grant_type: Option<String>,
+    scope: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+impl Params {
+    /// Collects the known parameters; a repeat is an error even when one value is empty,
+    /// and an empty value counts as omitted (RFC 6749 §3.2).
+    fn collect(pairs: Vec<(String, String)>) -> Result<Self, Error> {
+        let mut params = Self::default();
+        let mut seen = [false; 4];
+        for (name, value) in pairs {
+            let (index, slot) = match name.as_str() {
+                "grant_type" => (0, &mut params.grant_type),
+                "scope" => (1, &mut params.scope),
+                "client_id" => (2, &mut params.client_id),
+                "client_secret" => (3, &mut params.client_secret),
+                _ => continue,
+            };
+            if std::mem::replace(&mut seen[index], true) {
+                return Err(Error::DuplicateParameter);
+            }
+            *slot = (!value.is_empty()).then_some(value);
+        }
+        Ok(params)
+    }
+}
+
+/// `true` for `application/x-www-form-urlencoded`, with or without parameters, in any case.
+fn is_form(content_type: Option<&str>) -> bool {
+    content_type.is_some_and(|value| {
+        let essence = value.split(';').next().unwrap_or("").trim();
+        essence.eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    })
+}
+
+impl TokenRequest {
+    /// Parses a request, checking everything that needs no stored state, in the order a
+    /// careful reader would: the envelope, the parameters, the grant type, the credentials.
+    pub fn parse(http: &HttpRequest<'_>) -> Result<Self, Error> {
+        if !is_form(http.content_type) {
+            return Err(Error::UnsupportedContentType);
+        }
+        if http.body.len() > MAX_BODY_BYTES {
+            return Err(Error::BodyTooLarge);
+        }
+        let pairs = form::parse(http.body).map_err(|_| Error::MalformedBody)?;
+        let params = Params::collect(pairs)?;
+        match params.grant_type.as_deref() {
+            None => return Err(Error::MissingGrantType),
+            Some("client_credentials") => {}
+            Some(_) => return Err(Error::UnsupportedGrantType),
+        }
+        let (client_id, secret, method) = match Authorization::parse(http.authorization) {
+            Authorization::NotBasic => return Err(Error::UnsupportedAuthScheme),
+            Authorization::Malformed => return Err(Error::MalformedBasic),
+            Authorization::Credentials { id, secret } => {
+                if params.client_secret.is_some() {
+                    return Err(Error::MultipleAuthMethods);
+                }
+                // A body `client_id` beside Basic is redundant; tolerated only when it agrees.
+                if params.client_id.as_ref().is_some_and(|body_id| *body_id != id) {
+                    return Err(Error::ClientIdMismatch);
+                }
+                (id, secret, AuthMethod::Basic)
+            }
+            Authorization::Absent => match (params.client_id, params.client_secret) {
+                (Some(id), Some(secret)) => (id, ClientSecret::new(secret), AuthMethod::Post),
+                _ => return Err(Error::NoCredentials),
+            },
+        };
+        Ok(Self {
+            client_id,
+            secret,
+            method,
+            scope: params.scope,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
+
+    fn basic(raw: &str) -> String {
+        format!("Basic {}", Base64::encode_string(raw.as_bytes()))
+    }
+
+    fn parse(authorization: Option<&str>, body: &str) -> Result<TokenRequest, Error> {
+        TokenRequest::parse(&HttpRequest {
+            content_type: FORM,
+            authorization,
+            body: body.as_bytes(),
+        })
+    }
+
+    #[test]
+    fn basic_credentials_are_form_decoded_after_base64() {
+        let header = basic("svc%3Aa%2Bb+%25x:p%25%2B%3A+w");
+        let req = parse(Some(&header), "grant_type=client_credentials").unwrap();
+        assert_eq!(req.client_id, "svc:a+b %x");
+        assert_eq!(req.secret.expose(), "p%+: w");
+        assert_eq!(req.method, AuthMethod::Basic);
+    }
+
+    #[test]
+    fn the_basic_scheme_name_is_case_insensitive() {
+        let header = basic("id:secret").replacen("Basic", "bAsIc", 1);
+        assert!(parse(Some(&header), "grant_type=client_credentials").is_ok());
+    }
+
+    #[test]
+    fn a_raw_plus_in_a_basic_secret_is_a_space() {
+        let req = parse(Some(&basic("id:a+b")), "grant_type=client_credentials").unwrap();
+        assert_eq!(req.secret.expose(), "a b");
+    }
+
+    #[test]
+    fn malformed_basic_headers_are_invalid_requests() {
+        for header in [
+            "Basic !!!!".to_owned(),
+            "Basic".to_owned(),
+            "Basic aWQ".to_owned(), // unpadded
+            basic("no-colon"),
+            basic(":secret"),
+            basic("id:bad%zzescape"),
+            format!("Basic {}", Base64::encode_string(b"id:\xff")),
+        ] {
+            assert_eq!(
+                parse(Some(&header), "grant_type=client_credentials"),
+                Err(Error::MalformedBasic),
+                "{header}"
+            );
+        }
+    }
+
+    #[test]
+    fn another_scheme_is_an_authentication_failure() {
+        assert_eq!(
+            parse(Some("Bearer abc"), "grant_type=client_credentials"),
+            Err(Error::UnsupportedAuthScheme)
+        );
+    }
+
+    #[test]
+    fn body_credentials_are_client_secret_post() {
+        let req = parse(
+            None,
+            "grant_type=client_credentials&client_id=a%20b&client_secret=s%2B&scope=x+y",
+        )
+        .unwrap();
+        assert_eq!(
+            (req.client_id.as_str(), req.secret.expose()),
+            ("a b", "s+")
+        );
+        assert_eq!(req.method, AuthMethod::Post);
+        assert_eq!(req.scope.as_deref(), Some("x y"));
+    }
+
+    #[test]
+    fn both_methods_at_once_are_an_invalid_request() {
+        assert_eq!(
+            parse(
+                Some(&basic("id:s")),
+                "grant_type=client_credentials&client_id=id&client_secret=s"
+            ),
+            Err(Error::MultipleAuthMethods)
+        );
+    }
+
+    #[test]
+    fn a_body_client_id_beside_basic_must_agree() {
+        let header = basic("id:s");
+        assert!(parse(Some(&header), "grant_type=client_credentials&client_id=id").is_ok());
+        assert_eq!(
+            parse(Some(&header), "grant_type=client_credentials&client_id=other"),
+            Err(Error::ClientIdMismatch)
+        );
+    }
+
+    #[test]
+    fn a_client_id_without_secret_is_no_credentials() {
+        for body in [
+            "grant_type=client_credentials",
+            "grant_type=client_credentials&client_id=id",
+            "grant_type=client_credentials&client_id=id&client_secret=",
+            "grant_type=client_credentials&client_secret=s",
+        ] {
+            assert_eq!(parse(None, body), Err(Error::NoCredentials), "{body}");
+        }
+    }
+
+    #[test]
+    fn a_duplicate_known_parameter_is_rejected_even_when_empty() {
+        let header = basic("id:s");
+        for body in [
+            "grant_type=client_credentials&grant_type=client_credentials",
+            "grant_type=client_credentials&scope=a&scope=",
+            "grant_type=client_credentials&client_id=id&client_id=id",
+            "grant_type=client_credentials&client_secret=&client_secret=s",
+        ] {
+            assert_eq!(
+                parse(Some(&header), body),
+                Err(Error::DuplicateParameter),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_parameters_are_ignored_even_when_repeated() {
+        let req = parse(
+            Some(&basic("id:s")),
+            "x=1&grant_type=client_credentials&x=2&resource=r",
+        );
+        assert!(req.is_ok());
+    }
+
+    #[test]
+    fn the_grant_type_is_required_and_must_be_client_credentials() {
+        let header = basic("id:s");
+        assert_eq!(parse(Some(&header), ""), Err(Error::MissingGrantType));
+        assert_eq!(
+            parse(Some(&header), "grant_type="),
+            Err(Error::MissingGrantType)
+        );
+        assert_eq!(
+            parse(Some(&header), "grant_type=password"),
+            Err(Error::UnsupportedGrantType)
+        );
+        assert_eq!(
+            parse(Some(&header), "grant_type=Client_Credentials"),
+            Err(Error::UnsupportedGrantType)
+        );
+    }
+
+    #[test]
+    fn an_empty_scope_counts_as_omitted() {
+        let req = parse(Some(&basic("id:s")), "grant_type=client_credentials&scope=").unwrap();
+        assert_eq!(req.scope, None);
+    }
+
+    #[test]
+    fn only_form_bodies_are_accepted() {
+        let body = b"grant_type=client_credentials";
+        for (content_type, ok) in [
+            (None, false),
+            (Some("application/json"), false),
+            (Some("text/plain"), false),
+            (Some("application/x-www-form-urlencoded; charset=UTF-8"), true),
+            (Some("Application/X-WWW-Form-Urlencoded"), true),
+        ] {
+            let result = TokenRequest::parse(&HttpRequest {
+                content_type,
+                authorization: Some(&basic("id:s")),
+                body,
+            });
+            assert_eq!(
+                result.err() != Some(Error::UnsupportedContentType),
+                ok,
+                "{content_type:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_oversized_body_is_rejected() {
+        let body = format!("grant_type=client_credentials&pad={}", "x".repeat(MAX_BODY_BYTES));
+        assert_eq!(parse(Some(&basic("id:s")), &body), Err(Error::BodyTooLarge));
+    }
+
+    #[test]
+    fn a_malformed_body_is_rejected() {
+        assert_eq!(
+            parse(Some(&basic("id:s")), "grant_type=client_credentials&x=%G0"),
+            Err(Error::MalformedBody)
+        );
+    }
+}

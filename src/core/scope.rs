@@ -1,0 +1,185 @@
+//! Scopes (RFC 6749 §3.3) and the policy that decides what a client is granted.
+
+use super::error::Error;
+
+/// One scope token: `1*( %x21 / %x23-5B / %x5D-7E )`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ScopeToken(String);
+
+impl ScopeToken {
+    /// Parses one token; `None` if empty or if a character is outside the grammar.
+    pub fn parse(token: &str) -> Option<Self> {
+        let valid = !token.is_empty()
+            && token
+                .bytes()
+                .all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E));
+        valid.then(|| Self(token.to_owned()))
+    }
+
+    /// The token's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A list of distinct scope tokens, in first-seen order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Scopes(Vec<ScopeToken>);
+
+impl Scopes {
+    /// Parses a `scope` parameter: tokens separated by single spaces. Repeats are dropped.
+    pub fn parse(scope: &str) -> Result<Self, Error> {
+        let mut tokens: Vec<ScopeToken> = Vec::new();
+        for part in scope.split(' ') {
+            let token = ScopeToken::parse(part).ok_or(Error::MalformedScope)?;
+            if !tokens.contains(&token) {
+                tokens.push(token);
+            }
+        }
+        Ok(Self(tokens))
+    }
+
+    /// Builds a list from tokens, dropping repeats.
+    pub fn from_tokens(tokens: impl IntoIterator<Item = ScopeToken>) -> Self {
+        let mut out = Self::default();
+        for token in tokens {
+            if !out.contains(&token) {
+                out.0.push(token);
+            }
+        }
+        out
+    }
+
+    /// Whether the list holds this token.
+    pub fn contains(&self, token: &ScopeToken) -> bool {
+        self.0.contains(token)
+    }
+
+    /// Whether every token of `self` is in `other`.
+    pub fn is_subset_of(&self, other: &Scopes) -> bool {
+        self.0.iter().all(|token| other.contains(token))
+    }
+
+    /// Whether the list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The tokens.
+    pub fn iter(&self) -> impl Iterator<Item = &ScopeToken> {
+        self.0.iter()
+    }
+
+    /// The tokens joined by single spaces: the `scope` claim and response member.
+    pub fn to_scope_string(&self) -> String {
+        let parts: Vec<&str> = self.0.iter().map(ScopeToken::as_str).collect();
+        parts.join(" ")
+    }
+}
+
+/// What was granted, and whether the response must name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// The granted scopes; never empty.
+    pub scopes: Scopes,
+    /// RFC 6749 §5.1: `scope` is returned when it differs from what was requested.
+    pub echo: bool,
+}
+
+/// The strict RFC policy: every requested scope must be allowed, else `invalid_scope`; an
+/// omitted scope means the client's defaults, and no defaults means `invalid_scope` (§3.3).
+pub fn decide(requested: Option<&str>, allowed: &Scopes, defaults: &Scopes) -> Result<Grant, Error> {
+    let Some(requested) = requested else {
+        if defaults.is_empty() {
+            return Err(Error::NoScope);
+        }
+        return Ok(Grant {
+            scopes: defaults.clone(),
+            echo: true,
+        });
+    };
+    let scopes = Scopes::parse(requested)?;
+    if !scopes.is_subset_of(allowed) {
+        return Err(Error::ScopeNotAllowed);
+    }
+    // Repeats in the request were dropped; the grant equals the request as a set.
+    let echo = scopes.to_scope_string() != requested;
+    Ok(Grant { scopes, echo })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn scopes(s: &str) -> Scopes {
+        Scopes::parse(s).unwrap()
+    }
+
+    #[test]
+    fn the_scope_grammar_is_rfc_6749_section_3_3() {
+        assert!(ScopeToken::parse("orders:read").is_some());
+        assert!(ScopeToken::parse("!#[]~").is_some());
+        for bad in ["", "a\"b", "a\\b", "a b", "é", "a\tb"] {
+            assert!(ScopeToken::parse(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn separators_are_single_spaces() {
+        for bad in ["a  b", " a", "a ", " "] {
+            assert_eq!(Scopes::parse(bad), Err(Error::MalformedScope), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_subset_is_granted_as_requested_without_echo() {
+        let grant = decide(Some("b a"), &scopes("a b c"), &scopes("a")).unwrap();
+        assert_eq!(grant.scopes.to_scope_string(), "b a");
+        assert!(!grant.echo);
+    }
+
+    #[test]
+    fn a_scope_outside_the_allowed_set_is_refused() {
+        assert_eq!(
+            decide(Some("a z"), &scopes("a b"), &scopes("a")),
+            Err(Error::ScopeNotAllowed)
+        );
+    }
+
+    #[test]
+    fn an_omitted_scope_grants_the_defaults_and_echoes_them() {
+        let grant = decide(None, &scopes("a b"), &scopes("b")).unwrap();
+        assert_eq!(grant.scopes, scopes("b"));
+        assert!(grant.echo);
+    }
+
+    #[test]
+    fn no_scope_and_no_defaults_is_invalid_scope() {
+        assert_eq!(
+            decide(None, &scopes("a"), &Scopes::default()),
+            Err(Error::NoScope)
+        );
+    }
+
+    #[test]
+    fn repeated_tokens_are_granted_once_and_echoed() {
+        let grant = decide(Some("a a"), &scopes("a"), &scopes("a")).unwrap();
+        assert_eq!(grant.scopes.to_scope_string(), "a");
+        assert!(grant.echo);
+    }
+
+    proptest! {
+        #[test]
+        fn a_grant_is_always_within_the_allowed_set(
+            allowed in proptest::collection::vec("[a-e]", 0..5),
+            requested in proptest::collection::vec("[a-g]", 1..5),
+        ) {
+            let allowed = Scopes::parse(&allowed.join(" ")).unwrap_or_default();
+            if let Ok(grant) = decide(Some(&requested.join(" ")), &allowed, &Scopes::default()) {
+                prop_assert!(grant.scopes.is_subset_of(&allowed));
+                prop_assert!(!grant.scopes.is_empty());
+            }
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! The token endpoint as a checklist: parse → authenticate → allow → scope → mint.
+//!
+//! Pure: the client store is a trait, and the time and the token id's random bytes are
+//! passed in.
+
+use serde::Serialize;
+
+use super::{
+    client::{is_valid_client_id, Client},
+    config::Config,
+    error::Error,
+    keys::KeySet,
+    request::{HttpRequest, TokenRequest},
+    scope::{self, Scopes},
+    secret::Pepper,
+};
+
+/// Random bytes in a token id: 128 bits (RFC 9068 §2.2 asks for enough to avoid collisions).
+pub const JTI_BYTES: usize = 16;
+/// The JOSE `typ` of an RFC 9068 access token.
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
+/// The store was unreachable; the request may be retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreUnavailable;
+
+/// Where client records come from. Only the edge implements it over KV; tests use fakes.
+#[allow(async_fn_in_trait)] // Workers are single-threaded: no `Send` bound wanted.
+pub trait ClientStore {
+    /// The stored JSON record of `client_id`, or `None` when there is none.
+    async fn record(&self, client_id: &str) -> Result<Option<String>, StoreUnavailable>;
+}
+
+/// The RFC 6749 §5.1 success body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenResponse {
+    /// The signed JWT.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the token expires.
+    pub expires_in: u64,
+    /// The granted scope, when it differs from the requested one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+/// What became of a request: the presented client id (for the log) and the answer.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The client id the caller presented, if the request got that far.
+    pub client_id: Option<String>,
+    /// The token, or why not.
+    pub result: Result<TokenResponse, Error>,
+}
+
+/// `aud`: a string when there is one audience, an array otherwise (RFC 7519 §4.1.3).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Audience<'a> {
+    One(&'a str),
+    Many(&'a [String]),
+}
+
+/// RFC 9068 §2.2 claims.
+#[derive(Serialize)]
+struct AccessTokenClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: Audience<'a>,
+    client_id: &'a str,
+    scope: String,
+    iat: u64,
+    exp: u64,
+    jti: String,
+}
+
+/// Everything that is fixed for an isolate: configuration, keys, pepper.
+#[derive(Debug)]
+pub struct Issuer {
+    /// Issuer URL and paths.
+    pub config: Config,
+    /// The signing keys.
+    pub keys: KeySet,
+    /// The HMAC key of client secrets.
+    pub pepper: Pepper,
+}
+
+impl Issuer {
+    /// Handles one token request at Unix time `now` (seconds), with `jti` random bytes.
+    pub async fn issue<S: ClientStore>(
+        &self,
+        store: &S,
+        http: &HttpRequest<'_>,
+        now: u64,
+        jti: [u8; JTI_BYTES],
+    ) -> Outcome {
+        match TokenRequest::parse(http) {
+            Ok(request) => Outcome {
+                client_id: Some(request.client_id.clone()),
+                result: self.grant(store, &request, now, jti).await,
+            },
+            Err(error) => Outcome {
+                client_id: None,
+                result: Err(error),
+            },
+        }
+    }
+
+    async fn grant<S: ClientStore>(
+        &self,
+        store: &S,
+        request: &TokenRequest,
+        now: u64,
+        jti: [u8; JTI_BYTES],
+    ) -> Result<TokenResponse, Error> {
+        let client = self.authenticate(store, request, now).await?;
+        if !client.client_credentials_allowed {
+            return Err(Error::GrantNotAllowed);
+        }
+        if client.disabled {
+            return Err(Error::ClientDisabled);
+        }
+        let grant = scope::decide(
+            request.scope.as_deref(),
+            &client.scopes,
+            &client.default_scopes,
+        )?;
+        let access_token = self.mint(&client, &grant.scopes, now, jti)?;
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: client.token_ttl,
+            scope: grant.echo.then(|| grant.scopes.to_scope_string()),
+        })
+    }
+
+    /// Finds the client and checks the secret. An unknown client costs the same hash as a
+    /// known one, and both failures give the same answer.
+    async fn authenticate<S: ClientStore>(
+        &self,
+        store: &S,
+        request: &TokenRequest,
+        now: u64,
+    ) -> Result<Client, Error> {
+        let record = if is_valid_client_id(&request.client_id) {
+            store
+                .record(&request.client_id)
+                .await
+                .map_err(|StoreUnavailable| Error::StoreUnavailable)?
+        } else {
+            None
+        };
+        let Some(record) = record else {
+            std::hint::black_box(self.pepper.hash(&request.secret));
+            return Err(Error::UnknownClient);
+        };
+        let client = Client::from_json(&request.client_id, &record)?;
+        if client.secret_matches(&self.pepper, &request.secret, now) {
+            Ok(client)
+        } else {
+            Err(Error::WrongSecret)
+        }
+    }
+
+    fn mint(
+        &self,
+        client: &Client,
+        scopes: &Scopes,
+        now: u64,
+        jti: [u8; JTI_BYTES],
+    ) -> Result<String, Error> {
+        use base64ct::{Base64UrlUnpadded, Encoding};
+        let aud = match client.audience.as_slice() {
+            [one] => Audience::One(one),
+            many => Audience::Many(many),
+        };
+        let claims = AccessTokenClaims {
+            iss: self.config.issuer(),
+            sub: &client.id,
+            aud,
+            client_id: &client.id,
+            scope: scopes.to_scope_string(),
+            iat: now,
+            exp: now + client.token_ttl,
+            jti: Base64UrlUnpadded::encode_string(&jti),
+        };
+        self.keys
+            .sign(ACCESS_TOKEN_TYP, claims)
+            .map_err(|_| Error::BadKeyMaterial)
+    }
+}
