@@ -204,7 +204,8 @@ mod tests {
     #[test]
     fn both_secrets_work_during_a_rotation_until_the_old_one_expires() {
         let client = Client::from_json("svc", &record().to_string()).unwrap();
-        let check = |s: &str, now| client.secret_matches(&pepper(), &ClientSecret::new(s.into()), now);
+        let check =
+            |s: &str, now| client.secret_matches(&pepper(), &ClientSecret::new(s.into()), now);
         assert!(check("old", 999) && check("new", 999));
         assert!(!check("old", 1000) && check("new", 1000));
         assert!(!check("wrong", 0));

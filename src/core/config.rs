@@ -44,18 +44,19 @@ impl Config {
     /// trailing slash) and `TOKEN_PATH` (an absolute path).
     pub fn new(issuer: &str, token_path: &str) -> Result<Self, ConfigError> {
         let scheme_ok = issuer.starts_with("https://") || is_loopback_http(issuer);
-        let host_ok = issuer.split("://").nth(1).is_some_and(|rest| !rest.is_empty());
-        if !scheme_ok
-            || !host_ok
-            || issuer.ends_with('/')
-            || issuer.contains(['?', '#', ' '])
-        {
+        let host_ok = issuer
+            .split("://")
+            .nth(1)
+            .is_some_and(|rest| !rest.is_empty());
+        if !scheme_ok || !host_ok || issuer.ends_with('/') || issuer.contains(['?', '#', ' ']) {
             return Err(ConfigError(
                 "ISSUER must be an https URL (or http on loopback) without query, fragment or trailing slash",
             ));
         }
         if !token_path.starts_with('/') || token_path.contains(['?', '#', ' ']) {
-            return Err(ConfigError("TOKEN_PATH must be an absolute path such as /oauth2/token"));
+            return Err(ConfigError(
+                "TOKEN_PATH must be an absolute path such as /oauth2/token",
+            ));
         }
         let metadata = serde_json::json!({
             "issuer": issuer,
@@ -137,7 +138,10 @@ mod tests {
         assert_eq!(m["issuer"], "https://a.example");
         assert_eq!(m["token_endpoint"], "https://a.example/oauth2/token");
         assert_eq!(m["jwks_uri"], "https://a.example/.well-known/jwks.json");
-        assert_eq!(m["grant_types_supported"], serde_json::json!(["client_credentials"]));
+        assert_eq!(
+            m["grant_types_supported"],
+            serde_json::json!(["client_credentials"])
+        );
         assert_eq!(
             m["token_endpoint_auth_methods_supported"],
             serde_json::json!(["client_secret_basic", "client_secret_post"])

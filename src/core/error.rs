@@ -94,7 +94,9 @@ impl ErrorCode {
     /// A fixed, human-readable `error_description`; it never names the failed check.
     pub fn description(self) -> &'static str {
         match self {
-            Self::InvalidRequest => "The request is missing a parameter, repeats one, or is malformed.",
+            Self::InvalidRequest => {
+                "The request is missing a parameter, repeats one, or is malformed."
+            }
             Self::InvalidClient => "Client authentication failed.",
             Self::UnauthorizedClient => "The client is not authorized to use this grant type.",
             Self::UnsupportedGrantType => "The grant type is not supported.",
@@ -141,7 +143,11 @@ impl Error {
             Self::NoCredentials
             | Self::UnsupportedAuthScheme
             | Self::UnknownClient
-            | Self::WrongSecret => (401, C::InvalidClient, &[("WWW-Authenticate", WWW_AUTHENTICATE)]),
+            | Self::WrongSecret => (
+                401,
+                C::InvalidClient,
+                &[("WWW-Authenticate", WWW_AUTHENTICATE)],
+            ),
             Self::GrantNotAllowed | Self::ClientDisabled => (400, C::UnauthorizedClient, &[]),
             Self::MalformedScope | Self::ScopeNotAllowed | Self::NoScope => {
                 (400, C::InvalidScope, &[])
@@ -282,7 +288,10 @@ mod tests {
             );
             assert_eq!(caller, (400..500).contains(&w.status), "{e}");
         }
-        assert_eq!(Error::GrantNotAllowed.wire().code, ErrorCode::UnauthorizedClient);
+        assert_eq!(
+            Error::GrantNotAllowed.wire().code,
+            ErrorCode::UnauthorizedClient
+        );
         assert_eq!(Error::NoScope.wire().code, ErrorCode::InvalidScope);
         assert_eq!(
             Error::UnsupportedGrantType.wire().code,

@@ -7,11 +7,7 @@
 use std::fmt;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use jwt_compact::{
-    alg::Ed25519,
-    jwk::JsonWebKey,
-    Algorithm, AlgorithmExt, Claims, Header,
-};
+use jwt_compact::{alg::Ed25519, jwk::JsonWebKey, Algorithm, AlgorithmExt, Claims, Header};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
@@ -127,7 +123,11 @@ impl KeySet {
     }
 
     /// Signs `claims` as a JWT with header `typ`, `alg` and the signing key's `kid`.
-    pub fn sign<T: Serialize>(&self, typ: &str, claims: T) -> Result<String, jwt_compact::CreationError> {
+    pub fn sign<T: Serialize>(
+        &self,
+        typ: &str,
+        claims: T,
+    ) -> Result<String, jwt_compact::CreationError> {
         let key = &self.keys[0];
         let header = Header::empty()
             .with_key_id(key.kid.clone())
@@ -164,7 +164,12 @@ mod tests {
         assert_eq!(key["x"], "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo");
         assert_eq!(
             (&key["kty"], &key["crv"], &key["alg"], &key["use"]),
-            (&"OKP".into(), &"Ed25519".into(), &"EdDSA".into(), &"sig".into())
+            (
+                &"OKP".into(),
+                &"Ed25519".into(),
+                &"EdDSA".into(),
+                &"sig".into()
+            )
         );
         assert_eq!(key["kid"], RFC8037_THUMBPRINT);
         assert!(!keys.jwks_json().contains("nWGxne"));
@@ -179,13 +184,23 @@ mod tests {
 
     #[test]
     fn unusable_key_sets_are_refused_without_echoing_them() {
-        let public_only = r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
+        let public_only =
+            r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
         let mismatched = RFC8037_KEY.replace("11qYAYKx", "21qYAYKx");
-        assert_eq!(KeySet::from_jwk_set("nope").unwrap_err(), KeyError::NotAJwkSet);
+        assert_eq!(
+            KeySet::from_jwk_set("nope").unwrap_err(),
+            KeyError::NotAJwkSet
+        );
         assert_eq!(set(&[]).unwrap_err(), KeyError::Empty);
         assert_eq!(set(&[public_only]).unwrap_err(), KeyError::BadKey(0));
-        assert_eq!(set(&[RFC8037_KEY, &mismatched]).unwrap_err(), KeyError::BadKey(1));
-        assert_eq!(set(&[RFC8037_KEY, RFC8037_KEY]).unwrap_err(), KeyError::Duplicate(1));
+        assert_eq!(
+            set(&[RFC8037_KEY, &mismatched]).unwrap_err(),
+            KeyError::BadKey(1)
+        );
+        assert_eq!(
+            set(&[RFC8037_KEY, RFC8037_KEY]).unwrap_err(),
+            KeyError::Duplicate(1)
+        );
     }
 
     #[test]
@@ -195,9 +210,14 @@ mod tests {
             "x":"A6EHv_POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg"}"#;
         let keys = set(&[other, RFC8037_KEY]).unwrap();
         assert_eq!(keys.kids().count(), 2);
-        let token = keys.sign("at+jwt", serde_json::json!({"sub": "x"})).unwrap();
+        let token = keys
+            .sign("at+jwt", serde_json::json!({"sub": "x"}))
+            .unwrap();
         let untrusted = jwt_compact::UntrustedToken::new(&token).unwrap();
-        assert_eq!(untrusted.header().key_id.as_deref(), Some(keys.signing_kid()));
+        assert_eq!(
+            untrusted.header().key_id.as_deref(),
+            Some(keys.signing_kid())
+        );
         assert_eq!(untrusted.header().token_type.as_deref(), Some("at+jwt"));
         assert_eq!(untrusted.algorithm(), "EdDSA");
         assert_ne!(keys.signing_kid(), RFC8037_THUMBPRINT);

@@ -163,7 +163,11 @@ impl TokenRequest {
                     return Err(Error::MultipleAuthMethods);
                 }
                 // A body `client_id` beside Basic is redundant; tolerated only when it agrees.
-                if params.client_id.as_ref().is_some_and(|body_id| *body_id != id) {
+                if params
+                    .client_id
+                    .as_ref()
+                    .is_some_and(|body_id| *body_id != id)
+                {
                     return Err(Error::ClientIdMismatch);
                 }
                 (id, secret, AuthMethod::Basic)
@@ -255,10 +259,7 @@ mod tests {
             "grant_type=client_credentials&client_id=a%20b&client_secret=s%2B&scope=x+y",
         )
         .unwrap();
-        assert_eq!(
-            (req.client_id.as_str(), req.secret.expose()),
-            ("a b", "s+")
-        );
+        assert_eq!((req.client_id.as_str(), req.secret.expose()), ("a b", "s+"));
         assert_eq!(req.method, AuthMethod::Post);
         assert_eq!(req.scope.as_deref(), Some("x y"));
     }
@@ -279,7 +280,10 @@ mod tests {
         let header = basic("id:s");
         assert!(parse(Some(&header), "grant_type=client_credentials&client_id=id").is_ok());
         assert_eq!(
-            parse(Some(&header), "grant_type=client_credentials&client_id=other"),
+            parse(
+                Some(&header),
+                "grant_type=client_credentials&client_id=other"
+            ),
             Err(Error::ClientIdMismatch)
         );
     }
@@ -353,7 +357,10 @@ mod tests {
             (None, false),
             (Some("application/json"), false),
             (Some("text/plain"), false),
-            (Some("application/x-www-form-urlencoded; charset=UTF-8"), true),
+            (
+                Some("application/x-www-form-urlencoded; charset=UTF-8"),
+                true,
+            ),
             (Some("Application/X-WWW-Form-Urlencoded"), true),
         ] {
             let result = TokenRequest::parse(&HttpRequest {
@@ -371,7 +378,10 @@ mod tests {
 
     #[test]
     fn an_oversized_body_is_rejected() {
-        let body = format!("grant_type=client_credentials&pad={}", "x".repeat(MAX_BODY_BYTES));
+        let body = format!(
+            "grant_type=client_credentials&pad={}",
+            "x".repeat(MAX_BODY_BYTES)
+        );
         assert_eq!(parse(Some(&basic("id:s")), &body), Err(Error::BodyTooLarge));
     }
 

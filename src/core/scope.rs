@@ -88,7 +88,11 @@ pub struct Grant {
 
 /// The strict RFC policy: every requested scope must be allowed, else `invalid_scope`; an
 /// omitted scope means the client's defaults, and no defaults means `invalid_scope` (§3.3).
-pub fn decide(requested: Option<&str>, allowed: &Scopes, defaults: &Scopes) -> Result<Grant, Error> {
+pub fn decide(
+    requested: Option<&str>,
+    allowed: &Scopes,
+    defaults: &Scopes,
+) -> Result<Grant, Error> {
     let Some(requested) = requested else {
         if defaults.is_empty() {
             return Err(Error::NoScope);

@@ -6,7 +6,10 @@
 mod state;
 mod store;
 
-use worker::{console_error, console_log, event, Context, Date, Env, Headers, Method, Request, Response, Result};
+use worker::{
+    console_error, console_log, event, Context, Date, Env, Headers, Method, Request, Response,
+    Result,
+};
 
 use crate::core::{
     config::{JWKS_PATH, METADATA_PATH},
@@ -35,7 +38,16 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let issuer = match state::issuer(&env) {
         Ok(issuer) => issuer,
         Err(problem) => {
-            console_error!("{}", log_line("startup", None, Err(Error::BadConfig), started, Some(&problem)));
+            console_error!(
+                "{}",
+                log_line(
+                    "startup",
+                    None,
+                    Err(Error::BadConfig),
+                    started,
+                    Some(&problem)
+                )
+            );
             return error_response(Error::BadConfig);
         }
     };
@@ -44,10 +56,16 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         let outcome = if req.method() == Method::Post {
             token(req, &env, &issuer).await
         } else {
-            Outcome { client_id: None, result: Err(Error::MethodNotAllowed) }
+            Outcome {
+                client_id: None,
+                result: Err(Error::MethodNotAllowed),
+            }
         };
         let result = outcome.result.as_ref().map(|_| ()).map_err(|e| *e);
-        console_log!("{}", log_line("token", outcome.client_id.as_deref(), result, started, None));
+        console_log!(
+            "{}",
+            log_line("token", outcome.client_id.as_deref(), result, started, None)
+        );
         return match outcome.result {
             Ok(token) => respond(200, &NO_STORE, &[], serde_json::to_string(&token)?),
             Err(error) => error_response(error),
@@ -61,19 +79,31 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     };
     match (document, req.method()) {
         (Some(body), Method::Get | Method::Head) => respond(200, &PUBLIC, &[], body.to_owned()),
-        (Some(_), _) => respond(405, &PUBLIC, &[("Allow", "GET, HEAD")], r#"{"error":"method_not_allowed"}"#.into()),
+        (Some(_), _) => respond(
+            405,
+            &PUBLIC,
+            &[("Allow", "GET, HEAD")],
+            r#"{"error":"method_not_allowed"}"#.into(),
+        ),
         (None, _) => respond(404, &PUBLIC, &[], r#"{"error":"not_found"}"#.into()),
     }
 }
 
 /// Reads the request's parts and runs the core's checklist.
 async fn token(mut req: Request, env: &Env, issuer: &crate::core::token::Issuer) -> Outcome {
-    let refused = |error| Outcome { client_id: None, result: Err(error) };
+    let refused = |error| Outcome {
+        client_id: None,
+        result: Err(error),
+    };
     let headers = req.headers();
     let content_type = headers.get("Content-Type").ok().flatten();
     let authorization = headers.get("Authorization").ok().flatten();
     // Refuse a declared oversized body before reading it.
-    let declared: Option<usize> = headers.get("Content-Length").ok().flatten().and_then(|n| n.parse().ok());
+    let declared: Option<usize> = headers
+        .get("Content-Length")
+        .ok()
+        .flatten()
+        .and_then(|n| n.parse().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
         return refused(Error::BodyTooLarge);
     }
@@ -87,8 +117,14 @@ async fn token(mut req: Request, env: &Env, issuer: &crate::core::token::Issuer)
     let Ok(store) = store::KvClientStore::new(env) else {
         return refused(Error::BadConfig);
     };
-    let http = HttpRequest { content_type: content_type.as_deref(), authorization: authorization.as_deref(), body: &body };
-    issuer.issue(&store, &http, Date::now().as_millis() / 1000, jti).await
+    let http = HttpRequest {
+        content_type: content_type.as_deref(),
+        authorization: authorization.as_deref(),
+        body: &body,
+    };
+    issuer
+        .issue(&store, &http, Date::now().as_millis() / 1000, jti)
+        .await
 }
 
 fn error_response(error: Error) -> Result<Response> {
@@ -96,24 +132,46 @@ fn error_response(error: Error) -> Result<Response> {
     respond(wire.status, &NO_STORE, wire.headers, error.body())
 }
 
-fn respond(status: u16, base: &[(&str, &str)], extra: &[(&str, &str)], body: String) -> Result<Response> {
+fn respond(
+    status: u16,
+    base: &[(&str, &str)],
+    extra: &[(&str, &str)],
+    body: String,
+) -> Result<Response> {
     let headers = Headers::new();
     for (name, value) in base.iter().chain(extra) {
         headers.set(name, value)?;
     }
-    Ok(Response::from_bytes(body.into_bytes())?.with_status(status).with_headers(headers))
+    Ok(Response::from_bytes(body.into_bytes())?
+        .with_status(status)
+        .with_headers(headers))
 }
 
 /// One structured line per request. It names the client and the precise reason for the
 /// operator, and never carries a secret, a token or a header value.
-fn log_line(route: &str, client_id: Option<&str>, result: std::result::Result<(), Error>, started: u64, detail: Option<&str>) -> String {
+fn log_line(
+    route: &str,
+    client_id: Option<&str>,
+    result: std::result::Result<(), Error>,
+    started: u64,
+    detail: Option<&str>,
+) -> String {
     let client_id = client_id.map(|id| id.chars().take(64).collect::<String>());
     let (outcome, status, error, reason) = match result {
         Ok(()) => ("issued", 200, None, None),
         Err(e) => {
             let wire = e.wire();
-            let outcome = if wire.status >= 500 { "fault" } else { "refused" };
-            (outcome, wire.status, Some(wire.code.as_str()), Some(e.reason()))
+            let outcome = if wire.status >= 500 {
+                "fault"
+            } else {
+                "refused"
+            };
+            (
+                outcome,
+                wire.status,
+                Some(wire.code.as_str()),
+                Some(e.reason()),
+            )
         }
     };
     serde_json::json!({

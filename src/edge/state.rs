@@ -31,9 +31,14 @@ fn binding(env: &Env, name: &str) -> Result<String, String> {
 }
 
 fn load(env: &Env) -> Result<Issuer, String> {
-    let config = Config::new(&binding(env, "ISSUER")?, &binding(env, "TOKEN_PATH")?).map_err(|e| e.to_string())?;
+    let config = Config::new(&binding(env, "ISSUER")?, &binding(env, "TOKEN_PATH")?)
+        .map_err(|e| e.to_string())?;
     let keys = KeySet::from_jwk_set(&binding(env, "SIGNING_KEYS")?).map_err(|e| e.to_string())?;
     let pepper = Pepper::new(&binding(env, "CLIENT_SECRET_PEPPER")?)
         .ok_or_else(|| "CLIENT_SECRET_PEPPER is shorter than 32 bytes".to_owned())?;
-    Ok(Issuer { config, keys, pepper })
+    Ok(Issuer {
+        config,
+        keys,
+        pepper,
+    })
 }
