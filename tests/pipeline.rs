@@ -1,11 +1,14 @@
-//! The token pipeline through its trait, with an in-memory client store that follows the
-//! platform's rules that matter here: a read returns the stored JSON or nothing, or fails.
+//! The token pipeline through its traits, with fakes that follow the platform's rules that
+//! matter here: a KV read returns the stored JSON or nothing, or fails; a Durable Object
+//! handles one request at a time, keeps its state, and may be unreachable; background work
+//! runs after the answer.
 
 use std::{
     cell::{Cell, RefCell},
     collections::HashMap,
     future::Future,
-    pin::pin,
+    pin::{pin, Pin},
+    rc::Rc,
     task::{Context, Poll, Waker},
 };
 
@@ -13,6 +16,10 @@ use base64ct::{Base64, Encoding};
 use edge_token::core::{
     config::Config,
     error::Error,
+    guard::{
+        Backend, ClientCommand, ClientGuardState, ClientView, IsolateCache, LeaseRequest, Limiter,
+        SourceGuardState, Unavailable,
+    },
     keys::KeySet,
     request::HttpRequest,
     secret::{ClientSecret, Pepper},
@@ -27,6 +34,7 @@ const KEY: &str = r#"{"kty":"OKP","crv":"Ed25519",
     "x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
 const PEPPER: &str = "test-pepper-test-pepper-test-pep";
 const NOW: u64 = 1_800_000_000;
+const NOW_MS: u64 = NOW * 1000;
 const JTI: [u8; 16] = [7; 16];
 
 #[derive(Default)]
@@ -50,11 +58,90 @@ impl ClientStore for FakeStore {
     }
 }
 
-/// Runs a future that never waits: the fake store answers at once.
+type Task = Pin<Box<dyn Future<Output = ()>>>;
+
+/// The guard objects in memory, and the queue of background tasks (`ctx.wait_until`).
+#[derive(Clone, Default)]
+struct FakeObjects {
+    clients: Rc<RefCell<HashMap<String, ClientGuardState>>>,
+    sources: Rc<RefCell<HashMap<u64, SourceGuardState>>>,
+    down: Rc<Cell<bool>>,
+    calls: Rc<Cell<usize>>,
+    background: Rc<RefCell<Vec<Task>>>,
+    now_ms: Rc<Cell<u64>>,
+}
+
+impl FakeObjects {
+    fn up(&self) -> Result<(), Unavailable> {
+        self.calls.set(self.calls.get() + 1);
+        if self.down.get() {
+            Err(Unavailable)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn client(&self, id: &str, command: ClientCommand) {
+        self.clients
+            .borrow_mut()
+            .entry(id.into())
+            .or_default()
+            .apply(command);
+    }
+
+    /// Runs the background tasks queued so far, as the runtime does after the answer.
+    fn run_background(&self) {
+        let tasks: Vec<Task> = self.background.borrow_mut().drain(..).collect();
+        for task in tasks {
+            block_on(task);
+        }
+    }
+}
+
+impl Backend for FakeObjects {
+    async fn lease(
+        &self,
+        client_id: &str,
+        request: &LeaseRequest,
+    ) -> Result<ClientView, Unavailable> {
+        self.up()?;
+        let mut clients = self.clients.borrow_mut();
+        let state = clients.entry(client_id.into()).or_default();
+        Ok(state.lease(self.now_ms.get(), request))
+    }
+
+    async fn client_failure(&self, client_id: &str) -> Result<ClientView, Unavailable> {
+        self.up()?;
+        let mut clients = self.clients.borrow_mut();
+        Ok(clients
+            .entry(client_id.into())
+            .or_default()
+            .failure(self.now_ms.get()))
+    }
+
+    async fn source_failure(&self, shard: u64, source: &str) -> Result<u64, Unavailable> {
+        self.up()?;
+        let mut sources = self.sources.borrow_mut();
+        Ok(sources
+            .entry(shard)
+            .or_default()
+            .failure(self.now_ms.get(), source))
+    }
+
+    fn spawn(&self, task: impl Future<Output = ()> + 'static) {
+        self.background.borrow_mut().push(Box::pin(task));
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.now_ms.get()
+    }
+}
+
+/// Runs a future that never waits: the fakes answer at once.
 fn block_on<F: Future>(future: F) -> F::Output {
     match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
         Poll::Ready(output) => output,
-        Poll::Pending => panic!("the fake store never waits"),
+        Poll::Pending => panic!("the fakes never wait"),
     }
 }
 
@@ -101,17 +188,71 @@ fn basic(id: &str, secret: &str) -> String {
     )
 }
 
+/// One isolate: its cache outlives requests, as a Worker isolate's memory does.
+struct Isolate {
+    cache: Rc<RefCell<IsolateCache>>,
+    objects: FakeObjects,
+    /// Object calls the last request waited for (made before its answer).
+    foreground_calls: Cell<usize>,
+}
+
+impl Isolate {
+    fn new(objects: &FakeObjects) -> Self {
+        objects.now_ms.set(NOW_MS);
+        Self {
+            cache: Rc::default(),
+            objects: objects.clone(),
+            foreground_calls: Cell::new(0),
+        }
+    }
+
+    fn call_from(
+        &self,
+        store: &FakeStore,
+        source: Option<&str>,
+        authorization: Option<&str>,
+        body: &str,
+    ) -> Outcome {
+        let limiter = Limiter {
+            cache: self.cache.clone(),
+            backend: self.objects.clone(),
+            source: source.map(str::to_owned),
+        };
+        let before = self.objects.calls.get();
+        let outcome = block_on(issuer().issue(
+            store,
+            &limiter,
+            &HttpRequest {
+                content_type: Some("application/x-www-form-urlencoded"),
+                authorization,
+                body: body.as_bytes(),
+            },
+            self.objects.now_ms.get(),
+            JTI,
+        ));
+        self.foreground_calls.set(self.objects.calls.get() - before);
+        self.objects.run_background();
+        outcome
+    }
+
+    fn token(&self, store: &FakeStore, id: &str, secret: &str) -> Result<(), Error> {
+        self.call_from(
+            store,
+            Some("192.0.2.1"),
+            Some(&basic(id, secret)),
+            "grant_type=client_credentials",
+        )
+        .result
+        .map(|_| ())
+    }
+
+    fn advance(&self, ms: u64) {
+        self.objects.now_ms.set(self.objects.now_ms.get() + ms);
+    }
+}
+
 fn call(store: &FakeStore, authorization: Option<&str>, body: &str) -> Outcome {
-    block_on(issuer().issue(
-        store,
-        &HttpRequest {
-            content_type: Some("application/x-www-form-urlencoded"),
-            authorization,
-            body: body.as_bytes(),
-        },
-        NOW,
-        JTI,
-    ))
+    Isolate::new(&FakeObjects::default()).call_from(store, None, authorization, body)
 }
 
 /// Verifies with the public half of the key and returns every claim (jwt-compact keeps `exp`
@@ -302,4 +443,201 @@ fn a_malformed_request_never_reaches_the_store() {
     assert_eq!(outcome.result.unwrap_err(), Error::DuplicateParameter);
     assert_eq!(outcome.client_id, None);
     assert_eq!(store.reads.get(), 0);
+}
+
+fn limited(rate: u64, burst: u64) -> FakeStore {
+    let mut r = record("svc", "s");
+    r["rate_limit"] = json!({ "rate": rate, "burst": burst });
+    store_with(&[r])
+}
+
+#[test]
+fn a_burst_is_served_exactly_then_429_with_retry_after() {
+    let store = limited(1, 8);
+    let objects = FakeObjects::default();
+    let isolate = Isolate::new(&objects);
+    let results: Vec<_> = (0..12).map(|_| isolate.token(&store, "svc", "s")).collect();
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 8);
+    assert_eq!(
+        results[8],
+        Err(Error::RateLimited {
+            retry_after: 1,
+            rate: 1,
+            burst: 8
+        })
+    );
+    isolate.advance(1_000);
+    assert_eq!(isolate.token(&store, "svc", "s"), Ok(()));
+}
+
+#[test]
+fn several_isolates_never_issue_more_than_the_bucket_allows() {
+    let store = limited(2, 12);
+    let objects = FakeObjects::default();
+    let isolates: Vec<Isolate> = (0..5).map(|_| Isolate::new(&objects)).collect();
+    let mut issued = 0;
+    for round in 0..40 {
+        for isolate in &isolates {
+            issued += usize::from(isolate.token(&store, "svc", "s").is_ok());
+        }
+        if round % 4 == 3 {
+            objects.now_ms.set(objects.now_ms.get() + 250);
+        }
+    }
+    // 2.5 s have passed: at most 12 + 2 × 2.5 = 17 tokens.
+    assert!(issued <= 17, "{issued}");
+    assert!(issued >= 12, "{issued}");
+}
+
+#[test]
+fn an_active_client_within_its_limit_does_not_wait_for_the_object() {
+    let store = limited(100, 100);
+    let objects = FakeObjects::default();
+    let isolate = Isolate::new(&objects);
+    let mut waited = Vec::new();
+    for i in 0..200 {
+        assert_eq!(isolate.token(&store, "svc", "s"), Ok(()));
+        if isolate.foreground_calls.get() > 0 {
+            waited.push(i);
+        }
+        isolate.advance(20);
+    }
+    // Only the very first request, which found no lease, waited for the object.
+    assert_eq!(waited, [0]);
+    assert!(
+        objects.calls.get() > 10,
+        "the view was refreshed in the background"
+    );
+}
+
+#[test]
+fn a_disabled_client_is_refused_within_a_second_although_its_record_says_enabled() {
+    let store = store_with(&[record("svc", "s")]);
+    let objects = FakeObjects::default();
+    let isolate = Isolate::new(&objects);
+    assert_eq!(isolate.token(&store, "svc", "s"), Ok(()));
+    objects.client("svc", ClientCommand::Disable);
+    isolate.advance(1_000);
+    assert_eq!(
+        isolate.token(&store, "svc", "s"),
+        Err(Error::ClientDisabled)
+    );
+    objects.client("svc", ClientCommand::Enable);
+    isolate.advance(1_000);
+    assert_eq!(isolate.token(&store, "svc", "s"), Ok(()));
+}
+
+#[test]
+fn a_revoked_secret_is_refused_like_a_wrong_one() {
+    let mut r = record("svc", "old");
+    r["secrets"] = json!([{ "hash": hash("old") }, { "hash": hash("new") }]);
+    let store = store_with(&[r]);
+    let objects = FakeObjects::default();
+    let isolate = Isolate::new(&objects);
+    objects.client("svc", ClientCommand::RevokeSecret { hash: hash("old") });
+    assert_eq!(isolate.token(&store, "svc", "old"), Err(Error::WrongSecret));
+    assert_eq!(isolate.token(&store, "svc", "new"), Ok(()));
+}
+
+#[test]
+fn when_the_object_is_down_revocation_fails_closed() {
+    let store = store_with(&[record("svc", "s")]);
+    let objects = FakeObjects::default();
+    let isolate = Isolate::new(&objects);
+    objects.down.set(true);
+    let error = isolate.token(&store, "svc", "s").unwrap_err();
+    assert_eq!((error, error.wire().status), (Error::GuardUnavailable, 503));
+}
+
+#[test]
+fn when_the_object_goes_down_a_fresh_view_fails_open_to_a_local_bucket() {
+    let store = limited(1, 4);
+    let objects = FakeObjects::default();
+    let isolate = Isolate::new(&objects);
+    assert_eq!(isolate.token(&store, "svc", "s"), Ok(()));
+    objects.down.set(true);
+    let served = (0..10)
+        .filter(|_| isolate.token(&store, "svc", "s").is_ok())
+        .count();
+    // The lease's last token, then the local bucket's burst of 4.
+    assert_eq!(served, 5);
+    isolate.advance(1_000);
+    assert_eq!(
+        isolate.token(&store, "svc", "s"),
+        Err(Error::GuardUnavailable)
+    );
+}
+
+#[test]
+fn repeated_failures_block_the_source_before_any_credential_is_checked() {
+    let store = store_with(&[record("svc", "s")]);
+    let objects = FakeObjects::default();
+    let isolate = Isolate::new(&objects);
+    let attacker = Some("198.51.100.7");
+    let attempt = |secret: &str| {
+        isolate
+            .call_from(
+                &store,
+                attacker,
+                Some(&basic("svc", secret)),
+                "grant_type=client_credentials",
+            )
+            .result
+            .map(|_| ())
+    };
+    for _ in 0..10 {
+        assert_eq!(attempt("guess"), Err(Error::WrongSecret));
+    }
+    assert_eq!(attempt("s"), Err(Error::Throttled { retry_after: 30 }));
+    // Another source is not affected.
+    assert_eq!(isolate.token(&store, "svc", "s"), Ok(()));
+    isolate.advance(30_000);
+    assert_eq!(attempt("s"), Ok(()));
+}
+
+#[test]
+fn a_client_under_guard_still_works_from_where_it_usually_works() {
+    let store = store_with(&[record("svc", "s")]);
+    let objects = FakeObjects::default();
+    let isolate = Isolate::new(&objects);
+    assert_eq!(isolate.token(&store, "svc", "s"), Ok(()));
+    // A distributed guess: 50 failures from 50 addresses, none of them blocked.
+    for i in 0..50 {
+        let source = format!("203.0.113.{i}");
+        let outcome = isolate.call_from(
+            &store,
+            Some(&source),
+            Some(&basic("svc", "guess")),
+            "grant_type=client_credentials",
+        );
+        assert_eq!(outcome.result.unwrap_err(), Error::WrongSecret);
+    }
+    isolate.advance(1_000);
+    let fresh = Some("203.0.113.200");
+    let outcome = isolate.call_from(
+        &store,
+        fresh,
+        Some(&basic("svc", "s")),
+        "grant_type=client_credentials",
+    );
+    assert!(matches!(outcome.result, Err(Error::Throttled { .. })));
+    assert_eq!(isolate.token(&store, "svc", "s"), Ok(()));
+}
+
+#[test]
+fn spraying_unknown_client_ids_creates_no_client_object() {
+    let store = store_with(&[record("svc", "s")]);
+    let objects = FakeObjects::default();
+    let isolate = Isolate::new(&objects);
+    for i in 0..100 {
+        let source = format!("10.1.{}.{}", i / 200, i % 200);
+        isolate.call_from(
+            &store,
+            Some(&source),
+            Some(&basic(&format!("ghost-{i}"), "x")),
+            "grant_type=client_credentials",
+        );
+    }
+    assert!(objects.clients.borrow().is_empty());
+    assert!(objects.sources.borrow().len() <= 16);
 }

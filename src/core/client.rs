@@ -4,6 +4,8 @@ use serde::Deserialize;
 
 use super::{
     error::Error,
+    guard::DEFAULT_LIMIT,
+    limit::Limit,
     scope::{ScopeToken, Scopes},
     secret::{ClientSecret, Pepper, SecretHash},
 };
@@ -14,6 +16,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub const MAX_SECRETS: usize = 2;
 /// Token lifetimes a record may set, in seconds.
 pub const TOKEN_TTL_RANGE: std::ops::RangeInclusive<u64> = 60..=86_400;
+/// The largest rate (tokens per second) and burst a record may set.
+pub const MAX_RATE: u64 = 1_000_000;
 /// The longest client id we look up.
 pub const MAX_CLIENT_ID_CHARS: usize = 256;
 
@@ -35,6 +39,12 @@ struct RawSecret {
 }
 
 #[derive(Deserialize)]
+struct RawLimit {
+    rate: u64,
+    burst: u64,
+}
+
+#[derive(Deserialize)]
 struct RawRecord {
     v: u32,
     client_id: String,
@@ -45,6 +55,7 @@ struct RawRecord {
     token_ttl: u64,
     audience: Vec<String>,
     disabled: bool,
+    rate_limit: Option<RawLimit>,
 }
 
 /// A stored secret: its keyed hash and optional expiry.
@@ -75,6 +86,8 @@ pub struct Client {
     pub audience: Vec<String>,
     /// Whether the client is refused.
     pub disabled: bool,
+    /// Its issuance limit.
+    pub limit: Limit,
 }
 
 fn scope_list(tokens: Vec<String>) -> Option<Scopes> {
@@ -104,13 +117,19 @@ impl Client {
         let secrets = secrets?;
         let scopes = scope_list(raw.scopes)?;
         let default_scopes = scope_list(raw.default_scopes)?;
+        let limit = raw.rate_limit.map_or(DEFAULT_LIMIT, |l| Limit {
+            rate: l.rate,
+            burst: l.burst,
+        });
         let valid = raw.v == SCHEMA_VERSION
             && raw.client_id == expected_id
             && (1..=MAX_SECRETS).contains(&secrets.len())
             && default_scopes.is_subset_of(&scopes)
             && TOKEN_TTL_RANGE.contains(&raw.token_ttl)
             && !raw.audience.is_empty()
-            && raw.audience.iter().all(|a| !a.is_empty());
+            && raw.audience.iter().all(|a| !a.is_empty())
+            && (1..=MAX_RATE).contains(&limit.rate)
+            && (1..=MAX_RATE).contains(&limit.burst);
         valid.then(|| Self {
             id: raw.client_id,
             secrets,
@@ -120,17 +139,24 @@ impl Client {
             token_ttl: raw.token_ttl,
             audience: raw.audience,
             disabled: raw.disabled,
+            limit,
         })
     }
 
-    /// Whether `secret` matches a live secret at `now`. Every stored hash is compared, in
-    /// constant time, whatever the outcome of the others.
-    pub fn secret_matches(&self, pepper: &Pepper, secret: &ClientSecret, now: u64) -> bool {
+    /// The hash of `secret` if it matches a live secret at `now` (Unix seconds). Every stored
+    /// hash is compared, in constant time, whatever the outcome of the others.
+    pub fn authenticate(
+        &self,
+        pepper: &Pepper,
+        secret: &ClientSecret,
+        now: u64,
+    ) -> Option<SecretHash> {
         let presented = pepper.hash(secret);
-        self.secrets.iter().fold(false, |found, stored| {
+        let found = self.secrets.iter().fold(false, |found, stored| {
             let live = stored.expires_at.is_none_or(|expiry| now < expiry);
             found | (presented.matches(&stored.hash) & live)
-        })
+        });
+        found.then_some(presented)
     }
 }
 
@@ -171,6 +197,10 @@ mod tests {
         assert_eq!(client.token_ttl, 600);
         assert!(client.client_credentials_allowed);
         assert_eq!(client.default_scopes.to_scope_string(), "a");
+        assert_eq!(client.limit, DEFAULT_LIMIT);
+        let limited =
+            Client::from_json("svc", &with("rate_limit", json!({ "rate": 2, "burst": 3 })));
+        assert_eq!(limited.unwrap().limit, Limit { rate: 2, burst: 3 });
     }
 
     #[test]
@@ -191,6 +221,8 @@ mod tests {
             with("token_ttl", json!(86_401)),
             with("audience", json!([])),
             with("disabled", json!("no")),
+            with("rate_limit", json!({ "rate": 0, "burst": 5 })),
+            with("rate_limit", json!({ "rate": 5 })),
         ];
         for json in bad {
             assert_eq!(
@@ -204,8 +236,11 @@ mod tests {
     #[test]
     fn both_secrets_work_during_a_rotation_until_the_old_one_expires() {
         let client = Client::from_json("svc", &record().to_string()).unwrap();
-        let check =
-            |s: &str, now| client.secret_matches(&pepper(), &ClientSecret::new(s.into()), now);
+        let check = |s: &str, now| {
+            client
+                .authenticate(&pepper(), &ClientSecret::new(s.into()), now)
+                .is_some()
+        };
         assert!(check("old", 999) && check("new", 999));
         assert!(!check("old", 1000) && check("new", 1000));
         assert!(!check("wrong", 0));

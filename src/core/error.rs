@@ -48,8 +48,25 @@ pub enum Error {
     ScopeNotAllowed,
     /// No scope was requested and the client has no default scopes.
     NoScope,
+    /// The client is over its issuance limit (docs/limits.md).
+    RateLimited {
+        /// Seconds until a token is available.
+        retry_after: u64,
+        /// The client's rate, tokens per second.
+        rate: u64,
+        /// The client's burst.
+        burst: u64,
+    },
+    /// The source is blocked, or the client is under guard, after failed authentications.
+    Throttled {
+        /// Seconds until the block lapses.
+        retry_after: u64,
+    },
     /// The client store could not be reached; worth retrying.
     StoreUnavailable,
+    /// The client's guard object could not be asked and the cached revocation state is stale:
+    /// revocation fails closed.
+    GuardUnavailable,
     /// A client record in the store breaks the schema (docs/storage-schema.md).
     BadClientRecord,
     /// The signing keys are missing or unusable, or signing failed.
@@ -113,22 +130,26 @@ pub const WWW_AUTHENTICATE: &str = "Basic realm=\"token\"";
 pub const RETRY_AFTER_SECONDS: &str = "5";
 
 /// How an [`Error`] is answered: status, `error` code and any extra headers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Wire {
     /// The HTTP status.
     pub status: u16,
     /// The `error` member.
     pub code: ErrorCode,
     /// Headers beyond the ones every token endpoint answer carries.
-    pub headers: &'static [(&'static str, &'static str)],
+    pub headers: Vec<(&'static str, String)>,
+}
+
+fn header(name: &'static str, value: impl ToString) -> (&'static str, String) {
+    (name, value.to_string())
 }
 
 impl Error {
     /// The answer a caller sees. Exhaustive: a new reason must choose its answer here.
     pub fn wire(self) -> Wire {
         use ErrorCode as C;
-        let (status, code, headers): (u16, ErrorCode, &'static [(&str, &str)]) = match self {
-            Self::MethodNotAllowed => (405, C::InvalidRequest, &[("Allow", "POST")]),
+        let (status, code, headers) = match self {
+            Self::MethodNotAllowed => (405, C::InvalidRequest, vec![header("Allow", "POST")]),
             Self::UnsupportedContentType
             | Self::BodyTooLarge
             | Self::MalformedBody
@@ -136,8 +157,8 @@ impl Error {
             | Self::MissingGrantType
             | Self::MalformedBasic
             | Self::MultipleAuthMethods
-            | Self::ClientIdMismatch => (400, C::InvalidRequest, &[]),
-            Self::UnsupportedGrantType => (400, C::UnsupportedGrantType, &[]),
+            | Self::ClientIdMismatch => (400, C::InvalidRequest, vec![]),
+            Self::UnsupportedGrantType => (400, C::UnsupportedGrantType, vec![]),
             // RFC 6749 §5.2 requires 401 + WWW-Authenticate when Basic was attempted; we answer
             // every authentication failure the same way, so the answer reveals nothing.
             Self::NoCredentials
@@ -146,19 +167,47 @@ impl Error {
             | Self::WrongSecret => (
                 401,
                 C::InvalidClient,
-                &[("WWW-Authenticate", WWW_AUTHENTICATE)],
+                vec![header("WWW-Authenticate", WWW_AUTHENTICATE)],
             ),
-            Self::GrantNotAllowed | Self::ClientDisabled => (400, C::UnauthorizedClient, &[]),
+            Self::GrantNotAllowed | Self::ClientDisabled => (400, C::UnauthorizedClient, vec![]),
             Self::MalformedScope | Self::ScopeNotAllowed | Self::NoScope => {
-                (400, C::InvalidScope, &[])
+                (400, C::InvalidScope, vec![])
             }
+            // draft-ietf-httpapi-ratelimit-headers: the policy is the bucket (quota = burst,
+            // window = the time to refill it), and nothing remains until `retry_after`.
+            Self::RateLimited {
+                retry_after,
+                rate,
+                burst,
+            } => (
+                429,
+                C::TemporarilyUnavailable,
+                vec![
+                    header("Retry-After", retry_after),
+                    header(
+                        "RateLimit-Policy",
+                        format!("\"client\";q={burst};w={}", burst.div_ceil(rate.max(1))),
+                    ),
+                    header("RateLimit", format!("\"client\";r=0;t={retry_after}")),
+                ],
+            ),
+            Self::Throttled { retry_after } => (
+                429,
+                C::TemporarilyUnavailable,
+                vec![header("Retry-After", retry_after)],
+            ),
             Self::StoreUnavailable => (
                 503,
                 C::TemporarilyUnavailable,
-                &[("Retry-After", RETRY_AFTER_SECONDS)],
+                vec![header("Retry-After", RETRY_AFTER_SECONDS)],
+            ),
+            Self::GuardUnavailable => (
+                503,
+                C::TemporarilyUnavailable,
+                vec![header("Retry-After", 1)],
             ),
             Self::BadClientRecord | Self::BadKeyMaterial | Self::BadConfig => {
-                (500, C::ServerError, &[])
+                (500, C::ServerError, vec![])
             }
         };
         Wire {
@@ -190,7 +239,10 @@ impl Error {
             Self::MalformedScope => "malformed_scope",
             Self::ScopeNotAllowed => "scope_not_allowed",
             Self::NoScope => "no_scope",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Throttled { .. } => "throttled",
             Self::StoreUnavailable => "store_unavailable",
+            Self::GuardUnavailable => "guard_unavailable",
             Self::BadClientRecord => "bad_client_record",
             Self::BadKeyMaterial => "bad_key_material",
             Self::BadConfig => "bad_config",
@@ -217,7 +269,7 @@ impl std::error::Error for Error {}
 mod tests {
     use super::*;
 
-    const ALL: [Error; 23] = [
+    const ALL: [Error; 26] = [
         Error::MethodNotAllowed,
         Error::UnsupportedContentType,
         Error::BodyTooLarge,
@@ -237,7 +289,14 @@ mod tests {
         Error::MalformedScope,
         Error::ScopeNotAllowed,
         Error::NoScope,
+        Error::RateLimited {
+            retry_after: 2,
+            rate: 5,
+            burst: 12,
+        },
+        Error::Throttled { retry_after: 30 },
         Error::StoreUnavailable,
+        Error::GuardUnavailable,
         Error::BadClientRecord,
         Error::BadKeyMaterial,
         Error::BadConfig,
@@ -258,7 +317,7 @@ mod tests {
         assert_eq!(answers[0].0.status, 401);
         assert_eq!(
             answers[0].0.headers,
-            &[("WWW-Authenticate", "Basic realm=\"token\"")]
+            [("WWW-Authenticate", "Basic realm=\"token\"".to_owned())]
         );
     }
 
@@ -266,6 +325,7 @@ mod tests {
     fn faults_of_ours_are_never_4xx() {
         for e in [
             Error::StoreUnavailable,
+            Error::GuardUnavailable,
             Error::BadClientRecord,
             Error::BadKeyMaterial,
             Error::BadConfig,
@@ -274,19 +334,24 @@ mod tests {
         }
         assert_eq!(
             Error::StoreUnavailable.wire().headers,
-            &[("Retry-After", "5")]
+            [("Retry-After", "5".to_owned())]
+        );
+        assert_eq!(
+            Error::GuardUnavailable.wire().headers,
+            [("Retry-After", "1".to_owned())]
         );
     }
 
     #[test]
-    fn caller_errors_are_4xx_with_their_rfc_codes() {
+    fn caller_errors_are_4xx_and_faults_5xx() {
         for e in ALL {
             let w = e.wire();
-            let caller = !matches!(
-                w.code,
-                ErrorCode::ServerError | ErrorCode::TemporarilyUnavailable
-            );
-            assert_eq!(caller, (400..500).contains(&w.status), "{e}");
+            let expected: &[u16] = match w.code {
+                ErrorCode::ServerError => &[500],
+                ErrorCode::TemporarilyUnavailable => &[429, 503],
+                _ => &[400, 401, 405],
+            };
+            assert!(expected.contains(&w.status), "{e}");
         }
         assert_eq!(
             Error::GrantNotAllowed.wire().code,
@@ -314,6 +379,33 @@ mod tests {
     #[test]
     fn a_wrong_method_gets_405_with_allow_post() {
         let w = Error::MethodNotAllowed.wire();
-        assert_eq!((w.status, w.headers), (405, &[("Allow", "POST")][..]));
+        assert_eq!(
+            (w.status, w.headers),
+            (405, vec![("Allow", "POST".to_owned())])
+        );
+    }
+
+    #[test]
+    fn over_the_limit_is_429_with_retry_after_and_ratelimit_headers() {
+        let w = Error::RateLimited {
+            retry_after: 2,
+            rate: 5,
+            burst: 12,
+        }
+        .wire();
+        assert_eq!((w.status, w.code), (429, ErrorCode::TemporarilyUnavailable));
+        assert_eq!(
+            w.headers,
+            [
+                ("Retry-After", "2".to_owned()),
+                ("RateLimit-Policy", "\"client\";q=12;w=3".to_owned()),
+                ("RateLimit", "\"client\";r=0;t=2".to_owned()),
+            ]
+        );
+        let t = Error::Throttled { retry_after: 30 }.wire();
+        assert_eq!(
+            (t.status, t.headers),
+            (429, vec![("Retry-After", "30".to_owned())])
+        );
     }
 }

@@ -1,7 +1,7 @@
-//! The token endpoint as a checklist: parse → authenticate → allow → scope → mint.
+//! The token endpoint as a checklist: parse → authenticate → allow → scope → limit → mint.
 //!
-//! Pure: the client store is a trait, and the time and the token id's random bytes are
-//! passed in.
+//! Pure: the client store and the guard objects are traits, and the time and the token id's
+//! random bytes are passed in.
 
 use serde::Serialize;
 
@@ -9,10 +9,11 @@ use super::{
     client::{is_valid_client_id, Client},
     config::Config,
     error::Error,
+    guard::{Backend, Limiter},
     keys::KeySet,
     request::{HttpRequest, TokenRequest},
     scope::{self, Scopes},
-    secret::Pepper,
+    secret::{Pepper, SecretHash},
 };
 
 /// Random bytes in a token id: 128 bits (RFC 9068 §2.2 asks for enough to avoid collisions).
@@ -87,18 +88,23 @@ pub struct Issuer {
 }
 
 impl Issuer {
-    /// Handles one token request at Unix time `now` (seconds), with `jti` random bytes.
-    pub async fn issue<S: ClientStore>(
+    /// Handles one token request at Unix time `now_ms` (milliseconds), with `jti` random
+    /// bytes.
+    pub async fn issue<S: ClientStore, B: Backend>(
         &self,
         store: &S,
+        limiter: &Limiter<B>,
         http: &HttpRequest<'_>,
-        now: u64,
+        now_ms: u64,
         jti: [u8; JTI_BYTES],
     ) -> Outcome {
-        match TokenRequest::parse(http) {
+        let request = limiter
+            .check_source(now_ms)
+            .and_then(|()| TokenRequest::parse(http));
+        match request {
             Ok(request) => Outcome {
                 client_id: Some(request.client_id.clone()),
-                result: self.grant(store, &request, now, jti).await,
+                result: self.grant(store, limiter, &request, now_ms, jti).await,
             },
             Err(error) => Outcome {
                 client_id: None,
@@ -107,14 +113,26 @@ impl Issuer {
         }
     }
 
-    async fn grant<S: ClientStore>(
+    async fn grant<S: ClientStore, B: Backend>(
         &self,
         store: &S,
+        limiter: &Limiter<B>,
         request: &TokenRequest,
-        now: u64,
+        now_ms: u64,
         jti: [u8; JTI_BYTES],
     ) -> Result<TokenResponse, Error> {
-        let client = self.authenticate(store, request, now).await?;
+        let now = now_ms / 1000;
+        let (client, secret_hash) = match self.authenticate(store, request, now).await {
+            Ok(found) => found,
+            Err(error) => {
+                match error {
+                    Error::UnknownClient => limiter.report_failure(None),
+                    Error::WrongSecret => limiter.report_failure(Some(&request.client_id)),
+                    _ => {}
+                }
+                return Err(error);
+            }
+        };
         if !client.client_credentials_allowed {
             return Err(Error::GrantNotAllowed);
         }
@@ -126,6 +144,10 @@ impl Issuer {
             &client.scopes,
             &client.default_scopes,
         )?;
+        // Last before minting, so only a token actually issued spends the client's quota.
+        limiter
+            .admit(&client.id, client.limit, &secret_hash.encode(), now_ms)
+            .await?;
         let access_token = self.mint(&client, &grant.scopes, now, jti)?;
         Ok(TokenResponse {
             access_token,
@@ -142,7 +164,7 @@ impl Issuer {
         store: &S,
         request: &TokenRequest,
         now: u64,
-    ) -> Result<Client, Error> {
+    ) -> Result<(Client, SecretHash), Error> {
         let record = if is_valid_client_id(&request.client_id) {
             store
                 .record(&request.client_id)
@@ -156,10 +178,9 @@ impl Issuer {
             return Err(Error::UnknownClient);
         };
         let client = Client::from_json(&request.client_id, &record)?;
-        if client.secret_matches(&self.pepper, &request.secret, now) {
-            Ok(client)
-        } else {
-            Err(Error::WrongSecret)
+        match client.authenticate(&self.pepper, &request.secret, now) {
+            Some(hash) => Ok((client, hash)),
+            None => Err(Error::WrongSecret),
         }
     }
 

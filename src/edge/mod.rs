@@ -3,8 +3,11 @@
 //! Thin on purpose. Every decision is in [`crate::core`]; this layer reads the request, the
 //! clock and the random source, calls the core, and writes the answer and one log line.
 
+mod guard;
 mod state;
 mod store;
+
+use std::{cell::RefCell, rc::Rc};
 
 use worker::{
     console_error, console_log, event, Context, Date, Env, Headers, Method, Request, Response,
@@ -14,9 +17,15 @@ use worker::{
 use crate::core::{
     config::{JWKS_PATH, METADATA_PATH},
     error::Error,
+    guard::{source_key, IsolateCache, Limiter},
     request::{HttpRequest, MAX_BODY_BYTES},
-    token::{Outcome, JTI_BYTES},
+    token::{Issuer, Outcome, JTI_BYTES},
 };
+
+thread_local! {
+    /// What this isolate has learnt from the guard objects: leases, revocation views, blocks.
+    static GUARD_CACHE: Rc<RefCell<IsolateCache>> = Rc::default();
+}
 
 /// Headers on every answer of the token endpoint (RFC 6749 §5.1, §5.2).
 const NO_STORE: [(&str, &str); 3] = [
@@ -32,7 +41,7 @@ const PUBLIC: [(&str, &str); 3] = [
 ];
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let started = Date::now().as_millis();
     let path = req.path();
     let issuer = match state::issuer(&env) {
@@ -54,7 +63,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 
     if path == issuer.config.token_path() {
         let outcome = if req.method() == Method::Post {
-            token(req, &env, &issuer).await
+            token(req, env, ctx, &issuer).await
         } else {
             Outcome {
                 client_id: None,
@@ -82,7 +91,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         (Some(_), _) => respond(
             405,
             &PUBLIC,
-            &[("Allow", "GET, HEAD")],
+            &[("Allow", "GET, HEAD".into())],
             r#"{"error":"method_not_allowed"}"#.into(),
         ),
         (None, _) => respond(404, &PUBLIC, &[], r#"{"error":"not_found"}"#.into()),
@@ -90,7 +99,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 }
 
 /// Reads the request's parts and runs the core's checklist.
-async fn token(mut req: Request, env: &Env, issuer: &crate::core::token::Issuer) -> Outcome {
+async fn token(mut req: Request, env: Env, ctx: Context, issuer: &Issuer) -> Outcome {
     let refused = |error| Outcome {
         client_id: None,
         result: Err(error),
@@ -98,6 +107,12 @@ async fn token(mut req: Request, env: &Env, issuer: &crate::core::token::Issuer)
     let headers = req.headers();
     let content_type = headers.get("Content-Type").ok().flatten();
     let authorization = headers.get("Authorization").ok().flatten();
+    // Set by Cloudflare's edge and not by the caller, unlike X-Forwarded-For.
+    let source = headers
+        .get("CF-Connecting-IP")
+        .ok()
+        .flatten()
+        .and_then(|ip| source_key(&ip));
     // Refuse a declared oversized body before reading it.
     let declared: Option<usize> = headers
         .get("Content-Length")
@@ -114,8 +129,13 @@ async fn token(mut req: Request, env: &Env, issuer: &crate::core::token::Issuer)
     if getrandom::fill(&mut jti).is_err() {
         return refused(Error::BadKeyMaterial);
     }
-    let Ok(store) = store::KvClientStore::new(env) else {
+    let Ok(store) = store::KvClientStore::new(&env) else {
         return refused(Error::BadConfig);
+    };
+    let limiter = Limiter {
+        cache: GUARD_CACHE.with(Rc::clone),
+        backend: guard::DoBackend::new(env, Rc::new(ctx)),
+        source,
     };
     let http = HttpRequest {
         content_type: content_type.as_deref(),
@@ -123,23 +143,26 @@ async fn token(mut req: Request, env: &Env, issuer: &crate::core::token::Issuer)
         body: &body,
     };
     issuer
-        .issue(&store, &http, Date::now().as_millis() / 1000, jti)
+        .issue(&store, &limiter, &http, Date::now().as_millis(), jti)
         .await
 }
 
 fn error_response(error: Error) -> Result<Response> {
     let wire = error.wire();
-    respond(wire.status, &NO_STORE, wire.headers, error.body())
+    respond(wire.status, &NO_STORE, &wire.headers, error.body())
 }
 
 fn respond(
     status: u16,
     base: &[(&str, &str)],
-    extra: &[(&str, &str)],
+    extra: &[(&str, String)],
     body: String,
 ) -> Result<Response> {
     let headers = Headers::new();
-    for (name, value) in base.iter().chain(extra) {
+    for (name, value) in base {
+        headers.set(name, value)?;
+    }
+    for (name, value) in extra {
         headers.set(name, value)?;
     }
     Ok(Response::from_bytes(body.into_bytes())?

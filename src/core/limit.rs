@@ -1,0 +1,200 @@
+//! Rate-limit arithmetic: the token bucket a client's Durable Object keeps, and the leases it
+//! grants isolates. Integer arithmetic in milli-tokens, so nothing drifts.
+//!
+//! A lease is a number of tokens taken out of the bucket at once and spent by one isolate
+//! without asking again. Because leased tokens leave the bucket when granted, leases can never
+//! make the global count exceed `rate × time + burst`; what an isolate leaves unspent when its
+//! lease expires is lost (the limit errs on the side of issuing less, by at most one lease per
+//! isolate).
+
+/// Milli-tokens per token.
+const MILLI: u64 = 1000;
+
+/// A client's issuance limit: `rate` tokens per second sustained, `burst` at most at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    /// Tokens added per second (≥ 1).
+    pub rate: u64,
+    /// Capacity of the bucket (≥ 1).
+    pub burst: u64,
+}
+
+impl Limit {
+    /// The largest lease one isolate is granted: a quarter of the burst, at least one token,
+    /// so several locations can hold leases at once without starving each other.
+    pub fn max_lease(self) -> u64 {
+        (self.burst / 4).max(1)
+    }
+}
+
+/// A token bucket at a point in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bucket {
+    /// Milli-tokens available at `updated_ms`.
+    milli_tokens: u64,
+    /// When `milli_tokens` was last brought up to date (Unix ms).
+    updated_ms: u64,
+}
+
+impl Bucket {
+    /// A full bucket at `now_ms`.
+    pub fn full(limit: Limit, now_ms: u64) -> Self {
+        Self {
+            milli_tokens: limit.burst * MILLI,
+            updated_ms: now_ms,
+        }
+    }
+
+    /// Restores a stored bucket (the Durable Object's storage).
+    pub fn from_parts(milli_tokens: u64, updated_ms: u64) -> Self {
+        Self {
+            milli_tokens,
+            updated_ms,
+        }
+    }
+
+    /// The stored form: `(milli_tokens, updated_ms)`.
+    pub fn parts(self) -> (u64, u64) {
+        (self.milli_tokens, self.updated_ms)
+    }
+
+    /// Whole tokens available at `now_ms`.
+    pub fn available(self, limit: Limit, now_ms: u64) -> u64 {
+        self.refilled(limit, now_ms).milli_tokens / MILLI
+    }
+
+    /// The bucket at `now_ms`. A clock that goes backwards changes nothing; the bucket never
+    /// holds more than `burst`, even when its stored state is from a larger limit.
+    fn refilled(self, limit: Limit, now_ms: u64) -> Self {
+        let elapsed = now_ms.saturating_sub(self.updated_ms);
+        // rate tokens/s × elapsed ms = rate × elapsed milli-tokens.
+        let added = limit.rate.saturating_mul(elapsed);
+        Self {
+            milli_tokens: self
+                .milli_tokens
+                .saturating_add(added)
+                .min(limit.burst * MILLI),
+            updated_ms: self.updated_ms.max(now_ms),
+        }
+    }
+
+    /// Takes up to `wanted` whole tokens at `now_ms`; returns how many were taken.
+    pub fn take(&mut self, limit: Limit, now_ms: u64, wanted: u64) -> u64 {
+        let mut now = self.refilled(limit, now_ms);
+        let taken = (now.milli_tokens / MILLI).min(wanted);
+        now.milli_tokens -= taken * MILLI;
+        *self = now;
+        taken
+    }
+
+    /// Milliseconds from `now_ms` until one whole token is available (0 if one is).
+    pub fn wait_ms(self, limit: Limit, now_ms: u64) -> u64 {
+        let now = self.refilled(limit, now_ms);
+        let missing = MILLI.saturating_sub(now.milli_tokens);
+        missing.div_ceil(limit.rate.max(1))
+    }
+}
+
+/// Seconds to put in `Retry-After` for a wait of `ms` (rounded up, at least 1).
+pub fn retry_after_seconds(ms: u64) -> u64 {
+    ms.div_ceil(1000).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const LIMIT: Limit = Limit { rate: 2, burst: 10 };
+
+    #[test]
+    fn a_full_bucket_grants_the_burst_then_nothing() {
+        let mut bucket = Bucket::full(LIMIT, 0);
+        assert_eq!(bucket.take(LIMIT, 0, 7), 7);
+        assert_eq!(bucket.take(LIMIT, 0, 7), 3);
+        assert_eq!(bucket.take(LIMIT, 0, 1), 0);
+        assert_eq!(bucket.wait_ms(LIMIT, 0), 500);
+    }
+
+    #[test]
+    fn time_refills_at_the_rate_up_to_the_burst() {
+        let mut bucket = Bucket::full(LIMIT, 0);
+        bucket.take(LIMIT, 0, 10);
+        assert_eq!(bucket.available(LIMIT, 1_000), 2);
+        assert_eq!(bucket.available(LIMIT, 1_250), 2);
+        assert_eq!(bucket.available(LIMIT, 1_500), 3);
+        assert_eq!(bucket.available(LIMIT, 60_000), 10);
+    }
+
+    #[test]
+    fn a_clock_going_backwards_changes_nothing() {
+        let mut bucket = Bucket::full(LIMIT, 10_000);
+        bucket.take(LIMIT, 10_000, 10);
+        assert_eq!(bucket.take(LIMIT, 5_000, 1), 0);
+        assert_eq!(bucket.available(LIMIT, 10_500), 1);
+    }
+
+    #[test]
+    fn a_smaller_limit_caps_a_stored_bucket() {
+        let bucket = Bucket::full(LIMIT, 0);
+        assert_eq!(bucket.available(Limit { rate: 1, burst: 3 }, 0), 3);
+    }
+
+    #[test]
+    fn leases_are_a_quarter_of_the_burst_and_at_least_one() {
+        assert_eq!(LIMIT.max_lease(), 2);
+        assert_eq!(Limit { rate: 1, burst: 1 }.max_lease(), 1);
+        assert_eq!(
+            Limit {
+                rate: 1,
+                burst: 100
+            }
+            .max_lease(),
+            25
+        );
+    }
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        assert_eq!(
+            [0, 1, 999, 1000, 1001].map(retry_after_seconds),
+            [1, 1, 1, 1, 2]
+        );
+    }
+
+    proptest! {
+        /// Whatever the sequence of requests and clock readings: the bucket never holds more
+        /// than the burst, and everything granted up to any instant is at most
+        /// rate × (elapsed time) + burst.
+        #[test]
+        fn grants_never_exceed_rate_times_time_plus_burst(
+            rate in 1_u64..50,
+            burst in 1_u64..100,
+            steps in proptest::collection::vec((0_u64..3_000, 0_u64..40), 1..60),
+        ) {
+            let limit = Limit { rate, burst };
+            let start = 1_000_000;
+            let mut bucket = Bucket::full(limit, start);
+            let (mut now, mut granted) = (start, 0);
+            for (advance, wanted) in steps {
+                now += advance;
+                let before = bucket.available(limit, now);
+                let taken = bucket.take(limit, now, wanted);
+                granted += taken;
+                prop_assert!(taken <= wanted && taken <= before);
+                prop_assert!(bucket.available(limit, now) <= burst);
+                prop_assert!(granted * 1000 <= rate * (now - start) + burst * 1000);
+            }
+        }
+
+        /// Waiting never removes tokens.
+        #[test]
+        fn time_passing_never_removes_tokens(
+            taken in 0_u64..20, t1 in 0_u64..100_000, dt in 0_u64..100_000,
+        ) {
+            let mut bucket = Bucket::full(LIMIT, 0);
+            bucket.take(LIMIT, 0, taken);
+            prop_assert!(bucket.available(LIMIT, t1 + dt) >= bucket.available(LIMIT, t1));
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! The guard objects (docs/limits.md) and the isolate's way of reaching them.
+//!
+//! Each object only loads its state, lets the core decide, and stores the result; the
+//! isolate's [`DoBackend`] only carries JSON to and from them.
+
+use std::{cell::RefCell, future::Future, pin::pin, rc::Rc, task::Poll, time::Duration};
+
+use serde::{de::DeserializeOwned, Serialize};
+use wasm_bindgen::JsValue;
+use worker::{
+    durable_object, Context, Date, Delay, DurableObject, Env, Method, Request, RequestInit,
+    Response, Result, State,
+};
+
+use crate::core::guard::{
+    Backend, ClientCommand, ClientGuardState, ClientView, LeaseRequest, SourceGuardState,
+    Unavailable,
+};
+
+/// The binding of the per-client objects.
+pub const CLIENT_GUARD: &str = "CLIENT_GUARD";
+/// The binding of the source-address shards.
+pub const SOURCE_GUARD: &str = "SOURCE_GUARD";
+/// An object that has not answered within this time is treated as unavailable.
+const ANSWER_WITHIN: Duration = Duration::from_millis(1_000);
+/// The storage key of an object's whole state.
+const STATE: &str = "state";
+
+/// Reaches the guard objects from a request; background work goes to `ctx.wait_until`.
+#[derive(Clone)]
+pub struct DoBackend {
+    env: Env,
+    ctx: Rc<Context>,
+}
+
+impl DoBackend {
+    /// For one request.
+    pub fn new(env: Env, ctx: Rc<Context>) -> Self {
+        Self { env, ctx }
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        binding: &str,
+        name: &str,
+        path: &str,
+        body: &impl Serialize,
+    ) -> std::result::Result<T, Unavailable> {
+        let exchange = async {
+            let stub = self.env.durable_object(binding)?.get_by_name(name)?;
+            let body = serde_json::to_string(body)?;
+            let mut init = RequestInit::new();
+            init.with_method(Method::Post)
+                .with_body(Some(JsValue::from_str(&body)));
+            let request = Request::new_with_init(&format!("https://guard/{path}"), &init)?;
+            let mut response = stub.fetch_with_request(request).await?;
+            if response.status_code() != 200 {
+                return Err(worker::Error::RustError(format!(
+                    "guard answered {}",
+                    response.status_code()
+                )));
+            }
+            response.json::<T>().await
+        };
+        match within(ANSWER_WITHIN, exchange).await {
+            Some(Ok(answer)) => Ok(answer),
+            _ => Err(Unavailable),
+        }
+    }
+}
+
+/// `future`'s output, or `None` if it takes longer than `limit`.
+async fn within<F: Future>(limit: Duration, future: F) -> Option<F::Output> {
+    let (mut future, mut timer) = (pin!(future), pin!(Delay::from(limit)));
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(output) = future.as_mut().poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        timer.as_mut().poll(cx).map(|()| None)
+    })
+    .await
+}
+
+impl Backend for DoBackend {
+    async fn lease(
+        &self,
+        client_id: &str,
+        request: &LeaseRequest,
+    ) -> std::result::Result<ClientView, Unavailable> {
+        self.call(CLIENT_GUARD, client_id, "lease", request).await
+    }
+
+    async fn client_failure(
+        &self,
+        client_id: &str,
+    ) -> std::result::Result<ClientView, Unavailable> {
+        self.call(CLIENT_GUARD, client_id, "failure", &()).await
+    }
+
+    async fn source_failure(
+        &self,
+        shard: u64,
+        source: &str,
+    ) -> std::result::Result<u64, Unavailable> {
+        self.call(SOURCE_GUARD, &format!("shard-{shard}"), "failure", &source)
+            .await
+    }
+
+    fn spawn(&self, task: impl Future<Output = ()> + 'static) {
+        self.ctx.wait_until(task);
+    }
+
+    fn now_ms(&self) -> u64 {
+        Date::now().as_millis()
+    }
+}
+
+/// Loads an object's state on first use, and writes it back after each change.
+struct Stored<T> {
+    state: State,
+    value: RefCell<Option<T>>,
+}
+
+impl<T: Default + Serialize + DeserializeOwned> Stored<T> {
+    fn new(state: State) -> Self {
+        Self {
+            state,
+            value: RefCell::new(None),
+        }
+    }
+
+    /// Runs `change` on the state and persists it. An object handles one event at a time
+    /// and storage writes are ordered, so no other request interleaves.
+    async fn update<R>(&self, change: impl FnOnce(&mut T) -> R) -> Result<R> {
+        let cached = self.value.borrow_mut().take();
+        let mut value = match cached {
+            Some(value) => value,
+            None => self
+                .state
+                .storage()
+                .get::<T>(STATE)
+                .await?
+                .unwrap_or_default(),
+        };
+        let result = change(&mut value);
+        let saved = self.state.storage().put(STATE, &value).await;
+        *self.value.borrow_mut() = Some(value);
+        saved.map(|()| result)
+    }
+}
+
+async fn json_body<T: DeserializeOwned>(mut req: Request) -> Result<T> {
+    req.json().await
+}
+
+/// One per client: its issuance bucket, revocation state and failure counter.
+#[durable_object(fetch)]
+pub struct ClientGuard {
+    stored: Stored<ClientGuardState>,
+}
+
+impl DurableObject for ClientGuard {
+    fn new(state: State, _env: Env) -> Self {
+        Self {
+            stored: Stored::new(state),
+        }
+    }
+
+    async fn fetch(&self, req: Request) -> Result<Response> {
+        let now = Date::now().as_millis();
+        let view = match req.path().as_str() {
+            "/lease" => {
+                let request: LeaseRequest = json_body(req).await?;
+                self.stored.update(|s| s.lease(now, &request)).await?
+            }
+            "/failure" => self.stored.update(|s| s.failure(now)).await?,
+            "/command" => {
+                let command: ClientCommand = json_body(req).await?;
+                self.stored.update(|s| s.apply(command)).await?
+            }
+            _ => return Response::error("not found", 404),
+        };
+        Response::from_json(&view)
+    }
+}
+
+/// One per shard of source addresses: their failure counters and blocks.
+#[durable_object(fetch)]
+pub struct SourceGuard {
+    stored: Stored<SourceGuardState>,
+}
+
+impl DurableObject for SourceGuard {
+    fn new(state: State, _env: Env) -> Self {
+        Self {
+            stored: Stored::new(state),
+        }
+    }
+
+    async fn fetch(&self, req: Request) -> Result<Response> {
+        let now = Date::now().as_millis();
+        match req.path().as_str() {
+            "/failure" => {
+                let source: String = json_body(req).await?;
+                let until = self.stored.update(|s| s.failure(now, &source)).await?;
+                Response::from_json(&until)
+            }
+            _ => Response::error("not found", 404),
+        }
+    }
+}
