@@ -197,7 +197,7 @@ fn log_line(
             )
         }
     };
-    serde_json::json!({
+    let mut line = serde_json::json!({
         "route": route,
         "client_id": client_id,
         "outcome": outcome,
@@ -206,6 +206,9 @@ fn log_line(
         "reason": reason,
         "detail": detail,
         "ms": Date::now().as_millis().saturating_sub(started),
-    })
-    .to_string()
+    });
+    if let Some(fields) = line.as_object_mut() {
+        fields.retain(|_, value| !value.is_null());
+    }
+    line.to_string()
 }
