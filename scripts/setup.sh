@@ -19,12 +19,16 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
-if [ "$(worker-build --version 2>/dev/null || true)" != "worker-build $WORKER_BUILD_VERSION" ]; then
+# `--version` prints the bare version for worker-build and "wasm-bindgen X" for wasm-bindgen:
+# compare the last word.
+installed() { "$1" --version 2>/dev/null | awk '{ print $NF }'; }
+
+if [ "$(installed worker-build)" != "$WORKER_BUILD_VERSION" ]; then
   say "installing worker-build $WORKER_BUILD_VERSION (a few minutes, once)"
   cargo install --locked --force worker-build --version "$WORKER_BUILD_VERSION"
 fi
 
-if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
+if [ "$(installed wasm-bindgen)" != "$WASM_BINDGEN_VERSION" ]; then
   say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
   cargo install --locked --force wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
 fi

@@ -7,7 +7,9 @@ mod guard;
 mod state;
 mod store;
 
-use std::{cell::RefCell, rc::Rc};
+use std::{cell::RefCell, future::poll_fn, pin::pin, rc::Rc};
+
+use futures_core::Stream;
 
 use worker::{
     console_error, console_log, event, Context, Date, Env, Headers, Method, Request, Response,
@@ -104,7 +106,7 @@ async fn token(mut req: Request, env: Env, ctx: Context, issuer: &Issuer) -> Out
         client_id: None,
         result: Err(error),
     };
-    let headers = req.headers();
+    let headers = req.headers().clone();
     let content_type = headers.get("Content-Type").ok().flatten();
     let authorization = headers.get("Authorization").ok().flatten();
     // Set by Cloudflare's edge and not by the caller, unlike X-Forwarded-For.
@@ -113,17 +115,9 @@ async fn token(mut req: Request, env: Env, ctx: Context, issuer: &Issuer) -> Out
         .ok()
         .flatten()
         .and_then(|ip| source_key(&ip));
-    // Refuse a declared oversized body before reading it.
-    let declared: Option<usize> = headers
-        .get("Content-Length")
-        .ok()
-        .flatten()
-        .and_then(|n| n.parse().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
-        return refused(Error::BodyTooLarge);
-    }
-    let Ok(body) = req.bytes().await else {
-        return refused(Error::MalformedBody);
+    let body = match read_body(&mut req).await {
+        Ok(body) => body,
+        Err(error) => return refused(error),
     };
     let mut jti = [0_u8; JTI_BYTES];
     if getrandom::fill(&mut jti).is_err() {
@@ -145,6 +139,32 @@ async fn token(mut req: Request, env: Env, ctx: Context, issuer: &Issuer) -> Out
     issuer
         .issue(&store, &limiter, &http, Date::now().as_millis(), jti)
         .await
+}
+
+/// Reads the body chunk by chunk and stops past [`MAX_BODY_BYTES`], so a huge upload, with or
+/// without `Content-Length`, is never held in memory.
+async fn read_body(req: &mut Request) -> std::result::Result<Vec<u8>, Error> {
+    let declared: Option<usize> = req
+        .headers()
+        .get("Content-Length")
+        .ok()
+        .flatten()
+        .and_then(|n| n.parse().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Err(Error::BodyTooLarge);
+    }
+    let Ok(stream) = req.stream() else {
+        return Ok(Vec::new()); // no body at all
+    };
+    let mut stream = pin!(stream);
+    let mut body = Vec::new();
+    while let Some(chunk) = poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
+        body.extend_from_slice(&chunk.map_err(|_| Error::MalformedBody)?);
+        if body.len() > MAX_BODY_BYTES {
+            return Err(Error::BodyTooLarge);
+        }
+    }
+    Ok(body)
 }
 
 fn error_response(error: Error) -> Result<Response> {

@@ -1,0 +1,291 @@
+// Black-box test harness: runs the built Worker (wrangler.toml `main`, build/index.js + wasm)
+// under workerd through Miniflare, with the bindings wrangler.toml declares (KV, Durable
+// Objects, vars), a fresh Ed25519 signing key and pepper per instance, and checks every issued
+// token with `jose` against the JWKS the Worker itself serves.
+// Nothing secret is ever printed: assertion messages name fields, never their values.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { dirname, join } from 'node:path';
+import * as jose from 'jose';
+import { Miniflare } from 'miniflare';
+import { unstable_readConfig as readWranglerConfig } from 'wrangler';
+import { ROOT, clientRecord, generateSigningKey, kvKey, randomToken, signingKeysJson } from '../scripts/devstate.mjs';
+
+export { assert, jose, generateSigningKey };
+
+export const TOKEN_PATH = '/oauth2/token';
+export const ISSUER = 'https://issuer.test';
+export const FORM = 'application/x-www-form-urlencoded';
+const ORIGIN = 'http://127.0.0.1'; // what the requests are addressed to; the Worker must use ISSUER, not this
+
+/** Miniflare options of the Worker as wrangler.toml declares it (what `wrangler dev` runs). */
+function workerFromConfig() {
+  const config = readWranglerConfig({ config: join(ROOT, 'wrangler.toml') });
+  const sqlite = new Set(config.migrations.flatMap((m) => m.new_sqlite_classes ?? []));
+  return {
+    name: 'edge-token',
+    modules: true,
+    scriptPath: config.main,
+    modulesRoot: dirname(config.main),
+    modulesRules: [{ type: 'ESModule', include: ['**/*.js'] }, { type: 'CompiledWasm', include: ['**/*.wasm'] }],
+    compatibilityDate: config.compatibility_date,
+    compatibilityFlags: config.compatibility_flags,
+    kvNamespaces: config.kv_namespaces.map((ns) => ns.binding),
+    durableObjects: Object.fromEntries(config.durable_objects.bindings.map((b) =>
+      [b.name, { className: b.class_name, useSQLite: sqlite.has(b.class_name) }])),
+    vars: config.vars,
+  };
+}
+const WORKER = workerFromConfig();
+
+/** application/x-www-form-urlencoded of one value (space → '+'), as RFC 6749 §2.3.1 asks. */
+export const formEncode = (s) => new URLSearchParams({ s }).toString().slice(2);
+/** Authorization header value for client_secret_basic, id and secret form-encoded first. */
+export const basic = (id, secret) => basicRaw(`${formEncode(id)}:${formEncode(secret)}`);
+/** Authorization header value with the given text base64-encoded as is (no form encoding). */
+export const basicRaw = (text) => `Basic ${Buffer.from(text, 'utf8').toString('base64')}`;
+/** A form body from [name, value] pairs (duplicates allowed) or an object. */
+export const form = (params) => new URLSearchParams(params).toString();
+
+// Big bodies go through this in-workerd client over a service binding: over a socket, workerd
+// resets a connection whose request body the Worker answered without reading, and the client
+// then loses the answer. It appends `x-probe-pad` bytes of 'x' to the body it gets, streamed
+// without Content-Length when `x-probe-stream: 1`, and returns the Worker's answer as is.
+const PROBE = `export default { async fetch(req, env) {
+  const pad = Number(req.headers.get('x-probe-pad')), stream = req.headers.get('x-probe-stream') === '1';
+  const headers = new Headers(req.headers);
+  for (const h of ['x-probe-pad', 'x-probe-stream', 'content-length']) headers.delete(h);
+  const parts = [new Uint8Array(await req.arrayBuffer())];
+  for (let n = pad; n > 0; n -= 1024) parts.push(new TextEncoder().encode('x'.repeat(Math.min(n, 1024))));
+  const body = stream ? new ReadableStream({ pull(c) { parts.length ? c.enqueue(parts.shift()) : c.close(); } })
+    : new Blob(parts);
+  return env.TARGET.fetch(req.url, { method: req.method, headers, body });
+} };`;
+
+export class TestWorker {
+  constructor({ tokenPath = TOKEN_PATH, issuer = ISSUER } = {}) {
+    this.tokenPath = tokenPath;
+    this.issuer = issuer;
+    this.keys = [generateSigningKey()];
+    this.pepper = randomToken();
+    this.records = new Map(); // KV key → stored text, re-seeded after a restart
+    this.sensitive = new Set([this.pepper, this.keys[0].d]); // must never reach the logs
+    this.stdio = '';
+    this.tokenAnswers = []; // per token-path request: {error, clientId}, to match against the log
+  }
+
+  options(bindings = {}) {
+    const { vars, ...worker } = WORKER;
+    return {
+      workers: [{
+        ...worker,
+        bindings: {
+          ...vars, ISSUER: this.issuer, TOKEN_PATH: this.tokenPath,
+          SIGNING_KEYS: signingKeysJson(this.keys), CLIENT_SECRET_PEPPER: this.pepper, ...bindings,
+        },
+      }, {
+        name: 'probe', modules: true, script: PROBE, compatibilityDate: WORKER.compatibilityDate,
+        serviceBindings: { TARGET: 'edge-token' },
+      }],
+      handleRuntimeStdio: (stdout, stderr) => {
+        for (const s of [stdout, stderr]) s.on('data', (chunk) => { this.stdio += chunk; });
+      },
+    };
+  }
+
+  async start() {
+    this.mf = new Miniflare(this.options());
+    try {
+      await this.mf.ready;
+    } catch (e) { // show workerd's startup output (no request has run, so no secret is in it)
+      e.message += `\n--- workerd output ---\n${this.stdio.slice(-4000)}`;
+      throw e;
+    }
+    return this;
+  }
+
+  /** Restarts with other signing keys and/or bindings (the KV content is put back). */
+  async reconfigure({ keys = this.keys, bindings = {} } = {}) {
+    this.keys = keys;
+    for (const k of keys) this.sensitive.add(k.d);
+    await this.mf.setOptions(this.options(bindings));
+    const kv = await this.mf.getKVNamespace('CLIENTS');
+    for (const [k, v] of this.records) await kv.put(k, v);
+  }
+
+  async dispose() { await this.mf?.dispose(); }
+
+  /** A caller address not used before by this instance (198.18.0.0/15, RFC 2544 test range). */
+  nextIp() {
+    this.ips = (this.ips ?? 0) + 1;
+    return `198.${18 + (this.ips >> 16)}.${(this.ips >> 8) & 255}.${this.ips & 255}`;
+  }
+
+  /** Stores text under a KV key as is (for broken records). */
+  async putRaw(key, text) {
+    this.records.set(key, text);
+    await (await this.mf.getKVNamespace('CLIENTS')).put(key, text);
+  }
+
+  /**
+   * Seeds a client with a random (or the given) secret; `secrets` ([string | {secret,
+   * expires_at}]) seeds several. Other options are clientRecord's (scopes, defaultScopes,
+   * audience, ttl) or record fields (disabled, grant_types, ...); `record` replaces fields of
+   * the finished record as is (to break it). Returns {id, secret, record}.
+   */
+  async seedClient({ id = `client-${randomToken().slice(0, 8)}`, secret = randomToken(), secrets = [secret],
+    scopes = ['read', 'write'], defaultScopes = ['read'], record: replace = {}, ...rest } = {}) {
+    const record = { ...clientRecord({ id, secrets, pepper: this.pepper, scopes, defaultScopes, ...rest }), ...replace };
+    for (const s of secrets) this.sensitive.add(typeof s === 'string' ? s : s.secret);
+    await this.putRaw(kvKey(id), JSON.stringify(record));
+    return { id, secret: typeof secrets[0] === 'string' ? secrets[0] : secrets[0].secret, record };
+  }
+
+  /**
+   * Any request to the Worker; returns {status, headers, text, json} (json undefined if not
+   * JSON). `pad` bytes of 'x' are appended to the body (`stream`: without Content-Length).
+   * `ip` is the caller's address (CF-Connecting-IP); by default every request comes from a
+   * new one, so that the failed-authentication throttling (docs/limits.md) stays out of tests
+   * that are not about it.
+   */
+  async fetch(path, { pad, stream = false, ip = this.nextIp(), ...init } = {}) {
+    const url = new URL(path, ORIGIN);
+    const headers = { 'CF-Connecting-IP': ip, ...init.headers };
+    const res = pad === undefined ? await this.mf.dispatchFetch(url, { redirect: 'manual', ...init, headers })
+      : await (await this.mf.getWorker('probe')).fetch(url, {
+        ...init, headers: { ...headers, 'x-probe-pad': String(pad), 'x-probe-stream': stream ? '1' : '0' },
+      });
+    const text = await res.text();
+    let json;
+    try { json = JSON.parse(text); } catch { /* not JSON */ }
+    if (typeof json?.access_token === 'string') this.sensitive.add(json.access_token);
+    if (url.pathname === this.tokenPath) {
+      const clientId = typeof json?.access_token === 'string' ? jose.decodeJwt(json.access_token).client_id : undefined;
+      this.tokenAnswers.push({ error: json?.error ?? null, clientId });
+    }
+    return { status: res.status, headers: res.headers, text, json };
+  }
+
+  /**
+   * POST to the token endpoint. `auth`: [id, secret] for client_secret_basic, or a literal
+   * Authorization value. `params`: pairs or object, form-encoded (default grant_type only);
+   * `body`: a literal body instead. `contentType` defaults to the form type (null: none).
+   */
+  token({ auth, params = { grant_type: 'client_credentials' }, body, contentType = FORM, headers = {}, method = 'POST', pad, stream, ip } = {}) {
+    const h = { ...headers };
+    if (contentType !== null) h['Content-Type'] = contentType;
+    if (Array.isArray(auth)) {
+      this.sensitive.add(auth[1]);
+      h.Authorization = basic(...auth);
+    } else if (auth !== undefined) h.Authorization = auth;
+    if (h.Authorization) this.sensitive.add(h.Authorization.replace(/^\S+\s+/, ''));
+    for (const [k, v] of new URLSearchParams(params)) if (k === 'client_secret' && v.length >= 8) this.sensitive.add(v);
+    return this.fetch(this.tokenPath, { method, headers: h, body: body ?? form(params), pad, stream, ip });
+  }
+
+  async jwks() {
+    const res = await this.fetch('/.well-known/jwks.json');
+    assert.equal(res.status, 200, 'JWKS status');
+    return res.json;
+  }
+
+  /**
+   * Verifies a token with jose against the Worker's current JWKS and checks every claim.
+   * `client` is seedClient's result; `scope` the expected granted scopes (space-separated).
+   */
+  async verifyToken(token, client, { scope, ttl = client.record.token_ttl, audience = client.record.audience } = {}) {
+    const jwks = await this.jwks();
+    const { payload, protectedHeader } = await jose.jwtVerify(token, jose.createLocalJWKSet(jwks), {
+      issuer: this.issuer, audience, typ: 'at+jwt', algorithms: ['EdDSA'],
+    });
+    assert.equal(protectedHeader.alg, 'EdDSA', 'header alg');
+    assert.equal(protectedHeader.typ, 'at+jwt', 'header typ');
+    assert.ok(jwks.keys.some((k) => k.kid === protectedHeader.kid), 'header kid names a key of the JWKS');
+    assert.equal(payload.iss, this.issuer, 'iss');
+    assert.equal(payload.sub, client.id, 'sub is the client_id');
+    assert.equal(payload.client_id, client.id, 'client_id');
+    assert.deepEqual(payload.aud, audience.length === 1 ? audience[0] : audience, 'aud: a string for one audience, else an array');
+    if (scope !== undefined) assert.deepEqual(payload.scope?.split(' ').sort(), scope.split(' ').sort(), 'scope claim');
+    const now = Math.floor(Date.now() / 1000);
+    assert.ok(Number.isInteger(payload.iat) && Math.abs(payload.iat - now) <= 60, 'iat is an integer near now');
+    assert.equal(payload.exp, payload.iat + ttl, 'exp = iat + token_ttl');
+    assert.match(payload.jti ?? '', /^[A-Za-z0-9_-]{22,}$/, 'jti: at least 128 bits, base64url');
+    return { payload, protectedHeader };
+  }
+
+  /** Lines of the captured workerd output that are JSON objects. */
+  async jsonLogLines() {
+    await new Promise((r) => setTimeout(r, 200)); // let the pipes drain
+    return this.stdio.split('\n').flatMap((line) => {
+      try {
+        const v = JSON.parse(line.trim());
+        return v && typeof v === 'object' && !Array.isArray(v) ? [v] : [];
+      } catch { return []; }
+    });
+  }
+}
+
+/** Registers before/after hooks for one Worker per test file; returns it (filled in `before`). */
+export function useWorker(opts) {
+  const w = new TestWorker(opts);
+  before(() => w.start());
+  after(() => w.dispose());
+  return w;
+}
+
+/**
+ * Registers, last in a file, the log test: the captured workerd output carries none of the
+ * secrets, tokens, credentials or keys the file used, and exactly one JSON line (one with an
+ * `outcome` field) per token-path request, in order, with the answer's `error` code (none
+ * when issued) and, when issued, the token's client_id.
+ */
+export function testLogHygiene(w, label = '') {
+  test(`the logs hold no secret, token or credential, and one JSON line per token request${label}`, async () => {
+    const lines = (await w.jsonLogLines()).filter((l) => 'outcome' in l);
+    let leaks = 0;
+    for (const s of w.sensitive) if (s.length >= 8 && w.stdio.includes(s)) leaks++;
+    assert.equal(leaks, 0, `${leaks} secret value(s) found in the Worker's output`);
+    assert.equal(lines.length, w.tokenAnswers.length, 'one JSON log line per token-path request');
+    for (const [i, { error, clientId }] of w.tokenAnswers.entries()) {
+      assert.equal(lines[i].error ?? null, error, `log line ${i}: error code`);
+      if (clientId !== undefined) assert.equal(lines[i].client_id, clientId, `log line ${i}: client_id`);
+    }
+  });
+}
+
+/** Asserts the no-store headers RFC 6749 §5.1 requires on every token-path answer. */
+export function assertNoStore(res) {
+  assert.equal(res.headers.get('cache-control'), 'no-store', 'Cache-Control');
+  assert.equal(res.headers.get('pragma'), 'no-cache', 'Pragma');
+}
+
+/** Asserts an RFC 6749 §5.2 error answer: status, `error` code, JSON body, no-store, and for 401 the challenge. */
+export function assertError(res, status, code) {
+  assert.equal(res.status, status, `status (body error: ${res.json?.error})`);
+  assert.match(res.headers.get('content-type') ?? '', /^application\/json\b/, 'Content-Type');
+  assert.equal(res.json?.error, code, 'error code');
+  if (status < 500) assert.equal(typeof res.json.error_description, 'string', 'error_description');
+  const extra = Object.keys(res.json).filter((k) => !['error', 'error_description', 'error_uri'].includes(k));
+  assert.deepEqual(extra, [], 'no other members in an error body');
+  assertNoStore(res);
+  if (status === 401) assert.match(res.headers.get('www-authenticate') ?? '', /^Basic\b/, 'WWW-Authenticate');
+}
+
+/**
+ * Asserts a successful token answer (RFC 6749 §5.1) and verifies the token; `scope` is the
+ * expected grant, `echo` whether the response must carry `scope`. Returns the verified token.
+ */
+export async function assertIssued(w, res, client, { scope, echo }) {
+  assert.equal(res.status, 200, `status (body error: ${res.json?.error})`);
+  assert.match(res.headers.get('content-type') ?? '', /^application\/json\b/, 'Content-Type');
+  assertNoStore(res);
+  const body = res.json;
+  assert.equal(typeof body.access_token, 'string', 'access_token');
+  assert.equal(body.token_type, 'Bearer', 'token_type');
+  assert.equal(body.expires_in, client.record.token_ttl, 'expires_in is the client token_ttl');
+  const extra = Object.keys(body).filter((k) => !['access_token', 'token_type', 'expires_in', 'scope'].includes(k));
+  assert.deepEqual(extra, [], 'no other members (no refresh_token)');
+  if (echo) assert.deepEqual(body.scope?.split(' ').sort(), scope.split(' ').sort(), 'scope echoed');
+  else assert.equal('scope' in body, false, 'scope not echoed when granted as requested');
+  return { token: body.access_token, ...(await w.verifyToken(body.access_token, client, { scope })) };
+}

@@ -1,0 +1,69 @@
+// Rate limits and brute-force throttling (docs/limits.md). Every loop is bounded in count.
+// Requirement → test:
+//   limits.md failed-auth throttling per address: 10 failures / 60 s block it, 429 + Retry-After,
+//     before any credential check                  → "ten failed authentications from one address block it, even for the right secret"
+//   limits.md IPv6 addresses count per /64          → "failures from one IPv6 /64 count together, and another /64 is not blocked"
+//   limits.md issuance bucket per client, no overshoot, 429 + Retry-After + RateLimit headers
+//                                                   → "a client over its rate_limit gets 429 with Retry-After and RateLimit headers"
+//   limits.md per-client guard: 50 failures / 60 s; known addresses keep working, new ones get 429
+//                                                   → "a client under attack keeps working from its known address while new addresses get 429"
+//   contract: no secret/token in logs, one line per token request → "the logs hold no secret, ..." (testLogHygiene)
+import { test } from 'node:test';
+import { assert, assertError, assertIssued, assertNoStore, testLogHygiene, useWorker } from './harness.mjs';
+
+const w = useWorker();
+const WRONG = 'wrong-secret-value';
+
+/** A 429 answer in RFC 6749 §5.2 form with a Retry-After of 1..max seconds. */
+function assertLimited(res, maxRetry) {
+  assert.equal(res.status, 429, `status (body error: ${res.json?.error})`);
+  assertNoStore(res);
+  assert.equal(typeof res.json?.error, 'string', 'JSON error body');
+  const retry = Number(res.headers.get('retry-after'));
+  assert.ok(Number.isInteger(retry) && retry >= 1 && retry <= maxRetry, `Retry-After in 1..${maxRetry}`);
+}
+
+test('ten failed authentications from one address block it, even for the right secret', async () => {
+  const c = await w.seedClient();
+  const ip = '203.0.113.7';
+  for (let i = 0; i < 10; i++) assertError(await w.token({ auth: [c.id, WRONG], ip }), 401, 'invalid_client');
+  assertLimited(await w.token({ auth: [c.id, c.secret], ip }), 30);
+  assertLimited(await w.token({ auth: ['no-such-client', WRONG], ip }), 30);
+  await assertIssued(w, await w.token({ auth: [c.id, c.secret] }), c, { scope: 'read', echo: true });
+});
+
+test('failures from one IPv6 /64 count together, and another /64 is not blocked', async () => {
+  const c = await w.seedClient();
+  for (let i = 1; i <= 10; i++) assertError(await w.token({ auth: [c.id, WRONG], ip: `2001:db8:1:2::${i.toString(16)}` }), 401, 'invalid_client');
+  assertLimited(await w.token({ auth: [c.id, c.secret], ip: '2001:db8:1:2:ffff::1' }), 30);
+  await assertIssued(w, await w.token({ auth: [c.id, c.secret], ip: '2001:db8:1:3::1' }), c, { scope: 'read', echo: true });
+});
+
+test('a client over its rate_limit gets 429 with Retry-After and RateLimit headers', async () => {
+  const c = await w.seedClient({ rate_limit: { rate: 1, burst: 4 } });
+  const started = Date.now();
+  const answers = [];
+  for (let i = 0; i < 12 && Date.now() - started < 5000; i++) answers.push(await w.token({ auth: [c.id, c.secret] }));
+  const elapsed = (Date.now() - started) / 1000;
+  const issued = answers.filter((r) => r.status === 200).length;
+  assert.ok(issued >= 1 && issued <= 4 + Math.ceil(elapsed), `issued ${issued} of ${answers.length} in ${elapsed}s: at most burst + rate × time`);
+  const limited = answers.filter((r) => r.status !== 200);
+  assert.ok(limited.length > 0, 'some requests were limited');
+  for (const res of limited) {
+    assertLimited(res, 4);
+    assert.equal(res.json.error, 'temporarily_unavailable', 'error code');
+    assert.equal(res.headers.get('ratelimit-policy'), '"client";q=4;w=4', 'RateLimit-Policy');
+    assert.match(res.headers.get('ratelimit') ?? '', /^"client";r=0;t=\d+$/, 'RateLimit');
+  }
+});
+
+test('a client under attack keeps working from its known address while new addresses get 429', async () => {
+  const c = await w.seedClient();
+  const home = '192.0.2.10';
+  await assertIssued(w, await w.token({ auth: [c.id, c.secret], ip: home }), c, { scope: 'read', echo: true });
+  for (let i = 0; i < 50; i++) assertError(await w.token({ auth: [c.id, WRONG] }), 401, 'invalid_client');
+  assertLimited(await w.token({ auth: [c.id, c.secret] }), 60);
+  await assertIssued(w, await w.token({ auth: [c.id, c.secret], ip: home }), c, { scope: 'read', echo: true });
+});
+
+testLogHygiene(w);
