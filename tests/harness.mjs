@@ -62,10 +62,23 @@ const PROBE = `export default { async fetch(req, env) {
   return env.TARGET.fetch(req.url, { method: req.method, headers, body });
 } };`;
 
+// A stand-in for the per-client guard object that fails: `throw` answers every call with an
+// exception, `hang` never answers. Bound in place of ClientGuard to simulate an object fault.
+const BROKEN_GUARD = `export class BrokenGuard {
+  constructor(state, env) { this.mode = env.MODE; }
+  async fetch() {
+    if (this.mode === 'hang') return new Promise(() => {});
+    throw new Error('simulated guard fault');
+  }
+}
+export default { fetch() { return new Response('unused', { status: 404 }); } };`;
+
 export class TestWorker {
-  constructor({ tokenPath = TOKEN_PATH, issuer = ISSUER } = {}) {
+  /** `guardFault` ('throw' | 'hang') binds CLIENT_GUARD to a broken object. */
+  constructor({ tokenPath = TOKEN_PATH, issuer = ISSUER, guardFault } = {}) {
     this.tokenPath = tokenPath;
     this.issuer = issuer;
+    this.guardFault = guardFault;
     this.keys = [generateSigningKey()];
     this.pepper = randomToken();
     this.records = new Map(); // KV key → stored text, re-seeded after a restart
@@ -76,9 +89,17 @@ export class TestWorker {
 
   options(bindings = {}) {
     const { vars, ...worker } = WORKER;
+    const broken = this.guardFault && {
+      name: 'broken-guard', modules: true, script: BROKEN_GUARD,
+      compatibilityDate: WORKER.compatibilityDate, bindings: { MODE: this.guardFault },
+    };
+    const durableObjects = broken
+      ? { ...worker.durableObjects, CLIENT_GUARD: { className: 'BrokenGuard', scriptName: broken.name, useSQLite: true } }
+      : worker.durableObjects;
     return {
       workers: [{
         ...worker,
+        durableObjects,
         bindings: {
           ...vars, ISSUER: this.issuer, TOKEN_PATH: this.tokenPath,
           SIGNING_KEYS: signingKeysJson(this.keys), CLIENT_SECRET_PEPPER: this.pepper, ...bindings,
@@ -86,7 +107,7 @@ export class TestWorker {
       }, {
         name: 'probe', modules: true, script: PROBE, compatibilityDate: WORKER.compatibilityDate,
         serviceBindings: { TARGET: 'edge-token' },
-      }],
+      }, ...(broken ? [broken] : [])],
       handleRuntimeStdio: (stdout, stderr) => {
         for (const s of [stdout, stderr]) s.on('data', (chunk) => { this.stdio += chunk; });
       },
@@ -114,6 +135,16 @@ export class TestWorker {
   }
 
   async dispose() { await this.mf?.dispose(); }
+
+  /** Sends an operator's command (docs/storage-schema.md) to a client's guard object. */
+  async guardCommand(clientId, command) {
+    const ns = await this.mf.getDurableObjectNamespace('CLIENT_GUARD');
+    const res = await ns.get(ns.idFromName(clientId)).fetch('https://guard/command', {
+      method: 'POST', body: JSON.stringify(command),
+    });
+    assert.equal(res.status, 200, 'guard command accepted');
+    return res.json();
+  }
 
   /** A caller address not used before by this instance (198.18.0.0/15, RFC 2544 test range). */
   nextIp() {

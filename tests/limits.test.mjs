@@ -7,6 +7,11 @@
 //                                                   → "a client over its rate_limit gets 429 with Retry-After and RateLimit headers"
 //   limits.md per-client guard: 50 failures / 60 s; known addresses keep working, new ones get 429
 //                                                   → "a client under attack keeps working from its known address while new addresses get 429"
+//   issue 3: N parallel requests with burst B yield exactly B tokens and 429s for the rest
+//                                                   → "thirty parallel requests against a burst of twelve yield exactly twelve tokens"
+//   limits.md revocation faster than KV: the object's state wins over the KV record within 1 s
+//                                                   → "a client disabled in its object is refused within a second although KV says enabled"
+//                                                   → "a secret revoked in its object is refused within a second while the other works"
 //   contract: no secret/token in logs, one line per token request → "the logs hold no secret, ..." (testLogHygiene)
 import { test } from 'node:test';
 import { assert, assertError, assertIssued, assertNoStore, testLogHygiene, useWorker } from './harness.mjs';
@@ -40,7 +45,7 @@ test('failures from one IPv6 /64 count together, and another /64 is not blocked'
 });
 
 test('a client over its rate_limit gets 429 with Retry-After and RateLimit headers', async () => {
-  const c = await w.seedClient({ rate_limit: { rate: 1, burst: 4 } });
+  const c = await w.seedClient({ rate_limit: { per_minute: 60, burst: 4 } });
   const started = Date.now();
   const answers = [];
   for (let i = 0; i < 12 && Date.now() - started < 5000; i++) answers.push(await w.token({ auth: [c.id, c.secret] }));
@@ -64,6 +69,55 @@ test('a client under attack keeps working from its known address while new addre
   for (let i = 0; i < 50; i++) assertError(await w.token({ auth: [c.id, WRONG] }), 401, 'invalid_client');
   assertLimited(await w.token({ auth: [c.id, c.secret] }), 60);
   await assertIssued(w, await w.token({ auth: [c.id, c.secret], ip: home }), c, { scope: 'read', echo: true });
+});
+
+test('thirty parallel requests against a burst of twelve yield exactly twelve tokens', async () => {
+  // One token a minute: no refill during the test, so the bucket's burst is the whole budget.
+  const c = await w.seedClient({ rate_limit: { per_minute: 1, burst: 12 } });
+  const parallel = await Promise.all(Array.from({ length: 30 }, () => w.token({ auth: [c.id, c.secret] })));
+  // Tokens leased to this isolate but not yet spent stay with it: spend them, bounded.
+  const after = [];
+  for (let i = 0; i < 15; i++) {
+    const res = await w.token({ auth: [c.id, c.secret] });
+    after.push(res);
+    if (res.status !== 200) break;
+  }
+  const answers = [...parallel, ...after];
+  const issued = answers.filter((r) => r.status === 200);
+  assert.equal(issued.length, 12, 'exactly the burst is issued');
+  for (const res of issued) await assertIssued(w, res, c, { scope: 'read', echo: true });
+  const limited = answers.filter((r) => r.status !== 200);
+  assert.ok(limited.length >= 18, 'every other request is refused');
+  for (const res of limited) {
+    assertLimited(res, 60);
+    assert.equal(res.json.error, 'temporarily_unavailable');
+    assert.equal(res.headers.get('ratelimit-policy'), '"client";q=12;w=720', 'RateLimit-Policy');
+    assert.equal(res.headers.get('ratelimit'), `"client";r=0;t=${res.headers.get('retry-after')}`, 'RateLimit');
+  }
+});
+
+/** Waits out the time an isolate may trust a revocation view (docs/limits.md: 1 s). */
+const viewExpiry = () => new Promise((resolve) => setTimeout(resolve, 1100));
+
+test('a client disabled in its object is refused within a second although KV says enabled', async () => {
+  const c = await w.seedClient();
+  await assertIssued(w, await w.token({ auth: [c.id, c.secret] }), c, { scope: 'read', echo: true });
+  assert.equal(c.record.disabled, false, 'the KV record says enabled');
+  await w.guardCommand(c.id, { op: 'disable' });
+  await viewExpiry();
+  assertError(await w.token({ auth: [c.id, c.secret] }), 400, 'unauthorized_client');
+  await w.guardCommand(c.id, { op: 'enable' });
+  await viewExpiry();
+  await assertIssued(w, await w.token({ auth: [c.id, c.secret] }), c, { scope: 'read', echo: true });
+});
+
+test('a secret revoked in its object is refused within a second while the other works', async () => {
+  const c = await w.seedClient({ secrets: ['old-secret-value', 'new-secret-value'] });
+  await assertIssued(w, await w.token({ auth: [c.id, 'old-secret-value'] }), c, { scope: 'read', echo: true });
+  await w.guardCommand(c.id, { op: 'revoke_secret', hash: c.record.secrets[0].hash });
+  await viewExpiry();
+  assertError(await w.token({ auth: [c.id, 'old-secret-value'] }), 401, 'invalid_client');
+  await assertIssued(w, await w.token({ auth: [c.id, 'new-secret-value'] }), c, { scope: 'read', echo: true });
 });
 
 testLogHygiene(w);

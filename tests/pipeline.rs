@@ -445,15 +445,15 @@ fn a_malformed_request_never_reaches_the_store() {
     assert_eq!(store.reads.get(), 0);
 }
 
-fn limited(rate: u64, burst: u64) -> FakeStore {
+fn limited(per_minute: u64, burst: u64) -> FakeStore {
     let mut r = record("svc", "s");
-    r["rate_limit"] = json!({ "rate": rate, "burst": burst });
+    r["rate_limit"] = json!({ "per_minute": per_minute, "burst": burst });
     store_with(&[r])
 }
 
 #[test]
 fn a_burst_is_served_exactly_then_429_with_retry_after() {
-    let store = limited(1, 8);
+    let store = limited(60, 8);
     let objects = FakeObjects::default();
     let isolate = Isolate::new(&objects);
     let results: Vec<_> = (0..12).map(|_| isolate.token(&store, "svc", "s")).collect();
@@ -462,8 +462,8 @@ fn a_burst_is_served_exactly_then_429_with_retry_after() {
         results[8],
         Err(Error::RateLimited {
             retry_after: 1,
-            rate: 1,
-            burst: 8
+            burst: 8,
+            window: 8
         })
     );
     isolate.advance(1_000);
@@ -472,7 +472,7 @@ fn a_burst_is_served_exactly_then_429_with_retry_after() {
 
 #[test]
 fn several_isolates_never_issue_more_than_the_bucket_allows() {
-    let store = limited(2, 12);
+    let store = limited(120, 12);
     let objects = FakeObjects::default();
     let isolates: Vec<Isolate> = (0..5).map(|_| Isolate::new(&objects)).collect();
     let mut issued = 0;
@@ -491,7 +491,7 @@ fn several_isolates_never_issue_more_than_the_bucket_allows() {
 
 #[test]
 fn an_active_client_within_its_limit_does_not_wait_for_the_object() {
-    let store = limited(100, 100);
+    let store = limited(6_000, 100);
     let objects = FakeObjects::default();
     let isolate = Isolate::new(&objects);
     let mut waited = Vec::new();
@@ -551,7 +551,7 @@ fn when_the_object_is_down_revocation_fails_closed() {
 
 #[test]
 fn when_the_object_goes_down_a_fresh_view_fails_open_to_a_local_bucket() {
-    let store = limited(1, 4);
+    let store = limited(60, 4);
     let objects = FakeObjects::default();
     let isolate = Isolate::new(&objects);
     assert_eq!(isolate.token(&store, "svc", "s"), Ok(()));

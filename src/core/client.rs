@@ -16,7 +16,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub const MAX_SECRETS: usize = 2;
 /// Token lifetimes a record may set, in seconds.
 pub const TOKEN_TTL_RANGE: std::ops::RangeInclusive<u64> = 60..=86_400;
-/// The largest rate (tokens per second) and burst a record may set.
+/// The largest rate (tokens per minute) and burst a record may set.
 pub const MAX_RATE: u64 = 1_000_000;
 /// The longest client id we look up.
 pub const MAX_CLIENT_ID_CHARS: usize = 256;
@@ -40,7 +40,7 @@ struct RawSecret {
 
 #[derive(Deserialize)]
 struct RawLimit {
-    rate: u64,
+    per_minute: u64,
     burst: u64,
 }
 
@@ -118,7 +118,7 @@ impl Client {
         let scopes = scope_list(raw.scopes)?;
         let default_scopes = scope_list(raw.default_scopes)?;
         let limit = raw.rate_limit.map_or(DEFAULT_LIMIT, |l| Limit {
-            rate: l.rate,
+            per_minute: l.per_minute,
             burst: l.burst,
         });
         let valid = raw.v == SCHEMA_VERSION
@@ -128,7 +128,7 @@ impl Client {
             && TOKEN_TTL_RANGE.contains(&raw.token_ttl)
             && !raw.audience.is_empty()
             && raw.audience.iter().all(|a| !a.is_empty())
-            && (1..=MAX_RATE).contains(&limit.rate)
+            && (1..=MAX_RATE).contains(&limit.per_minute)
             && (1..=MAX_RATE).contains(&limit.burst);
         valid.then(|| Self {
             id: raw.client_id,
@@ -198,9 +198,17 @@ mod tests {
         assert!(client.client_credentials_allowed);
         assert_eq!(client.default_scopes.to_scope_string(), "a");
         assert_eq!(client.limit, DEFAULT_LIMIT);
-        let limited =
-            Client::from_json("svc", &with("rate_limit", json!({ "rate": 2, "burst": 3 })));
-        assert_eq!(limited.unwrap().limit, Limit { rate: 2, burst: 3 });
+        let limited = Client::from_json(
+            "svc",
+            &with("rate_limit", json!({ "per_minute": 2, "burst": 3 })),
+        );
+        assert_eq!(
+            limited.unwrap().limit,
+            Limit {
+                per_minute: 2,
+                burst: 3
+            }
+        );
     }
 
     #[test]
@@ -221,8 +229,8 @@ mod tests {
             with("token_ttl", json!(86_401)),
             with("audience", json!([])),
             with("disabled", json!("no")),
-            with("rate_limit", json!({ "rate": 0, "burst": 5 })),
-            with("rate_limit", json!({ "rate": 5 })),
+            with("rate_limit", json!({ "per_minute": 0, "burst": 5 })),
+            with("rate_limit", json!({ "per_minute": 5 })),
         ];
         for json in bad {
             assert_eq!(

@@ -52,10 +52,10 @@ pub enum Error {
     RateLimited {
         /// Seconds until a token is available.
         retry_after: u64,
-        /// The client's rate, tokens per second.
-        rate: u64,
-        /// The client's burst.
+        /// The client's burst: the quota of `RateLimit-Policy`.
         burst: u64,
+        /// Seconds an empty bucket takes to refill: the window of `RateLimit-Policy`.
+        window: u64,
     },
     /// The source is blocked, or the client is under guard, after failed authentications.
     Throttled {
@@ -177,8 +177,8 @@ impl Error {
             // window = the time to refill it), and nothing remains until `retry_after`.
             Self::RateLimited {
                 retry_after,
-                rate,
                 burst,
+                window,
             } => (
                 429,
                 C::TemporarilyUnavailable,
@@ -186,7 +186,7 @@ impl Error {
                     header("Retry-After", retry_after),
                     header(
                         "RateLimit-Policy",
-                        format!("\"client\";q={burst};w={}", burst.div_ceil(rate.max(1))),
+                        format!("\"client\";q={burst};w={window}"),
                     ),
                     header("RateLimit", format!("\"client\";r=0;t={retry_after}")),
                 ],
@@ -291,8 +291,8 @@ mod tests {
         Error::NoScope,
         Error::RateLimited {
             retry_after: 2,
-            rate: 5,
             burst: 12,
+            window: 3,
         },
         Error::Throttled { retry_after: 30 },
         Error::StoreUnavailable,
@@ -389,8 +389,8 @@ mod tests {
     fn over_the_limit_is_429_with_retry_after_and_ratelimit_headers() {
         let w = Error::RateLimited {
             retry_after: 2,
-            rate: 5,
             burst: 12,
+            window: 3,
         }
         .wire();
         assert_eq!((w.status, w.code), (429, ErrorCode::TemporarilyUnavailable));

@@ -22,7 +22,7 @@ pub const VIEW_TTL_MS: u64 = 1_000;
 pub const REFRESH_AFTER_MS: u64 = 500;
 /// The issuance limit of a client record without `rate_limit`.
 pub const DEFAULT_LIMIT: Limit = Limit {
-    rate: 10,
+    per_minute: 600,
     burst: 50,
 };
 /// Failures are counted in fixed windows of this length.
@@ -101,7 +101,7 @@ impl Failures {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeaseRequest {
     /// The client's limit, from its record (the object has no other copy).
-    pub rate: u64,
+    pub per_minute: u64,
     /// The client's burst.
     pub burst: u64,
     /// Tokens wanted (capped by the object at [`Limit::max_lease`]).
@@ -167,7 +167,7 @@ impl ClientGuardState {
         let guarded = self.guarded_until > now && !known;
         let refused = guarded || self.disabled || self.revoked.contains(&request.secret_hash);
         let limit = Limit {
-            rate: request.rate.max(1),
+            per_minute: request.per_minute.max(1),
             burst: request.burst.max(1),
         };
         let mut bucket = self.bucket.map_or(Bucket::full(limit, now), |(milli, at)| {
@@ -411,8 +411,8 @@ impl CachedView {
     fn rate_limited(&self, wait_ms: u64) -> Error {
         Error::RateLimited {
             retry_after: retry_after_seconds(wait_ms),
-            rate: self.limit.rate,
             burst: self.limit.burst,
+            window: self.limit.window_seconds(),
         }
     }
 }
@@ -540,7 +540,7 @@ impl<B: Backend> Limiter<B> {
 
     fn request(&self, limit: Limit, want: u64, secret_hash: &str) -> LeaseRequest {
         LeaseRequest {
-            rate: limit.rate,
+            per_minute: limit.per_minute,
             burst: limit.burst,
             want,
             source: self.source.clone(),
@@ -628,11 +628,14 @@ impl<B: Backend> Limiter<B> {
 mod tests {
     use super::*;
 
-    const LIMIT: Limit = Limit { rate: 1, burst: 8 };
+    const LIMIT: Limit = Limit {
+        per_minute: 60,
+        burst: 8,
+    };
 
     fn lease_request(want: u64) -> LeaseRequest {
         LeaseRequest {
-            rate: LIMIT.rate,
+            per_minute: LIMIT.per_minute,
             burst: LIMIT.burst,
             want,
             source: Some("192.0.2.1".into()),
@@ -858,8 +861,8 @@ mod tests {
             c.decide(10_100, None, "h"),
             Step::Refuse(Error::RateLimited {
                 retry_after: 1,
-                rate: 1,
-                burst: 8
+                burst: 8,
+                window: 8
             })
         );
         assert_eq!(c.decide(10_700, None, "h"), Step::Ask);

@@ -1,20 +1,21 @@
 //! Rate-limit arithmetic: the token bucket a client's Durable Object keeps, and the leases it
-//! grants isolates. Integer arithmetic in milli-tokens, so nothing drifts.
+//! grants isolates. Integer arithmetic in units of 1/60 000 of a token: a rate of `n` tokens
+//! per minute adds exactly `n` units per millisecond, so nothing drifts or rounds.
 //!
 //! A lease is a number of tokens taken out of the bucket at once and spent by one isolate
 //! without asking again. Because leased tokens leave the bucket when granted, leases can never
-//! make the global count exceed `rate × time + burst`; what an isolate leaves unspent when its
+//! make the global count exceed `per_minute × minutes + burst`; what an isolate leaves unspent when its
 //! lease expires is lost (the limit errs on the side of issuing less, by at most one lease per
 //! isolate).
 
-/// Milli-tokens per token.
-const MILLI: u64 = 1000;
+/// Units per token: milliseconds per minute.
+const UNIT: u64 = 60_000;
 
-/// A client's issuance limit: `rate` tokens per second sustained, `burst` at most at once.
+/// A client's issuance limit: `per_minute` tokens sustained, `burst` at most at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limit {
-    /// Tokens added per second (≥ 1).
-    pub rate: u64,
+    /// Tokens added per minute (≥ 1).
+    pub per_minute: u64,
     /// Capacity of the bucket (≥ 1).
     pub burst: u64,
 }
@@ -25,14 +26,19 @@ impl Limit {
     pub fn max_lease(self) -> u64 {
         (self.burst / 4).max(1)
     }
+
+    /// Seconds an empty bucket takes to fill: the `w` of `RateLimit-Policy`.
+    pub fn window_seconds(self) -> u64 {
+        (self.burst * 60).div_ceil(self.per_minute.max(1))
+    }
 }
 
 /// A token bucket at a point in time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bucket {
-    /// Milli-tokens available at `updated_ms`.
-    milli_tokens: u64,
-    /// When `milli_tokens` was last brought up to date (Unix ms).
+    /// Units (1/60 000 token) available at `updated_ms`.
+    units: u64,
+    /// When `units` was last brought up to date (Unix ms).
     updated_ms: u64,
 }
 
@@ -40,40 +46,34 @@ impl Bucket {
     /// A full bucket at `now_ms`.
     pub fn full(limit: Limit, now_ms: u64) -> Self {
         Self {
-            milli_tokens: limit.burst * MILLI,
+            units: limit.burst * UNIT,
             updated_ms: now_ms,
         }
     }
 
     /// Restores a stored bucket (the Durable Object's storage).
-    pub fn from_parts(milli_tokens: u64, updated_ms: u64) -> Self {
-        Self {
-            milli_tokens,
-            updated_ms,
-        }
+    pub fn from_parts(units: u64, updated_ms: u64) -> Self {
+        Self { units, updated_ms }
     }
 
-    /// The stored form: `(milli_tokens, updated_ms)`.
+    /// The stored form: `(units, updated_ms)`.
     pub fn parts(self) -> (u64, u64) {
-        (self.milli_tokens, self.updated_ms)
+        (self.units, self.updated_ms)
     }
 
     /// Whole tokens available at `now_ms`.
     pub fn available(self, limit: Limit, now_ms: u64) -> u64 {
-        self.refilled(limit, now_ms).milli_tokens / MILLI
+        self.refilled(limit, now_ms).units / UNIT
     }
 
     /// The bucket at `now_ms`. A clock that goes backwards changes nothing; the bucket never
     /// holds more than `burst`, even when its stored state is from a larger limit.
     fn refilled(self, limit: Limit, now_ms: u64) -> Self {
         let elapsed = now_ms.saturating_sub(self.updated_ms);
-        // rate tokens/s × elapsed ms = rate × elapsed milli-tokens.
-        let added = limit.rate.saturating_mul(elapsed);
+        // n tokens per minute = n units per millisecond.
+        let added = limit.per_minute.saturating_mul(elapsed);
         Self {
-            milli_tokens: self
-                .milli_tokens
-                .saturating_add(added)
-                .min(limit.burst * MILLI),
+            units: self.units.saturating_add(added).min(limit.burst * UNIT),
             updated_ms: self.updated_ms.max(now_ms),
         }
     }
@@ -81,8 +81,8 @@ impl Bucket {
     /// Takes up to `wanted` whole tokens at `now_ms`; returns how many were taken.
     pub fn take(&mut self, limit: Limit, now_ms: u64, wanted: u64) -> u64 {
         let mut now = self.refilled(limit, now_ms);
-        let taken = (now.milli_tokens / MILLI).min(wanted);
-        now.milli_tokens -= taken * MILLI;
+        let taken = (now.units / UNIT).min(wanted);
+        now.units -= taken * UNIT;
         *self = now;
         taken
     }
@@ -90,8 +90,8 @@ impl Bucket {
     /// Milliseconds from `now_ms` until one whole token is available (0 if one is).
     pub fn wait_ms(self, limit: Limit, now_ms: u64) -> u64 {
         let now = self.refilled(limit, now_ms);
-        let missing = MILLI.saturating_sub(now.milli_tokens);
-        missing.div_ceil(limit.rate.max(1))
+        let missing = UNIT.saturating_sub(now.units);
+        missing.div_ceil(limit.per_minute.max(1))
     }
 }
 
@@ -105,7 +105,10 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const LIMIT: Limit = Limit { rate: 2, burst: 10 };
+    const LIMIT: Limit = Limit {
+        per_minute: 120,
+        burst: 10,
+    };
 
     #[test]
     fn a_full_bucket_grants_the_burst_then_nothing() {
@@ -137,21 +140,51 @@ mod tests {
     #[test]
     fn a_smaller_limit_caps_a_stored_bucket() {
         let bucket = Bucket::full(LIMIT, 0);
-        assert_eq!(bucket.available(Limit { rate: 1, burst: 3 }, 0), 3);
+        assert_eq!(
+            bucket.available(
+                Limit {
+                    per_minute: 1,
+                    burst: 3,
+                },
+                0
+            ),
+            3
+        );
     }
 
     #[test]
     fn leases_are_a_quarter_of_the_burst_and_at_least_one() {
         assert_eq!(LIMIT.max_lease(), 2);
-        assert_eq!(Limit { rate: 1, burst: 1 }.max_lease(), 1);
         assert_eq!(
             Limit {
-                rate: 1,
+                per_minute: 1,
+                burst: 1
+            }
+            .max_lease(),
+            1
+        );
+        assert_eq!(
+            Limit {
+                per_minute: 1,
                 burst: 100
             }
             .max_lease(),
             25
         );
+    }
+
+    #[test]
+    fn slow_rates_refill_exactly() {
+        let hourly = Limit {
+            per_minute: 1,
+            burst: 2,
+        };
+        let mut bucket = Bucket::full(hourly, 0);
+        assert_eq!(bucket.take(hourly, 0, 5), 2);
+        assert_eq!(bucket.wait_ms(hourly, 0), 60_000);
+        assert_eq!(bucket.take(hourly, 59_999, 1), 0);
+        assert_eq!(bucket.take(hourly, 60_000, 1), 1);
+        assert_eq!(hourly.window_seconds(), 120);
     }
 
     #[test]
@@ -165,14 +198,14 @@ mod tests {
     proptest! {
         /// Whatever the sequence of requests and clock readings: the bucket never holds more
         /// than the burst, and everything granted up to any instant is at most
-        /// rate × (elapsed time) + burst.
+        /// per_minute × (elapsed minutes) + burst.
         #[test]
         fn grants_never_exceed_rate_times_time_plus_burst(
-            rate in 1_u64..50,
+            per_minute in 1_u64..3_000,
             burst in 1_u64..100,
             steps in proptest::collection::vec((0_u64..3_000, 0_u64..40), 1..60),
         ) {
-            let limit = Limit { rate, burst };
+            let limit = Limit { per_minute, burst };
             let start = 1_000_000;
             let mut bucket = Bucket::full(limit, start);
             let (mut now, mut granted) = (start, 0);
@@ -183,7 +216,7 @@ mod tests {
                 granted += taken;
                 prop_assert!(taken <= wanted && taken <= before);
                 prop_assert!(bucket.available(limit, now) <= burst);
-                prop_assert!(granted * 1000 <= rate * (now - start) + burst * 1000);
+                prop_assert!(granted * 60_000 <= per_minute * (now - start) + burst * 60_000);
             }
         }
 
