@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 node scripts/dev-init.mjs
-exec npx --no-install wrangler dev "$@"
+exec npx --no-install wrangler dev --var ISSUER:http://127.0.0.1:8787 "$@"
