@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the Worker (build/worker/shim.mjs + index.wasm) with the pinned tools from setup.sh,
+# Builds the Worker (build/index.js + build/index_bg.wasm) with the pinned tools from setup.sh,
 # never downloading anything: worker-build is pointed at our wasm-bindgen, wasm-opt and esbuild.
 set -euo pipefail
 cd "$(dirname "$0")/.."
