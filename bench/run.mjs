@@ -185,11 +185,10 @@ async function measure(logs) {
     const hello = (await mf.unsafeGetDirectURL('hello')).href.replace(/\/$/, '');
     const endpoint = (await mf.unsafeGetDirectURL('edge-token')).href.replace(/\/$/, '');
     const probe = (await mf.unsafeGetDirectURL('js-probe')).href.replace(/\/$/, '');
-    // The limiter grants every request, through the full lease path. The record schema is
-    // moving from `rate` (per second) to `per_minute`: both are set, a reader ignores the other.
+    // The limiter grants every request, through the full lease path.
     const id = 'bench-client', secret = randomToken();
     const record = clientRecord({ id, secrets: [secret], pepper, scopes: ['read'], defaultScopes: ['read'],
-      rate_limit: { rate: 1_000_000, per_minute: 1_000_000, burst: 1_000_000 } });
+      rate_limit: { per_minute: 1_000_000, burst: 1_000_000 } });
     await (await mf.getKVNamespace('CLIENTS', 'edge-token')).put(kvKey(id), JSON.stringify(record));
 
     // One checked token before the load: the path under test really issues valid tokens.

@@ -245,14 +245,23 @@ export class TestWorker {
   }
 
   /** Lines of the captured workerd output that are JSON objects. */
-  async jsonLogLines() {
-    await new Promise((r) => setTimeout(r, 200)); // let the pipes drain
-    return this.stdio.split('\n').flatMap((line) => {
+  /**
+   * The JSON lines workerd has printed. workerd's output reaches us through a pipe, so wait
+   * (at most 5 s) until `outcomes` lines with an `outcome` field have arrived, then 200 ms more
+   * so that an extra line, which would be a bug, has time to arrive too.
+   */
+  async jsonLogLines(outcomes = 0) {
+    const parse = () => this.stdio.split('\n').flatMap((line) => {
       try {
         const v = JSON.parse(line.trim());
         return v && typeof v === 'object' && !Array.isArray(v) ? [v] : [];
       } catch { return []; }
     });
+    for (let waited = 0; waited < 5000 && parse().filter((l) => 'outcome' in l).length < outcomes; waited += 50) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    return parse();
   }
 }
 
@@ -272,7 +281,7 @@ export function useWorker(opts) {
  */
 export function testLogHygiene(w, label = '') {
   test(`the logs hold no secret, token or credential, and one JSON line per token request${label}`, async () => {
-    const lines = (await w.jsonLogLines()).filter((l) => 'outcome' in l);
+    const lines = (await w.jsonLogLines(w.tokenAnswers.length)).filter((l) => 'outcome' in l);
     let leaks = 0;
     for (const s of w.sensitive) if (s.length >= 8 && w.stdio.includes(s)) leaks++;
     assert.equal(leaks, 0, `${leaks} secret value(s) found in the Worker's output`);

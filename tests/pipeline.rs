@@ -14,6 +14,7 @@ use std::{
 
 use base64ct::{Base64, Encoding};
 use edge_token::core::{
+    client::{RecordCache, RECORD_TTL_MS},
     config::Config,
     error::Error,
     guard::{
@@ -122,10 +123,11 @@ impl Backend for FakeObjects {
     async fn source_failure(&self, shard: u64, source: &str) -> Result<u64, Unavailable> {
         self.up()?;
         let mut sources = self.sources.borrow_mut();
-        Ok(sources
+        let update = sources
             .entry(shard)
             .or_default()
-            .failure(self.now_ms.get(), source))
+            .failure(self.now_ms.get(), source);
+        Ok(update.blocked_until)
     }
 
     fn spawn(&self, task: impl Future<Output = ()> + 'static) {
@@ -150,6 +152,7 @@ fn issuer() -> Issuer {
         config: Config::new("https://auth.example.com", "/oauth2/token").unwrap(),
         keys: KeySet::from_jwk_set(&format!(r#"{{"keys":[{KEY}]}}"#)).unwrap(),
         pepper: Pepper::new(PEPPER).unwrap(),
+        records: RecordCache::default(),
     }
 }
 
@@ -640,4 +643,39 @@ fn spraying_unknown_client_ids_creates_no_client_object() {
     }
     assert!(objects.clients.borrow().is_empty());
     assert!(objects.sources.borrow().len() <= 16);
+}
+
+#[test]
+fn an_isolate_reuses_a_record_for_a_short_time_then_reads_it_again() {
+    let store = store_with(&[record("svc", "s")]);
+    let objects = FakeObjects::default();
+    objects.now_ms.set(NOW_MS);
+    let (issuer, cache) = (issuer(), Rc::new(RefCell::new(IsolateCache::default())));
+    let call = |secret: &str| {
+        let limiter = Limiter {
+            cache: cache.clone(),
+            backend: objects.clone(),
+            source: None,
+        };
+        let http = HttpRequest {
+            content_type: Some("application/x-www-form-urlencoded"),
+            authorization: Some(&basic("svc", secret)),
+            body: b"grant_type=client_credentials",
+        };
+        let outcome = block_on(issuer.issue(&store, &limiter, &http, objects.now_ms.get(), JTI));
+        objects.run_background();
+        outcome.result.map(|_| ())
+    };
+    assert_eq!(call("s"), Ok(()));
+    assert_eq!(store.reads.get(), 1);
+    store
+        .records
+        .borrow_mut()
+        .insert("client:svc".into(), record("svc", "rotated").to_string());
+    assert_eq!(call("s"), Ok(()), "the cached record is used");
+    assert_eq!(store.reads.get(), 1);
+    objects.now_ms.set(NOW_MS + RECORD_TTL_MS);
+    assert_eq!(call("s"), Err(Error::WrongSecret), "then KV is read again");
+    assert_eq!(call("rotated"), Ok(()));
+    assert_eq!(store.reads.get(), 2);
 }

@@ -1,5 +1,7 @@
 //! Client records (schema v1, docs/storage-schema.md) and client authentication.
 
+use std::{cell::RefCell, collections::HashMap, rc::Rc};
+
 use serde::Deserialize;
 
 use super::{
@@ -20,6 +22,40 @@ pub const TOKEN_TTL_RANGE: std::ops::RangeInclusive<u64> = 60..=86_400;
 pub const MAX_RATE: u64 = 1_000_000;
 /// The longest client id we look up.
 pub const MAX_CLIENT_ID_CHARS: usize = 256;
+
+/// How long an isolate reuses a client record it read from KV. KV itself may serve a record
+/// 60 s old or more, and changes that must take effect at once go through the client's guard
+/// object, so this adds little staleness and saves a KV read on most requests.
+pub const RECORD_TTL_MS: u64 = 10_000;
+/// Records an isolate keeps before it drops expired ones.
+const MAX_CACHED_RECORDS: usize = 10_000;
+
+/// Client records read recently by this isolate. Only valid records are kept: an unknown id
+/// or a broken record is read again every time.
+#[derive(Debug, Default)]
+pub struct RecordCache {
+    entries: RefCell<HashMap<String, (Rc<Client>, u64)>>,
+}
+
+impl RecordCache {
+    /// The record of `id` if it was read less than [`RECORD_TTL_MS`] before `now_ms`.
+    pub fn get(&self, id: &str, now_ms: u64) -> Option<Rc<Client>> {
+        let entries = self.entries.borrow();
+        let (client, read_at) = entries.get(id)?;
+        (now_ms.saturating_sub(*read_at) < RECORD_TTL_MS).then(|| client.clone())
+    }
+
+    /// Remembers a record read at `now_ms`.
+    pub fn insert(&self, client: Rc<Client>, now_ms: u64) {
+        let mut entries = self.entries.borrow_mut();
+        if entries.len() >= MAX_CACHED_RECORDS {
+            entries.retain(|_, (_, read_at)| now_ms.saturating_sub(*read_at) < RECORD_TTL_MS);
+        }
+        if entries.len() < MAX_CACHED_RECORDS {
+            entries.insert(client.id.clone(), (client, now_ms));
+        }
+    }
+}
 
 /// The KV key of a client's record.
 pub fn record_key(client_id: &str) -> String {

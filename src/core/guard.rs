@@ -231,26 +231,51 @@ impl ClientGuardState {
     }
 }
 
-/// One source's failures.
+/// One source's failures, as a shard stores it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-struct SourceEntry {
+pub struct SourceEntry {
     failures: Failures,
     blocks: u32,
     blocked_until: u64,
     last_failure: u64,
 }
 
+/// What a failure changed in a shard, so that only that is written to storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceUpdate {
+    /// Until when (Unix ms) the source is blocked, 0 if it is not.
+    pub blocked_until: u64,
+    /// The source's entry after the failure.
+    pub entry: SourceEntry,
+    /// Sources dropped (quiet too long, or the oldest of a full shard).
+    pub forgotten: Vec<String>,
+}
+
 /// What a shard of source addresses keeps.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SourceGuardState {
     entries: HashMap<String, SourceEntry>,
 }
 
 impl SourceGuardState {
-    /// Counts a failure from `source`; returns until when (Unix ms) it is blocked, 0 if not.
-    pub fn failure(&mut self, now: u64, source: &str) -> u64 {
-        self.entries
-            .retain(|_, e| now.saturating_sub(e.last_failure) < SOURCE_FORGET_MS);
+    /// A shard's state from its stored entries.
+    pub fn restore(entries: impl IntoIterator<Item = (String, SourceEntry)>) -> Self {
+        Self {
+            entries: entries.into_iter().collect(),
+        }
+    }
+
+    /// Counts a failure from `source`.
+    pub fn failure(&mut self, now: u64, source: &str) -> SourceUpdate {
+        let mut forgotten: Vec<String> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| now.saturating_sub(e.last_failure) >= SOURCE_FORGET_MS)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in &forgotten {
+            self.entries.remove(key);
+        }
         if self.entries.len() >= MAX_SOURCES_PER_SHARD && !self.entries.contains_key(source) {
             if let Some(oldest) = self
                 .entries
@@ -259,6 +284,7 @@ impl SourceGuardState {
                 .map(|(k, _)| k.clone())
             {
                 self.entries.remove(&oldest);
+                forgotten.push(oldest);
             }
         }
         let entry = self.entries.entry(source.to_owned()).or_default();
@@ -269,7 +295,11 @@ impl SourceGuardState {
             entry.blocked_until = now + (SOURCE_BLOCK_MS * factor).min(SOURCE_BLOCK_MAX_MS);
             entry.failures = Failures::default();
         }
-        entry.blocked_until
+        SourceUpdate {
+            blocked_until: entry.blocked_until,
+            entry: *entry,
+            forgotten,
+        }
     }
 
     /// How many sources the shard remembers.
@@ -742,7 +772,7 @@ mod tests {
         let (mut blocks, mut now, mut last) = (Vec::new(), 0, 0);
         for _ in 0..8 * SOURCE_THRESHOLD {
             now += 10;
-            let until = state.failure(now, "s");
+            let until = state.failure(now, "s").blocked_until;
             if until != last {
                 blocks.push(until - now);
                 last = until;
@@ -767,11 +797,18 @@ mod tests {
     fn a_quiet_source_is_forgotten_and_shards_are_bounded() {
         let mut state = SourceGuardState::default();
         for i in 0..(MAX_SOURCES_PER_SHARD + 10) {
-            state.failure(i as u64, &format!("s{i}"));
+            let update = state.failure(i as u64, &format!("s{i}"));
+            let dropped = i
+                .checked_sub(MAX_SOURCES_PER_SHARD)
+                .map(|n| format!("s{n}"));
+            assert_eq!(update.forgotten, dropped.into_iter().collect::<Vec<_>>());
         }
         assert_eq!(state.len(), MAX_SOURCES_PER_SHARD);
-        state.failure(10 * SOURCE_FORGET_MS, "late");
+        let update = state.failure(10 * SOURCE_FORGET_MS, "late");
+        assert_eq!(update.forgotten.len(), MAX_SOURCES_PER_SHARD);
         assert_eq!(state.len(), 1);
+        let restored = SourceGuardState::restore([("late".to_owned(), update.entry)]);
+        assert_eq!(restored, state);
     }
 
     fn cached(view: ClientView) -> CachedView {

@@ -3,10 +3,12 @@
 //! Pure: the client store and the guard objects are traits, and the time and the token id's
 //! random bytes are passed in.
 
+use std::rc::Rc;
+
 use serde::Serialize;
 
 use super::{
-    client::{is_valid_client_id, Client},
+    client::{is_valid_client_id, Client, RecordCache},
     config::Config,
     error::Error,
     guard::{Backend, Limiter},
@@ -76,7 +78,8 @@ struct AccessTokenClaims<'a> {
     jti: String,
 }
 
-/// Everything that is fixed for an isolate: configuration, keys, pepper.
+/// Everything an isolate keeps across requests: configuration, keys, pepper, and the client
+/// records it read recently.
 #[derive(Debug)]
 pub struct Issuer {
     /// Issuer URL and paths.
@@ -85,6 +88,8 @@ pub struct Issuer {
     pub keys: KeySet,
     /// The HMAC key of client secrets.
     pub pepper: Pepper,
+    /// Client records read recently ([`crate::core::client::RECORD_TTL_MS`]).
+    pub records: RecordCache,
 }
 
 impl Issuer {
@@ -122,7 +127,7 @@ impl Issuer {
         jti: [u8; JTI_BYTES],
     ) -> Result<TokenResponse, Error> {
         let now = now_ms / 1000;
-        let (client, secret_hash) = match self.authenticate(store, request, now).await {
+        let (client, secret_hash) = match self.authenticate(store, request, now_ms).await {
             Ok(found) => found,
             Err(error) => {
                 match error {
@@ -157,14 +162,35 @@ impl Issuer {
         })
     }
 
-    /// Finds the client and checks the secret. An unknown client costs the same hash as a
-    /// known one, and both failures give the same answer.
+    /// Finds the client (in the isolate's cache, else in the store) and checks the secret. An
+    /// unknown client costs the same hash as a known one, and both failures give the same
+    /// answer.
     async fn authenticate<S: ClientStore>(
         &self,
         store: &S,
         request: &TokenRequest,
-        now: u64,
-    ) -> Result<(Client, SecretHash), Error> {
+        now_ms: u64,
+    ) -> Result<(Rc<Client>, SecretHash), Error> {
+        let client = match self.records.get(&request.client_id, now_ms) {
+            Some(client) => client,
+            None => {
+                let client = Rc::new(self.read_client(store, request).await?);
+                self.records.insert(client.clone(), now_ms);
+                client
+            }
+        };
+        match client.authenticate(&self.pepper, &request.secret, now_ms / 1000) {
+            Some(hash) => Ok((client, hash)),
+            None => Err(Error::WrongSecret),
+        }
+    }
+
+    /// Reads and validates a record from the store.
+    async fn read_client<S: ClientStore>(
+        &self,
+        store: &S,
+        request: &TokenRequest,
+    ) -> Result<Client, Error> {
         let record = if is_valid_client_id(&request.client_id) {
             store
                 .record(&request.client_id)
@@ -177,11 +203,7 @@ impl Issuer {
             std::hint::black_box(self.pepper.hash(&request.secret));
             return Err(Error::UnknownClient);
         };
-        let client = Client::from_json(&request.client_id, &record)?;
-        match client.authenticate(&self.pepper, &request.secret, now) {
-            Some(hash) => Ok((client, hash)),
-            None => Err(Error::WrongSecret),
-        }
+        Client::from_json(&request.client_id, &record)
     }
 
     fn mint(

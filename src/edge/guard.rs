@@ -8,13 +8,13 @@ use std::{cell::RefCell, future::Future, pin::pin, rc::Rc, task::Poll, time::Dur
 use serde::{de::DeserializeOwned, Serialize};
 use wasm_bindgen::JsValue;
 use worker::{
-    durable_object, Context, Date, Delay, DurableObject, Env, Method, Request, RequestInit,
-    Response, Result, State,
+    durable_object, Context, Date, Delay, DurableObject, Env, ListOptions, Method, Request,
+    RequestInit, Response, Result, State,
 };
 
 use crate::core::guard::{
-    Backend, ClientCommand, ClientGuardState, ClientView, LeaseRequest, SourceGuardState,
-    Unavailable,
+    Backend, ClientCommand, ClientGuardState, ClientView, LeaseRequest, SourceEntry,
+    SourceGuardState, Unavailable,
 };
 
 /// The binding of the per-client objects.
@@ -184,28 +184,69 @@ impl DurableObject for ClientGuard {
     }
 }
 
-/// One per shard of source addresses: their failure counters and blocks.
+/// The storage key prefix of a source's entry in a shard.
+const SOURCE_KEY: &str = "s:";
+
+/// One per shard of source addresses: their failure counters and blocks. Each source is its
+/// own storage key, so a failure writes one small entry, not the shard.
 #[durable_object(fetch)]
 pub struct SourceGuard {
-    stored: Stored<SourceGuardState>,
+    state: State,
+    shard: RefCell<Option<SourceGuardState>>,
+}
+
+impl SourceGuard {
+    async fn load(&self) -> Result<SourceGuardState> {
+        let stored = self
+            .state
+            .storage()
+            .list_with_options(ListOptions::new().prefix(SOURCE_KEY))
+            .await?;
+        let mut entries = Vec::new();
+        stored.for_each(&mut |value, key| {
+            let key = key.as_string();
+            let entry = value
+                .as_string()
+                .and_then(|v| serde_json::from_str::<SourceEntry>(&v).ok());
+            if let (Some(key), Some(entry)) = (key, entry) {
+                entries.push((key[SOURCE_KEY.len()..].to_owned(), entry));
+            }
+        });
+        Ok(SourceGuardState::restore(entries))
+    }
 }
 
 impl DurableObject for SourceGuard {
     fn new(state: State, _env: Env) -> Self {
         Self {
-            stored: Stored::new(state),
+            state,
+            shard: RefCell::new(None),
         }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
-        let now = Date::now().as_millis();
-        match req.path().as_str() {
-            "/failure" => {
-                let source: String = json_body(req).await?;
-                let until = self.stored.update(|s| s.failure(now, &source)).await?;
-                Response::from_json(&until)
-            }
-            _ => Response::error("not found", 404),
+        if req.path() != "/failure" {
+            return Response::error("not found", 404);
         }
+        let source: String = json_body(req).await?;
+        let cached = self.shard.borrow_mut().take();
+        let mut shard = match cached {
+            Some(shard) => shard,
+            None => self.load().await?,
+        };
+        let update = shard.failure(Date::now().as_millis(), &source);
+        *self.shard.borrow_mut() = Some(shard);
+        let storage = self.state.storage();
+        let entry = serde_json::to_string(&update.entry)?;
+        storage.put(&format!("{SOURCE_KEY}{source}"), entry).await?;
+        if !update.forgotten.is_empty() {
+            let keys: Vec<String> = update
+                .forgotten
+                .iter()
+                .map(|s| format!("{SOURCE_KEY}{s}"))
+                .collect();
+            storage.delete_multiple(keys).await?;
+        }
+        Response::from_json(&update.blocked_until)
     }
 }

@@ -6,7 +6,9 @@ use std::{cell::OnceCell, rc::Rc};
 
 use worker::Env;
 
-use crate::core::{config::Config, keys::KeySet, secret::Pepper, token::Issuer};
+use crate::core::{
+    client::RecordCache, config::Config, keys::KeySet, secret::Pepper, token::Issuer,
+};
 
 thread_local! {
     static ISSUER: OnceCell<Rc<Issuer>> = const { OnceCell::new() };
@@ -40,5 +42,6 @@ fn load(env: &Env) -> Result<Issuer, String> {
         config,
         keys,
         pepper,
+        records: RecordCache::default(),
     })
 }
