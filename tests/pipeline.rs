@@ -14,17 +14,16 @@ use std::{
 
 use base64ct::{Base64, Encoding};
 use edge_token::core::{
-    client::{RecordCache, RECORD_TTL_MS},
-    config::Config,
+    client::RECORD_TTL_MS,
+    deployment::Deployment,
     error::Error,
     guard::{
         Backend, ClientCommand, ClientGuardState, ClientView, IsolateCache, LeaseRequest, Limiter,
         SourceGuardState, Unavailable,
     },
-    keys::KeySet,
     request::HttpRequest,
     secret::{ClientSecret, Pepper},
-    token::{ClientStore, Issuer, Outcome, StoreUnavailable},
+    token::{ClientStore, Outcome, StoreUnavailable},
 };
 use jwt_compact::{alg::Ed25519, jwk::JsonWebKey, Algorithm, AlgorithmExt, UntrustedToken};
 use serde_json::{json, Value};
@@ -46,7 +45,11 @@ struct FakeStore {
 }
 
 impl ClientStore for FakeStore {
-    async fn record(&self, client_id: &str) -> Result<Option<String>, StoreUnavailable> {
+    async fn record(
+        &self,
+        tenant: &str,
+        client_id: &str,
+    ) -> Result<Option<String>, StoreUnavailable> {
         self.reads.set(self.reads.get() + 1);
         if self.down.get() {
             return Err(StoreUnavailable);
@@ -54,7 +57,7 @@ impl ClientStore for FakeStore {
         Ok(self
             .records
             .borrow()
-            .get(&format!("client:{client_id}"))
+            .get(&format!("client:{tenant}:{client_id}"))
             .cloned())
     }
 }
@@ -82,10 +85,11 @@ impl FakeObjects {
         }
     }
 
+    /// Sends a command to the guard object of client `id` of tenant `main`.
     fn client(&self, id: &str, command: ClientCommand) {
         self.clients
             .borrow_mut()
-            .entry(id.into())
+            .entry(format!("main:{id}"))
             .or_default()
             .apply(command);
     }
@@ -147,14 +151,28 @@ fn block_on<F: Future>(future: F) -> F::Output {
     }
 }
 
-fn issuer() -> Issuer {
-    Issuer {
-        config: Config::new("https://auth.example.com", "/oauth2/token").unwrap(),
-        keys: KeySet::from_jwk_set(&format!(r#"{{"keys":[{KEY}]}}"#)).unwrap(),
-        pepper: Pepper::new(PEPPER).unwrap(),
-        records: RecordCache::default(),
-    }
+/// Two tenants: `main` (strict, at the origin) and `other` (subset policy, `*` wildcard, its
+/// own issuer path), sharing the signing keys.
+fn deployment() -> Deployment {
+    let tenants = json!({
+        "main": { "token_paths": ["/oauth2/token"] },
+        "other": {
+            "issuer_path": "/other", "token_paths": ["/other/token"],
+            "scope_policy": "subset", "scope_wildcard": "*",
+        },
+    });
+    let keys = format!(r#"{{"keys":[{KEY}]}}"#);
+    Deployment::new(
+        "https://auth.example.com",
+        &tenants,
+        Pepper::new(PEPPER).unwrap(),
+        |name| (name == "SIGNING_KEYS").then(|| keys.clone()),
+    )
+    .unwrap()
 }
+
+const MAIN: &str = "/oauth2/token";
+const OTHER: &str = "/other/token";
 
 fn hash(secret: &str) -> String {
     Pepper::new(PEPPER)
@@ -179,7 +197,7 @@ fn store_with(records: &[Value]) -> FakeStore {
         store
             .records
             .borrow_mut()
-            .insert(format!("client:{id}"), r.to_string());
+            .insert(format!("client:main:{id}"), r.to_string());
     }
     store
 }
@@ -193,6 +211,7 @@ fn basic(id: &str, secret: &str) -> String {
 
 /// One isolate: its cache outlives requests, as a Worker isolate's memory does.
 struct Isolate {
+    deployment: Deployment,
     cache: Rc<RefCell<IsolateCache>>,
     objects: FakeObjects,
     /// Object calls the last request waited for (made before its answer).
@@ -203,6 +222,7 @@ impl Isolate {
     fn new(objects: &FakeObjects) -> Self {
         objects.now_ms.set(NOW_MS);
         Self {
+            deployment: deployment(),
             cache: Rc::default(),
             objects: objects.clone(),
             foreground_calls: Cell::new(0),
@@ -216,13 +236,25 @@ impl Isolate {
         authorization: Option<&str>,
         body: &str,
     ) -> Outcome {
+        self.call_at(MAIN, store, source, authorization, body)
+    }
+
+    fn call_at(
+        &self,
+        path: &str,
+        store: &FakeStore,
+        source: Option<&str>,
+        authorization: Option<&str>,
+        body: &str,
+    ) -> Outcome {
+        let (issuer, _) = self.deployment.route(path).expect("a token path");
         let limiter = Limiter {
             cache: self.cache.clone(),
             backend: self.objects.clone(),
             source: source.map(str::to_owned),
         };
         let before = self.objects.calls.get();
-        let outcome = block_on(issuer().issue(
+        let outcome = block_on(issuer.issue(
             store,
             &limiter,
             &HttpRequest {
@@ -424,7 +456,7 @@ fn a_corrupt_record_is_a_server_fault() {
     store
         .records
         .borrow_mut()
-        .insert("client:svc".into(), "{not json".into());
+        .insert("client:main:svc".into(), "{not json".into());
     let error = call(
         &store,
         Some(&basic("svc", "s")),
@@ -650,7 +682,9 @@ fn an_isolate_reuses_a_record_for_a_short_time_then_reads_it_again() {
     let store = store_with(&[record("svc", "s")]);
     let objects = FakeObjects::default();
     objects.now_ms.set(NOW_MS);
-    let (issuer, cache) = (issuer(), Rc::new(RefCell::new(IsolateCache::default())));
+    let deployment = deployment();
+    let (issuer, _) = deployment.route(MAIN).unwrap();
+    let cache = Rc::new(RefCell::new(IsolateCache::default()));
     let call = |secret: &str| {
         let limiter = Limiter {
             cache: cache.clone(),
@@ -668,14 +702,105 @@ fn an_isolate_reuses_a_record_for_a_short_time_then_reads_it_again() {
     };
     assert_eq!(call("s"), Ok(()));
     assert_eq!(store.reads.get(), 1);
-    store
-        .records
-        .borrow_mut()
-        .insert("client:svc".into(), record("svc", "rotated").to_string());
+    store.records.borrow_mut().insert(
+        "client:main:svc".into(),
+        record("svc", "rotated").to_string(),
+    );
     assert_eq!(call("s"), Ok(()), "the cached record is used");
     assert_eq!(store.reads.get(), 1);
     objects.now_ms.set(NOW_MS + RECORD_TTL_MS);
     assert_eq!(call("s"), Err(Error::WrongSecret), "then KV is read again");
     assert_eq!(call("rotated"), Ok(()));
     assert_eq!(store.reads.get(), 2);
+}
+
+#[test]
+fn a_client_of_one_tenant_is_unknown_at_another() {
+    let store = store_with(&[record("svc", "s")]);
+    let isolate = Isolate::new(&FakeObjects::default());
+    let at = |path| {
+        isolate
+            .call_at(
+                path,
+                &store,
+                None,
+                Some(&basic("svc", "s")),
+                "grant_type=client_credentials",
+            )
+            .result
+    };
+    assert!(at(MAIN).is_ok());
+    assert_eq!(at(OTHER).unwrap_err(), Error::UnknownClient);
+    // The same id registered in the other tenant is another client, with its own secret.
+    store.records.borrow_mut().insert(
+        "client:other:svc".into(),
+        record("svc", "other-secret").to_string(),
+    );
+    assert_eq!(at(OTHER).unwrap_err(), Error::WrongSecret);
+    let token = isolate
+        .call_at(
+            OTHER,
+            &store,
+            None,
+            Some(&basic("svc", "other-secret")),
+            "grant_type=client_credentials",
+        )
+        .result
+        .unwrap();
+    let (claims, _) = verified_claims(&token.access_token);
+    assert_eq!(claims["iss"], "https://auth.example.com/other");
+}
+
+#[test]
+fn each_tenant_applies_its_own_scope_policy() {
+    let store = store_with(&[record("svc", "s")]);
+    store
+        .records
+        .borrow_mut()
+        .insert("client:other:svc".into(), record("svc", "s").to_string());
+    let isolate = Isolate::new(&FakeObjects::default());
+    let ask = |path, scope: &str| {
+        isolate
+            .call_at(
+                path,
+                &store,
+                None,
+                Some(&basic("svc", "s")),
+                &format!("grant_type=client_credentials&scope={scope}"),
+            )
+            .result
+    };
+    assert_eq!(ask(MAIN, "read+admin").unwrap_err(), Error::ScopeNotAllowed);
+    assert_eq!(ask(MAIN, "*").unwrap_err(), Error::ScopeNotAllowed);
+    let narrowed = ask(OTHER, "read+admin").unwrap();
+    assert_eq!(narrowed.scope.as_deref(), Some("read"));
+    let all = ask(OTHER, "*").unwrap();
+    assert_eq!(all.scope.as_deref(), Some("read write"));
+}
+
+#[test]
+fn a_tenant_may_answer_body_credential_failures_with_400_but_basic_always_with_401() {
+    let deployment = Deployment::new(
+        "https://auth.example.com",
+        &json!({ "a": { "token_paths": ["/t"], "invalid_client_status": 400 } }),
+        Pepper::new(PEPPER).unwrap(),
+        |_| Some(format!(r#"{{"keys":[{KEY}]}}"#)),
+    )
+    .unwrap();
+    let (issuer, _) = deployment.route("/t").unwrap();
+    let body = issuer.wire(Error::WrongSecret, None);
+    assert_eq!(body.status, 400);
+    assert!(body
+        .headers
+        .iter()
+        .all(|(name, _)| *name != "WWW-Authenticate"));
+    let basic = issuer.wire(Error::WrongSecret, Some("Basic eDp5"));
+    assert_eq!(basic.status, 401);
+    assert!(basic
+        .headers
+        .iter()
+        .any(|(name, _)| *name == "WWW-Authenticate"));
+    // Other errors keep their status.
+    assert_eq!(issuer.wire(Error::ScopeNotAllowed, None).status, 400);
+    assert_eq!(issuer.wire(Error::StoreUnavailable, None).status, 503);
 }

@@ -6,7 +6,6 @@ use serde::Deserialize;
 
 use super::{
     error::Error,
-    guard::DEFAULT_LIMIT,
     limit::Limit,
     scope::{ScopeToken, Scopes},
     secret::{ClientSecret, Pepper, SecretHash},
@@ -57,9 +56,15 @@ impl RecordCache {
     }
 }
 
-/// The KV key of a client's record.
-pub fn record_key(client_id: &str) -> String {
-    format!("client:{client_id}")
+/// The KV key of a client's record: its tenant, then its id. A tenant name has no `:`, so
+/// the key names one (tenant, id) pair.
+pub fn record_key(tenant: &str, client_id: &str) -> String {
+    format!("client:{tenant}:{client_id}")
+}
+
+/// The name of a client's guard object (and of its entry in an isolate's guard cache).
+pub fn guard_name(tenant: &str, client_id: &str) -> String {
+    format!("{tenant}:{client_id}")
 }
 
 /// Whether a presented id could name a client: 1–256 `VSCHAR`s (RFC 6749 App. A.1). Other ids
@@ -122,8 +127,8 @@ pub struct Client {
     pub audience: Vec<String>,
     /// Whether the client is refused.
     pub disabled: bool,
-    /// Its issuance limit.
-    pub limit: Limit,
+    /// Its issuance limit, if its record sets one (else its tenant's default applies).
+    pub limit: Option<Limit>,
 }
 
 fn scope_list(tokens: Vec<String>) -> Option<Scopes> {
@@ -153,7 +158,7 @@ impl Client {
         let secrets = secrets?;
         let scopes = scope_list(raw.scopes)?;
         let default_scopes = scope_list(raw.default_scopes)?;
-        let limit = raw.rate_limit.map_or(DEFAULT_LIMIT, |l| Limit {
+        let limit = raw.rate_limit.map(|l| Limit {
             per_minute: l.per_minute,
             burst: l.burst,
         });
@@ -164,8 +169,9 @@ impl Client {
             && TOKEN_TTL_RANGE.contains(&raw.token_ttl)
             && !raw.audience.is_empty()
             && raw.audience.iter().all(|a| !a.is_empty())
-            && (1..=MAX_RATE).contains(&limit.per_minute)
-            && (1..=MAX_RATE).contains(&limit.burst);
+            && limit.is_none_or(|l| {
+                (1..=MAX_RATE).contains(&l.per_minute) && (1..=MAX_RATE).contains(&l.burst)
+            });
         valid.then(|| Self {
             id: raw.client_id,
             secrets,
@@ -233,17 +239,17 @@ mod tests {
         assert_eq!(client.token_ttl, 600);
         assert!(client.client_credentials_allowed);
         assert_eq!(client.default_scopes.to_scope_string(), "a");
-        assert_eq!(client.limit, DEFAULT_LIMIT);
+        assert_eq!(client.limit, None);
         let limited = Client::from_json(
             "svc",
             &with("rate_limit", json!({ "per_minute": 2, "burst": 3 })),
         );
         assert_eq!(
             limited.unwrap().limit,
-            Limit {
+            Some(Limit {
                 per_minute: 2,
                 burst: 3
-            }
+            })
         );
     }
 

@@ -1,36 +1,122 @@
-//! The deployment's configuration, validated once: issuer, token path, and the RFC 8414
-//! metadata derived from them.
+//! The deployment's configuration, validated once per isolate: the origin (`ISSUER`) and the
+//! tenants (`TENANTS`), each with its issuer, token paths, keys and policies, and the routing
+//! table from exact paths to a tenant's endpoints (docs/tenants.md).
 
-use std::fmt;
+use std::{collections::HashMap, fmt};
 
-/// Where the JWKS is served, under the issuer.
+use serde::Deserialize;
+
+use super::{
+    guard::DEFAULT_LIMIT,
+    limit::Limit,
+    scope::{ScopePolicy, ScopeRules, ScopeToken},
+};
+
+/// Where the JWKS is served: this, then the tenant's issuer path (RFC 8414 §3 style).
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
-/// Where the RFC 8414 metadata is served, under the issuer.
+/// Where the RFC 8414 metadata is served: this, then the tenant's issuer path (RFC 8414 §3).
 pub const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
+/// The secret a tenant signs with unless it names another.
+pub const DEFAULT_SIGNING_KEYS: &str = "SIGNING_KEYS";
+/// The most tenants one deployment may declare.
+pub const MAX_TENANTS: usize = 64;
+/// The most token paths one tenant may declare.
+pub const MAX_TOKEN_PATHS: usize = 16;
 
-/// A configuration value that cannot be used; names the var, never a secret.
+/// A configuration value that cannot be used. Names the var and the tenant, never a secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError(pub &'static str);
+pub struct ConfigError(pub String);
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
+        f.write_str(&self.0)
     }
 }
 
-/// Validated configuration.
+fn fail<T>(message: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError(message.into()))
+}
+
+/// What a path leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// The token endpoint (POST).
+    Token,
+    /// The tenant's JWK Set (GET).
+    Jwks,
+    /// The tenant's RFC 8414 metadata (GET).
+    Metadata,
+}
+
+/// One tenant, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Config {
-    issuer: String,
-    token_path: String,
+pub struct Tenant {
+    /// Its name: `[a-z0-9][a-z0-9-]{0,31}`; part of its clients' KV keys and guard names.
+    pub name: String,
+    /// The `iss` of its tokens: the origin followed by its issuer path.
+    pub issuer: String,
+    /// Where its clients ask for tokens; the first is the one the metadata names.
+    pub token_paths: Vec<String>,
+    /// Where its JWK Set is served.
+    pub jwks_path: String,
+    /// Where its metadata is served.
+    pub metadata_path: String,
+    /// What a request's `scope` is granted.
+    pub scope: ScopeRules,
+    /// The name of the Worker secret that holds its signing keys.
+    pub signing_keys: String,
+    /// The issuance limit of its clients whose record sets none.
+    pub rate_limit: Limit,
+    /// The status of `invalid_client` when the client did not use HTTP Basic: 401 (default)
+    /// or 400 (RFC 6749 §5.2 allows both; with Basic it is always 401).
+    pub invalid_client_status: u16,
     metadata: String,
 }
 
-fn is_loopback_http(issuer: &str) -> bool {
-    let Some(rest) = issuer.strip_prefix("http://") else {
+impl Tenant {
+    /// The RFC 8414 metadata document, ready to serve.
+    pub fn metadata_json(&self) -> &str {
+        &self.metadata
+    }
+}
+
+/// `TENANTS` as written: a map from tenant name to these fields.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTenant {
+    #[serde(default)]
+    issuer_path: String,
+    token_paths: Vec<String>,
+    #[serde(default)]
+    scope_policy: Option<String>,
+    #[serde(default)]
+    scope_wildcard: Option<String>,
+    #[serde(default)]
+    signing_keys: Option<String>,
+    #[serde(default)]
+    rate_limit: Option<RawLimit>,
+    #[serde(default)]
+    invalid_client_status: Option<u16>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimit {
+    per_minute: u64,
+    burst: u64,
+}
+
+/// Every tenant, and the exact paths that lead to them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenants {
+    tenants: Vec<Tenant>,
+    routes: HashMap<String, (usize, Endpoint)>,
+}
+
+fn is_loopback_http(origin: &str) -> bool {
+    let Some(authority) = origin.strip_prefix("http://") else {
         return false;
     };
-    let authority = rest.split('/').next().unwrap_or("");
     let host = if authority.starts_with('[') {
         authority.split_inclusive(']').next().unwrap_or("")
     } else {
@@ -39,78 +125,224 @@ fn is_loopback_http(issuer: &str) -> bool {
     matches!(host, "127.0.0.1" | "localhost" | "[::1]")
 }
 
-impl Config {
-    /// Validates `ISSUER` (an `https` URL, or `http` on loopback; no query, fragment or
-    /// trailing slash) and `TOKEN_PATH` (an absolute path).
-    pub fn new(issuer: &str, token_path: &str) -> Result<Self, ConfigError> {
-        let scheme_ok = issuer.starts_with("https://") || is_loopback_http(issuer);
-        let host_ok = issuer
-            .split("://")
-            .nth(1)
-            .is_some_and(|rest| !rest.is_empty());
-        if !scheme_ok || !host_ok || issuer.ends_with('/') || issuer.contains(['?', '#', ' ']) {
-            return Err(ConfigError(
-                "ISSUER must be an https URL (or http on loopback) without query, fragment or trailing slash",
+/// `ISSUER`: an `https` origin (or `http` on loopback), with no path, query or fragment.
+fn check_origin(origin: &str) -> Result<(), ConfigError> {
+    let authority = origin.split_once("://").map_or("", |(_, rest)| rest);
+    let valid = (origin.starts_with("https://") || is_loopback_http(origin))
+        && !authority.is_empty()
+        && !authority.contains(['/', '?', '#', ' ', '@']);
+    if valid {
+        Ok(())
+    } else {
+        fail("ISSUER must be an https origin such as https://auth.example.com (or http on loopback), without path, query, fragment or trailing slash")
+    }
+}
+
+/// An absolute path of non-empty segments of URL path characters, without query or fragment.
+fn is_path(path: &str) -> bool {
+    path.strip_prefix('/').is_some_and(|rest| {
+        rest.split('/').all(|segment| {
+            !segment.is_empty()
+                && segment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@%".contains(&b))
+        })
+    })
+}
+
+fn is_tenant_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    (1..=32).contains(&bytes.len())
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes
+            .iter()
+            .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn is_binding_name(name: &str) -> bool {
+    name.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
+
+impl Tenants {
+    /// Validates `TENANTS` (a JSON object: tenant name → settings) under the origin `ISSUER`.
+    /// Every problem is reported with the tenant and field at fault.
+    pub fn new(origin: &str, tenants: &serde_json::Value) -> Result<Self, ConfigError> {
+        check_origin(origin)?;
+        let raw: std::collections::BTreeMap<String, RawTenant> =
+            serde_json::from_value(tenants.clone()).map_err(|e| {
+                ConfigError(format!(
+                    "TENANTS must map tenant names to their settings: {e}"
+                ))
+            })?;
+        if raw.is_empty() || raw.len() > MAX_TENANTS {
+            return fail(format!("TENANTS must declare 1 to {MAX_TENANTS} tenants"));
+        }
+        let mut out = Self {
+            tenants: Vec::with_capacity(raw.len()),
+            routes: HashMap::new(),
+        };
+        for (name, raw) in raw {
+            let tenant = Self::tenant(origin, name, raw)?;
+            let index = out.tenants.len();
+            let paths = tenant
+                .token_paths
+                .iter()
+                .map(|p| (p, Endpoint::Token))
+                .chain([
+                    (&tenant.jwks_path, Endpoint::Jwks),
+                    (&tenant.metadata_path, Endpoint::Metadata),
+                ]);
+            for (path, endpoint) in paths {
+                if let Some((other, _)) = out.routes.insert(path.clone(), (index, endpoint)) {
+                    let other = if other == index {
+                        "itself".to_owned()
+                    } else {
+                        format!("tenant {}", out.tenants[other].name)
+                    };
+                    return fail(format!(
+                        "TENANTS.{}: the path {path} is also used by {other}",
+                        tenant.name
+                    ));
+                }
+            }
+            out.tenants.push(tenant);
+        }
+        Ok(out)
+    }
+
+    fn tenant(origin: &str, name: String, raw: RawTenant) -> Result<Tenant, ConfigError> {
+        let at = |field: &str, rule: &str| ConfigError(format!("TENANTS.{name}.{field} {rule}"));
+        if !is_tenant_name(&name) {
+            return fail(format!(
+                "TENANTS: the tenant name {name:?} must be 1-32 of a-z, 0-9 and '-', starting with a letter or digit"
             ));
         }
-        if !token_path.starts_with('/') || token_path.contains(['?', '#', ' ']) {
-            return Err(ConfigError(
-                "TOKEN_PATH must be an absolute path such as /oauth2/token",
+        if !(raw.issuer_path.is_empty() || is_path(&raw.issuer_path)) {
+            return Err(at(
+                "issuer_path",
+                "must be empty or an absolute path without trailing slash, query or fragment",
             ));
         }
+        if raw.token_paths.is_empty()
+            || raw.token_paths.len() > MAX_TOKEN_PATHS
+            || !raw.token_paths.iter().all(|p| is_path(p))
+        {
+            return Err(at(
+                "token_paths",
+                &format!("must list 1 to {MAX_TOKEN_PATHS} absolute paths such as /oauth2/token"),
+            ));
+        }
+        let policy = match raw.scope_policy.as_deref() {
+            None | Some("strict") => ScopePolicy::Strict,
+            Some("subset") => ScopePolicy::Subset,
+            Some(_) => return Err(at("scope_policy", "must be \"strict\" or \"subset\"")),
+        };
+        let wildcard = match raw.scope_wildcard.as_deref() {
+            None => None,
+            Some(token) => Some(
+                ScopeToken::parse(token)
+                    .ok_or_else(|| at("scope_wildcard", "must be one scope token such as \"*\""))?,
+            ),
+        };
+        let signing_keys = raw
+            .signing_keys
+            .unwrap_or_else(|| DEFAULT_SIGNING_KEYS.to_owned());
+        if !is_binding_name(&signing_keys) {
+            return Err(at(
+                "signing_keys",
+                "must name a Worker secret, in A-Z, 0-9 and '_'",
+            ));
+        }
+        let rate_limit = match raw.rate_limit {
+            None => DEFAULT_LIMIT,
+            Some(l) => Limit {
+                per_minute: l.per_minute,
+                burst: l.burst,
+            },
+        };
+        let max = super::client::MAX_RATE;
+        if !(1..=max).contains(&rate_limit.per_minute) || !(1..=max).contains(&rate_limit.burst) {
+            return Err(at(
+                "rate_limit",
+                &format!("needs per_minute and burst from 1 to {max}"),
+            ));
+        }
+        let invalid_client_status = raw.invalid_client_status.unwrap_or(401);
+        if !matches!(invalid_client_status, 400 | 401) {
+            return Err(at("invalid_client_status", "must be 400 or 401"));
+        }
+        let issuer = format!("{origin}{}", raw.issuer_path);
+        let jwks_path = format!("{JWKS_PATH}{}", raw.issuer_path);
+        let metadata_path = format!("{METADATA_PATH}{}", raw.issuer_path);
         let metadata = serde_json::json!({
             "issuer": issuer,
-            "token_endpoint": format!("{issuer}{token_path}"),
-            "jwks_uri": format!("{issuer}{JWKS_PATH}"),
+            "token_endpoint": format!("{origin}{}", raw.token_paths[0]),
+            "jwks_uri": format!("{origin}{jwks_path}"),
             "grant_types_supported": ["client_credentials"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             // RFC 8414 requires the member; there is no authorization endpoint, so no type.
             "response_types_supported": [],
         })
         .to_string();
-        Ok(Self {
-            issuer: issuer.to_owned(),
-            token_path: token_path.to_owned(),
+        Ok(Tenant {
+            name,
+            issuer,
+            token_paths: raw.token_paths,
+            jwks_path,
+            metadata_path,
+            scope: ScopeRules { policy, wildcard },
+            signing_keys,
+            rate_limit,
+            invalid_client_status,
             metadata,
         })
     }
 
-    /// The `iss` of every token.
-    pub fn issuer(&self) -> &str {
-        &self.issuer
+    /// The tenant and endpoint at exactly this path.
+    pub fn route(&self, path: &str) -> Option<(usize, Endpoint)> {
+        self.routes.get(path).copied()
     }
 
-    /// The path of the token endpoint.
-    pub fn token_path(&self) -> &str {
-        &self.token_path
+    /// The tenants, in name order (the index [`Tenants::route`] gives).
+    pub fn tenants(&self) -> &[Tenant] {
+        &self.tenants
     }
 
-    /// The RFC 8414 metadata document, ready to serve.
-    pub fn metadata_json(&self) -> &str {
-        &self.metadata
+    /// Takes the tenants out, in name order.
+    pub fn into_tenants(self) -> (Vec<Tenant>, HashMap<String, (usize, Endpoint)>) {
+        (self.tenants, self.routes)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    fn one(settings: serde_json::Value) -> Result<Tenants, ConfigError> {
+        Tenants::new("https://a.example", &json!({ "main": settings }))
+    }
 
     #[test]
-    fn https_and_loopback_http_issuers_are_accepted() {
-        for issuer in [
+    fn https_and_loopback_http_origins_are_accepted() {
+        for origin in [
             "https://auth.example.com",
-            "https://auth.example.com/tenant",
+            "https://auth.example.com:8443",
             "http://127.0.0.1:8787",
             "http://localhost",
             "http://[::1]:8787",
         ] {
-            assert!(Config::new(issuer, "/oauth2/token").is_ok(), "{issuer}");
+            let tenants = json!({ "main": { "token_paths": ["/oauth2/token"] } });
+            assert!(Tenants::new(origin, &tenants).is_ok(), "{origin}");
         }
     }
 
     #[test]
-    fn other_issuers_are_refused() {
-        for issuer in [
+    fn other_origins_are_refused() {
+        for origin in [
             "",
             "auth.example.com",
             "http://auth.example.com",
@@ -118,34 +350,159 @@ mod tests {
             "http://127.0.0.1@evil.com",
             "https://",
             "https://auth.example.com/",
+            "https://auth.example.com/tenant",
             "https://auth.example.com?x=1",
             "https://auth.example.com#f",
         ] {
-            assert!(Config::new(issuer, "/oauth2/token").is_err(), "{issuer}");
+            let tenants = json!({ "main": { "token_paths": ["/oauth2/token"] } });
+            assert!(Tenants::new(origin, &tenants).is_err(), "{origin}");
         }
     }
 
     #[test]
-    fn the_token_path_must_be_absolute() {
-        assert!(Config::new("https://a.example", "oauth2/token").is_err());
-        assert!(Config::new("https://a.example", "/t?x").is_err());
+    fn defaults_make_a_plain_rfc_tenant() {
+        let tenants = one(json!({ "token_paths": ["/oauth2/token"] })).unwrap();
+        let t = &tenants.tenants()[0];
+        assert_eq!(t.issuer, "https://a.example");
+        assert_eq!(t.scope.policy, ScopePolicy::Strict);
+        assert_eq!(t.scope.wildcard, None);
+        assert_eq!(t.signing_keys, "SIGNING_KEYS");
+        assert_eq!(t.rate_limit, DEFAULT_LIMIT);
+        assert_eq!(t.invalid_client_status, 401);
+        assert_eq!(tenants.route("/oauth2/token"), Some((0, Endpoint::Token)));
+        assert_eq!(
+            tenants.route("/.well-known/jwks.json"),
+            Some((0, Endpoint::Jwks))
+        );
+        assert_eq!(
+            tenants.route("/.well-known/oauth-authorization-server"),
+            Some((0, Endpoint::Metadata))
+        );
     }
 
     #[test]
-    fn the_metadata_follows_rfc_8414() {
-        let config = Config::new("https://a.example", "/oauth2/token").unwrap();
-        let m: serde_json::Value = serde_json::from_str(config.metadata_json()).unwrap();
-        assert_eq!(m["issuer"], "https://a.example");
-        assert_eq!(m["token_endpoint"], "https://a.example/oauth2/token");
-        assert_eq!(m["jwks_uri"], "https://a.example/.well-known/jwks.json");
+    fn routing_is_exact() {
+        let tenants = one(json!({ "token_paths": ["/oAuth/rest/v2/Token"] })).unwrap();
+        assert!(tenants.route("/oAuth/rest/v2/Token").is_some());
+        for near in [
+            "/oauth/rest/v2/token",
+            "/oAuth/rest/v2/Token/",
+            "/oAuth/rest/v2//Token",
+            "/oAuth/rest/v2",
+        ] {
+            assert_eq!(tenants.route(near), None, "{near}");
+        }
+    }
+
+    #[test]
+    fn an_issuer_path_moves_the_issuer_and_the_documents() {
+        let tenants = Tenants::new(
+            "https://a.example",
+            &json!({
+                "acme": { "issuer_path": "/acme/default", "token_paths": ["/acme/default/oauth2/token"] },
+                "root": { "token_paths": ["/oauth2/token"] },
+            }),
+        )
+        .unwrap();
+        let (index, endpoint) = tenants
+            .route("/.well-known/oauth-authorization-server/acme/default")
+            .unwrap();
+        assert_eq!(endpoint, Endpoint::Metadata);
+        let acme = &tenants.tenants()[index];
+        assert_eq!(acme.name, "acme");
+        let m: serde_json::Value = serde_json::from_str(acme.metadata_json()).unwrap();
+        assert_eq!(m["issuer"], "https://a.example/acme/default");
         assert_eq!(
-            m["grant_types_supported"],
-            serde_json::json!(["client_credentials"])
+            m["token_endpoint"],
+            "https://a.example/acme/default/oauth2/token"
+        );
+        assert_eq!(
+            m["jwks_uri"],
+            "https://a.example/.well-known/jwks.json/acme/default"
         );
         assert_eq!(
             m["token_endpoint_auth_methods_supported"],
-            serde_json::json!(["client_secret_basic", "client_secret_post"])
+            json!(["client_secret_basic", "client_secret_post"])
         );
+        assert_eq!(m["grant_types_supported"], json!(["client_credentials"]));
         assert!(m["response_types_supported"].is_array());
+    }
+
+    #[test]
+    fn a_path_used_twice_is_refused_with_both_tenants_named() {
+        let error = Tenants::new(
+            "https://a.example",
+            &json!({
+                "a": { "token_paths": ["/oauth2/token"] },
+                "b": { "issuer_path": "/b", "token_paths": ["/oauth2/token"] },
+            }),
+        )
+        .unwrap_err();
+        assert!(error.0.contains("TENANTS.b"), "{error}");
+        assert!(error.0.contains("tenant a"), "{error}");
+        // Two tenants with the same issuer path would share their documents' paths.
+        let same_issuer = Tenants::new(
+            "https://a.example",
+            &json!({
+                "a": { "token_paths": ["/a/token"] },
+                "b": { "token_paths": ["/b/token"] },
+            }),
+        );
+        assert!(same_issuer.is_err());
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let cases = [
+            (json!({ "token_paths": [] }), "token_paths"),
+            (json!({ "token_paths": ["oauth2/token"] }), "token_paths"),
+            (json!({ "token_paths": ["/oauth2/token?x"] }), "token_paths"),
+            (json!({ "token_paths": ["/oauth2/token/"] }), "token_paths"),
+            (
+                json!({ "token_paths": ["/t"], "issuer_path": "/x/" }),
+                "issuer_path",
+            ),
+            (
+                json!({ "token_paths": ["/t"], "scope_policy": "loose" }),
+                "scope_policy",
+            ),
+            (
+                json!({ "token_paths": ["/t"], "scope_wildcard": "a b" }),
+                "scope_wildcard",
+            ),
+            (
+                json!({ "token_paths": ["/t"], "signing_keys": "keys" }),
+                "signing_keys",
+            ),
+            (
+                json!({ "token_paths": ["/t"], "rate_limit": { "per_minute": 0, "burst": 1 } }),
+                "rate_limit",
+            ),
+            (
+                json!({ "token_paths": ["/t"], "invalid_client_status": 403 }),
+                "invalid_client_status",
+            ),
+        ];
+        for (settings, field) in cases {
+            let error = one(settings.clone()).unwrap_err();
+            assert!(
+                error.0.contains(&format!("TENANTS.main.{field}")),
+                "{settings}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_fields_names_and_empty_sets_are_refused() {
+        assert!(one(json!({ "token_paths": ["/t"], "token_path": "/t" })).is_err());
+        assert!(Tenants::new("https://a.example", &json!({})).is_err());
+        assert!(Tenants::new("https://a.example", &json!([])).is_err());
+        for name in ["", "Main", "-a", "a_b", "a:b", &"a".repeat(33)] {
+            let tenants = json!({ name: { "token_paths": ["/t"] } });
+            assert!(
+                Tenants::new("https://a.example", &tenants).is_err(),
+                "{name}"
+            );
+        }
     }
 }

@@ -129,6 +129,27 @@ pub const WWW_AUTHENTICATE: &str = "Basic realm=\"token\"";
 /// Seconds after which a caller may retry a temporary fault.
 pub const RETRY_AFTER_SECONDS: &str = "5";
 
+impl ErrorCode {
+    /// The JSON body of an answer with this code: `{"error": ..., "error_description": ...}`.
+    pub fn body(self) -> String {
+        serde_json::json!({ "error": self.as_str(), "error_description": self.description() })
+            .to_string()
+    }
+}
+
+impl Wire {
+    /// Answers `invalid_client` with `status` (400 or 401) unless the caller attempted HTTP
+    /// Basic, which RFC 6749 §5.2 requires to be answered 401 with a challenge. A 400 carries
+    /// no challenge.
+    pub fn with_invalid_client_status(mut self, status: u16, basic_attempted: bool) -> Self {
+        if self.code == ErrorCode::InvalidClient && !basic_attempted && status == 400 {
+            self.status = 400;
+            self.headers.retain(|(name, _)| *name != "WWW-Authenticate");
+        }
+        self
+    }
+}
+
 /// How an [`Error`] is answered: status, `error` code and any extra headers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Wire {
@@ -251,9 +272,7 @@ impl Error {
 
     /// The JSON body of the answer: `{"error": ..., "error_description": ...}`.
     pub fn body(self) -> String {
-        let code = self.wire().code;
-        serde_json::json!({ "error": code.as_str(), "error_description": code.description() })
-            .to_string()
+        self.wire().code.body()
     }
 }
 

@@ -32,10 +32,10 @@ pub enum KeyError {
 impl fmt::Display for KeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::NotAJwkSet => f.write_str("SIGNING_KEYS is not a JSON JWK Set"),
-            Self::Empty => f.write_str("SIGNING_KEYS has no keys"),
-            Self::BadKey(n) => write!(f, "SIGNING_KEYS key {n} is not an Ed25519 private key"),
-            Self::Duplicate(n) => write!(f, "SIGNING_KEYS key {n} repeats an earlier key"),
+            Self::NotAJwkSet => f.write_str("not a JSON JWK Set"),
+            Self::Empty => f.write_str("no keys"),
+            Self::BadKey(n) => write!(f, "key {n} is not an Ed25519 private key"),
+            Self::Duplicate(n) => write!(f, "key {n} repeats an earlier key"),
         }
     }
 }

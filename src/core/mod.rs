@@ -10,10 +10,12 @@
 //! - [`keys`]: the signing keys, the JWKS, signing;
 //! - [`token`]: the checklist itself, and minting;
 //! - [`error`]: every reason to refuse, and its one mapping to RFC 6749 §5.2;
-//! - [`config`]: issuer, token path and RFC 8414 metadata.
+//! - [`config`]: the origin and the tenants (issuers, paths, policies), RFC 8414 metadata;
+//! - [`deployment`]: every tenant's issuer, built once per isolate, and the routing table.
 
 pub mod client;
 pub mod config;
+pub mod deployment;
 pub mod error;
 pub mod form;
 pub mod guard;

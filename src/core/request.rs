@@ -37,6 +37,15 @@ pub enum Authorization {
     },
 }
 
+/// Whether an `Authorization` header attempts HTTP Basic, well-formed or not: then a failed
+/// client authentication must be answered 401 with a challenge (RFC 6749 §5.2).
+pub fn attempts_basic(header: Option<&str>) -> bool {
+    header.is_some_and(|h| {
+        let scheme = h.split_once(' ').map_or(h, |(scheme, _)| scheme);
+        scheme.eq_ignore_ascii_case("basic")
+    })
+}
+
 impl Authorization {
     /// Parses an `Authorization` header value per RFC 7617 and RFC 6749 §2.3.1.
     pub fn parse(header: Option<&str>) -> Self {

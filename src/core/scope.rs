@@ -86,12 +86,42 @@ pub struct Grant {
     pub echo: bool,
 }
 
-/// The strict RFC policy: every requested scope must be allowed, else `invalid_scope`; an
-/// omitted scope means the client's defaults, and no defaults means `invalid_scope` (§3.3).
+/// How a requested scope outside the client's allowed set is treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopePolicy {
+    /// RFC 6749 §3.3 as most servers read it: any scope not allowed → `invalid_scope`.
+    Strict,
+    /// Grant the allowed part and name it in the response (§3.3 permits a narrower grant);
+    /// `invalid_scope` only when nothing requested is allowed.
+    Subset,
+}
+
+/// A tenant's scope rules: the policy, and an optional token that stands for every scope
+/// the client is allowed (e.g. `*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeRules {
+    /// Strict or subset.
+    pub policy: ScopePolicy,
+    /// The token meaning "all my allowed scopes", if the tenant has one.
+    pub wildcard: Option<ScopeToken>,
+}
+
+impl ScopeRules {
+    /// The RFC default: strict, no wildcard.
+    pub const STRICT: Self = Self {
+        policy: ScopePolicy::Strict,
+        wildcard: None,
+    };
+}
+
+/// Decides the grant. An omitted scope means the client's defaults, and no defaults means
+/// `invalid_scope` (§3.3). A requested wildcard grants everything allowed. Otherwise the
+/// policy decides what happens to scopes outside the allowed set.
 pub fn decide(
     requested: Option<&str>,
     allowed: &Scopes,
     defaults: &Scopes,
+    rules: &ScopeRules,
 ) -> Result<Grant, Error> {
     let Some(requested) = requested else {
         if defaults.is_empty() {
@@ -102,8 +132,20 @@ pub fn decide(
             echo: true,
         });
     };
-    let scopes = Scopes::parse(requested)?;
-    if !scopes.is_subset_of(allowed) {
+    let asked = Scopes::parse(requested)?;
+    let scopes = if rules.wildcard.as_ref().is_some_and(|w| asked.contains(w)) {
+        allowed.clone()
+    } else if asked.is_subset_of(allowed) {
+        asked
+    } else {
+        match rules.policy {
+            ScopePolicy::Strict => return Err(Error::ScopeNotAllowed),
+            ScopePolicy::Subset => {
+                Scopes::from_tokens(asked.iter().filter(|t| allowed.contains(t)).cloned())
+            }
+        }
+    };
+    if scopes.is_empty() {
         return Err(Error::ScopeNotAllowed);
     }
     // Repeats in the request were dropped; the grant equals the request as a set.
@@ -138,7 +180,13 @@ mod tests {
 
     #[test]
     fn a_subset_is_granted_as_requested_without_echo() {
-        let grant = decide(Some("b a"), &scopes("a b c"), &scopes("a")).unwrap();
+        let grant = decide(
+            Some("b a"),
+            &scopes("a b c"),
+            &scopes("a"),
+            &ScopeRules::STRICT,
+        )
+        .unwrap();
         assert_eq!(grant.scopes.to_scope_string(), "b a");
         assert!(!grant.echo);
     }
@@ -146,14 +194,19 @@ mod tests {
     #[test]
     fn a_scope_outside_the_allowed_set_is_refused() {
         assert_eq!(
-            decide(Some("a z"), &scopes("a b"), &scopes("a")),
+            decide(
+                Some("a z"),
+                &scopes("a b"),
+                &scopes("a"),
+                &ScopeRules::STRICT
+            ),
             Err(Error::ScopeNotAllowed)
         );
     }
 
     #[test]
     fn an_omitted_scope_grants_the_defaults_and_echoes_them() {
-        let grant = decide(None, &scopes("a b"), &scopes("b")).unwrap();
+        let grant = decide(None, &scopes("a b"), &scopes("b"), &ScopeRules::STRICT).unwrap();
         assert_eq!(grant.scopes, scopes("b"));
         assert!(grant.echo);
     }
@@ -161,16 +214,56 @@ mod tests {
     #[test]
     fn no_scope_and_no_defaults_is_invalid_scope() {
         assert_eq!(
-            decide(None, &scopes("a"), &Scopes::default()),
+            decide(None, &scopes("a"), &Scopes::default(), &ScopeRules::STRICT),
             Err(Error::NoScope)
         );
     }
 
     #[test]
     fn repeated_tokens_are_granted_once_and_echoed() {
-        let grant = decide(Some("a a"), &scopes("a"), &scopes("a")).unwrap();
+        let grant = decide(Some("a a"), &scopes("a"), &scopes("a"), &ScopeRules::STRICT).unwrap();
         assert_eq!(grant.scopes.to_scope_string(), "a");
         assert!(grant.echo);
+    }
+
+    fn subset() -> ScopeRules {
+        ScopeRules {
+            policy: ScopePolicy::Subset,
+            wildcard: None,
+        }
+    }
+
+    fn wildcard() -> ScopeRules {
+        ScopeRules {
+            policy: ScopePolicy::Strict,
+            wildcard: ScopeToken::parse("*"),
+        }
+    }
+
+    #[test]
+    fn the_subset_policy_grants_the_allowed_part_and_names_it() {
+        let grant = decide(Some("a z b"), &scopes("a b c"), &scopes("a"), &subset()).unwrap();
+        assert_eq!(grant.scopes.to_scope_string(), "a b");
+        assert!(grant.echo);
+        assert_eq!(
+            decide(Some("y z"), &scopes("a b"), &scopes("a"), &subset()),
+            Err(Error::ScopeNotAllowed)
+        );
+        let exact = decide(Some("b"), &scopes("a b"), &scopes("a"), &subset()).unwrap();
+        assert!(!exact.echo);
+    }
+
+    #[test]
+    fn the_wildcard_grants_every_allowed_scope_only_where_configured() {
+        let grant = decide(Some("*"), &scopes("a b"), &scopes("a"), &wildcard()).unwrap();
+        assert_eq!(grant.scopes, scopes("a b"));
+        assert!(grant.echo);
+        let mixed = decide(Some("a *"), &scopes("a b"), &scopes("a"), &wildcard()).unwrap();
+        assert_eq!(mixed.scopes, scopes("a b"));
+        assert_eq!(
+            decide(Some("*"), &scopes("a b"), &scopes("a"), &ScopeRules::STRICT),
+            Err(Error::ScopeNotAllowed)
+        );
     }
 
     proptest! {
@@ -180,9 +273,14 @@ mod tests {
             requested in proptest::collection::vec("[a-g]", 1..5),
         ) {
             let allowed = Scopes::parse(&allowed.join(" ")).unwrap_or_default();
-            if let Ok(grant) = decide(Some(&requested.join(" ")), &allowed, &Scopes::default()) {
-                prop_assert!(grant.scopes.is_subset_of(&allowed));
-                prop_assert!(!grant.scopes.is_empty());
+            let requested = requested.join(" ");
+            for rules in [ScopeRules::STRICT, subset(), wildcard()] {
+                if let Ok(grant) = decide(Some(&requested), &allowed, &Scopes::default(), &rules) {
+                    prop_assert!(grant.scopes.is_subset_of(&allowed));
+                    prop_assert!(!grant.scopes.is_empty());
+                    // The response names the grant whenever it differs from the request.
+                    prop_assert_eq!(grant.echo, grant.scopes.to_scope_string() != requested);
+                }
             }
         }
     }

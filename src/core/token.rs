@@ -8,12 +8,12 @@ use std::rc::Rc;
 use serde::Serialize;
 
 use super::{
-    client::{is_valid_client_id, Client, RecordCache},
-    config::Config,
-    error::Error,
+    client::{guard_name, is_valid_client_id, Client, RecordCache},
+    config::Tenant,
+    error::{Error, Wire},
     guard::{Backend, Limiter},
     keys::KeySet,
-    request::{HttpRequest, TokenRequest},
+    request::{attempts_basic, HttpRequest, TokenRequest},
     scope::{self, Scopes},
     secret::{Pepper, SecretHash},
 };
@@ -30,8 +30,12 @@ pub struct StoreUnavailable;
 /// Where client records come from. Only the edge implements it over KV; tests use fakes.
 #[allow(async_fn_in_trait)] // Workers are single-threaded: no `Send` bound wanted.
 pub trait ClientStore {
-    /// The stored JSON record of `client_id`, or `None` when there is none.
-    async fn record(&self, client_id: &str) -> Result<Option<String>, StoreUnavailable>;
+    /// The stored JSON record of `client_id` in `tenant`, or `None` when there is none.
+    async fn record(
+        &self,
+        tenant: &str,
+        client_id: &str,
+    ) -> Result<Option<String>, StoreUnavailable>;
 }
 
 /// The RFC 6749 §5.1 success body.
@@ -78,21 +82,29 @@ struct AccessTokenClaims<'a> {
     jti: String,
 }
 
-/// Everything an isolate keeps across requests: configuration, keys, pepper, and the client
-/// records it read recently.
+/// One tenant's issuer, as an isolate keeps it across requests: its configuration, keys, the
+/// pepper, and the client records it read recently.
 #[derive(Debug)]
 pub struct Issuer {
-    /// Issuer URL and paths.
-    pub config: Config,
-    /// The signing keys.
-    pub keys: KeySet,
+    /// The tenant: issuer URL, paths, policies.
+    pub tenant: Tenant,
+    /// Its signing keys (shared with the tenants that name the same secret).
+    pub keys: Rc<KeySet>,
     /// The HMAC key of client secrets.
-    pub pepper: Pepper,
+    pub pepper: Rc<Pepper>,
     /// Client records read recently ([`crate::core::client::RECORD_TTL_MS`]).
     pub records: RecordCache,
 }
 
 impl Issuer {
+    /// How `error` is answered at this tenant, given the request's `Authorization` header.
+    pub fn wire(&self, error: Error, authorization: Option<&str>) -> Wire {
+        error.wire().with_invalid_client_status(
+            self.tenant.invalid_client_status,
+            attempts_basic(authorization),
+        )
+    }
+
     /// Handles one token request at Unix time `now_ms` (milliseconds), with `jti` random
     /// bytes.
     pub async fn issue<S: ClientStore, B: Backend>(
@@ -127,12 +139,13 @@ impl Issuer {
         jti: [u8; JTI_BYTES],
     ) -> Result<TokenResponse, Error> {
         let now = now_ms / 1000;
+        let guard = guard_name(&self.tenant.name, &request.client_id);
         let (client, secret_hash) = match self.authenticate(store, request, now_ms).await {
             Ok(found) => found,
             Err(error) => {
                 match error {
                     Error::UnknownClient => limiter.report_failure(None),
-                    Error::WrongSecret => limiter.report_failure(Some(&request.client_id)),
+                    Error::WrongSecret => limiter.report_failure(Some(&guard)),
                     _ => {}
                 }
                 return Err(error);
@@ -148,10 +161,16 @@ impl Issuer {
             request.scope.as_deref(),
             &client.scopes,
             &client.default_scopes,
+            &self.tenant.scope,
         )?;
         // Last before minting, so only a token actually issued spends the client's quota.
         limiter
-            .admit(&client.id, client.limit, &secret_hash.encode(), now_ms)
+            .admit(
+                &guard,
+                client.limit.unwrap_or(self.tenant.rate_limit),
+                &secret_hash.encode(),
+                now_ms,
+            )
             .await?;
         let access_token = self.mint(&client, &grant.scopes, now, jti)?;
         Ok(TokenResponse {
@@ -193,7 +212,7 @@ impl Issuer {
     ) -> Result<Client, Error> {
         let record = if is_valid_client_id(&request.client_id) {
             store
-                .record(&request.client_id)
+                .record(&self.tenant.name, &request.client_id)
                 .await
                 .map_err(|StoreUnavailable| Error::StoreUnavailable)?
         } else {
@@ -219,7 +238,7 @@ impl Issuer {
             many => Audience::Many(many),
         };
         let claims = AccessTokenClaims {
-            iss: self.config.issuer(),
+            iss: &self.tenant.issuer,
             sub: &client.id,
             aud,
             client_id: &client.id,

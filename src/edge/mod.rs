@@ -17,8 +17,8 @@ use worker::{
 };
 
 use crate::core::{
-    config::{JWKS_PATH, METADATA_PATH},
-    error::Error,
+    config::Endpoint,
+    error::{Error, Wire},
     guard::{source_key, IsolateCache, Limiter},
     request::{HttpRequest, MAX_BODY_BYTES},
     token::{Issuer, Outcome, JTI_BYTES},
@@ -46,57 +46,58 @@ const PUBLIC: [(&str, &str); 3] = [
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let started = Date::now().as_millis();
     let path = req.path();
-    let issuer = match state::issuer(&env) {
-        Ok(issuer) => issuer,
+    let deployment = match state::deployment(&env) {
+        Ok(deployment) => deployment,
         Err(problem) => {
-            console_error!(
-                "{}",
-                log_line(
-                    "startup",
-                    None,
-                    Err(Error::BadConfig),
-                    started,
-                    Some(&problem)
-                )
+            let wire = Error::BadConfig.wire();
+            let line = LogLine::new(
+                "startup",
+                None,
+                Err((Error::BadConfig, wire.status)),
+                started,
             );
-            return error_response(Error::BadConfig);
+            console_error!("{}", line.detail(&problem).json());
+            return error_response(wire);
         }
     };
+    let Some((issuer, endpoint)) = deployment.route(&path) else {
+        return respond(404, &PUBLIC, &[], r#"{"error":"not_found"}"#.into());
+    };
 
-    if path == issuer.config.token_path() {
+    if endpoint == Endpoint::Token {
+        let authorization = req.headers().get("Authorization").ok().flatten();
         let outcome = if req.method() == Method::Post {
-            token(req, env, ctx, &issuer).await
+            token(req, env, ctx, issuer).await
         } else {
             Outcome {
                 client_id: None,
                 result: Err(Error::MethodNotAllowed),
             }
         };
-        let result = outcome.result.as_ref().map(|_| ()).map_err(|e| *e);
-        console_log!(
-            "{}",
-            log_line("token", outcome.client_id.as_deref(), result, started, None)
-        );
-        return match outcome.result {
+        let answer = outcome
+            .result
+            .map_err(|error| (error, issuer.wire(error, authorization.as_deref())));
+        let logged = answer.as_ref().map(|_| ()).map_err(|(e, w)| (*e, w.status));
+        let line = LogLine::new("token", Some(&issuer.tenant.name), logged, started);
+        console_log!("{}", line.client(outcome.client_id.as_deref()).json());
+        return match answer {
             Ok(token) => respond(200, &NO_STORE, &[], serde_json::to_string(&token)?),
-            Err(error) => error_response(error),
+            Err((_, wire)) => error_response(wire),
         };
     }
 
-    let document = match path.as_str() {
-        JWKS_PATH => Some(issuer.keys.jwks_json()),
-        METADATA_PATH => Some(issuer.config.metadata_json()),
-        _ => None,
+    let body = match endpoint {
+        Endpoint::Jwks => issuer.keys.jwks_json(),
+        _ => issuer.tenant.metadata_json(),
     };
-    match (document, req.method()) {
-        (Some(body), Method::Get | Method::Head) => respond(200, &PUBLIC, &[], body.to_owned()),
-        (Some(_), _) => respond(
+    match req.method() {
+        Method::Get | Method::Head => respond(200, &PUBLIC, &[], body.to_owned()),
+        _ => respond(
             405,
             &PUBLIC,
             &[("Allow", "GET, HEAD".into())],
             r#"{"error":"method_not_allowed"}"#.into(),
         ),
-        (None, _) => respond(404, &PUBLIC, &[], r#"{"error":"not_found"}"#.into()),
     }
 }
 
@@ -170,9 +171,8 @@ async fn read_body(req: &mut Request) -> std::result::Result<Vec<u8>, Error> {
     Ok(body)
 }
 
-fn error_response(error: Error) -> Result<Response> {
-    let wire = error.wire();
-    respond(wire.status, &NO_STORE, &wire.headers, error.body())
+fn error_response(wire: Wire) -> Result<Response> {
+    respond(wire.status, &NO_STORE, &wire.headers, wire.code.body())
 }
 
 fn respond(
@@ -193,10 +193,14 @@ fn respond(
         .with_headers(headers))
 }
 
-/// One structured line per request: absent fields are left out.
+/// One structured line per request: absent fields are left out. It names the tenant, the
+/// client and the precise reason for the operator, and never carries a secret, a token or a
+/// header value.
 #[derive(serde::Serialize)]
 struct LogLine<'a> {
     route: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tenant: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     client_id: Option<&'a str>,
     outcome: &'a str,
@@ -210,43 +214,52 @@ struct LogLine<'a> {
     ms: u64,
 }
 
-/// One structured line per request. It names the client and the precise reason for the
-/// operator, and never carries a secret, a token or a header value.
-fn log_line(
-    route: &str,
-    client_id: Option<&str>,
-    result: std::result::Result<(), Error>,
-    started: u64,
-    detail: Option<&str>,
-) -> String {
-    // A client id is the caller's text: cut it to a sane length (at a character boundary).
-    let client_id = client_id.map(|id| id.char_indices().nth(64).map_or(id, |(at, _)| &id[..at]));
-    let (outcome, status, error, reason) = match result {
-        Ok(()) => ("issued", 200, None, None),
-        Err(e) => {
-            let wire = e.wire();
-            let outcome = if wire.status >= 500 {
-                "fault"
-            } else {
-                "refused"
-            };
-            (
-                outcome,
-                wire.status,
-                Some(wire.code.as_str()),
-                Some(e.reason()),
-            )
+impl<'a> LogLine<'a> {
+    fn new(
+        route: &'a str,
+        tenant: Option<&'a str>,
+        result: std::result::Result<(), (Error, u16)>,
+        started: u64,
+    ) -> Self {
+        let (outcome, status, error, reason) = match result {
+            Ok(()) => ("issued", 200, None, None),
+            Err((e, status)) => {
+                let outcome = if status >= 500 { "fault" } else { "refused" };
+                (
+                    outcome,
+                    status,
+                    Some(e.wire().code.as_str()),
+                    Some(e.reason()),
+                )
+            }
+        };
+        Self {
+            route,
+            tenant,
+            client_id: None,
+            outcome,
+            status,
+            error,
+            reason,
+            detail: None,
+            ms: Date::now().as_millis().saturating_sub(started),
         }
-    };
-    let line = LogLine {
-        route,
-        client_id,
-        outcome,
-        status,
-        error,
-        reason,
-        detail,
-        ms: Date::now().as_millis().saturating_sub(started),
-    };
-    serde_json::to_string(&line).unwrap_or_default()
+    }
+
+    /// The client id the caller presented: the caller's text, cut to a sane length (at a character
+    /// boundary).
+    fn client(mut self, client_id: Option<&'a str>) -> Self {
+        self.client_id =
+            client_id.map(|id| id.char_indices().nth(64).map_or(id, |(at, _)| &id[..at]));
+        self
+    }
+
+    fn detail(mut self, detail: &'a str) -> Self {
+        self.detail = Some(detail);
+        self
+    }
+
+    fn json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
 }
