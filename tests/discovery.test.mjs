@@ -2,13 +2,13 @@
 // Requirement → test:
 //   RFC 7517 JWK Set, public parts only, RFC 7638 kid, cacheable → "the JWKS publishes each signing key's public part with its thumbprint as kid"
 //   RFC 8414 §2-3 metadata document                             → "the metadata names the issuer, token endpoint, JWKS and the client credentials grant"
-//   ISSUER and TOKEN_PATH come from the configuration           → "another TOKEN_PATH moves the token endpoint and the metadata follows"
+//   ISSUER and TENANTS come from the configuration             → "another token path moves the token endpoint and the metadata follows"
 //   contract: no secret/token in logs                           → "the logs hold no secret, ..." (testLogHygiene)
 import { test } from 'node:test';
 import { assert, assertIssued, generateSigningKey, jose, testLogHygiene, useWorker } from './harness.mjs';
 
 const w = useWorker();
-const custom = useWorker({ tokenPath: '/token', issuer: 'https://auth.example.org' });
+const custom = useWorker({ tenants: { default: { token_paths: ['/token'] } }, issuer: 'https://auth.example.org' });
 
 test("the JWKS publishes each signing key's public part with its thumbprint as kid", async () => {
   await w.reconfigure({ keys: [w.keys[0], generateSigningKey()] });
@@ -37,7 +37,7 @@ test('the metadata names the issuer, token endpoint, JWKS and the client credent
   assert.deepEqual(m.response_types_supported, []);
 });
 
-test('another TOKEN_PATH moves the token endpoint and the metadata follows', async () => {
+test('another token path moves the token endpoint and the metadata follows', async () => {
   const m = (await custom.fetch('/.well-known/oauth-authorization-server')).json;
   assert.equal(m.issuer, 'https://auth.example.org');
   assert.equal(m.token_endpoint, 'https://auth.example.org/token');
@@ -48,4 +48,4 @@ test('another TOKEN_PATH moves the token endpoint and the metadata follows', asy
 });
 
 testLogHygiene(w);
-testLogHygiene(custom, ' (custom TOKEN_PATH)');
+testLogHygiene(custom, ' (custom token path)');

@@ -17,6 +17,7 @@
 //   contract: no secret/token in logs                    → "the logs hold no secret, ..." (testLogHygiene)
 import { test } from 'node:test';
 import { FORM, assert, assertError, assertIssued, assertNoStore, form, generateSigningKey, testLogHygiene, useWorker } from './harness.mjs';
+import { kvKey } from '../scripts/devstate.mjs';
 
 const w = useWorker();
 const GRANT = { grant_type: 'client_credentials' };
@@ -117,7 +118,7 @@ test('an unknown path gets 404', async () => {
 });
 
 test('a client record that is not JSON gives 500 server_error', async () => {
-  await w.putRaw('client:broken-json', '{"v":1,"client_id":"broken-json",');
+  await w.putRaw(kvKey('broken-json'), '{"v":1,"client_id":"broken-json",');
   assertError(await w.token({ auth: ['broken-json', 'any-secret-value'] }), 500, 'server_error');
 });
 

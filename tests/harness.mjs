@@ -14,7 +14,7 @@ import { ROOT, clientRecord, generateSigningKey, kvKey, randomToken, signingKeys
 export { assert, jose, generateSigningKey };
 
 export const TOKEN_PATH = '/oauth2/token';
-export const ISSUER = 'https://issuer.test';
+export const ISSUER = 'https://issuer.test'; // the origin (ISSUER); a tenant's issuer adds its issuer_path
 export const FORM = 'application/x-www-form-urlencoded';
 const ORIGIN = 'http://127.0.0.1'; // what the requests are addressed to; the Worker must use ISSUER, not this
 
@@ -74,10 +74,18 @@ const BROKEN_GUARD = `export class BrokenGuard {
 export default { fetch() { return new Response('unused', { status: 404 }); } };`;
 
 export class TestWorker {
-  /** `guardFault` ('throw' | 'hang') binds CLIENT_GUARD to a broken object. */
-  constructor({ tokenPath = TOKEN_PATH, issuer = ISSUER, guardFault } = {}) {
-    this.tokenPath = tokenPath;
-    this.issuer = issuer;
+  /**
+   * `tenants`: the TENANTS var (default: wrangler.toml's); `tenant`: the one `token()` and
+   * `seedClient()` use by default (default: the first); `issuer`: the origin (ISSUER);
+   * `guardFault` ('throw' | 'hang') binds CLIENT_GUARD to a broken object.
+   */
+  constructor({ tenants = WORKER.vars.TENANTS, tenant = Object.keys(tenants)[0], issuer = ISSUER, guardFault } = {}) {
+    this.tenants = tenants;
+    this.tenant = tenant;
+    this.tokenPath = tenants[tenant].token_paths[0];
+    this.tokenPaths = new Set(Object.values(tenants).flatMap((t) => t.token_paths));
+    this.origin = issuer;
+    this.issuer = this.issuerOf(tenant);
     this.guardFault = guardFault;
     this.keys = [generateSigningKey()];
     this.pepper = randomToken();
@@ -101,7 +109,7 @@ export class TestWorker {
         ...worker,
         durableObjects,
         bindings: {
-          ...vars, ISSUER: this.issuer, TOKEN_PATH: this.tokenPath,
+          ...vars, ISSUER: this.origin, TENANTS: this.tenants,
           SIGNING_KEYS: signingKeysJson(this.keys), CLIENT_SECRET_PEPPER: this.pepper, ...bindings,
         },
       }, {
@@ -136,10 +144,13 @@ export class TestWorker {
 
   async dispose() { await this.mf?.dispose(); }
 
+  /** A tenant's issuer (`iss`): the origin, then its issuer_path. */
+  issuerOf(tenant = this.tenant) { return `${this.origin}${this.tenants[tenant].issuer_path ?? ''}`; }
+
   /** Sends an operator's command (docs/storage-schema.md) to a client's guard object. */
-  async guardCommand(clientId, command) {
+  async guardCommand(clientId, command, tenant = this.tenant) {
     const ns = await this.mf.getDurableObjectNamespace('CLIENT_GUARD');
-    const res = await ns.get(ns.idFromName(clientId)).fetch('https://guard/command', {
+    const res = await ns.get(ns.idFromName(`${tenant}:${clientId}`)).fetch('https://guard/command', {
       method: 'POST', body: JSON.stringify(command),
     });
     assert.equal(res.status, 200, 'guard command accepted');
@@ -190,7 +201,7 @@ export class TestWorker {
     let json;
     try { json = JSON.parse(text); } catch { /* not JSON */ }
     if (typeof json?.access_token === 'string') this.sensitive.add(json.access_token);
-    if (url.pathname === this.tokenPath) {
+    if (this.tokenPaths.has(url.pathname)) {
       const clientId = typeof json?.access_token === 'string' ? jose.decodeJwt(json.access_token).client_id : undefined;
       this.tokenAnswers.push({ error: json?.error ?? null, clientId });
     }
@@ -201,8 +212,9 @@ export class TestWorker {
    * POST to the token endpoint. `auth`: [id, secret] for client_secret_basic, or a literal
    * Authorization value. `params`: pairs or object, form-encoded (default grant_type only);
    * `body`: a literal body instead. `contentType` defaults to the form type (null: none).
+   * `path`: another token path (default: the default tenant's first).
    */
-  token({ auth, params = { grant_type: 'client_credentials' }, body, contentType = FORM, headers = {}, method = 'POST', pad, stream, ip } = {}) {
+  token({ auth, params = { grant_type: 'client_credentials' }, body, contentType = FORM, headers = {}, method = 'POST', pad, stream, ip, path = this.tokenPath } = {}) {
     const h = { ...headers };
     if (contentType !== null) h['Content-Type'] = contentType;
     if (Array.isArray(auth)) {
@@ -211,11 +223,12 @@ export class TestWorker {
     } else if (auth !== undefined) h.Authorization = auth;
     if (h.Authorization) this.sensitive.add(h.Authorization.replace(/^\S+\s+/, ''));
     for (const [k, v] of new URLSearchParams(params)) if (k === 'client_secret' && v.length >= 8) this.sensitive.add(v);
-    return this.fetch(this.tokenPath, { method, headers: h, body: body ?? form(params), pad, stream, ip });
+    return this.fetch(path, { method, headers: h, body: body ?? form(params), pad, stream, ip });
   }
 
-  async jwks() {
-    const res = await this.fetch('/.well-known/jwks.json');
+  /** A tenant's JWKS, from where its metadata says it is. */
+  async jwks(tenant = this.tenant) {
+    const res = await this.fetch(`/.well-known/jwks.json${this.tenants[tenant].issuer_path ?? ''}`);
     assert.equal(res.status, 200, 'JWKS status');
     return res.json;
   }
@@ -225,14 +238,16 @@ export class TestWorker {
    * `client` is seedClient's result; `scope` the expected granted scopes (space-separated).
    */
   async verifyToken(token, client, { scope, ttl = client.record.token_ttl, audience = client.record.audience } = {}) {
-    const jwks = await this.jwks();
+    const tenant = client.tenant ?? this.tenant;
+    const issuer = this.issuerOf(tenant);
+    const jwks = await this.jwks(tenant);
     const { payload, protectedHeader } = await jose.jwtVerify(token, jose.createLocalJWKSet(jwks), {
-      issuer: this.issuer, audience, typ: 'at+jwt', algorithms: ['EdDSA'],
+      issuer, audience, typ: 'at+jwt', algorithms: ['EdDSA'],
     });
     assert.equal(protectedHeader.alg, 'EdDSA', 'header alg');
     assert.equal(protectedHeader.typ, 'at+jwt', 'header typ');
     assert.ok(jwks.keys.some((k) => k.kid === protectedHeader.kid), 'header kid names a key of the JWKS');
-    assert.equal(payload.iss, this.issuer, 'iss');
+    assert.equal(payload.iss, issuer, "iss is the client's tenant's issuer");
     assert.equal(payload.sub, client.id, 'sub is the client_id');
     assert.equal(payload.client_id, client.id, 'client_id');
     assert.deepEqual(payload.aud, audience.length === 1 ? audience[0] : audience, 'aud: a string for one audience, else an array');
