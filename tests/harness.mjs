@@ -5,9 +5,12 @@
 // Nothing secret is ever printed: assertion messages name fields, never their values.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as jose from 'jose';
 import { Miniflare } from 'miniflare';
+import { parse as parseToml } from 'smol-toml';
 import { unstable_readConfig as readWranglerConfig } from 'wrangler';
 import { ROOT, clientRecord, generateSigningKey, kvKey, randomToken, signingKeysJson } from '../scripts/devstate.mjs';
 
@@ -37,6 +40,9 @@ function workerFromConfig() {
   };
 }
 const WORKER = workerFromConfig();
+
+/** The tenants of docs/seed-tenants.toml, under which the five seed systems' clients work. */
+export const SEED_TENANTS = parseToml(readFileSync(join(ROOT, 'docs/seed-tenants.toml'), 'utf8')).vars.TENANTS;
 
 /** application/x-www-form-urlencoded of one value (space → '+'), as RFC 6749 §2.3.1 asks. */
 export const formEncode = (s) => new URLSearchParams({ s }).toString().slice(2);
@@ -105,6 +111,7 @@ export class TestWorker {
       ? { ...worker.durableObjects, CLIENT_GUARD: { className: 'BrokenGuard', scriptName: broken.name, useSQLite: true } }
       : worker.durableObjects;
     return {
+      host: '127.0.0.1', // the entry socket, used by `curl()`; loopback only
       workers: [{
         ...worker,
         durableObjects,
@@ -144,6 +151,32 @@ export class TestWorker {
 
   async dispose() { await this.mf?.dispose(); }
 
+  /**
+   * Runs curl as a seed document writes it, with `{HOST}` in place of the document's scheme
+   * and host (the Worker's loopback entry socket is put there), and returns what `fetch`
+   * returns. Requests come from 127.0.0.1, so a file should make few failing ones this way.
+   */
+  async curl(args) {
+    const base = String(await this.mf.ready).replace(/\/$/, '');
+    const argv = ['-sS', '--max-time', '10', '-D', '-', ...args.map((a) => a.replaceAll('{HOST}', base))];
+    const stdout = await new Promise((resolve, reject) => {
+      execFile('curl', argv, { timeout: 15000 }, (error, out) => (error ? reject(new Error(`curl failed: exit ${error.code}`)) : resolve(out)));
+    });
+    const split = stdout.indexOf('\r\n\r\n');
+    const [statusLine, ...fields] = stdout.slice(0, split).split('\r\n');
+    const headers = new Headers(fields.map((f) => [f.slice(0, f.indexOf(':')), f.slice(f.indexOf(':') + 1).trim()]));
+    const text = stdout.slice(split + 4);
+    let json;
+    try { json = JSON.parse(text); } catch { /* not JSON */ }
+    if (typeof json?.access_token === 'string') this.sensitive.add(json.access_token);
+    const url = new URL(argv.find((a) => a.startsWith(base)));
+    if (this.tokenPaths.has(url.pathname)) {
+      const clientId = typeof json?.access_token === 'string' ? jose.decodeJwt(json.access_token).client_id : undefined;
+      this.tokenAnswers.push({ error: json?.error ?? null, clientId });
+    }
+    return { status: Number(statusLine.split(' ')[1]), headers, text, json };
+  }
+
   /** A tenant's issuer (`iss`): the origin, then its issuer_path. */
   issuerOf(tenant = this.tenant) { return `${this.origin}${this.tenants[tenant].issuer_path ?? ''}`; }
 
@@ -176,11 +209,11 @@ export class TestWorker {
    * the finished record as is (to break it). Returns {id, secret, record}.
    */
   async seedClient({ id = `client-${randomToken().slice(0, 8)}`, secret = randomToken(), secrets = [secret],
-    scopes = ['read', 'write'], defaultScopes = ['read'], record: replace = {}, ...rest } = {}) {
+    scopes = ['read', 'write'], defaultScopes = ['read'], record: replace = {}, tenant = this.tenant, ...rest } = {}) {
     const record = { ...clientRecord({ id, secrets, pepper: this.pepper, scopes, defaultScopes, ...rest }), ...replace };
     for (const s of secrets) this.sensitive.add(typeof s === 'string' ? s : s.secret);
-    await this.putRaw(kvKey(id), JSON.stringify(record));
-    return { id, secret: typeof secrets[0] === 'string' ? secrets[0] : secrets[0].secret, record };
+    await this.putRaw(kvKey(id, tenant), JSON.stringify(record));
+    return { id, secret: typeof secrets[0] === 'string' ? secrets[0] : secrets[0].secret, record, tenant };
   }
 
   /**

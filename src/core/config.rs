@@ -70,6 +70,9 @@ pub struct Tenant {
     /// The status of `invalid_client` when the client did not use HTTP Basic: 401 (default)
     /// or 400 (RFC 6749 §5.2 allows both; with Basic it is always 401).
     pub invalid_client_status: u16,
+    /// Whether the response names the granted `scope` even when it equals the request
+    /// (RFC 6749 §5.1 makes it optional then; some clients expect it).
+    pub always_return_scope: bool,
     metadata: String,
 }
 
@@ -97,6 +100,8 @@ struct RawTenant {
     rate_limit: Option<RawLimit>,
     #[serde(default)]
     invalid_client_status: Option<u16>,
+    #[serde(default)]
+    always_return_scope: bool,
 }
 
 #[derive(Deserialize)]
@@ -297,6 +302,7 @@ impl Tenants {
             signing_keys,
             rate_limit,
             invalid_client_status,
+            always_return_scope: raw.always_return_scope,
             metadata,
         })
     }
@@ -369,6 +375,7 @@ mod tests {
         assert_eq!(t.signing_keys, "SIGNING_KEYS");
         assert_eq!(t.rate_limit, DEFAULT_LIMIT);
         assert_eq!(t.invalid_client_status, 401);
+        assert!(!t.always_return_scope);
         assert_eq!(tenants.route("/oauth2/token"), Some((0, Endpoint::Token)));
         assert_eq!(
             tenants.route("/.well-known/jwks.json"),

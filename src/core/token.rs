@@ -47,7 +47,8 @@ pub struct TokenResponse {
     pub token_type: &'static str,
     /// Seconds until the token expires.
     pub expires_in: u64,
-    /// The granted scope, when it differs from the requested one.
+    /// The granted scope, when it differs from the requested one (or always, if the tenant
+    /// says so).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
 }
@@ -177,7 +178,8 @@ impl Issuer {
             access_token,
             token_type: "Bearer",
             expires_in: client.token_ttl,
-            scope: grant.echo.then(|| grant.scopes.to_scope_string()),
+            scope: (grant.echo || self.tenant.always_return_scope)
+                .then(|| grant.scopes.to_scope_string()),
         })
     }
 
