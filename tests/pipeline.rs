@@ -164,7 +164,7 @@ fn deployment() -> Deployment {
     let keys = format!(r#"{{"keys":[{KEY}]}}"#);
     Deployment::new(
         "https://auth.example.com",
-        &tenants,
+        &tenants.to_string(),
         Pepper::new(PEPPER).unwrap(),
         |name| (name == "SIGNING_KEYS").then(|| keys.clone()),
     )
@@ -782,7 +782,7 @@ fn each_tenant_applies_its_own_scope_policy() {
 fn a_tenant_may_answer_body_credential_failures_with_400_but_basic_always_with_401() {
     let deployment = Deployment::new(
         "https://auth.example.com",
-        &json!({ "a": { "token_paths": ["/t"], "invalid_client_status": 400 } }),
+        &json!({ "a": { "token_paths": ["/t"], "invalid_client_status": 400 } }).to_string(),
         Pepper::new(PEPPER).unwrap(),
         |_| Some(format!(r#"{{"keys":[{KEY}]}}"#)),
     )

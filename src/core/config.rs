@@ -172,12 +172,12 @@ fn is_binding_name(name: &str) -> bool {
 }
 
 impl Tenants {
-    /// Validates `TENANTS` (a JSON object: tenant name → settings) under the origin `ISSUER`.
-    /// Every problem is reported with the tenant and field at fault.
-    pub fn new(origin: &str, tenants: &serde_json::Value) -> Result<Self, ConfigError> {
+    /// Validates `TENANTS` (JSON text of an object: tenant name → settings) under the origin
+    /// `ISSUER`. Every problem is reported with the tenant and field at fault.
+    pub fn new(origin: &str, tenants: &str) -> Result<Self, ConfigError> {
         check_origin(origin)?;
-        let raw: std::collections::BTreeMap<String, RawTenant> =
-            serde_json::from_value(tenants.clone()).map_err(|e| {
+        let raw: std::collections::BTreeMap<String, RawTenant> = serde_json::from_str(tenants)
+            .map_err(|e| {
                 ConfigError(format!(
                     "TENANTS must map tenant names to their settings: {e}"
                 ))
@@ -329,7 +329,10 @@ mod tests {
     use serde_json::json;
 
     fn one(settings: serde_json::Value) -> Result<Tenants, ConfigError> {
-        Tenants::new("https://a.example", &json!({ "main": settings }))
+        Tenants::new(
+            "https://a.example",
+            &json!({ "main": settings }).to_string(),
+        )
     }
 
     #[test]
@@ -342,7 +345,10 @@ mod tests {
             "http://[::1]:8787",
         ] {
             let tenants = json!({ "main": { "token_paths": ["/oauth2/token"] } });
-            assert!(Tenants::new(origin, &tenants).is_ok(), "{origin}");
+            assert!(
+                Tenants::new(origin, &tenants.to_string()).is_ok(),
+                "{origin}"
+            );
         }
     }
 
@@ -361,7 +367,10 @@ mod tests {
             "https://auth.example.com#f",
         ] {
             let tenants = json!({ "main": { "token_paths": ["/oauth2/token"] } });
-            assert!(Tenants::new(origin, &tenants).is_err(), "{origin}");
+            assert!(
+                Tenants::new(origin, &tenants.to_string()).is_err(),
+                "{origin}"
+            );
         }
     }
 
@@ -408,7 +417,8 @@ mod tests {
             &json!({
                 "acme": { "issuer_path": "/acme/default", "token_paths": ["/acme/default/oauth2/token"] },
                 "root": { "token_paths": ["/oauth2/token"] },
-            }),
+            })
+            .to_string(),
         )
         .unwrap();
         let (index, endpoint) = tenants
@@ -442,7 +452,8 @@ mod tests {
             &json!({
                 "a": { "token_paths": ["/oauth2/token"] },
                 "b": { "issuer_path": "/b", "token_paths": ["/oauth2/token"] },
-            }),
+            })
+            .to_string(),
         )
         .unwrap_err();
         assert!(error.0.contains("TENANTS.b"), "{error}");
@@ -453,7 +464,8 @@ mod tests {
             &json!({
                 "a": { "token_paths": ["/a/token"] },
                 "b": { "token_paths": ["/b/token"] },
-            }),
+            })
+            .to_string(),
         );
         assert!(same_issuer.is_err());
     }
@@ -502,12 +514,13 @@ mod tests {
     #[test]
     fn unknown_fields_names_and_empty_sets_are_refused() {
         assert!(one(json!({ "token_paths": ["/t"], "token_path": "/t" })).is_err());
-        assert!(Tenants::new("https://a.example", &json!({})).is_err());
-        assert!(Tenants::new("https://a.example", &json!([])).is_err());
+        assert!(Tenants::new("https://a.example", "{}").is_err());
+        assert!(Tenants::new("https://a.example", "[]").is_err());
+        assert!(Tenants::new("https://a.example", "not json").is_err());
         for name in ["", "Main", "-a", "a_b", "a:b", &"a".repeat(33)] {
             let tenants = json!({ name: { "token_paths": ["/t"] } });
             assert!(
-                Tenants::new("https://a.example", &tenants).is_err(),
+                Tenants::new("https://a.example", &tenants.to_string()).is_err(),
                 "{name}"
             );
         }

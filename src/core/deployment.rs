@@ -19,12 +19,12 @@ pub struct Deployment {
 }
 
 impl Deployment {
-    /// Validates the origin and `TENANTS`, and parses each signing-key secret the tenants name
+    /// Validates the origin and `TENANTS` (JSON text), and parses each signing-key secret the tenants name
     /// once (tenants naming the same secret share the parsed keys). `secret` reads a Worker
     /// secret by name. Errors name the secret or setting, never a value.
     pub fn new(
         origin: &str,
-        tenants: &serde_json::Value,
+        tenants: &str,
         pepper: Pepper,
         secret: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {

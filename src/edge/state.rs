@@ -4,7 +4,11 @@
 
 use std::{cell::OnceCell, rc::Rc};
 
-use worker::Env;
+use worker::{
+    js_sys::{Reflect, JSON},
+    wasm_bindgen::JsValue,
+    Env,
+};
 
 use crate::core::{deployment::Deployment, secret::Pepper};
 
@@ -35,17 +39,17 @@ fn binding(env: &Env, name: &str) -> Result<String, String> {
     text(env, name).ok_or_else(|| format!("{name} is not set"))
 }
 
-/// `TENANTS`: an object var (a table in wrangler.toml), or its JSON text (`--var`, secret).
-fn tenants(env: &Env) -> Result<serde_json::Value, String> {
-    let value: serde_json::Value = env
-        .object_var("TENANTS")
-        .map_err(|_| "TENANTS is not set".to_owned())?;
-    match value {
-        serde_json::Value::String(json) => {
-            serde_json::from_str(&json).map_err(|_| "TENANTS is text but not JSON".to_owned())
-        }
-        value => Ok(value),
+/// `TENANTS` as JSON text: an object var (tables in wrangler.toml) is serialised by the
+/// runtime; a text var (`--var`, a secret) is taken as it is.
+fn tenants(env: &Env) -> Result<String, String> {
+    let value = Reflect::get(env, &JsValue::from_str("TENANTS")).unwrap_or(JsValue::UNDEFINED);
+    if value.is_undefined() {
+        return Err("TENANTS is not set".to_owned());
     }
+    value
+        .as_string()
+        .or_else(|| JSON::stringify(&value).ok().and_then(|s| s.as_string()))
+        .ok_or_else(|| "TENANTS is neither text nor an object".to_owned())
 }
 
 fn load(env: &Env) -> Result<Deployment, String> {
