@@ -14,6 +14,7 @@
 //   storage-schema: a record breaking a rule → 500    → "a client record that breaks a rule of the schema gives 500 server_error"
 //   storage-schema: pepper ≥ 32 characters → else 500 → "a CLIENT_SECRET_PEPPER shorter than 32 characters gives 500 server_error"
 //   storage-schema: bad SIGNING_KEYS → 500               → "malformed SIGNING_KEYS give 500 server_error, and a good set works again"
+//   tenants.md: bad TENANTS → 500, the log names the field; object or JSON text → "a TENANTS that breaks a rule gives 500 and a log line naming the tenant and field; JSON text works too"
 //   contract: no secret/token in logs                    → "the logs hold no secret, ..." (testLogHygiene)
 import { test } from 'node:test';
 import { FORM, assert, assertError, assertIssued, assertNoStore, form, generateSigningKey, testLogHygiene, useWorker } from './harness.mjs';
@@ -160,6 +161,18 @@ test('malformed SIGNING_KEYS give 500 server_error, and a good set works again',
   }
   await w.reconfigure();
   await assertIssued(w, await w.token({ auth: [c.id, c.secret] }), c, { scope: 'read', echo: true });
+});
+
+test('a TENANTS that breaks a rule gives 500 and a log line naming the tenant and field; JSON text works too', async () => {
+  const c = await w.seedClient();
+  const bad = { default: { token_paths: ['/oauth2/token'], scope_policy: 'loose' } };
+  await w.reconfigure({ bindings: { TENANTS: bad } });
+  assertError(await w.token({ auth: [c.id, c.secret] }), 500, 'server_error');
+  const lines = await w.jsonLogLines();
+  assert.ok(lines.some((l) => l.route === 'startup' && l.detail?.includes('TENANTS.default.scope_policy')), 'the log names the field');
+  await w.reconfigure({ bindings: { TENANTS: JSON.stringify(w.tenants) } });
+  await assertIssued(w, await w.token({ auth: [c.id, c.secret] }), c, { scope: 'read', echo: true });
+  await w.reconfigure();
 });
 
 testLogHygiene(w);
