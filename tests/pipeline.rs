@@ -23,7 +23,7 @@ use edge_token::core::{
     },
     request::HttpRequest,
     secret::{ClientSecret, Pepper},
-    token::{ClientStore, Outcome, StoreUnavailable},
+    token::{ClientStore, Outcome, StoreUnavailable, TokenResponse},
 };
 use jwt_compact::{alg::Ed25519, jwk::JsonWebKey, Algorithm, AlgorithmExt, UntrustedToken};
 use serde_json::{json, Value};
@@ -279,6 +279,18 @@ impl Isolate {
         )
         .result
         .map(|_| ())
+    }
+
+    /// A request with Basic credentials at a tenant's token path, from no known source.
+    fn basic_at(
+        &self,
+        path: &str,
+        store: &FakeStore,
+        (id, secret): (&str, &str),
+        body: &str,
+    ) -> Result<TokenResponse, Error> {
+        self.call_at(path, store, None, Some(&basic(id, secret)), body)
+            .result
     }
 
     fn advance(&self, ms: u64) {
@@ -718,17 +730,8 @@ fn an_isolate_reuses_a_record_for_a_short_time_then_reads_it_again() {
 fn a_client_of_one_tenant_is_unknown_at_another() {
     let store = store_with(&[record("svc", "s")]);
     let isolate = Isolate::new(&FakeObjects::default());
-    let at = |path| {
-        isolate
-            .call_at(
-                path,
-                &store,
-                None,
-                Some(&basic("svc", "s")),
-                "grant_type=client_credentials",
-            )
-            .result
-    };
+    let grant = "grant_type=client_credentials";
+    let at = |path| isolate.basic_at(path, &store, ("svc", "s"), grant);
     assert!(at(MAIN).is_ok());
     assert_eq!(at(OTHER).unwrap_err(), Error::UnknownClient);
     // The same id registered in the other tenant is another client, with its own secret.
@@ -738,14 +741,7 @@ fn a_client_of_one_tenant_is_unknown_at_another() {
     );
     assert_eq!(at(OTHER).unwrap_err(), Error::WrongSecret);
     let token = isolate
-        .call_at(
-            OTHER,
-            &store,
-            None,
-            Some(&basic("svc", "other-secret")),
-            "grant_type=client_credentials",
-        )
-        .result
+        .basic_at(OTHER, &store, ("svc", "other-secret"), grant)
         .unwrap();
     let (claims, _) = verified_claims(&token.access_token);
     assert_eq!(claims["iss"], "https://auth.example.com/other");
@@ -760,15 +756,8 @@ fn each_tenant_applies_its_own_scope_policy() {
         .insert("client:other:svc".into(), record("svc", "s").to_string());
     let isolate = Isolate::new(&FakeObjects::default());
     let ask = |path, scope: &str| {
-        isolate
-            .call_at(
-                path,
-                &store,
-                None,
-                Some(&basic("svc", "s")),
-                &format!("grant_type=client_credentials&scope={scope}"),
-            )
-            .result
+        let body = format!("grant_type=client_credentials&scope={scope}");
+        isolate.basic_at(path, &store, ("svc", "s"), &body)
     };
     assert_eq!(ask(MAIN, "read+admin").unwrap_err(), Error::ScopeNotAllowed);
     assert_eq!(ask(MAIN, "*").unwrap_err(), Error::ScopeNotAllowed);
