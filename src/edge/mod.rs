@@ -64,31 +64,10 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         return respond(404, &PUBLIC, &[], r#"{"error":"not_found"}"#.into());
     };
 
-    if endpoint == Endpoint::Token {
-        let authorization = req.headers().get("Authorization").ok().flatten();
-        let outcome = if req.method() == Method::Post {
-            token(req, env, ctx, issuer).await
-        } else {
-            Outcome {
-                client_id: None,
-                result: Err(Error::MethodNotAllowed),
-            }
-        };
-        let answer = outcome
-            .result
-            .map_err(|error| (error, issuer.wire(error, authorization.as_deref())));
-        let logged = answer.as_ref().map(|_| ()).map_err(|(e, w)| (*e, w.status));
-        let line = LogLine::new("token", Some(&issuer.tenant.name), logged, started);
-        console_log!("{}", line.client(outcome.client_id.as_deref()).json());
-        return match answer {
-            Ok(token) => respond(200, &NO_STORE, &[], serde_json::to_string(&token)?),
-            Err((_, wire)) => error_response(wire),
-        };
-    }
-
     let body = match endpoint {
+        Endpoint::Token => return token_route(req, env, ctx, issuer, started).await,
         Endpoint::Jwks => issuer.keys.jwks_json(),
-        _ => issuer.tenant.metadata_json(),
+        Endpoint::Metadata => issuer.tenant.metadata_json(),
     };
     match req.method() {
         Method::Get | Method::Head => respond(200, &PUBLIC, &[], body.to_owned()),
@@ -98,6 +77,35 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             &[("Allow", "GET, HEAD".into())],
             r#"{"error":"method_not_allowed"}"#.into(),
         ),
+    }
+}
+
+/// The token endpoint: answers, and logs one line.
+async fn token_route(
+    req: Request,
+    env: Env,
+    ctx: Context,
+    issuer: &Issuer,
+    started: u64,
+) -> Result<Response> {
+    let authorization = req.headers().get("Authorization").ok().flatten();
+    let outcome = if req.method() == Method::Post {
+        token(req, env, ctx, issuer).await
+    } else {
+        Outcome {
+            client_id: None,
+            result: Err(Error::MethodNotAllowed),
+        }
+    };
+    let answer = outcome
+        .result
+        .map_err(|error| (error, issuer.wire(error, authorization.as_deref())));
+    let logged = answer.as_ref().map(|_| ()).map_err(|(e, w)| (*e, w.status));
+    let line = LogLine::new("token", Some(&issuer.tenant.name), logged, started);
+    console_log!("{}", line.client(outcome.client_id.as_deref()).json());
+    match answer {
+        Ok(token) => respond(200, &NO_STORE, &[], serde_json::to_string(&token)?),
+        Err((_, wire)) => error_response(wire),
     }
 }
 
