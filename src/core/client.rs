@@ -57,9 +57,14 @@ impl RecordCache {
     }
 }
 
-/// The KV key of a client's record.
-pub fn record_key(client_id: &str) -> String {
-    format!("client:{client_id}")
+/// The KV key of a client's record in a tenant.
+pub fn record_key(tenant: &str, client_id: &str) -> String {
+    format!("client:{tenant}:{client_id}")
+}
+
+/// The name of a client's `ClientGuard` Durable Object.
+pub fn guard_name(tenant: &str, client_id: &str) -> String {
+    format!("{tenant}:{client_id}")
 }
 
 /// Whether a presented id could name a client: 1–256 `VSCHAR`s (RFC 6749 App. A.1). Other ids

@@ -37,6 +37,8 @@ pub const GOOD_SOURCE_MS: u64 = 24 * 3_600_000;
 pub const MAX_GOOD_SOURCES: usize = 32;
 /// Revoked secret hashes kept per client (a client has at most two live secrets).
 pub const MAX_REVOKED: usize = 8;
+/// Secret hashes whose last use a client's object remembers (the most recent first to stay).
+pub const MAX_LAST_USED: usize = 8;
 /// Failures within a window that block a source.
 pub const SOURCE_THRESHOLD: u32 = 10;
 /// The first block of a source; each further block doubles, up to [`SOURCE_BLOCK_MAX_MS`].
@@ -153,6 +155,23 @@ pub struct ClientGuardState {
     failures: Failures,
     guarded_until: u64,
     good_sources: Vec<(String, u64)>,
+    /// `[secret hash, Unix ms]` of the latest lease asked for on behalf of each secret; absent
+    /// in state stored before it existed.
+    #[serde(default)]
+    last_used: Vec<(String, u64)>,
+}
+
+/// What an operator may read of a client's object (`/usage`): never changes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientUsage {
+    /// The object refuses the client.
+    pub disabled: bool,
+    /// Hashes of revoked secrets.
+    pub revoked: Vec<String>,
+    /// `[secret hash, Unix ms]`: when a lease was last asked for with each secret. Approximate:
+    /// an isolate asks at most about once a second per client while it serves it, and a
+    /// request served from a lease another secret's request obtained is not seen.
+    pub last_used: Vec<(String, u64)>,
 }
 
 impl ClientGuardState {
@@ -192,6 +211,12 @@ impl ClientGuardState {
             let excess = self.good_sources.len().saturating_sub(MAX_GOOD_SOURCES);
             self.good_sources.drain(..excess);
         }
+        if !refused {
+            self.last_used.retain(|(h, _)| h != &request.secret_hash);
+            self.last_used.push((request.secret_hash.clone(), now));
+            let excess = self.last_used.len().saturating_sub(MAX_LAST_USED);
+            self.last_used.drain(..excess);
+        }
         self.view(granted, wait_ms)
     }
 
@@ -217,6 +242,15 @@ impl ClientGuardState {
             }
         }
         self.view(0, 0)
+    }
+
+    /// What the admin API shows of the object.
+    pub fn usage(&self) -> ClientUsage {
+        ClientUsage {
+            disabled: self.disabled,
+            revoked: self.revoked.clone(),
+            last_used: self.last_used.clone(),
+        }
     }
 
     fn view(&self, granted: u64, wait_ms: u64) -> ClientView {
@@ -483,6 +517,15 @@ pub struct IsolateCache {
 const MAX_CACHED: usize = 10_000;
 
 impl IsolateCache {
+    /// Takes in the revocation state an operator's command just set in a client's object, so
+    /// that this isolate applies it at once (others within [`VIEW_TTL_MS`]). A lease is kept.
+    pub fn apply_command(&mut self, client_id: &str, view: &ClientView) {
+        if let Some(cached) = self.clients.get_mut(client_id) {
+            cached.view.disabled = view.disabled;
+            cached.view.revoked.clone_from(&view.revoked);
+        }
+    }
+
     fn prune(&mut self, now: u64) {
         if self.clients.len() > MAX_CACHED {
             self.clients.retain(|_, v| v.is_fresh(now));
@@ -734,6 +777,64 @@ mod tests {
         assert_eq!(view.granted, 0);
         assert_eq!(view.good_sources, ["192.0.2.1"]);
         assert_eq!(state.lease(10, &lease_request(1)).granted, 1);
+    }
+
+    #[test]
+    fn the_last_use_of_each_secret_is_remembered_bounded_and_not_for_refusals() {
+        let mut state = ClientGuardState::default();
+        state.lease(5, &lease_request(1));
+        let mut other = lease_request(1);
+        other.secret_hash = "h2".into();
+        state.lease(7, &other);
+        state.lease(9, &lease_request(1));
+        assert_eq!(
+            state.usage().last_used,
+            [("h2".to_owned(), 7), ("h1".to_owned(), 9)]
+        );
+        state.apply(ClientCommand::RevokeSecret { hash: "h2".into() });
+        state.lease(20, &other);
+        assert!(state.usage().last_used.contains(&("h2".to_owned(), 7)));
+        for i in 0..20 {
+            let mut r = lease_request(0);
+            r.secret_hash = format!("x{i}");
+            state.lease(100 + i, &r);
+        }
+        let used = state.usage().last_used;
+        assert_eq!(used.len(), MAX_LAST_USED);
+        assert_eq!(used.last(), Some(&("x19".to_owned(), 119)));
+    }
+
+    #[test]
+    fn state_stored_before_last_use_was_kept_still_loads() {
+        let old = r#"{"bucket":null,"disabled":true,"revoked":["h"],
+            "failures":{"count":0,"window_start":0},"guarded_until":0,"good_sources":[]}"#;
+        let state: ClientGuardState = serde_json::from_str(old).unwrap();
+        assert!(state.usage().disabled && state.usage().last_used.is_empty());
+    }
+
+    #[test]
+    fn a_command_reaches_the_isolates_cached_view_at_once() {
+        let mut cache = IsolateCache::default();
+        cache.clients.insert(
+            "svc".into(),
+            CachedView::new(
+                ClientView {
+                    granted: 3,
+                    ..ClientView::default()
+                },
+                LIMIT,
+                10_000,
+            ),
+        );
+        let mut state = ClientGuardState::default();
+        cache.apply_command("svc", &state.apply(ClientCommand::Disable));
+        cache.apply_command("unknown", &state.apply(ClientCommand::Disable));
+        let cached = cache.clients.get_mut("svc").unwrap();
+        assert_eq!(
+            cached.decide(10_001, None, "h"),
+            Step::Refuse(Error::ClientDisabled)
+        );
+        assert!(!cache.clients.contains_key("unknown"));
     }
 
     #[test]

@@ -11,9 +11,14 @@
 //! - [`token`]: the checklist itself, and minting;
 //! - [`error`]: every reason to refuse, and its one mapping to RFC 6749 §5.2;
 //! - [`config`]: issuer, token path and RFC 8414 metadata.
+//!
+//! Beside the pipeline, for operators: [`admin`] (the admin API's routes, authentication and
+//! record changes) and [`credential`] (the format of generated secrets and client ids).
 
+pub mod admin;
 pub mod client;
 pub mod config;
+pub mod credential;
 pub mod error;
 pub mod form;
 pub mod guard;

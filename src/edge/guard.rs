@@ -12,6 +12,7 @@ use worker::{
     RequestInit, Response, Result, State,
 };
 
+use crate::core::client::guard_name;
 use crate::core::guard::{
     Backend, ClientCommand, ClientGuardState, ClientView, LeaseRequest, SourceEntry,
     SourceGuardState, Unavailable,
@@ -87,14 +88,16 @@ impl Backend for DoBackend {
         client_id: &str,
         request: &LeaseRequest,
     ) -> std::result::Result<ClientView, Unavailable> {
-        self.call(CLIENT_GUARD, client_id, "lease", request).await
+        let name = guard_name("default", client_id);
+        self.call(CLIENT_GUARD, &name, "lease", request).await
     }
 
     async fn client_failure(
         &self,
         client_id: &str,
     ) -> std::result::Result<ClientView, Unavailable> {
-        self.call(CLIENT_GUARD, client_id, "failure", &()).await
+        let name = guard_name("default", client_id);
+        self.call(CLIENT_GUARD, &name, "failure", &()).await
     }
 
     async fn source_failure(

@@ -20,7 +20,7 @@ impl KvClientStore {
 impl ClientStore for KvClientStore {
     async fn record(&self, client_id: &str) -> Result<Option<String>, StoreUnavailable> {
         self.0
-            .get(&record_key(client_id))
+            .get(&record_key("default", client_id))
             .text()
             .await
             .map_err(|_| StoreUnavailable)
