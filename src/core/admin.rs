@@ -758,9 +758,15 @@ mod tests {
     fn the_admin_api_is_off_without_a_long_enough_token() {
         let bearer = format!("Bearer {TOKEN}");
         assert_eq!(check_admin_token(None, Some(&bearer)), AdminAccess::Off);
-        assert_eq!(check_admin_token(Some(""), Some("Bearer ")), AdminAccess::Off);
         assert_eq!(
-            check_admin_token(Some(&TOKEN[..31]), Some(&format!("Bearer {}", &TOKEN[..31]))),
+            check_admin_token(Some(""), Some("Bearer ")),
+            AdminAccess::Off
+        );
+        assert_eq!(
+            check_admin_token(
+                Some(&TOKEN[..31]),
+                Some(&format!("Bearer {}", &TOKEN[..31]))
+            ),
             AdminAccess::Off
         );
     }
@@ -887,10 +893,17 @@ mod tests {
         for (json, expected) in cases {
             let error = Record::create(input(json), "g".into(), &hash("s"), 0).unwrap_err();
             assert_eq!(error.status, 400, "{json}");
-            assert!(error.message.contains(expected), "{json}: {}", error.message);
+            assert!(
+                error.message.contains(expected),
+                "{json}: {}",
+                error.message
+            );
         }
         let unknown = parse_body::<NewClient>(br#"{"scopes":["a"],"audience":["x"],"scope":1}"#);
-        assert!(unknown.unwrap_err().message.contains("unknown field `scope`"));
+        assert!(unknown
+            .unwrap_err()
+            .message
+            .contains("unknown field `scope`"));
         assert_eq!(parse_body::<NewClient>(b"{").unwrap_err().status, 400);
     }
 
@@ -900,7 +913,10 @@ mod tests {
         let update: ClientUpdate =
             parse_body(br#"{"token_ttl":120,"rate_limit":{"per_minute":5,"burst":2}}"#).unwrap();
         let next = r.updated(update).unwrap();
-        assert_eq!((next.token_ttl, next.scopes.clone()), (120, r.scopes.clone()));
+        assert_eq!(
+            (next.token_ttl, next.scopes.clone()),
+            (120, r.scopes.clone())
+        );
         assert_eq!(
             next.rate_limit,
             Some(RateLimit {
@@ -951,14 +967,19 @@ mod tests {
         assert_eq!(next.secrets[0].expires_at, Some(5_000));
         let client = Client::from_json("gen", &next.to_json()).unwrap();
         let pepper = Pepper::new("pepper-pepper-pepper-pepper-pepp").unwrap();
-        let works =
-            |s: &str, now| client.authenticate(&pepper, &ClientSecret::new(s.into()), now).is_some();
+        let works = |s: &str, now| {
+            client
+                .authenticate(&pepper, &ClientSecret::new(s.into()), now)
+                .is_some()
+        };
         assert!(works("s1", 4_999) && works("s2", 4_999));
         assert!(!works("s1", 5_000) && works("s2", 5_000));
         // A second rotation during the overlap is refused; after it, the expired one is dropped.
         let again = next.rotate(&hash("s3"), Rotation::default(), 3_000);
         assert_eq!(again.unwrap_err().status, 409);
-        let later = next.rotate(&hash("s3"), Rotation::default(), 6_000).unwrap();
+        let later = next
+            .rotate(&hash("s3"), Rotation::default(), 6_000)
+            .unwrap();
         assert_eq!(later.secrets.len(), 2);
         assert_eq!(later.secrets[0].hash, hash("s2").encode());
     }
@@ -970,7 +991,10 @@ mod tests {
             let rotation = Rotation {
                 old_secret_expires_at: Some(bad),
             };
-            assert_eq!(r.rotate(&hash("x"), rotation, 2_000).unwrap_err().status, 400);
+            assert_eq!(
+                r.rotate(&hash("x"), rotation, 2_000).unwrap_err().status,
+                400
+            );
         }
         let default = r.rotate(&hash("x"), Rotation::default(), 2_000).unwrap();
         assert_eq!(
@@ -995,7 +1019,9 @@ mod tests {
 
     #[test]
     fn the_info_shows_no_hash_and_each_secrets_last_use() {
-        let r = record().rotate(&hash("s2"), Rotation::default(), 2_000).unwrap();
+        let r = record()
+            .rotate(&hash("s2"), Rotation::default(), 2_000)
+            .unwrap();
         let usage = ClientUsage {
             disabled: true,
             revoked: vec![],

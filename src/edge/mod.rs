@@ -3,6 +3,7 @@
 //! Thin on purpose. Every decision is in [`crate::core`]; this layer reads the request, the
 //! clock and the random source, calls the core, and writes the answer and one log line.
 
+mod admin;
 mod guard;
 mod state;
 mod store;
@@ -17,6 +18,7 @@ use worker::{
 };
 
 use crate::core::{
+    admin::ADMIN_PREFIX,
     config::{JWKS_PATH, METADATA_PATH},
     error::Error,
     guard::{source_key, IsolateCache, Limiter},
@@ -46,6 +48,9 @@ const PUBLIC: [(&str, &str); 3] = [
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let started = Date::now().as_millis();
     let path = req.path();
+    if path.starts_with(ADMIN_PREFIX) {
+        return admin::handle(req, env, started).await;
+    }
     let issuer = match state::issuer(&env) {
         Ok(issuer) => issuer,
         Err(problem) => {
@@ -96,8 +101,13 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             &[("Allow", "GET, HEAD".into())],
             r#"{"error":"method_not_allowed"}"#.into(),
         ),
-        (None, _) => respond(404, &PUBLIC, &[], r#"{"error":"not_found"}"#.into()),
+        (None, _) => not_found(),
     }
+}
+
+/// The answer to a path that does not exist.
+fn not_found() -> Result<Response> {
+    respond(404, &PUBLIC, &[], r#"{"error":"not_found"}"#.into())
 }
 
 /// Reads the request's parts and runs the core's checklist.
