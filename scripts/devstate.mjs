@@ -51,7 +51,8 @@ export function clientRecord({ id, secrets, pepper, scopes = [], defaultScopes =
   };
 }
 
-export const kvKey = (id) => `client:${id}`;
+/** KV key of a client record (docs/storage-schema.md); the single tenant so far is `default`. */
+export const kvKey = (id, tenant = 'default') => `client:${tenant}:${id}`;
 
 // --- validation of operator input (register-client), after docs/storage-schema.md ---------
 

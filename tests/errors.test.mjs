@@ -16,7 +16,7 @@
 //   storage-schema: bad SIGNING_KEYS → 500               → "malformed SIGNING_KEYS give 500 server_error, and a good set works again"
 //   contract: no secret/token in logs                    → "the logs hold no secret, ..." (testLogHygiene)
 import { test } from 'node:test';
-import { FORM, assert, assertError, assertIssued, assertNoStore, form, generateSigningKey, testLogHygiene, useWorker } from './harness.mjs';
+import { FORM, assert, assertError, assertIssued, assertNoStore, form, generateSigningKey, kvKey, testLogHygiene, useWorker } from './harness.mjs';
 
 const w = useWorker();
 const GRANT = { grant_type: 'client_credentials' };
@@ -117,7 +117,7 @@ test('an unknown path gets 404', async () => {
 });
 
 test('a client record that is not JSON gives 500 server_error', async () => {
-  await w.putRaw('client:broken-json', '{"v":1,"client_id":"broken-json",');
+  await w.putRaw(kvKey('broken-json'), '{"v":1,"client_id":"broken-json",');
   assertError(await w.token({ auth: ['broken-json', 'any-secret-value'] }), 500, 'server_error');
 });
 

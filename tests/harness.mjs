@@ -5,13 +5,14 @@
 // Nothing secret is ever printed: assertion messages name fields, never their values.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import * as jose from 'jose';
 import { Miniflare } from 'miniflare';
 import { unstable_readConfig as readWranglerConfig } from 'wrangler';
 import { ROOT, clientRecord, generateSigningKey, kvKey, randomToken, signingKeysJson } from '../scripts/devstate.mjs';
 
-export { assert, jose, generateSigningKey };
+export { assert, jose, generateSigningKey, kvKey };
 
 export const TOKEN_PATH = '/oauth2/token';
 export const ISSUER = 'https://issuer.test';
@@ -74,15 +75,20 @@ const BROKEN_GUARD = `export class BrokenGuard {
 export default { fetch() { return new Response('unused', { status: 404 }); } };`;
 
 export class TestWorker {
-  /** `guardFault` ('throw' | 'hang') binds CLIENT_GUARD to a broken object. */
-  constructor({ tokenPath = TOKEN_PATH, issuer = ISSUER, guardFault } = {}) {
+  /**
+   * `guardFault` ('throw' | 'hang') binds CLIENT_GUARD to a broken object; `adminToken` sets
+   * the ADMIN_TOKEN secret (true: a random one), which switches the admin API on.
+   */
+  constructor({ tokenPath = TOKEN_PATH, issuer = ISSUER, guardFault, adminToken } = {}) {
     this.tokenPath = tokenPath;
     this.issuer = issuer;
     this.guardFault = guardFault;
+    this.adminToken = adminToken === true ? randomToken() : adminToken;
     this.keys = [generateSigningKey()];
     this.pepper = randomToken();
     this.records = new Map(); // KV key → stored text, re-seeded after a restart
     this.sensitive = new Set([this.pepper, this.keys[0].d]); // must never reach the logs
+    if (this.adminToken) this.sensitive.add(this.adminToken);
     this.stdio = '';
     this.tokenAnswers = []; // per token-path request: {error, clientId}, to match against the log
   }
@@ -102,7 +108,8 @@ export class TestWorker {
         durableObjects,
         bindings: {
           ...vars, ISSUER: this.issuer, TOKEN_PATH: this.tokenPath,
-          SIGNING_KEYS: signingKeysJson(this.keys), CLIENT_SECRET_PEPPER: this.pepper, ...bindings,
+          SIGNING_KEYS: signingKeysJson(this.keys), CLIENT_SECRET_PEPPER: this.pepper,
+          ...(this.adminToken ? { ADMIN_TOKEN: this.adminToken } : {}), ...bindings,
         },
       }, {
         name: 'probe', modules: true, script: PROBE, compatibilityDate: WORKER.compatibilityDate,
@@ -117,7 +124,7 @@ export class TestWorker {
   async start() {
     this.mf = new Miniflare(this.options());
     try {
-      await this.mf.ready;
+      this.url = (await this.mf.ready).origin; // on 127.0.0.1, for tools that need a socket (the CLI)
     } catch (e) { // show workerd's startup output (no request has run, so no secret is in it)
       e.message += `\n--- workerd output ---\n${this.stdio.slice(-4000)}`;
       throw e;
@@ -130,6 +137,7 @@ export class TestWorker {
     this.keys = keys;
     for (const k of keys) this.sensitive.add(k.d);
     await this.mf.setOptions(this.options(bindings));
+    this.url = (await this.mf.ready).origin;
     const kv = await this.mf.getKVNamespace('CLIENTS');
     for (const [k, v] of this.records) await kv.put(k, v);
   }
@@ -139,7 +147,7 @@ export class TestWorker {
   /** Sends an operator's command (docs/storage-schema.md) to a client's guard object. */
   async guardCommand(clientId, command) {
     const ns = await this.mf.getDurableObjectNamespace('CLIENT_GUARD');
-    const res = await ns.get(ns.idFromName(clientId)).fetch('https://guard/command', {
+    const res = await ns.get(ns.idFromName(`default:${clientId}`)).fetch('https://guard/command', {
       method: 'POST', body: JSON.stringify(command),
     });
     assert.equal(res.status, 200, 'guard command accepted');
@@ -263,6 +271,24 @@ export class TestWorker {
     await new Promise((r) => setTimeout(r, 200));
     return parse();
   }
+}
+
+/** The operator CLI as `npm test` builds it (cargo's debug profile). */
+export const CLI_BIN = process.env.EDGE_TOKEN_ADMIN_BIN ?? join(ROOT, 'target', 'debug', 'edge-token-admin');
+
+/**
+ * Runs the CLI with `args`; `env` is added to a clean environment (PATH and HOME only), `cwd`
+ * defaults to the system temp dir so that no developer's .dev.vars is read, `input` goes to
+ * its stdin. Returns {code, stdout, stderr, json} (json: stdout parsed, if it is JSON).
+ */
+export function runCli(args, { env = {}, cwd = process.env.TMPDIR ?? '/tmp', input } = {}) {
+  const r = spawnSync(CLI_BIN, args, {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, cwd, input, encoding: 'utf8', timeout: 60_000,
+  });
+  if (r.error) throw r.error;
+  let json;
+  try { json = JSON.parse(r.stdout); } catch { /* not JSON */ }
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, json };
 }
 
 /** Registers before/after hooks for one Worker per test file; returns it (filled in `before`). */
