@@ -2,6 +2,7 @@
 
 use std::{io::Read, time::Duration};
 
+use base64ct::{Base64UrlUnpadded, Encoding};
 use jwt_compact::{alg::Ed25519, jwk::JsonWebKey, AlgorithmExt, UntrustedToken};
 use serde_json::{json, Value};
 
@@ -53,10 +54,14 @@ pub fn verify(
         UntrustedToken::new(token.trim()).map_err(|e| Failure::new(format!("not a JWT: {e}")))?;
     let header = untrusted.header();
     let kid = header.key_id.clone().unwrap_or_default();
-    let claims: Value = untrusted
-        .deserialize_claims_unchecked::<Value>()
-        .map(|c| serde_json::to_value(c.custom).unwrap_or_default())
-        .map_err(|e| Failure::new(format!("unreadable claims: {e}")))?;
+    // The payload as sent (jwt-compact's claims type takes `exp` and `iat` apart).
+    let claims: Value = token
+        .trim()
+        .split('.')
+        .nth(1)
+        .and_then(|p| Base64UrlUnpadded::decode_vec(p).ok())
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(|| Failure::new("the token's payload is not base64url JSON"))?;
     let header_json = json!({
         "alg": untrusted.algorithm(),
         "typ": header.token_type,
