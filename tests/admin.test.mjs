@@ -31,7 +31,7 @@ const kvText = async (key) => (await w.mf.getKVNamespace('CLIENTS')).get(key);
 /** A client as the harness's verifyToken wants it, from an admin answer. */
 const asClient = (info) => ({ id: info.client_id, record: { token_ttl: info.token_ttl, audience: info.audience } });
 
-/** Independent check of docs/secret-format.md: etcs_ + 43 base62 + 6 base62 of CRC-32. */
+/** Independent check of the secret format (docs/admin-api.md): etcs_ + 43 base62 + 6 base62 of CRC-32. */
 function wellFormed(secret) {
   const m = /^(etcs_[0-9A-Za-z]{43})([0-9A-Za-z]{6})$/.exec(secret);
   if (!m) return false;

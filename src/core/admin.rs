@@ -121,10 +121,14 @@ pub enum AdminAccess {
 
 /// Checks `Authorization: Bearer <token>` against the configured `ADMIN_TOKEN`. Both are
 /// hashed first and the digests compared in constant time, so neither the content nor the
-/// length of the configured token shows in the timing. A token shorter than
+/// length of the configured token shows in the timing. Surrounding whitespace (a newline
+/// piped into `wrangler secret put`) is not part of either. A token shorter than
 /// [`MIN_ADMIN_TOKEN_BYTES`] leaves the API off.
 pub fn check_admin_token(configured: Option<&str>, authorization: Option<&str>) -> AdminAccess {
-    let Some(configured) = configured.filter(|t| t.len() >= MIN_ADMIN_TOKEN_BYTES) else {
+    let Some(configured) = configured
+        .map(str::trim)
+        .filter(|t| t.len() >= MIN_ADMIN_TOKEN_BYTES)
+    else {
         return AdminAccess::Off;
     };
     let presented = authorization.and_then(|h| {

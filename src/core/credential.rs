@@ -1,4 +1,4 @@
-//! Generated client secrets and client ids (docs/secret-format.md).
+//! Generated client secrets and client ids (docs/admin-api.md, "Secret format").
 //!
 //! A secret is `etcs_` + 43 base62 digits of 256 random bits + 6 base62 digits of the
 //! CRC-32 of everything before them: a recognisable prefix and a checksum, so that a secret

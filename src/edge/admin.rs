@@ -34,6 +34,7 @@ pub async fn handle(req: Request, env: Env, started: u64) -> worker::Result<Resp
         .ok();
     if configured
         .as_deref()
+        .map(str::trim)
         .is_some_and(|t| !t.is_empty() && t.len() < MIN_ADMIN_TOKEN_BYTES)
     {
         console_error!(
