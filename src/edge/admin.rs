@@ -291,13 +291,10 @@ impl Admin<'_> {
             self.command(&id, ClientCommand::Enable).await?;
         }
         self.store(&record).await?;
-        let mut body = serde_json::json!({
+        let body = serde_json::json!({
             "client": self.info(&record, Some(&ClientUsage::default())),
             "client_secret": secret.expose(),
         });
-        body["client"]
-            .as_object_mut()
-            .map(|c| c.remove("usage_unavailable"));
         Ok((201, body))
     }
 
