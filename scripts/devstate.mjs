@@ -136,7 +136,8 @@ const wrangler = (args, opts = {}) =>
 
 /** Writes a client record into wrangler's local KV (.wrangler/state), where `wrangler dev` reads it. */
 export function putLocalClient(record) {
-  wrangler(['put', kvKey(record.client_id), JSON.stringify(record)]);
+  // The metadata the admin API writes too, so that `client list` can show the status.
+  wrangler(['put', kvKey(record.client_id), JSON.stringify(record), '--metadata', JSON.stringify({ disabled: record.disabled })]);
 }
 
 /** True when the local KV already holds a record for this client id. */

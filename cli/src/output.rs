@@ -172,7 +172,7 @@ pub fn list(tenant: &str, clients: &[Value], json: bool) {
         let status = match &c["disabled"] {
             Value::Bool(true) => "disabled",
             Value::Bool(false) => "enabled",
-            _ => "?",
+            _ => "status not in KV metadata (see `client show`)",
         };
         println!("  {}  {status}", c["client_id"].as_str().unwrap_or(""));
     }
