@@ -6,7 +6,7 @@
 use serde::de::DeserializeOwned;
 use worker::{console_error, console_log, kv::KvStore, Date, Env, Headers, Request, Response};
 
-use super::{guard, not_found, state, GUARD_CACHE};
+use super::{guard, not_found, GUARD_CACHE};
 use crate::core::{
     admin::{
         check_admin_token, parse_body, parse_route, AdminAccess, AdminError, AdminRequest, Record,
@@ -26,7 +26,13 @@ const LIST_PAGE: u64 = 1_000;
 type Answer = Result<(u16, serde_json::Value), AdminError>;
 
 /// Answers a request whose path starts with `/admin/`.
-pub async fn handle(req: Request, env: Env, started: u64) -> worker::Result<Response> {
+/// Without a usable `ADMIN_TOKEN` it answers exactly as a path that does not exist.
+pub async fn handle(
+    req: Request,
+    env: Env,
+    issuer: &Issuer,
+    started: u64,
+) -> worker::Result<Response> {
     let configured = env
         .secret(ADMIN_TOKEN)
         .map(|s| s.to_string())
@@ -67,7 +73,7 @@ pub async fn handle(req: Request, env: Env, started: u64) -> worker::Result<Resp
             return answer(Err(error), &extra);
         }
     };
-    let result = dispatch(req, &env, &request).await;
+    let result = dispatch(req, &env, issuer, &request).await;
     log(
         Some(&request),
         result.as_ref().map_or_else(|e| e.status, |(s, _)| *s),
@@ -76,17 +82,14 @@ pub async fn handle(req: Request, env: Env, started: u64) -> worker::Result<Resp
     answer(result, &[])
 }
 
-async fn dispatch(mut req: Request, env: &Env, request: &AdminRequest) -> Answer {
-    let issuer = state::issuer(env).map_err(|problem| {
-        AdminError::fault(format!("the Worker's configuration is broken: {problem}"))
-    })?;
+async fn dispatch(mut req: Request, env: &Env, issuer: &Issuer, request: &AdminRequest) -> Answer {
     let kv = env
         .kv("CLIENTS")
         .map_err(|_| AdminError::fault("the CLIENTS binding is missing"))?;
     let admin = Admin {
         env,
         kv,
-        issuer: &issuer,
+        issuer,
         tenant: &request.tenant,
         now_ms: Date::now().as_millis(),
     };

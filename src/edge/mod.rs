@@ -48,9 +48,6 @@ const PUBLIC: [(&str, &str); 3] = [
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let started = Date::now().as_millis();
     let path = req.path();
-    if path.starts_with(ADMIN_PREFIX) {
-        return admin::handle(req, env, started).await;
-    }
     let issuer = match state::issuer(&env) {
         Ok(issuer) => issuer,
         Err(problem) => {
@@ -68,6 +65,9 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         }
     };
 
+    if path.starts_with(ADMIN_PREFIX) {
+        return admin::handle(req, env, &issuer, started).await;
+    }
     if path == issuer.config.token_path() {
         let outcome = if req.method() == Method::Post {
             token(req, env, ctx, &issuer).await
