@@ -7,6 +7,7 @@
 //   routes: unknown 404, wrong method 405 + Allow, bad tenant 400     → "unknown routes, clients and methods …"
 //   KV key client:{tenant}:{id}, guard named {tenant}:{id}             → "a client of another tenant is stored under its own key …"
 //   last use of each secret from the guard object                     → "each secret's last use is shown, …"
+//   one log line per admin request, no body or token                  → "each admin request logs one line …"
 //   no admin token, secret or hash in the logs                         → testLogHygiene
 import { createHmac } from 'node:crypto';
 import { crc32 } from 'node:zlib';
@@ -191,6 +192,16 @@ test("each secret's last use is shown, and disable and retire answer with the ne
   assert.equal((await w.token({ auth: [id, secret] })).status, 401, 'the retired secret is refused at once');
   const last = await admin(`/clients/${id}/secrets/${rotated.json.secret_id}`, { method: 'DELETE' });
   assert.equal(last.status, 409, 'the last live secret cannot be retired');
+});
+
+test('each admin request logs one line naming the operation and status, without the token or a body', async () => {
+  const lines = (await w.jsonLogLines()).filter((l) => l.route === 'admin');
+  assert.ok(lines.some((l) => l.op === 'create' && l.status === 201 && l.tenant === 'default'), 'a create line');
+  assert.ok(lines.some((l) => l.op === undefined && l.status === 401), 'a refused line');
+  assert.ok(lines.some((l) => l.op === 'disable' && typeof l.client_id === 'string'), 'a disable line with the client id');
+  for (const l of lines) {
+    assert.deepEqual(Object.keys(l).filter((k) => !['route', 'op', 'tenant', 'client_id', 'status', 'ms'].includes(k)), [], 'no other fields');
+  }
 });
 
 testLogHygiene(w);

@@ -390,13 +390,18 @@ fn answer(result: Answer, extra: &[(&str, &str)]) -> worker::Result<Response> {
 /// One line per admin request: what, on which client, and how it ended; never a body, a
 /// secret or a header value.
 fn log(request: Option<&AdminRequest>, status: u16, started: u64) {
-    let line = serde_json::json!({
-        "route": "admin",
-        "op": request.map(|r| r.route.op()),
-        "tenant": request.map(|r| r.tenant.as_str()),
-        "client_id": request.and_then(|r| r.route.client_id()),
-        "status": status,
-        "ms": Date::now().as_millis().saturating_sub(started),
-    });
+    let mut line = serde_json::Map::new();
+    line.insert("route".into(), "admin".into());
+    if let Some(request) = request {
+        line.insert("op".into(), request.route.op().into());
+        line.insert("tenant".into(), request.tenant.clone().into());
+        if let Some(id) = request.route.client_id() {
+            line.insert("client_id".into(), id.into());
+        }
+    }
+    line.insert("status".into(), status.into());
+    let ms = Date::now().as_millis().saturating_sub(started);
+    line.insert("ms".into(), ms.into());
+    let line = serde_json::Value::Object(line);
     console_log!("{line}");
 }
