@@ -5,7 +5,7 @@ import { clientRecord, curlExample, ensureDevVars, putLocalClient, randomToken }
 
 try {
   const { vars, created } = ensureDevVars();
-  console.log(created ? 'dev: created .dev.vars (signing key + pepper)' : 'dev: using the existing .dev.vars');
+  console.log(created ? 'dev: created .dev.vars (signing key, pepper, admin token)' : 'dev: using the existing .dev.vars');
   const secret = randomToken();
   putLocalClient(clientRecord({
     id: 'demo', secrets: [secret], pepper: vars.CLIENT_SECRET_PEPPER,
@@ -19,7 +19,9 @@ dev: demo client (a new secret on every start)
 
   ${curlExample('demo', secret)}
 
-dev: more clients: npm run register-client -- --id NAME --scopes "a b"
+dev: manage clients and keys (admin API, token from .dev.vars), in another terminal:
+  npm run admin -- client create --scopes "a b" --audience https://api.example.com
+  npm run admin -- --help
 `);
 } catch (e) {
   console.error(`dev: ${e.stderr || e.message}`);

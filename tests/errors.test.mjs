@@ -17,8 +17,7 @@
 //   tenants.md: bad TENANTS → 500, the log names the field; object or JSON text → "a TENANTS that breaks a rule gives 500 and a log line naming the tenant and field; JSON text works too"
 //   contract: no secret/token in logs                    → "the logs hold no secret, ..." (testLogHygiene)
 import { test } from 'node:test';
-import { FORM, assert, assertError, assertIssued, assertNoStore, form, generateSigningKey, testLogHygiene, useWorker } from './harness.mjs';
-import { kvKey } from '../scripts/devstate.mjs';
+import { FORM, assert, assertError, assertIssued, assertNoStore, form, generateSigningKey, kvKey, testLogHygiene, useWorker } from './harness.mjs';
 
 const w = useWorker();
 const GRANT = { grant_type: 'client_credentials' };

@@ -5,7 +5,7 @@
 // Nothing secret is ever printed: assertion messages name fields, never their values.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as jose from 'jose';
@@ -14,9 +14,8 @@ import { parse as parseToml } from 'smol-toml';
 import { unstable_readConfig as readWranglerConfig } from 'wrangler';
 import { ROOT, clientRecord, generateSigningKey, kvKey, randomToken, signingKeysJson } from '../scripts/devstate.mjs';
 
-export { assert, jose, generateSigningKey };
+export { assert, jose, generateSigningKey, kvKey };
 
-export const TOKEN_PATH = '/oauth2/token';
 export const ISSUER = 'https://issuer.test'; // the origin (ISSUER); a tenant's issuer adds its issuer_path
 export const FORM = 'application/x-www-form-urlencoded';
 const ORIGIN = 'http://127.0.0.1'; // what the requests are addressed to; the Worker must use ISSUER, not this
@@ -83,9 +82,10 @@ export class TestWorker {
   /**
    * `tenants`: the TENANTS var (default: wrangler.toml's); `tenant`: the one `token()` and
    * `seedClient()` use by default (default: the first); `issuer`: the origin (ISSUER);
-   * `guardFault` ('throw' | 'hang') binds CLIENT_GUARD to a broken object.
+   * `guardFault` ('throw' | 'hang') binds CLIENT_GUARD to a broken object; `adminToken` sets
+   * the ADMIN_TOKEN secret (true: a random one), which switches the admin API on.
    */
-  constructor({ tenants = WORKER.vars.TENANTS, tenant = Object.keys(tenants)[0], issuer = ISSUER, guardFault } = {}) {
+  constructor({ tenants = WORKER.vars.TENANTS, tenant = Object.keys(tenants)[0], issuer = ISSUER, guardFault, adminToken } = {}) {
     this.tenants = tenants;
     this.tenant = tenant;
     this.tokenPath = tenants[tenant].token_paths[0];
@@ -93,10 +93,12 @@ export class TestWorker {
     this.origin = issuer;
     this.issuer = this.issuerOf(tenant);
     this.guardFault = guardFault;
+    this.adminToken = adminToken === true ? randomToken() : adminToken;
     this.keys = [generateSigningKey()];
     this.pepper = randomToken();
     this.records = new Map(); // KV key → stored text, re-seeded after a restart
     this.sensitive = new Set([this.pepper, this.keys[0].d]); // must never reach the logs
+    if (this.adminToken) this.sensitive.add(this.adminToken);
     this.stdio = '';
     this.tokenAnswers = []; // per token-path request: {error, clientId}, to match against the log
   }
@@ -117,7 +119,8 @@ export class TestWorker {
         durableObjects,
         bindings: {
           ...vars, ISSUER: this.origin, TENANTS: this.tenants,
-          SIGNING_KEYS: signingKeysJson(this.keys), CLIENT_SECRET_PEPPER: this.pepper, ...bindings,
+          SIGNING_KEYS: signingKeysJson(this.keys), CLIENT_SECRET_PEPPER: this.pepper,
+          ...(this.adminToken ? { ADMIN_TOKEN: this.adminToken } : {}), ...bindings,
         },
       }, {
         name: 'probe', modules: true, script: PROBE, compatibilityDate: WORKER.compatibilityDate,
@@ -132,7 +135,7 @@ export class TestWorker {
   async start() {
     this.mf = new Miniflare(this.options());
     try {
-      await this.mf.ready;
+      this.url = (await this.mf.ready).origin; // on 127.0.0.1, for tools that need a socket (the CLI)
     } catch (e) { // show workerd's startup output (no request has run, so no secret is in it)
       e.message += `\n--- workerd output ---\n${this.stdio.slice(-4000)}`;
       throw e;
@@ -145,6 +148,7 @@ export class TestWorker {
     this.keys = keys;
     for (const k of keys) this.sensitive.add(k.d);
     await this.mf.setOptions(this.options(bindings));
+    this.url = (await this.mf.ready).origin;
     const kv = await this.mf.getKVNamespace('CLIENTS');
     for (const [k, v] of this.records) await kv.put(k, v);
   }
@@ -311,6 +315,24 @@ export class TestWorker {
     await new Promise((r) => setTimeout(r, 200));
     return parse();
   }
+}
+
+/** The operator CLI as `npm test` builds it (cargo's debug profile). */
+export const CLI_BIN = process.env.EDGE_TOKEN_ADMIN_BIN ?? join(ROOT, 'target', 'debug', 'edge-token-admin');
+
+/**
+ * Runs the CLI with `args`; `env` is added to a clean environment (PATH and HOME only), `cwd`
+ * defaults to the system temp dir so that no developer's .dev.vars is read, `input` goes to
+ * its stdin. Returns {code, stdout, stderr, json} (json: stdout parsed, if it is JSON).
+ */
+export function runCli(args, { env = {}, cwd = process.env.TMPDIR ?? '/tmp', input } = {}) {
+  const r = spawnSync(CLI_BIN, args, {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, cwd, input, encoding: 'utf8', timeout: 60_000,
+  });
+  if (r.error) throw r.error;
+  let json;
+  try { json = JSON.parse(r.stdout); } catch { /* not JSON */ }
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, json };
 }
 
 /** Registers before/after hooks for one Worker per test file; returns it (filled in `before`). */

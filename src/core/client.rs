@@ -44,6 +44,11 @@ impl RecordCache {
         (now_ms.saturating_sub(*read_at) < RECORD_TTL_MS).then(|| client.clone())
     }
 
+    /// Drops the record of `id`, changed by an operator through this isolate.
+    pub fn forget(&self, id: &str) {
+        self.entries.borrow_mut().remove(id);
+    }
+
     /// Remembers a record read at `now_ms`.
     pub fn insert(&self, client: Rc<Client>, now_ms: u64) {
         let mut entries = self.entries.borrow_mut();

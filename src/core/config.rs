@@ -155,7 +155,9 @@ fn is_path(path: &str) -> bool {
     })
 }
 
-fn is_tenant_name(name: &str) -> bool {
+/// Whether `name` can name a tenant: 1–32 of `a-z`, `0-9`, `-`, not starting with `-` (it
+/// prefixes KV keys and object names, so it never holds a `:`).
+pub fn is_tenant_name(name: &str) -> bool {
     let bytes = name.as_bytes();
     (1..=32).contains(&bytes.len())
         && bytes[0].is_ascii_alphanumeric()

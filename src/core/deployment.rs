@@ -67,6 +67,13 @@ impl Deployment {
         Some((&self.issuers[*index], *endpoint))
     }
 
+    /// The issuer of the tenant named `name`.
+    pub fn tenant(&self, name: &str) -> Option<&Issuer> {
+        self.issuers
+            .iter()
+            .find(|issuer| issuer.tenant.name == name)
+    }
+
     /// Every tenant's issuer, in tenant-name order.
     pub fn issuers(&self) -> &[Issuer] {
         &self.issuers

@@ -37,6 +37,8 @@ pub const GOOD_SOURCE_MS: u64 = 24 * 3_600_000;
 pub const MAX_GOOD_SOURCES: usize = 32;
 /// Revoked secret hashes kept per client (a client has at most two live secrets).
 pub const MAX_REVOKED: usize = 8;
+/// Secret hashes whose last use a client's object remembers (the most recent first to stay).
+pub const MAX_LAST_USED: usize = 8;
 /// Failures within a window that block a source.
 pub const SOURCE_THRESHOLD: u32 = 10;
 /// The first block of a source; each further block doubles, up to [`SOURCE_BLOCK_MAX_MS`].
@@ -153,6 +155,23 @@ pub struct ClientGuardState {
     failures: Failures,
     guarded_until: u64,
     good_sources: Vec<(String, u64)>,
+    /// `[secret hash, Unix ms]` of the latest lease asked for on behalf of each secret; absent
+    /// in state stored before it existed.
+    #[serde(default)]
+    last_used: Vec<(String, u64)>,
+}
+
+/// What an operator may read of a client's object (`/usage`): never changes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientUsage {
+    /// The object refuses the client.
+    pub disabled: bool,
+    /// Hashes of revoked secrets.
+    pub revoked: Vec<String>,
+    /// `[secret hash, Unix ms]`: when a lease was last asked for with each secret. Approximate:
+    /// an isolate asks at most about once a second per client while it serves it, and a
+    /// request served from a lease another secret's request obtained is not seen.
+    pub last_used: Vec<(String, u64)>,
 }
 
 impl ClientGuardState {
@@ -192,6 +211,12 @@ impl ClientGuardState {
             let excess = self.good_sources.len().saturating_sub(MAX_GOOD_SOURCES);
             self.good_sources.drain(..excess);
         }
+        if !refused {
+            self.last_used.retain(|(h, _)| h != &request.secret_hash);
+            self.last_used.push((request.secret_hash.clone(), now));
+            let excess = self.last_used.len().saturating_sub(MAX_LAST_USED);
+            self.last_used.drain(..excess);
+        }
         self.view(granted, wait_ms)
     }
 
@@ -217,6 +242,15 @@ impl ClientGuardState {
             }
         }
         self.view(0, 0)
+    }
+
+    /// What the admin API shows of the object.
+    pub fn usage(&self) -> ClientUsage {
+        ClientUsage {
+            disabled: self.disabled,
+            revoked: self.revoked.clone(),
+            last_used: self.last_used.clone(),
+        }
     }
 
     fn view(&self, granted: u64, wait_ms: u64) -> ClientView {
@@ -455,14 +489,10 @@ pub struct Unavailable;
 /// Durable Object stubs and `ctx.wait_until`; tests over fakes.
 #[allow(async_fn_in_trait)] // Workers are single-threaded: no `Send` bound wanted.
 pub trait Backend: Clone + 'static {
-    /// Asks a client's object for a lease.
-    async fn lease(
-        &self,
-        client_id: &str,
-        request: &LeaseRequest,
-    ) -> Result<ClientView, Unavailable>;
-    /// Reports a failed authentication to a client's object.
-    async fn client_failure(&self, client_id: &str) -> Result<ClientView, Unavailable>;
+    /// Asks a client's object (named `guard`: [`crate::core::client::guard_name`]) for a lease.
+    async fn lease(&self, guard: &str, request: &LeaseRequest) -> Result<ClientView, Unavailable>;
+    /// Reports a failed authentication to a client's object (named `guard`).
+    async fn client_failure(&self, guard: &str) -> Result<ClientView, Unavailable>;
     /// Reports a failure from a source to its shard; answers until when it is blocked.
     async fn source_failure(&self, shard: u64, source: &str) -> Result<u64, Unavailable>;
     /// Runs `task` after the response, within the request's lifetime.
@@ -475,6 +505,7 @@ pub trait Backend: Clone + 'static {
 /// when the maps grow.
 #[derive(Debug, Default)]
 pub struct IsolateCache {
+    /// By guard name (`{tenant}:{client_id}`).
     clients: HashMap<String, CachedView>,
     blocked_sources: HashMap<String, u64>,
 }
@@ -483,6 +514,15 @@ pub struct IsolateCache {
 const MAX_CACHED: usize = 10_000;
 
 impl IsolateCache {
+    /// Takes in the revocation state an operator's command just set in a client's object, so
+    /// that this isolate applies it at once (others within [`VIEW_TTL_MS`]). A lease is kept.
+    pub fn apply_command(&mut self, guard: &str, view: &ClientView) {
+        if let Some(cached) = self.clients.get_mut(guard) {
+            cached.view.disabled = view.disabled;
+            cached.view.revoked.clone_from(&view.revoked);
+        }
+    }
+
     fn prune(&mut self, now: u64) {
         if self.clients.len() > MAX_CACHED {
             self.clients.retain(|_, v| v.is_fresh(now));
@@ -516,8 +556,8 @@ impl<B: Backend> Limiter<B> {
     }
 
     /// After a failed authentication: reported in the background, never delaying the answer.
-    /// `client_id` is set only when the client exists.
-    pub fn report_failure(&self, client_id: Option<&str>) {
+    /// `guard` (the client's guard name) is set only when the client exists.
+    pub fn report_failure(&self, guard: Option<&str>) {
         if let Some(source) = self.source.clone() {
             let (backend, cache) = (self.backend.clone(), self.cache.clone());
             self.backend.spawn(async move {
@@ -530,12 +570,12 @@ impl<B: Backend> Limiter<B> {
                 }
             });
         }
-        if let Some(client_id) = client_id.map(str::to_owned) {
+        if let Some(guard) = guard.map(str::to_owned) {
             let (backend, cache) = (self.backend.clone(), self.cache.clone());
             self.backend.spawn(async move {
-                if let Ok(view) = backend.client_failure(&client_id).await {
+                if let Ok(view) = backend.client_failure(&guard).await {
                     // Keep any lease; take in the new guard state.
-                    if let Some(cached) = cache.borrow_mut().clients.get_mut(&client_id) {
+                    if let Some(cached) = cache.borrow_mut().clients.get_mut(&guard) {
                         cached.view.guarded_until = view.guarded_until;
                     }
                 }
@@ -546,25 +586,25 @@ impl<B: Backend> Limiter<B> {
     /// For an authenticated client: revocation, guard and issuance limit.
     pub async fn admit(
         &self,
-        client_id: &str,
+        guard: &str,
         limit: Limit,
         secret_hash: &str,
         now: u64,
     ) -> Result<(), Error> {
         let source = self.source.as_deref();
-        let step = match self.cache.borrow_mut().clients.get_mut(client_id) {
+        let step = match self.cache.borrow_mut().clients.get_mut(guard) {
             Some(cached) => cached.decide(now, source, secret_hash),
             None => Step::Ask,
         };
         match step {
             Step::Serve { refresh } => {
                 if refresh {
-                    self.refresh_in_background(client_id, limit, secret_hash);
+                    self.refresh_in_background(guard, limit, secret_hash);
                 }
                 Ok(())
             }
             Step::Refuse(error) => Err(error),
-            Step::Ask => self.ask(client_id, limit, secret_hash, now).await,
+            Step::Ask => self.ask(guard, limit, secret_hash, now).await,
         }
     }
 
@@ -580,7 +620,7 @@ impl<B: Backend> Limiter<B> {
 
     async fn ask(
         &self,
-        client_id: &str,
+        guard: &str,
         limit: Limit,
         secret_hash: &str,
         now: u64,
@@ -589,11 +629,11 @@ impl<B: Backend> Limiter<B> {
             .cache
             .borrow()
             .clients
-            .get(client_id)
+            .get(guard)
             .map_or(limit.max_lease(), CachedView::top_up);
         let answer = self
             .backend
-            .lease(client_id, &self.request(limit, want, secret_hash))
+            .lease(guard, &self.request(limit, want, secret_hash))
             .await;
         let now = now.max(self.backend.now_ms());
         let source = self.source.as_deref();
@@ -603,7 +643,7 @@ impl<B: Backend> Limiter<B> {
             Ok(view) => {
                 let cached = cache
                     .clients
-                    .entry(client_id.to_owned())
+                    .entry(guard.to_owned())
                     .and_modify(|c| c.merge(view.clone(), limit, now))
                     .or_insert_with(|| CachedView::new(view, limit, now));
                 let step = cached.decide(now, source, secret_hash);
@@ -612,7 +652,7 @@ impl<B: Backend> Limiter<B> {
                 match step {
                     Step::Serve { refresh } => {
                         if refresh {
-                            self.refresh_in_background(client_id, limit, secret_hash);
+                            self.refresh_in_background(guard, limit, secret_hash);
                         }
                         Ok(())
                     }
@@ -621,26 +661,22 @@ impl<B: Backend> Limiter<B> {
                     Step::Ask => Err(empty),
                 }
             }
-            Err(Unavailable) => match cache.clients.get_mut(client_id) {
+            Err(Unavailable) => match cache.clients.get_mut(guard) {
                 Some(cached) => cached.decide_without_object(now, source, secret_hash),
                 None => Err(Error::GuardUnavailable),
             },
         }
     }
 
-    fn refresh_in_background(&self, client_id: &str, limit: Limit, secret_hash: &str) {
+    fn refresh_in_background(&self, guard: &str, limit: Limit, secret_hash: &str) {
         let want = self
             .cache
             .borrow()
             .clients
-            .get(client_id)
+            .get(guard)
             .map_or(limit.max_lease(), CachedView::top_up);
         let request = self.request(limit, want, secret_hash);
-        let (backend, cache, id) = (
-            self.backend.clone(),
-            self.cache.clone(),
-            client_id.to_owned(),
-        );
+        let (backend, cache, id) = (self.backend.clone(), self.cache.clone(), guard.to_owned());
         self.backend.spawn(async move {
             let answer = backend.lease(&id, &request).await;
             let now = backend.now_ms();
@@ -734,6 +770,64 @@ mod tests {
         assert_eq!(view.granted, 0);
         assert_eq!(view.good_sources, ["192.0.2.1"]);
         assert_eq!(state.lease(10, &lease_request(1)).granted, 1);
+    }
+
+    #[test]
+    fn the_last_use_of_each_secret_is_remembered_bounded_and_not_for_refusals() {
+        let mut state = ClientGuardState::default();
+        state.lease(5, &lease_request(1));
+        let mut other = lease_request(1);
+        other.secret_hash = "h2".into();
+        state.lease(7, &other);
+        state.lease(9, &lease_request(1));
+        assert_eq!(
+            state.usage().last_used,
+            [("h2".to_owned(), 7), ("h1".to_owned(), 9)]
+        );
+        state.apply(ClientCommand::RevokeSecret { hash: "h2".into() });
+        state.lease(20, &other);
+        assert!(state.usage().last_used.contains(&("h2".to_owned(), 7)));
+        for i in 0..20 {
+            let mut r = lease_request(0);
+            r.secret_hash = format!("x{i}");
+            state.lease(100 + i, &r);
+        }
+        let used = state.usage().last_used;
+        assert_eq!(used.len(), MAX_LAST_USED);
+        assert_eq!(used.last(), Some(&("x19".to_owned(), 119)));
+    }
+
+    #[test]
+    fn state_stored_before_last_use_was_kept_still_loads() {
+        let old = r#"{"bucket":null,"disabled":true,"revoked":["h"],
+            "failures":{"count":0,"window_start":0},"guarded_until":0,"good_sources":[]}"#;
+        let state: ClientGuardState = serde_json::from_str(old).unwrap();
+        assert!(state.usage().disabled && state.usage().last_used.is_empty());
+    }
+
+    #[test]
+    fn a_command_reaches_the_isolates_cached_view_at_once() {
+        let mut cache = IsolateCache::default();
+        cache.clients.insert(
+            "svc".into(),
+            CachedView::new(
+                ClientView {
+                    granted: 3,
+                    ..ClientView::default()
+                },
+                LIMIT,
+                10_000,
+            ),
+        );
+        let mut state = ClientGuardState::default();
+        cache.apply_command("svc", &state.apply(ClientCommand::Disable));
+        cache.apply_command("unknown", &state.apply(ClientCommand::Disable));
+        let cached = cache.clients.get_mut("svc").unwrap();
+        assert_eq!(
+            cached.decide(10_001, None, "h"),
+            Step::Refuse(Error::ClientDisabled)
+        );
+        assert!(!cache.clients.contains_key("unknown"));
     }
 
     #[test]

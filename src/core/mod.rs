@@ -12,9 +12,14 @@
 //! - [`error`]: every reason to refuse, and its one mapping to RFC 6749 §5.2;
 //! - [`config`]: the origin and the tenants (issuers, paths, policies), RFC 8414 metadata;
 //! - [`deployment`]: every tenant's issuer, built once per isolate, and the routing table.
+//!
+//! Beside the pipeline, for operators: [`admin`] (the admin API's routes, authentication and
+//! record changes) and [`credential`] (the format of generated secrets and client ids).
 
+pub mod admin;
 pub mod client;
 pub mod config;
+pub mod credential;
 pub mod deployment;
 pub mod error;
 pub mod form;

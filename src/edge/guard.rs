@@ -46,26 +46,38 @@ impl DoBackend {
         path: &str,
         body: &impl Serialize,
     ) -> std::result::Result<T, Unavailable> {
-        let exchange = async {
-            let stub = self.env.durable_object(binding)?.get_by_name(name)?;
-            let body = serde_json::to_string(body)?;
-            let mut init = RequestInit::new();
-            init.with_method(Method::Post)
-                .with_body(Some(JsValue::from_str(&body)));
-            let request = Request::new_with_init(&format!("https://guard/{path}"), &init)?;
-            let mut response = stub.fetch_with_request(request).await?;
-            if response.status_code() != 200 {
-                return Err(worker::Error::RustError(format!(
-                    "guard answered {}",
-                    response.status_code()
-                )));
-            }
-            response.json::<T>().await
-        };
-        match within(ANSWER_WITHIN, exchange).await {
-            Some(Ok(answer)) => Ok(answer),
-            _ => Err(Unavailable),
+        call(&self.env, binding, name, path, body).await
+    }
+}
+
+/// POSTs `body` as JSON to `path` of the object `name` of `binding`; its JSON answer, or
+/// [`Unavailable`] on any error or after [`ANSWER_WITHIN`].
+pub async fn call<T: DeserializeOwned>(
+    env: &Env,
+    binding: &str,
+    name: &str,
+    path: &str,
+    body: &impl Serialize,
+) -> std::result::Result<T, Unavailable> {
+    let exchange = async {
+        let stub = env.durable_object(binding)?.get_by_name(name)?;
+        let body = serde_json::to_string(body)?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post)
+            .with_body(Some(JsValue::from_str(&body)));
+        let request = Request::new_with_init(&format!("https://guard/{path}"), &init)?;
+        let mut response = stub.fetch_with_request(request).await?;
+        if response.status_code() != 200 {
+            return Err(worker::Error::RustError(format!(
+                "guard answered {}",
+                response.status_code()
+            )));
         }
+        response.json::<T>().await
+    };
+    match within(ANSWER_WITHIN, exchange).await {
+        Some(Ok(answer)) => Ok(answer),
+        _ => Err(Unavailable),
     }
 }
 
@@ -84,17 +96,14 @@ async fn within<F: Future>(limit: Duration, future: F) -> Option<F::Output> {
 impl Backend for DoBackend {
     async fn lease(
         &self,
-        client_id: &str,
+        guard: &str,
         request: &LeaseRequest,
     ) -> std::result::Result<ClientView, Unavailable> {
-        self.call(CLIENT_GUARD, client_id, "lease", request).await
+        self.call(CLIENT_GUARD, guard, "lease", request).await
     }
 
-    async fn client_failure(
-        &self,
-        client_id: &str,
-    ) -> std::result::Result<ClientView, Unavailable> {
-        self.call(CLIENT_GUARD, client_id, "failure", &()).await
+    async fn client_failure(&self, guard: &str) -> std::result::Result<ClientView, Unavailable> {
+        self.call(CLIENT_GUARD, guard, "failure", &()).await
     }
 
     async fn source_failure(
@@ -147,6 +156,23 @@ impl<T: Default + Serialize + DeserializeOwned> Stored<T> {
         *self.value.borrow_mut() = Some(value);
         saved.map(|()| result)
     }
+
+    /// Reads the state without changing or writing it.
+    async fn read<R>(&self, look: impl FnOnce(&T) -> R) -> Result<R> {
+        let cached = self.value.borrow_mut().take();
+        let value = match cached {
+            Some(value) => value,
+            None => self
+                .state
+                .storage()
+                .get::<T>(STATE)
+                .await?
+                .unwrap_or_default(),
+        };
+        let result = look(&value);
+        *self.value.borrow_mut() = Some(value);
+        Ok(result)
+    }
 }
 
 async fn json_body<T: DeserializeOwned>(mut req: Request) -> Result<T> {
@@ -174,6 +200,8 @@ impl DurableObject for ClientGuard {
                 self.stored.update(|s| s.lease(now, &request)).await?
             }
             "/failure" => self.stored.update(|s| s.failure(now)).await?,
+            // Read-only, for the admin API: revocation state and each secret's last use.
+            "/usage" => return Response::from_json(&self.stored.read(|s| s.usage()).await?),
             "/command" => {
                 let command: ClientCommand = json_body(req).await?;
                 self.stored.update(|s| s.apply(command)).await?

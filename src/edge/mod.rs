@@ -3,6 +3,7 @@
 //! Thin on purpose. Every decision is in [`crate::core`]; this layer reads the request, the
 //! clock and the random source, calls the core, and writes the answer and one log line.
 
+mod admin;
 mod guard;
 mod state;
 mod store;
@@ -17,6 +18,7 @@ use worker::{
 };
 
 use crate::core::{
+    admin::ADMIN_PREFIX,
     config::Endpoint,
     error::{Error, Wire},
     guard::{source_key, IsolateCache, Limiter},
@@ -60,8 +62,11 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             return error_response(wire);
         }
     };
+    if path.starts_with(ADMIN_PREFIX) {
+        return admin::handle(req, env, &deployment, started).await;
+    }
     let Some((issuer, endpoint)) = deployment.route(&path) else {
-        return respond(404, &PUBLIC, &[], r#"{"error":"not_found"}"#.into());
+        return not_found();
     };
 
     let body = match endpoint {
@@ -107,6 +112,11 @@ async fn token_route(
         Ok(token) => respond(200, &NO_STORE, &[], serde_json::to_string(&token)?),
         Err((_, wire)) => error_response(wire),
     }
+}
+
+/// The answer to a path that does not exist.
+fn not_found() -> Result<Response> {
+    respond(404, &PUBLIC, &[], r#"{"error":"not_found"}"#.into())
 }
 
 /// Reads the request's parts and runs the core's checklist.

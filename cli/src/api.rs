@@ -1,0 +1,389 @@
+//! `client …`: the admin API over HTTP (docs/admin-api.md).
+
+use std::{fs, time::Duration};
+
+use edge_token::core::config::is_tenant_name;
+use serde_json::{json, Value};
+
+use crate::{output, ClientCommand, Failure, Fields, Target};
+
+/// Environment variable holding the admin token of a deployed Worker.
+const TOKEN_ENV: &str = "EDGE_TOKEN_ADMIN_TOKEN";
+
+/// A connection to one tenant of the admin API.
+pub struct Api {
+    agent: ureq::Agent,
+    base: String,
+    tenant: String,
+    token: String,
+}
+
+fn is_loopback(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .unwrap_or("");
+    let authority = rest.split('/').next().unwrap_or("");
+    let host = if authority.starts_with('[') {
+        authority.split_inclusive(']').next().unwrap_or("")
+    } else {
+        authority.split(':').next().unwrap_or("")
+    };
+    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
+}
+
+/// Reads `NAME=value` from a dotenv file (quotes stripped), as wrangler does.
+pub fn dev_var(path: &std::path::Path, name: &str) -> Option<String> {
+    let text = fs::read_to_string(path).ok()?;
+    text.lines().find_map(|line| {
+        let (key, value) = line.trim().split_once('=')?;
+        if key.trim() != name {
+            return None;
+        }
+        let value = value.trim();
+        let unquoted = ['\'', '"'].iter().find_map(|q| {
+            value
+                .strip_prefix(*q)
+                .and_then(|v| v.strip_suffix(*q))
+                .filter(|_| value.len() > 1)
+        });
+        Some(unquoted.unwrap_or(value).to_owned())
+    })
+}
+
+/// Percent-encodes a path segment (everything but RFC 3986 unreserved characters).
+fn segment(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+impl Api {
+    /// Checks the target and finds the admin token.
+    pub fn new(target: &Target) -> Result<Self, Failure> {
+        let base = target.url.trim_end_matches('/').to_owned();
+        let loopback_http = base.starts_with("http://") && is_loopback(&base);
+        if !base.starts_with("https://") && !loopback_http {
+            return Err(Failure::usage(format!(
+                "--url must be https, or http on loopback (the admin token must not travel in clear): {base}"
+            )));
+        }
+        if !is_tenant_name(&target.tenant) {
+            return Err(Failure::usage(
+                "--tenant must match ^[a-z0-9][a-z0-9-]{0,31}$",
+            ));
+        }
+        let token = match std::env::var(TOKEN_ENV) {
+            Ok(token) if !token.is_empty() => token,
+            _ if is_loopback(&base) => {
+                dev_var(&target.dev_vars, "ADMIN_TOKEN").ok_or_else(|| {
+                    Failure::usage(format!(
+                    "no admin token: set {TOKEN_ENV}, or ADMIN_TOKEN in {} (npm start writes one)",
+                    target.dev_vars.display()
+                ))
+                })?
+            }
+            _ => {
+                return Err(Failure::usage(format!(
+                    "no admin token: set {TOKEN_ENV} to the Worker's ADMIN_TOKEN secret"
+                )))
+            }
+        };
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        Ok(Self {
+            agent,
+            base,
+            tenant: target.tenant.clone(),
+            token,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!(
+            "{}/admin/v1/tenants/{}/{path}",
+            self.base,
+            segment(&self.tenant)
+        )
+    }
+
+    fn client_url(&self, id: &str, rest: &str) -> String {
+        self.url(&format!("clients/{}{rest}", segment(id)))
+    }
+
+    /// Sends a request; the JSON answer of a 2xx, else the API's message as a failure.
+    fn call(&self, method: &str, url: &str, body: Option<Value>) -> Result<Value, Failure> {
+        let auth = format!("Bearer {}", self.token);
+        let sent = match (method, body) {
+            ("GET", _) => self.agent.get(url).header("Authorization", &auth).call(),
+            ("DELETE", _) => self.agent.delete(url).header("Authorization", &auth).call(),
+            (method, body) => {
+                let body = body.unwrap_or_else(|| json!({})).to_string();
+                let builder = if method == "PATCH" {
+                    self.agent.patch(url)
+                } else {
+                    self.agent.post(url)
+                };
+                builder
+                    .header("Authorization", &auth)
+                    .header("Content-Type", "application/json")
+                    .send(body)
+            }
+        };
+        let mut response =
+            sent.map_err(|e| Failure::new(format!("could not reach {}: {e}", self.base)))?;
+        let status = response.status().as_u16();
+        let text = response
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| Failure::new(format!("unreadable answer: {e}")))?;
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if (200..300).contains(&status) {
+            return Ok(value);
+        }
+        let message = value["message"].as_str().unwrap_or("");
+        Err(Failure::new(match status {
+            401 => "the admin token was refused (401)".to_owned(),
+            404 if value["error"] == "not_found" && message.is_empty() => format!(
+                "{} has no admin API (404): is ADMIN_TOKEN set on the Worker?",
+                self.base
+            ),
+            _ => format!(
+                "{status} {}: {message}",
+                value["error"].as_str().unwrap_or("error")
+            ),
+        }))
+    }
+}
+
+fn split(list: &str) -> Vec<String> {
+    list.split_whitespace().map(str::to_owned).collect()
+}
+
+/// The JSON members that `fields` sets.
+fn members(fields: Fields) -> serde_json::Map<String, Value> {
+    let mut body = serde_json::Map::new();
+    if let Some(scopes) = fields.scopes {
+        body.insert("scopes".into(), json!(split(&scopes)));
+    }
+    if let Some(defaults) = fields.default_scopes {
+        body.insert("default_scopes".into(), json!(split(&defaults)));
+    }
+    if !fields.audience.is_empty() {
+        body.insert("audience".into(), json!(fields.audience));
+    }
+    if let Some(ttl) = fields.ttl {
+        body.insert("token_ttl".into(), json!(ttl));
+    }
+    if let (Some(per_minute), Some(burst)) = (fields.per_minute, fields.burst) {
+        body.insert(
+            "rate_limit".into(),
+            json!({ "per_minute": per_minute, "burst": burst }),
+        );
+    }
+    if let Some(grants) = fields.grant_types {
+        body.insert("grant_types".into(), json!(split(&grants)));
+    }
+    body
+}
+
+/// Parses `30s`, `15m`, `24h`, `7d` (or bare seconds).
+pub fn parse_duration(text: &str) -> Result<u64, Failure> {
+    let bad = || {
+        Failure::usage(format!(
+            "{text:?} is not a duration such as 30s, 15m, 24h or 7d"
+        ))
+    };
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((at, _)) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let factor = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(factor).ok_or_else(bad)
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Runs a `client` command.
+pub fn run(command: ClientCommand, json: bool) -> Result<(), Failure> {
+    match command {
+        ClientCommand::Create { target, id, fields } => {
+            let api = Api::new(&target)?;
+            if fields.scopes.is_none() {
+                return Err(Failure::usage(
+                    "--scopes is required, e.g. --scopes \"orders:read orders:write\"",
+                ));
+            }
+            if fields.audience.is_empty() {
+                return Err(Failure::usage(
+                    "--audience is required, e.g. --audience https://api.example.com",
+                ));
+            }
+            let mut body = members(fields);
+            if let Some(id) = id {
+                body.insert("client_id".into(), json!(id));
+            }
+            let answer = api.call("POST", &api.url("clients"), Some(Value::Object(body)))?;
+            output::created(&answer, &target.url, json);
+        }
+        ClientCommand::Show { target, client_id } => {
+            let api = Api::new(&target)?;
+            let answer = api.call("GET", &api.client_url(&client_id, ""), None)?;
+            output::client(&answer, json);
+        }
+        ClientCommand::List { target } => {
+            let api = Api::new(&target)?;
+            let mut clients = Vec::new();
+            let mut cursor: Option<String> = None;
+            loop {
+                let query = cursor.map_or(String::new(), |c| format!("?cursor={}", segment(&c)));
+                let page = api.call("GET", &format!("{}{query}", api.url("clients")), None)?;
+                clients.extend(page["clients"].as_array().cloned().unwrap_or_default());
+                cursor = page["cursor"].as_str().map(str::to_owned);
+                if cursor.is_none() {
+                    break;
+                }
+            }
+            output::list(&target.tenant, &clients, json);
+        }
+        ClientCommand::Update {
+            target,
+            client_id,
+            fields,
+            default_rate_limit,
+        } => {
+            let api = Api::new(&target)?;
+            let mut body = members(fields);
+            if default_rate_limit {
+                body.insert("rate_limit".into(), Value::Null);
+            }
+            if body.is_empty() {
+                return Err(Failure::usage(
+                    "nothing to update: name at least one setting",
+                ));
+            }
+            let answer = api.call(
+                "PATCH",
+                &api.client_url(&client_id, ""),
+                Some(Value::Object(body)),
+            )?;
+            output::client(&answer, json);
+        }
+        ClientCommand::Disable { target, client_id } => {
+            let api = Api::new(&target)?;
+            let answer = api.call("POST", &api.client_url(&client_id, "/disable"), None)?;
+            output::client(&answer, json);
+        }
+        ClientCommand::Enable { target, client_id } => {
+            let api = Api::new(&target)?;
+            let answer = api.call("POST", &api.client_url(&client_id, "/enable"), None)?;
+            output::client(&answer, json);
+        }
+        ClientCommand::Delete {
+            target,
+            client_id,
+            yes,
+        } => {
+            if !yes {
+                return Err(Failure::usage(format!(
+                    "deleting {client_id:?} cannot be undone: add --yes to confirm"
+                )));
+            }
+            let api = Api::new(&target)?;
+            let answer = api.call("DELETE", &api.client_url(&client_id, ""), None)?;
+            output::deleted(&answer, json);
+        }
+        ClientCommand::RotateSecret {
+            target,
+            client_id,
+            old_expires_in,
+            old_expires_at,
+        } => {
+            let api = Api::new(&target)?;
+            let until = match (old_expires_in, old_expires_at) {
+                (Some(d), _) => Some(now() + parse_duration(&d)?),
+                (None, at) => at,
+            };
+            let body = until.map_or_else(|| json!({}), |u| json!({ "old_secret_expires_at": u }));
+            let answer = api.call("POST", &api.client_url(&client_id, "/secrets"), Some(body))?;
+            output::rotated(&answer, &target.url, json);
+        }
+        ClientCommand::RetireSecret {
+            target,
+            client_id,
+            secret_id,
+        } => {
+            let api = Api::new(&target)?;
+            let answer = api.call(
+                "DELETE",
+                &api.client_url(&client_id, &format!("/secrets/{}", segment(&secret_id))),
+                None,
+            )?;
+            output::client(&answer, json);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_a_unit_or_seconds() {
+        assert_eq!(parse_duration("90").ok(), Some(90));
+        assert_eq!(parse_duration("15m").ok(), Some(900));
+        assert_eq!(parse_duration("24h").ok(), Some(86_400));
+        assert_eq!(parse_duration("7d").ok(), Some(604_800));
+        for bad in ["", "h", "5w", "-1s", "1.5h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        assert_eq!(segment("a b/c%"), "a%20b%2Fc%25");
+        assert_eq!(segment("Ab-9._~"), "Ab-9._~");
+    }
+
+    #[test]
+    fn only_loopback_may_use_plain_http() {
+        assert!(is_loopback("http://127.0.0.1:8787"));
+        assert!(is_loopback("http://localhost"));
+        assert!(is_loopback("http://[::1]:1/x"));
+        assert!(!is_loopback("http://127.0.0.1.example.com"));
+        assert!(!is_loopback("http://example.com"));
+    }
+
+    #[test]
+    fn dev_vars_values_are_unquoted() {
+        let dir = std::env::temp_dir().join(format!("eta-devvars-{}", std::process::id()));
+        fs::write(&dir, "# c\nA='x y'\nADMIN_TOKEN=\"tok\"\nB = plain \n").unwrap();
+        assert_eq!(dev_var(&dir, "A").as_deref(), Some("x y"));
+        assert_eq!(dev_var(&dir, "ADMIN_TOKEN").as_deref(), Some("tok"));
+        assert_eq!(dev_var(&dir, "B").as_deref(), Some("plain"));
+        assert_eq!(dev_var(&dir, "C"), None);
+        fs::remove_file(dir).unwrap();
+    }
+}

@@ -1,0 +1,411 @@
+//! The admin API's HTTP glue (docs/admin-api.md): reads the request, KV and the guard object,
+//! lets [`crate::core::admin`] decide, and carries out the writes in an order that never
+//! leaves a half-done change in force: what must act at once (disable, retire) goes to the
+//! client's guard object first, then KV; a refused change writes nothing.
+
+use serde::de::DeserializeOwned;
+use worker::{console_error, console_log, kv::KvStore, Date, Env, Headers, Request, Response};
+
+use super::{guard, not_found, GUARD_CACHE};
+use crate::core::{
+    admin::{
+        check_admin_token, parse_body, parse_route, AdminAccess, AdminError, AdminRequest, Record,
+        Route, MAX_ADMIN_BODY_BYTES, MIN_ADMIN_TOKEN_BYTES,
+    },
+    client::{guard_name, record_key},
+    credential::{generate_client_id, generate_secret},
+    deployment::Deployment,
+    guard::{ClientCommand, ClientUsage, ClientView},
+    token::Issuer,
+};
+
+/// The Worker secret that switches the API on.
+const ADMIN_TOKEN: &str = "ADMIN_TOKEN";
+/// Keys per page of a list.
+const LIST_PAGE: u64 = 1_000;
+
+type Answer = Result<(u16, serde_json::Value), AdminError>;
+
+/// Answers a request whose path starts with `/admin/`.
+/// Without a usable `ADMIN_TOKEN` it answers exactly as a path that does not exist.
+pub async fn handle(
+    req: Request,
+    env: Env,
+    deployment: &Deployment,
+    started: u64,
+) -> worker::Result<Response> {
+    let configured = env
+        .secret(ADMIN_TOKEN)
+        .map(|s| s.to_string())
+        .or_else(|_| env.var(ADMIN_TOKEN).map(|v| v.to_string()))
+        .ok();
+    if configured
+        .as_deref()
+        .map(str::trim)
+        .is_some_and(|t| !t.is_empty() && t.len() < MIN_ADMIN_TOKEN_BYTES)
+    {
+        console_error!(
+            r#"{{"route":"admin","detail":"ADMIN_TOKEN is shorter than {MIN_ADMIN_TOKEN_BYTES} bytes: the admin API stays off"}}"#
+        );
+    }
+    let authorization = req.headers().get("Authorization").ok().flatten();
+    match check_admin_token(configured.as_deref(), authorization.as_deref()) {
+        AdminAccess::Off => return not_found(),
+        AdminAccess::Denied => {
+            log(None, 401, started);
+            let error = AdminError {
+                status: 401,
+                code: "unauthorized",
+                message: "an admin bearer token is required".into(),
+            };
+            return answer(
+                Err(error),
+                &[("WWW-Authenticate", r#"Bearer realm="admin""#)],
+            );
+        }
+        AdminAccess::Allowed => {}
+    }
+    let request = match parse_route(req.method().as_ref(), &req.path()) {
+        Ok(request) => request,
+        Err(error) => {
+            log(None, error.status, started);
+            let allow = (error.status == 405).then(|| error.message.clone());
+            let extra: Vec<(&str, &str)> = allow.iter().map(|a| ("Allow", a.as_str())).collect();
+            return answer(Err(error), &extra);
+        }
+    };
+    let result = match deployment.tenant(&request.tenant) {
+        Some(issuer) => dispatch(req, &env, issuer, &request).await,
+        None => Err(AdminError::not_found(format!(
+            "no tenant {:?} in TENANTS",
+            request.tenant
+        ))),
+    };
+    log(
+        Some(&request),
+        result.as_ref().map_or_else(|e| e.status, |(s, _)| *s),
+        started,
+    );
+    answer(result, &[])
+}
+
+async fn dispatch(mut req: Request, env: &Env, issuer: &Issuer, request: &AdminRequest) -> Answer {
+    let kv = env
+        .kv("CLIENTS")
+        .map_err(|_| AdminError::fault("the CLIENTS binding is missing"))?;
+    let admin = Admin {
+        env,
+        kv,
+        issuer,
+        tenant: &request.tenant,
+        now_ms: Date::now().as_millis(),
+    };
+    let body = read_body(&mut req).await?;
+    match &request.route {
+        Route::List => {
+            let cursor = req.url().ok().and_then(|u| {
+                u.query_pairs()
+                    .find(|(k, _)| k == "cursor")
+                    .map(|(_, v)| v.into_owned())
+            });
+            admin.list(cursor).await
+        }
+        Route::Create => admin.create(parse_body(&body)?).await,
+        Route::Show(id) => admin.show(id).await,
+        Route::Update(id) => admin.update(id, parse_body(&body)?).await,
+        Route::Delete(id) => admin.delete(id).await,
+        Route::Disable(id) => admin.set_disabled(id, true).await,
+        Route::Enable(id) => admin.set_disabled(id, false).await,
+        Route::Rotate(id) => admin.rotate(id, parse_body(&body)?).await,
+        Route::Retire(id, secret_id) => admin.retire(id, secret_id).await,
+    }
+}
+
+/// The body, at most [`MAX_ADMIN_BODY_BYTES`].
+async fn read_body(req: &mut Request) -> Result<Vec<u8>, AdminError> {
+    let too_large = || AdminError {
+        status: 413,
+        code: "too_large",
+        message: format!("the body is over {MAX_ADMIN_BODY_BYTES} bytes"),
+    };
+    let declared: Option<usize> = req
+        .headers()
+        .get("Content-Length")
+        .ok()
+        .flatten()
+        .and_then(|n| n.parse().ok());
+    if declared.is_some_and(|n| n > MAX_ADMIN_BODY_BYTES) {
+        return Err(too_large());
+    }
+    let body = req
+        .bytes()
+        .await
+        .map_err(|_| AdminError::invalid("unreadable body"))?;
+    if body.len() > MAX_ADMIN_BODY_BYTES {
+        return Err(too_large());
+    }
+    Ok(body)
+}
+
+fn random<const N: usize>() -> Result<[u8; N], AdminError> {
+    let mut bytes = [0_u8; N];
+    getrandom::fill(&mut bytes).map_err(|_| AdminError::fault("no random source"))?;
+    Ok(bytes)
+}
+
+fn kv_down(_: impl std::fmt::Debug) -> AdminError {
+    AdminError::unavailable("KV could not be reached; nothing was changed, retry")
+}
+
+/// One admin request's context.
+struct Admin<'a> {
+    env: &'a Env,
+    kv: KvStore,
+    issuer: &'a Issuer,
+    tenant: &'a str,
+    now_ms: u64,
+}
+
+impl Admin<'_> {
+    fn now(&self) -> u64 {
+        self.now_ms / 1000
+    }
+
+    async fn load(&self, id: &str) -> Result<Record, AdminError> {
+        let text = self
+            .kv
+            .get(&record_key(self.tenant, id))
+            .text()
+            .await
+            .map_err(kv_down)?
+            .ok_or_else(|| {
+                AdminError::not_found(format!("no client {id:?} in tenant {:?}", self.tenant))
+            })?;
+        Record::from_json(id, &text)
+    }
+
+    async fn store(&self, record: &Record) -> Result<(), AdminError> {
+        self.kv
+            .put(
+                &record_key(self.tenant, &record.client_id),
+                record.to_json(),
+            )
+            .and_then(|put| put.metadata(record.metadata()))
+            .map_err(kv_down)?
+            .execute()
+            .await
+            .map_err(kv_down)?;
+        self.forget(&record.client_id);
+        Ok(())
+    }
+
+    /// This isolate's cached record is stale now (other isolates catch up within their cache
+    /// time and KV's).
+    fn forget(&self, id: &str) {
+        self.issuer.records.forget(id);
+    }
+
+    async fn guard<T: DeserializeOwned>(
+        &self,
+        id: &str,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<T, AdminError> {
+        let name = guard_name(self.tenant, id);
+        guard::call(self.env, guard::CLIENT_GUARD, &name, path, body)
+            .await
+            .map_err(|_| {
+                AdminError::unavailable(
+                    "the client's guard object could not be reached; nothing was changed, retry",
+                )
+            })
+    }
+
+    /// Sends a command to the client's object, and applies its answer to this isolate's view.
+    async fn command(&self, id: &str, command: ClientCommand) -> Result<(), AdminError> {
+        let view: ClientView = self.guard(id, "command", &command).await?;
+        let name = guard_name(self.tenant, id);
+        GUARD_CACHE.with(|cache| cache.borrow_mut().apply_command(&name, &view));
+        Ok(())
+    }
+
+    async fn usage(&self, id: &str) -> Option<ClientUsage> {
+        self.guard(id, "usage", &()).await.ok()
+    }
+
+    fn info(&self, record: &Record, usage: Option<&ClientUsage>) -> serde_json::Value {
+        let mut info = record.info(self.tenant, usage, self.now());
+        if usage.is_none() {
+            info["usage_unavailable"] = true.into();
+        }
+        info
+    }
+
+    async fn list(&self, cursor: Option<String>) -> Answer {
+        let prefix = record_key(self.tenant, "");
+        let mut list = self.kv.list().prefix(prefix.clone()).limit(LIST_PAGE);
+        if let Some(cursor) = cursor.filter(|c| !c.is_empty()) {
+            list = list.cursor(cursor);
+        }
+        let page = list.execute().await.map_err(kv_down)?;
+        let clients: Vec<serde_json::Value> = page
+            .keys
+            .iter()
+            .map(|key| {
+                let disabled = key
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| m.get("disabled"))
+                    .cloned();
+                serde_json::json!({
+                    "client_id": &key.name[prefix.len()..],
+                    "disabled": disabled,
+                })
+            })
+            .collect();
+        let cursor = (!page.list_complete).then_some(page.cursor).flatten();
+        Ok((
+            200,
+            serde_json::json!({ "tenant": self.tenant, "clients": clients, "cursor": cursor }),
+        ))
+    }
+
+    async fn create(&self, input: crate::core::admin::NewClient) -> Answer {
+        let chosen = input.client_id.is_some();
+        let secret = generate_secret(random()?);
+        let record = Record::create(
+            input,
+            generate_client_id(random()?),
+            &self.issuer.pepper.hash(&secret),
+            self.now(),
+        )?;
+        let id = record.client_id.clone();
+        let existing = self
+            .kv
+            .get(&record_key(self.tenant, &id))
+            .text()
+            .await
+            .map_err(kv_down)?;
+        if existing.is_some() {
+            return Err(AdminError::conflict(format!(
+                "client {id:?} already exists in tenant {:?}",
+                self.tenant
+            )));
+        }
+        if chosen {
+            // A deleted client's object stays disabled: a new client of the same id starts
+            // afresh.
+            self.command(&id, ClientCommand::Enable).await?;
+        }
+        self.store(&record).await?;
+        let body = serde_json::json!({
+            "client": self.info(&record, Some(&ClientUsage::default())),
+            "client_secret": secret.expose(),
+        });
+        Ok((201, body))
+    }
+
+    async fn show(&self, id: &str) -> Answer {
+        let record = self.load(id).await?;
+        let usage = self.usage(id).await;
+        Ok((200, self.info(&record, usage.as_ref())))
+    }
+
+    async fn update(&self, id: &str, update: crate::core::admin::ClientUpdate) -> Answer {
+        let record = self.load(id).await?.updated(update)?;
+        self.store(&record).await?;
+        let usage = self.usage(id).await;
+        Ok((200, self.info(&record, usage.as_ref())))
+    }
+
+    async fn delete(&self, id: &str) -> Answer {
+        self.load(id).await?;
+        self.command(id, ClientCommand::Disable).await?;
+        self.kv
+            .delete(&record_key(self.tenant, id))
+            .await
+            .map_err(kv_down)?;
+        self.forget(id);
+        Ok((
+            200,
+            serde_json::json!({ "tenant": self.tenant, "client_id": id, "deleted": true }),
+        ))
+    }
+
+    async fn set_disabled(&self, id: &str, disabled: bool) -> Answer {
+        let mut record = self.load(id).await?;
+        record.disabled = disabled;
+        if disabled {
+            // At once everywhere first; KV, which is slow to spread, second.
+            self.command(id, ClientCommand::Disable).await?;
+            self.store(&record).await?;
+        } else {
+            // KV first: until the object is enabled too, the client stays refused.
+            self.store(&record).await?;
+            self.command(id, ClientCommand::Enable).await?;
+        }
+        let usage = self.usage(id).await;
+        Ok((200, self.info(&record, usage.as_ref())))
+    }
+
+    async fn rotate(&self, id: &str, rotation: crate::core::admin::Rotation) -> Answer {
+        let secret = generate_secret(random()?);
+        let hash = self.issuer.pepper.hash(&secret);
+        let record = self.load(id).await?.rotate(&hash, rotation, self.now())?;
+        self.store(&record).await?;
+        let new = record.secrets.last().map(|s| s.id().to_owned());
+        let usage = self.usage(id).await;
+        Ok((
+            201,
+            serde_json::json!({
+                "client": self.info(&record, usage.as_ref()),
+                "client_secret": secret.expose(),
+                "secret_id": new,
+            }),
+        ))
+    }
+
+    async fn retire(&self, id: &str, secret_id: &str) -> Answer {
+        let (record, hash) = self.load(id).await?.retire(secret_id, self.now())?;
+        self.command(id, ClientCommand::RevokeSecret { hash })
+            .await?;
+        self.store(&record).await?;
+        let usage = self.usage(id).await;
+        Ok((200, self.info(&record, usage.as_ref())))
+    }
+}
+
+fn answer(result: Answer, extra: &[(&str, &str)]) -> worker::Result<Response> {
+    let (status, body) = match result {
+        Ok((status, body)) => (status, body.to_string()),
+        Err(error) => (error.status, error.body()),
+    };
+    let headers = Headers::new();
+    headers.set("Content-Type", "application/json;charset=UTF-8")?;
+    headers.set("Cache-Control", "no-store")?;
+    for (name, value) in extra {
+        headers.set(name, value)?;
+    }
+    Ok(Response::from_bytes(body.into_bytes())?
+        .with_status(status)
+        .with_headers(headers))
+}
+
+/// One line per admin request: what, on which client, and how it ended; never a body, a
+/// secret or a header value.
+fn log(request: Option<&AdminRequest>, status: u16, started: u64) {
+    let mut line = serde_json::Map::new();
+    line.insert("route".into(), "admin".into());
+    if let Some(request) = request {
+        line.insert("op".into(), request.route.op().into());
+        line.insert("tenant".into(), request.tenant.clone().into());
+        if let Some(id) = request.route.client_id() {
+            line.insert("client_id".into(), id.into());
+        }
+    }
+    line.insert("status".into(), status.into());
+    let ms = Date::now().as_millis().saturating_sub(started);
+    line.insert("ms".into(), ms.into());
+    let line = serde_json::Value::Object(line);
+    console_log!("{line}");
+}

@@ -1,0 +1,271 @@
+// The operator CLI (cli/, `edge-token-admin`) run as a binary against the Worker under workerd.
+// Requirement → test:
+//   --help for every command                                            → "every command has --help …"
+//   create → token works (verified with jose)                          → "client create registers a client whose secret gets a token …"
+//   show / list / update; last-used time; bad update changes nothing    → "show, list and update …"
+//   rotate → both secrets work until expiry, then only the new one      → "rotate-secret: both secrets work until the old one expires …"
+//   retire → refused at once                                            → "retire-secret refuses the old secret at once"
+//   disable → refused at once; enable; delete                           → "disable refuses the client at once …"
+//   admin API refuses missing/wrong admin tokens                        → "the CLI fails clearly without the right admin token …"
+//   bad input → clear message, non-zero exit, nothing written           → "bad input gets a clear message …"
+//   local dev state: ADMIN_TOKEN and SIGNING_KEYS from .dev.vars        → "against local dev state …"
+//   keys: generate, add as next, promote, retire after expiry;
+//   old tokens verify, new tokens carry the new kid; no private key out → "key rotation: …"
+//   token verify against the served JWKS                                → (within "key rotation: …")
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { assert, jose, runCli, testLogHygiene, useWorker } from './harness.mjs';
+
+const w = useWorker({ adminToken: true });
+const dir = mkdtempSync(join(tmpdir(), 'edge-token-cli-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The CLI against the test Worker, with its admin token in the environment. */
+const cli = (args, opts = {}) => {
+  const r = runCli(['--json', ...args, ...(opts.noUrl ? [] : ['--url', w.url])], {
+    cwd: dir, ...opts, env: { EDGE_TOKEN_ADMIN_TOKEN: w.adminToken, ...opts.env },
+  });
+  if (r.json?.client_secret) w.sensitive.add(r.json.client_secret);
+  return r;
+};
+const ok = (r) => { assert.equal(r.code, 0, `exit 0 (stderr: ${r.stderr.slice(0, 300)})`); return r.json; };
+const asClient = (info) => ({ id: info.client_id, record: { token_ttl: info.token_ttl, audience: info.audience } });
+const createClient = (extra = []) => ok(cli(['client', 'create', '--scopes', 'orders:read orders:write',
+  '--default-scopes', 'orders:read', '--audience', 'https://api.example.com', ...extra]));
+const tokenStatus = async (id, secret) => (await w.token({ auth: [id, secret] })).status;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+test('every command has --help, and unknown commands or options exit 2', () => {
+  const commands = [[], ['client'], ['keys'], ['token'],
+    ...['create', 'show', 'list', 'update', 'disable', 'enable', 'delete', 'rotate-secret', 'retire-secret'].map((c) => ['client', c]),
+    ...['generate', 'add', 'promote', 'retire', 'list'].map((c) => ['keys', c]), ['token', 'verify']];
+  for (const c of commands) {
+    const r = runCli([...c, '--help']);
+    assert.equal(r.code, 0, `${c.join(' ')} --help`);
+    assert.match(r.stdout, /Usage: edge-token-admin/, `${c.join(' ')} --help prints usage`);
+  }
+  assert.equal(runCli(['client', 'frobnicate']).code, 2);
+  assert.equal(runCli(['client', 'list', '--no-such-option']).code, 2);
+});
+
+test('client create registers a client whose secret gets a token that verifies', async () => {
+  const created = createClient(['--ttl', '600']);
+  const { client, client_secret: secret } = created;
+  assert.match(secret, /^etcs_[0-9A-Za-z]{49}$/);
+  const res = await w.token({ auth: [client.client_id, secret] });
+  assert.equal(res.status, 200);
+  await w.verifyToken(res.json.access_token, asClient(client), { scope: 'orders:read' });
+  assert.equal(client.token_ttl, 600);
+  // Human output shows the secret once, with a ready curl line.
+  const human = runCli(['client', 'create', '--url', w.url, '--scopes', 'x', '--audience', 'https://a.example'],
+    { cwd: dir, env: { EDGE_TOKEN_ADMIN_TOKEN: w.adminToken } });
+  assert.equal(human.code, 0);
+  const shown = /client_secret (\S+)/.exec(human.stdout)?.[1];
+  assert.ok(shown, 'the secret is printed');
+  w.sensitive.add(shown);
+  assert.match(human.stdout, /shown once/);
+  assert.match(human.stdout, /curl -u '/);
+});
+
+test('show, list and update: settings change, last use is shown, a bad update changes nothing', async () => {
+  const { client, client_secret: secret } = createClient();
+  const id = client.client_id;
+  assert.equal(await tokenStatus(id, secret), 200);
+  const shown = ok(cli(['client', 'show', id]));
+  assert.ok(Math.abs(shown.secrets[0].last_used_at - Date.now() / 1000) <= 5, 'last use about now');
+  const human = runCli(['client', 'show', id, '--url', w.url], { cwd: dir, env: { EDGE_TOKEN_ADMIN_TOKEN: w.adminToken } });
+  assert.match(human.stdout, /last used \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/, 'human output gives a date');
+  assert.ok(ok(cli(['client', 'list'])).clients.some((c) => c.client_id === id && c.disabled === false), 'listed');
+
+  const updated = ok(cli(['client', 'update', id, '--ttl', '120', '--per-minute', '30', '--burst', '5',
+    '--scopes', 'orders:read orders:write orders:admin', '--audience', 'https://a.example', '--audience', 'https://b.example']));
+  assert.equal(updated.token_ttl, 120);
+  assert.deepEqual(updated.rate_limit, { per_minute: 30, burst: 5 });
+  const res = await w.token({ auth: [id, secret], params: { grant_type: 'client_credentials', scope: 'orders:admin' } });
+  assert.equal(res.status, 200, 'the new scope is granted');
+  const { payload } = await w.verifyToken(res.json.access_token, { id, record: { token_ttl: 120, audience: ['https://a.example', 'https://b.example'] } }, { scope: 'orders:admin' });
+  assert.equal(payload.exp - payload.iat, 120, 'the new lifetime');
+
+  const bad = cli(['client', 'update', id, '--default-scopes', 'not-allowed']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /default_scopes must be a subset/);
+  const after = ok(cli(['client', 'show', id]));
+  for (const field of ['scopes', 'default_scopes', 'audience', 'token_ttl', 'rate_limit', 'grant_types', 'disabled']) {
+    assert.deepEqual(after[field], updated[field], `${field} is as before`);
+  }
+  const back = ok(cli(['client', 'update', id, '--default-rate-limit']));
+  assert.equal(back.rate_limit_is_default, true);
+});
+
+test('rotate-secret: both secrets work until the old one expires, then only the new one', async () => {
+  const { client, client_secret: oldSecret } = createClient();
+  const id = client.client_id;
+  const expiresAt = Math.floor(Date.now() / 1000) + 3;
+  const rotated = ok(cli(['client', 'rotate-secret', id, '--old-expires-at', String(expiresAt)]));
+  const newSecret = rotated.client_secret;
+  assert.notEqual(newSecret, oldSecret);
+  assert.equal(rotated.client.secrets.length, 2);
+  assert.equal(rotated.client.secrets[0].expires_at, expiresAt);
+  assert.equal(await tokenStatus(id, oldSecret), 200, 'old secret during the overlap');
+  assert.equal(await tokenStatus(id, newSecret), 200, 'new secret at once');
+  const again = cli(['client', 'rotate-secret', id]);
+  assert.equal(again.code, 1, 'a second rotation during the overlap is refused');
+  assert.match(again.stderr, /rotation is already in progress/);
+  await sleep(Math.max(0, expiresAt * 1000 - Date.now()) + 200);
+  assert.equal(await tokenStatus(id, oldSecret), 401, 'old secret after its expiry');
+  assert.equal(await tokenStatus(id, newSecret), 200, 'new secret still');
+  assert.equal(cli(['client', 'rotate-secret', id, '--old-expires-in', '2x']).code, 2, 'a bad duration');
+});
+
+test('retire-secret refuses the old secret at once', async () => {
+  const { client, client_secret: oldSecret } = createClient();
+  const id = client.client_id;
+  const oldId = client.secrets[0].id;
+  const { client_secret: newSecret } = ok(cli(['client', 'rotate-secret', id, '--old-expires-in', '1h']));
+  assert.equal(await tokenStatus(id, oldSecret), 200);
+  const retired = ok(cli(['client', 'retire-secret', id, oldId]));
+  assert.equal(retired.secrets.length, 1);
+  assert.equal(await tokenStatus(id, oldSecret), 401, 'refused at once');
+  assert.equal(await tokenStatus(id, newSecret), 200);
+  const last = cli(['client', 'retire-secret', id, retired.secrets[0].id]);
+  assert.equal(last.code, 1);
+  assert.match(last.stderr, /without a live secret/);
+});
+
+test('disable refuses the client at once; enable serves it again; delete removes it at once', async () => {
+  const { client, client_secret: secret } = createClient();
+  const id = client.client_id;
+  assert.equal(await tokenStatus(id, secret), 200);
+  assert.equal(ok(cli(['client', 'disable', id])).disabled, true);
+  const refused = await w.token({ auth: [id, secret] });
+  assert.equal(refused.json?.error, 'unauthorized_client', 'refused on the very next request');
+  assert.equal(ok(cli(['client', 'enable', id])).disabled, false);
+  assert.equal(await tokenStatus(id, secret), 200);
+  const unconfirmed = cli(['client', 'delete', id]);
+  assert.equal(unconfirmed.code, 2, 'delete wants --yes');
+  assert.equal(await tokenStatus(id, secret), 200, 'and did nothing without it');
+  assert.equal(ok(cli(['client', 'delete', id, '--yes'])).deleted, true);
+  assert.equal(await tokenStatus(id, secret), 401, 'gone at once');
+  assert.equal(cli(['client', 'show', id]).code, 1);
+});
+
+test('the CLI fails clearly without the right admin token, and never over plain http to a remote host', () => {
+  const wrong = cli(['client', 'list'], { env: { EDGE_TOKEN_ADMIN_TOKEN: `${w.adminToken}x` } });
+  assert.equal(wrong.code, 1);
+  assert.match(wrong.stderr, /admin token was refused \(401\)/);
+  const none = runCli(['client', 'list', '--url', w.url, '--dev-vars', join(dir, 'missing.vars')], { cwd: dir });
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /no admin token/);
+  const remote = runCli(['client', 'list', '--url', 'http://example.com'], { cwd: dir, env: { EDGE_TOKEN_ADMIN_TOKEN: 'x'.repeat(40) } });
+  assert.equal(remote.code, 2);
+  assert.match(remote.stderr, /must be https/);
+  assert.ok(!wrong.stderr.includes(w.adminToken), 'the token is not echoed');
+});
+
+test('bad input gets a clear message and a non-zero exit, and creates nothing', () => {
+  const before = ok(cli(['client', 'list'])).clients.length;
+  const noScopes = cli(['client', 'create', '--audience', 'https://a.example']);
+  assert.equal(noScopes.code, 2);
+  assert.match(noScopes.stderr, /--scopes is required/);
+  const badDefault = cli(['client', 'create', '--scopes', 'a', '--default-scopes', 'b', '--audience', 'https://a.example']);
+  assert.equal(badDefault.code, 1);
+  assert.match(badDefault.stderr, /400 invalid_request: default_scopes must be a subset of scopes; not in scopes: b/);
+  const badTtl = cli(['client', 'create', '--scopes', 'a', '--audience', 'x', '--ttl', 'soon']);
+  assert.equal(badTtl.code, 2);
+  const badTenant = cli(['client', 'list', '--tenant', 'Bad!']);
+  assert.equal(badTenant.code, 2);
+  assert.equal(ok(cli(['client', 'list'])).clients.length, before);
+});
+
+test('against local dev state: the admin token and the signing keys come from .dev.vars', async () => {
+  const local = mkdtempSync(join(dir, 'local-'));
+  writeFileSync(join(local, '.dev.vars'), `# test\nSIGNING_KEYS='{"keys":[${JSON.stringify(w.keys[0])}]}'\nADMIN_TOKEN=${w.adminToken}\n`);
+  const listed = runCli(['--json', 'client', 'list', '--url', w.url], { cwd: local });
+  assert.equal(listed.code, 0, listed.stderr);
+  const added = runCli(['--json', 'keys', 'add'], { cwd: local });
+  assert.equal(added.code, 0, added.stderr);
+  assert.equal(added.json.keys.length, 2);
+  assert.match(added.json.next_step, /restart `npm start`/);
+  const vars = readFileSync(join(local, '.dev.vars'), 'utf8');
+  assert.match(vars, /^ADMIN_TOKEN=/m, 'other lines kept');
+  const set = JSON.parse(/^SIGNING_KEYS='(.*)'$/m.exec(vars)[1]);
+  assert.equal(set.keys[0].d, w.keys[0].d, 'the signing key is unchanged');
+  assert.ok(!added.stdout.includes(set.keys[1].d), 'the new private key is not printed');
+});
+
+test('key rotation: add as next, promote, retire after expiry; old tokens verify, new ones carry the new kid', async () => {
+  const file = join(dir, 'signing-keys.json');
+  const gen = ok(runCli(['--json', 'keys', 'generate', '--out', file]));
+  const load = () => JSON.parse(readFileSync(file, 'utf8')).keys;
+  const privateParts = () => load().map((k) => k.d);
+  assert.equal(runCli(['keys', 'generate', '--out', file]).code, 1, 'never overwrites');
+  await w.reconfigure({ keys: load() });
+  const kidA = gen.kid;
+  const { client, client_secret: secret } = createClient();
+  const issue = async () => {
+    const res = await w.token({ auth: [client.client_id, secret] });
+    assert.equal(res.status, 200);
+    return res.json.access_token;
+  };
+  const tokenA = await issue();
+  assert.equal(jose.decodeProtectedHeader(tokenA).kid, kidA);
+  const verify = (token) => runCli(['--json', 'token', 'verify', '--url', w.url, '--issuer', w.issuer], { input: token });
+  const checked = verify(tokenA);
+  assert.equal(checked.code, 0, checked.stderr);
+  assert.equal(checked.json.valid, true);
+  assert.equal(checked.json.claims.client_id, client.client_id);
+  const tampered = verify(`${tokenA.slice(0, -4)}AAAA`);
+  assert.equal(tampered.code, 1);
+  assert.match(tampered.stderr, /signature does not verify/);
+
+  const added = runCli(['--json', 'keys', 'add', '--file', file]);
+  assert.equal(added.code, 0, added.stderr);
+  const kidB = added.json.keys[1].kid;
+  assert.deepEqual(added.json.keys.map((k) => k.role), ['signing', 'next']);
+  assert.match(added.json.next_step, /wrangler secret put SIGNING_KEYS < /);
+  await w.reconfigure({ keys: load() });
+  assert.deepEqual((await w.jwks()).keys.map((k) => k.kid).sort(), [kidA, kidB].sort(), 'both published');
+  assert.equal(jose.decodeProtectedHeader(await issue()).kid, kidA, 'A still signs');
+
+  const early = runCli(['keys', 'promote', '--file', file, kidB]);
+  assert.equal(early.code, 1, 'promotion waits for JWKS caches');
+  assert.match(early.stderr, /--force/);
+  const promoted = runCli(['--json', 'keys', 'promote', '--file', file, kidB, '--force']);
+  assert.equal(promoted.code, 0, promoted.stderr);
+  assert.deepEqual(promoted.json.keys.map((k) => [k.kid, k.role]), [[kidB, 'signing'], [kidA, 'previous']]);
+  await w.reconfigure({ keys: load() });
+  const tokenB = await issue();
+  assert.equal(jose.decodeProtectedHeader(tokenB).kid, kidB, 'new tokens carry the new kid');
+  await w.verifyToken(tokenA, asClient(client), { scope: 'orders:read' });
+  assert.equal(verify(tokenA).code, 0, 'the old token still verifies');
+
+  const early2 = runCli(['keys', 'retire', '--file', file, kidA]);
+  assert.equal(early2.code, 1, 'retirement waits for tokens signed by the key to expire');
+  assert.match(early2.stderr, /may live until/);
+  assert.equal(runCli(['keys', 'retire', '--file', file, kidB]).code, 1, 'the signing key cannot be retired');
+  // Let the longest lifetime (1 h) pass: record the demotion as two hours ago.
+  const keys = load();
+  keys[1].edge_token_demoted_at -= 7200;
+  writeFileSync(file, JSON.stringify({ keys }));
+  const retired = runCli(['--json', 'keys', 'retire', '--file', file, kidA, '--max-token-ttl', '3600']);
+  assert.equal(retired.code, 0, retired.stderr);
+  assert.deepEqual(retired.json.keys.map((k) => k.kid), [kidB]);
+  await w.reconfigure({ keys: load() });
+  assert.deepEqual((await w.jwks()).keys.map((k) => k.kid), [kidB], 'only B published');
+  const gone = verify(tokenA);
+  assert.equal(gone.code, 1);
+  assert.match(gone.stderr, /no key/);
+  assert.equal(verify(tokenB).code, 0);
+
+  const listed = runCli(['keys', 'list', '--file', file]);
+  assert.equal(listed.code, 0);
+  for (const r of [gen, added.json, promoted.json, retired.json]) {
+    const out = JSON.stringify(r);
+    for (const d of privateParts()) assert.ok(!out.includes(d), 'no private key in any output');
+  }
+  assert.ok(!listed.stdout.includes(privateParts()[0]));
+});
+
+testLogHygiene(w);
