@@ -236,7 +236,7 @@ enum TokenCommand {
     Verify {
         /// The token; read from standard input when absent or "-".
         token: Option<String>,
-        /// The endpoint whose JWKS to use.
+        /// The endpoint's origin; the JWKS is that of the token's tenant (from its `iss`).
         #[arg(long, env = "EDGE_TOKEN_URL", default_value = "http://127.0.0.1:8787")]
         url: String,
         /// Also require this `iss`.

@@ -14,8 +14,21 @@ fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn fetch_jwks(url: &str) -> Result<Value, Failure> {
-    let jwks_url = format!("{}/.well-known/jwks.json", url.trim_end_matches('/'));
+/// The path of an issuer URL (`""` for an origin): where its tenant's documents are inserted
+/// (docs/tenants.md).
+fn issuer_path(iss: &str) -> &str {
+    let rest = iss.split_once("://").map_or(iss, |(_, rest)| rest);
+    rest.find('/')
+        .map_or("", |at| rest[at..].trim_end_matches('/'))
+}
+
+/// The JWKS of the tenant that issued a token with this `iss`, from the endpoint at `url`.
+fn fetch_jwks(url: &str, iss: &str) -> Result<Value, Failure> {
+    let jwks_url = format!(
+        "{}/.well-known/jwks.json{}",
+        url.trim_end_matches('/'),
+        issuer_path(iss)
+    );
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(30)))
         .build()
@@ -32,7 +45,7 @@ fn fetch_jwks(url: &str) -> Result<Value, Failure> {
 }
 
 /// Decodes `token` (or standard input), verifies its signature with the key its `kid` names
-/// in `url`'s JWKS, and checks `exp`, and `iss` / `aud` when asked.
+/// in the JWKS that `url` serves for the token's tenant (found from its `iss`), and checks `exp`, and `iss` / `aud` when asked.
 pub fn verify(
     token: Option<String>,
     url: &str,
@@ -69,7 +82,7 @@ pub fn verify(
     });
 
     let mut problems: Vec<String> = Vec::new();
-    let jwks = fetch_jwks(url)?;
+    let jwks = fetch_jwks(url, claims["iss"].as_str().unwrap_or_default())?;
     let key = jwks["keys"]
         .as_array()
         .into_iter()
@@ -143,5 +156,21 @@ pub fn verify(
         Ok(())
     } else {
         Err(Failure::new(format!("INVALID: {}", problems.join("; "))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::issuer_path;
+
+    #[test]
+    fn a_tenant_is_found_from_the_issuer_path() {
+        assert_eq!(issuer_path("https://auth.example.com"), "");
+        assert_eq!(
+            issuer_path("https://auth.example.com/acme/default"),
+            "/acme/default"
+        );
+        assert_eq!(issuer_path("http://127.0.0.1:8787/a/"), "/a");
+        assert_eq!(issuer_path(""), "");
     }
 }
