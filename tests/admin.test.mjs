@@ -163,6 +163,7 @@ test('a client of another tenant is stored under its own key and served only at 
     body: JSON.stringify({ ...NEW, client_id: 'shared-name' }),
   }));
   assert.equal(res.status, 201);
+  assert.equal(res.json.token_path, '/acme/oauth2/token', "the answer names the tenant's token path");
   assert.ok(await kvText(kvKey('shared-name', 'acme')), 'client:acme:shared-name');
   assert.equal(await kvText(kvKey('shared-name')), null, 'nothing under the default tenant');
   assert.equal((await admin('/clients/shared-name')).status, 404);

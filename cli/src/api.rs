@@ -51,8 +51,9 @@ pub fn dev_var(path: &std::path::Path, name: &str) -> Option<String> {
     })
 }
 
-/// Percent-encodes a path segment (everything but RFC 3986 unreserved characters).
-fn segment(text: &str) -> String {
+/// Percent-encodes everything but RFC 3986 unreserved characters: fit for a path segment and
+/// for a form value.
+pub fn percent_encode(text: &str) -> String {
     text.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
@@ -112,12 +113,12 @@ impl Api {
         format!(
             "{}/admin/v1/tenants/{}/{path}",
             self.base,
-            segment(&self.tenant)
+            percent_encode(&self.tenant)
         )
     }
 
     fn client_url(&self, id: &str, rest: &str) -> String {
-        self.url(&format!("clients/{}{rest}", segment(id)))
+        self.url(&format!("clients/{}{rest}", percent_encode(id)))
     }
 
     /// Sends a request; the JSON answer of a 2xx, else the API's message as a failure.
@@ -257,7 +258,8 @@ pub fn run(command: ClientCommand, json: bool) -> Result<(), Failure> {
             let mut clients = Vec::new();
             let mut cursor: Option<String> = None;
             loop {
-                let query = cursor.map_or(String::new(), |c| format!("?cursor={}", segment(&c)));
+                let query =
+                    cursor.map_or(String::new(), |c| format!("?cursor={}", percent_encode(&c)));
                 let page = api.call("GET", &format!("{}{query}", api.url("clients")), None)?;
                 clients.extend(page["clients"].as_array().cloned().unwrap_or_default());
                 cursor = page["cursor"].as_str().map(str::to_owned);
@@ -337,7 +339,10 @@ pub fn run(command: ClientCommand, json: bool) -> Result<(), Failure> {
             let api = Api::new(&target)?;
             let answer = api.call(
                 "DELETE",
-                &api.client_url(&client_id, &format!("/secrets/{}", segment(&secret_id))),
+                &api.client_url(
+                    &client_id,
+                    &format!("/secrets/{}", percent_encode(&secret_id)),
+                ),
                 None,
             )?;
             output::client(&answer, json);
@@ -363,8 +368,8 @@ mod tests {
 
     #[test]
     fn path_segments_are_percent_encoded() {
-        assert_eq!(segment("a b/c%"), "a%20b%2Fc%25");
-        assert_eq!(segment("Ab-9._~"), "Ab-9._~");
+        assert_eq!(percent_encode("a b/c%"), "a%20b%2Fc%25");
+        assert_eq!(percent_encode("Ab-9._~"), "Ab-9._~");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Human and JSON output.
 
+use crate::api::percent_encode;
 use serde_json::Value;
 
 /// Unix seconds as `YYYY-MM-DD HH:MM:SS UTC` (proleptic Gregorian, days-from-civil inverse).
@@ -108,23 +109,13 @@ pub fn client(info: &Value, json: bool) {
     }
 }
 
-/// `curl` line to try a client.
-fn curl(url: &str, id: &str, secret: &str) -> String {
-    let enc = |s: &str| -> String {
-        s.bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                    (b as char).to_string()
-                } else {
-                    format!("%{b:02X}")
-                }
-            })
-            .collect()
-    };
+/// `curl` line to try a client, at its tenant's token path (from the admin API's answer).
+fn curl(url: &str, answer: &Value, id: &str, secret: &str) -> String {
+    let path = answer["token_path"].as_str().unwrap_or("/oauth2/token");
     format!(
-        "curl -u '{}:{}' -d grant_type=client_credentials {}/oauth2/token",
-        enc(id),
-        enc(secret),
+        "curl -u '{}:{}' -d grant_type=client_credentials {}{path}",
+        percent_encode(id),
+        percent_encode(secret),
         url.trim_end_matches('/')
     )
 }
@@ -141,7 +132,7 @@ pub fn created(answer: &Value, url: &str, json: bool) {
     println!("client_secret {secret}");
     println!("  (shown once: only its hash is stored)\n");
     client(info, false);
-    println!("\ntry it: {}", curl(url, id, secret));
+    println!("\ntry it: {}", curl(url, answer, id, secret));
 }
 
 /// A rotation: the new secret, shown once, and until when the old one works.
@@ -159,7 +150,7 @@ pub fn rotated(answer: &Value, url: &str, json: bool) {
     println!("client_secret {secret}");
     println!("  (shown once: only its hash is stored; KV may take up to a minute to serve it everywhere)\n");
     client(info, false);
-    println!("\ntry it: {}", curl(url, id, secret));
+    println!("\ntry it: {}", curl(url, answer, id, secret));
 }
 
 /// The tenant's clients.

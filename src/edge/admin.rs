@@ -6,7 +6,7 @@
 use serde::de::DeserializeOwned;
 use worker::{console_error, console_log, kv::KvStore, Date, Env, Headers, Request, Response};
 
-use super::{guard, not_found, GUARD_CACHE};
+use super::{guard, not_found, BodyError, GUARD_CACHE};
 use crate::core::{
     admin::{
         check_admin_token, parse_body, parse_route, AdminAccess, AdminError, AdminRequest, Record,
@@ -123,28 +123,16 @@ async fn dispatch(mut req: Request, env: &Env, issuer: &Issuer, request: &AdminR
 
 /// The body, at most [`MAX_ADMIN_BODY_BYTES`].
 async fn read_body(req: &mut Request) -> Result<Vec<u8>, AdminError> {
-    let too_large = || AdminError {
-        status: 413,
-        code: "too_large",
-        message: format!("the body is over {MAX_ADMIN_BODY_BYTES} bytes"),
-    };
-    let declared: Option<usize> = req
-        .headers()
-        .get("Content-Length")
-        .ok()
-        .flatten()
-        .and_then(|n| n.parse().ok());
-    if declared.is_some_and(|n| n > MAX_ADMIN_BODY_BYTES) {
-        return Err(too_large());
-    }
-    let body = req
-        .bytes()
+    super::read_body(req, MAX_ADMIN_BODY_BYTES)
         .await
-        .map_err(|_| AdminError::invalid("unreadable body"))?;
-    if body.len() > MAX_ADMIN_BODY_BYTES {
-        return Err(too_large());
-    }
-    Ok(body)
+        .map_err(|error| match error {
+            BodyError::TooLarge => AdminError {
+                status: 413,
+                code: "too_large",
+                message: format!("the body is over {MAX_ADMIN_BODY_BYTES} bytes"),
+            },
+            BodyError::Unreadable => AdminError::invalid("unreadable body"),
+        })
 }
 
 fn random<const N: usize>() -> Result<[u8; N], AdminError> {
@@ -301,6 +289,7 @@ impl Admin<'_> {
         let body = serde_json::json!({
             "client": self.info(&record, Some(&ClientUsage::default())),
             "client_secret": secret.expose(),
+            "token_path": self.issuer.tenant.token_paths[0],
         });
         Ok((201, body))
     }
@@ -353,7 +342,7 @@ impl Admin<'_> {
         let hash = self.issuer.pepper.hash(&secret);
         let record = self.load(id).await?.rotate(&hash, rotation, self.now())?;
         self.store(&record).await?;
-        let new = record.secrets.last().map(|s| s.id().to_owned());
+        let new = record.secrets.last().map(|s| s.id());
         let usage = self.usage(id).await;
         Ok((
             201,
@@ -361,6 +350,7 @@ impl Admin<'_> {
                 "client": self.info(&record, usage.as_ref()),
                 "client_secret": secret.expose(),
                 "secret_id": new,
+                "token_path": self.issuer.tenant.token_paths[0],
             }),
         ))
     }

@@ -138,19 +138,25 @@ impl<T: Default + Serialize + DeserializeOwned> Stored<T> {
         }
     }
 
-    /// Runs `change` on the state and persists it. An object handles one event at a time
-    /// and storage writes are ordered, so no other request interleaves.
-    async fn update<R>(&self, change: impl FnOnce(&mut T) -> R) -> Result<R> {
+    /// The state, from memory or else from storage (empty when there is none); the caller
+    /// puts it back.
+    async fn take(&self) -> Result<T> {
         let cached = self.value.borrow_mut().take();
-        let mut value = match cached {
-            Some(value) => value,
-            None => self
+        match cached {
+            Some(value) => Ok(value),
+            None => Ok(self
                 .state
                 .storage()
                 .get::<T>(STATE)
                 .await?
-                .unwrap_or_default(),
-        };
+                .unwrap_or_default()),
+        }
+    }
+
+    /// Runs `change` on the state and persists it. An object handles one event at a time
+    /// and storage writes are ordered, so no other request interleaves.
+    async fn update<R>(&self, change: impl FnOnce(&mut T) -> R) -> Result<R> {
+        let mut value = self.take().await?;
         let result = change(&mut value);
         let saved = self.state.storage().put(STATE, &value).await;
         *self.value.borrow_mut() = Some(value);
@@ -159,16 +165,7 @@ impl<T: Default + Serialize + DeserializeOwned> Stored<T> {
 
     /// Reads the state without changing or writing it.
     async fn read<R>(&self, look: impl FnOnce(&T) -> R) -> Result<R> {
-        let cached = self.value.borrow_mut().take();
-        let value = match cached {
-            Some(value) => value,
-            None => self
-                .state
-                .storage()
-                .get::<T>(STATE)
-                .await?
-                .unwrap_or_default(),
-        };
+        let value = self.take().await?;
         let result = look(&value);
         *self.value.borrow_mut() = Some(value);
         Ok(result)

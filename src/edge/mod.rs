@@ -134,9 +134,10 @@ async fn token(mut req: Request, env: Env, ctx: Context, issuer: &Issuer) -> Out
         .ok()
         .flatten()
         .and_then(|ip| source_key(&ip));
-    let body = match read_body(&mut req).await {
+    let body = match read_body(&mut req, MAX_BODY_BYTES).await {
         Ok(body) => body,
-        Err(error) => return refused(error),
+        Err(BodyError::TooLarge) => return refused(Error::BodyTooLarge),
+        Err(BodyError::Unreadable) => return refused(Error::MalformedBody),
     };
     let mut jti = [0_u8; JTI_BYTES];
     if getrandom::fill(&mut jti).is_err() {
@@ -160,10 +161,18 @@ async fn token(mut req: Request, env: Env, ctx: Context, issuer: &Issuer) -> Out
         .await
 }
 
-/// Reads the body, never holding more than [`MAX_BODY_BYTES`] of it: a declared length is
-/// checked before reading (and then read in one call, the runtime enforcing the length);
-/// a body without one is read chunk by chunk and abandoned past the limit.
-async fn read_body(req: &mut Request) -> std::result::Result<Vec<u8>, Error> {
+/// Why a body was not read.
+enum BodyError {
+    /// Longer than allowed.
+    TooLarge,
+    /// The stream failed.
+    Unreadable,
+}
+
+/// Reads the body, never holding more than `max` bytes of it: a declared length is checked
+/// before reading (and then read in one call, the runtime enforcing the length); a body
+/// without one is read chunk by chunk and abandoned past the limit.
+async fn read_body(req: &mut Request, max: usize) -> std::result::Result<Vec<u8>, BodyError> {
     let declared: Option<usize> = req
         .headers()
         .get("Content-Length")
@@ -171,8 +180,8 @@ async fn read_body(req: &mut Request) -> std::result::Result<Vec<u8>, Error> {
         .flatten()
         .and_then(|n| n.parse().ok());
     match declared {
-        Some(n) if n > MAX_BODY_BYTES => return Err(Error::BodyTooLarge),
-        Some(_) => return req.bytes().await.map_err(|_| Error::MalformedBody),
+        Some(n) if n > max => return Err(BodyError::TooLarge),
+        Some(_) => return req.bytes().await.map_err(|_| BodyError::Unreadable),
         None => {}
     }
     let Ok(stream) = req.stream() else {
@@ -181,9 +190,9 @@ async fn read_body(req: &mut Request) -> std::result::Result<Vec<u8>, Error> {
     let mut stream = pin!(stream);
     let mut body = Vec::new();
     while let Some(chunk) = poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
-        body.extend_from_slice(&chunk.map_err(|_| Error::MalformedBody)?);
-        if body.len() > MAX_BODY_BYTES {
-            return Err(Error::BodyTooLarge);
+        body.extend_from_slice(&chunk.map_err(|_| BodyError::Unreadable)?);
+        if body.len() > max {
+            return Err(BodyError::TooLarge);
         }
     }
     Ok(body)
