@@ -44,8 +44,7 @@ const provider = new Provider(issuer, {
     },
   },
 });
-// Its stock memory adapter keeps nothing for JWT access tokens; silence its one warning per
-// start only, never a request.
+// Its stock memory adapter keeps nothing for JWT access tokens (it warns once, at start).
 provider.on('server_error', (_ctx, err) => process.stderr.write(`peer: server_error ${err.message}\n`));
 
 const server = createServer(provider.callback());
@@ -53,3 +52,6 @@ server.keepAliveTimeout = 60_000;
 server.listen(0, '127.0.0.1', () => process.stdout.write(`PORT ${server.address().port}\n`));
 const stop = () => server.close(() => process.exit(0));
 process.once('SIGTERM', stop).once('SIGINT', stop);
+// Should bench/run.mjs die without stopping it (SIGKILL), do not outlive it.
+const parent = process.ppid;
+setInterval(() => { if (process.ppid !== parent) process.exit(0); }, 1000).unref();
