@@ -295,8 +295,10 @@ async function measure(logs) {
     const first0 = performance.now();
     const res = await fetch(`${endpoint}${TOKEN_PATH}`, tokenInit);
     const body = await res.json();
-    const startup = { workerd_ready_ms: Math.round(ready_ms), first_token_ms: Math.round(performance.now() - first0),
-      total_ms: Math.round(performance.now() - started) };
+    const first_ms = performance.now() - first0;
+    // The bench's own work between the two (direct URLs, seeding KV) is left out of the startup.
+    const startup = { startup_ms: Math.round(ready_ms + first_ms), workerd_ready_ms: Math.round(ready_ms),
+      first_token_ms: Math.round(first_ms), with_seeding_ms: Math.round(performance.now() - started) };
     if (res.status !== 200) throw new Error(`the token endpoint answered ${res.status} ${body.error} to the valid client (its log line is below)`);
     const jwks = await (await fetch(`${endpoint}/.well-known/jwks.json`)).json();
     await jose.jwtVerify(body.access_token, jose.createLocalJWKSet(jwks), { issuer: ISSUER, audience: AUDIENCE });
@@ -387,7 +389,8 @@ function report(out) {
   console.log(`workerd CPU per request, one at a time (${t.token.samples} each): token p50 ${t.token.p50_us} µs, p99 ${t.token.p99_us} µs;`
     + ` hello-world p50 ${t.hello.p50_us} µs, p99 ${t.hello.p99_us} µs (Free plan budget: 10 000 µs; target p99 < 1 000 µs)`);
   console.log(`  token minus hello-world (the handler's own): p50 ${t.token.p50_us - t.hello.p50_us} µs, p99 ${t.token.p99_us - t.hello.p99_us} µs`);
-  console.log(`startup: workerd ready ${out.startup.workerd_ready_ms} ms, first token ${out.startup.first_token_ms} ms after; ${out.startup.total_ms} ms from start to first token`);
+  const st = out.startup;
+  console.log(`startup: ${st.startup_ms} ms from workerd's start to the first token (ready ${st.workerd_ready_ms} ms, then the first token request ${st.first_token_ms} ms; ${st.with_seeding_ms} ms with the bench's seeding in between)`);
   const sz = (s) => `${s.raw} B raw, ${s.gzip9} B gzip -9`;
   console.log(`wasm build/index_bg.wasm: ${sz(out.wasm.endpoint)} (target ≤ 150 KB gzip); hello-world: ${sz(out.wasm.hello)}`);
   if (out.micro) {
@@ -420,7 +423,7 @@ function chart(out) {
   <text x="10" y="44" fill="#555">${esc(out.date.slice(0, 16).replace('T', ' '))} UTC · ${m.nproc} cores ${esc(m.cpu)} · ${esc(m.workerd)} · node ${esc(m.node)} · oidc-provider ${esc(m.oidc_provider)}</text>
   ${bars}
   <text x="10" y="${H - 36}">token endpoint / hello-world: <tspan font-weight="bold">${x.token_to_hello}</tspan> (target ≥ 0.5) · token endpoint / node-oidc-provider: <tspan font-weight="bold">${x.token_to_peer}</tspan> (target ≥ 2)</text>
-  <text x="10" y="${H - 14}" fill="#555">workerd CPU per token, one at a time: p50 ${out.cpu_per_request.token.p50_us} µs, p99 ${out.cpu_per_request.token.p99_us} µs · wasm ${out.wasm.endpoint.raw.toLocaleString('en-US')} B raw, ${out.wasm.endpoint.gzip9.toLocaleString('en-US')} B gzip</text>
+  <text x="10" y="${H - 14}" fill="#555">workerd CPU per token, one at a time: p50 ${out.cpu_per_request.token.p50_us} µs, p99 ${out.cpu_per_request.token.p99_us} µs · wasm ${out.wasm.endpoint.raw.toLocaleString('en-US')} B raw, ${out.wasm.endpoint.gzip9.toLocaleString('en-US')} B gzip · first token ${out.startup.startup_ms} ms after workerd's start</text>
 </svg>
 `;
 }
