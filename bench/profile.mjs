@@ -1,0 +1,188 @@
+#!/usr/bin/env node
+// `npm run bench:profile`: where workerd spends its CPU on the token path, beside the
+// hello-world Rust Worker. Runs both Workers (build/ and bench/hello/build/, as `npm run bench`
+// leaves them) in one workerd (Miniflare, direct sockets on 127.0.0.1), loads each with
+// autocannon (warm-up, then a run bounded in time and count) while `perf record` samples
+// workerd (cpu-clock, all threads), and sums the samples by part of workerd. Every part is
+// given in µs per request (its share of the samples × workerd's CPU per request over the run).
+// Prints the table and writes bench/results/profile.json. Needs `perf` (Debian: linux-perf)
+// and perf_event_paranoid ≤ 2. V8 gives perf no names for JIT code: JS and wasm are one part.
+// Speeds are reported, never asserted. No secret, token or Authorization header is printed.
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { Miniflare } from 'miniflare';
+import { ROOT, clientRecord, generateSigningKey, kvKey, randomToken, signingKeysJson } from '../scripts/devstate.mjs';
+
+const { values: opt } = parseArgs({
+  options: {
+    warmup: { type: 'string', default: '5' }, // seconds per scenario, not recorded
+    duration: { type: 'string', default: '10' }, // seconds recorded per scenario, at most
+    max: { type: 'string', default: '200000' }, // requests per run, at most
+    connections: { type: 'string', default: '10' },
+    frequency: { type: 'string', default: '4999' }, // samples per second per thread
+    // Another build of the endpoint (a directory like build/), for experiments in a throwaway
+    // copy of the crate: e.g. one step done twice, to measure its cost inside workerd.
+    build: { type: 'string', default: 'build' },
+  },
+});
+const say = (s) => process.stderr.write(`profile: ${s}\n`);
+const TARGET = process.env.CARGO_TARGET_DIR ?? join(ROOT, 'target');
+const WORK = join(TARGET, 'bench-profile');
+const TOKEN_PATH = '/oauth2/token';
+const CLK_TCK = +execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+const cpuMs = (pid) => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((+f[11]) + (+f[12])) * 1000 / CLK_TCK;
+};
+
+/** Which part of workerd a sample is in, from perf's shared object and symbol. */
+function part(dso, sym) {
+  if (dso.startsWith('[JIT]') || dso === '[unknown]' || dso.startsWith('perf-')) return 'JIT code: JS and wasm (the Worker, wasm-bindgen glue, shim)';
+  if (dso === '[kernel.kallsyms]' || dso === '[vdso]') return 'kernel: syscalls, loopback TCP, scheduling';
+  if (/^lib(c|m|pthread)[.-]/.test(dso) || dso.startsWith('ld-linux')) return 'libc: malloc, memcpy, ...';
+  if (/sqlite3/i.test(sym)) return 'SQLite (Durable Object storage, local KV)';
+  if (/v8::internal::(Heap|Scavenge|MarkCompact|Minor|Major|Sweeper|Concurrent(Marking|Marker)|GC|Marking|Evacuat|Mark(er|ing)|IncrementalMarking|MemoryAllocator|Page)/.test(sym)) return 'V8 garbage collection';
+  if (/^(Builtins_|v8::|cppgc::)/.test(sym)) return 'V8 runtime and builtins (JS<->wasm calls, API callbacks, compilation)';
+  if (/^(kj::|capnp::)/.test(sym)) return 'KJ / Cap\'n Proto: event loop, HTTP, RPC between Workers';
+  if (/^workerd::/.test(sym)) return 'workerd APIs (Request, Headers, console, crypto, KV, DO stubs)';
+  if (/(bssl|BORINGSSL|EVP_|SHA\d|CRYPTO_|RAND_)/.test(sym)) return 'BoringSSL (crypto.getRandomValues, ...)';
+  return 'workerd: other native code';
+}
+
+/** perf report, flat (self) samples by shared object and symbol. */
+function perfReport(file) {
+  const text = execFileSync('perf', ['report', '-i', file, '--stdio', '--no-children', '--sort', 'dso,sym',
+    '--percent-limit', '0', '-g', 'none', '--field-separator', '\t'], { encoding: 'utf8', maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'ignore'] });
+  const rows = [];
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#') || !line.trim()) continue;
+    const [pct, dso, sym] = line.split('\t');
+    const share = parseFloat(pct) / 100;
+    if (!(share > 0)) continue;
+    rows.push({ dso: dso.trim(), sym: sym.trim().replace(/^\[[.k]\]\s*/, ''), share });
+  }
+  return rows;
+}
+
+function workerdPid() {
+  const kids = readdirSync('/proc/self/task').flatMap((t) =>
+    readFileSync(`/proc/self/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean));
+  return kids.find((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'workerd');
+}
+
+const load = (url, requests, secs) => new Promise((resolve, reject) => {
+  const inst = autocannon({ url, connections: +opt.connections, amount: +opt.max, requests, timeout: 10 },
+    (err, r) => { clearTimeout(timer); clearTimeout(watchdog); err ? reject(err) : resolve(r); });
+  const timer = setTimeout(() => inst.stop(), secs * 1000);
+  const watchdog = setTimeout(() => { inst.stop(); reject(new Error('the load did not end')); }, (secs + 30) * 1000);
+});
+
+/** Records workerd (its own pid) for the length of one bounded load. */
+async function record(name, pid, url, requests, expect) {
+  say(`${name}: warm-up ${opt.warmup} s, then ${opt.duration} s recorded`);
+  await load(url, requests, +opt.warmup);
+  const file = join(WORK, `${name}.perf.data`);
+  const perf = spawn('perf', ['record', '-q', '-e', 'cpu-clock', '-F', opt.frequency, '-p', String(pid), '-o', file,
+    '--', 'sleep', String(+opt.duration + 1)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let perfErr = '';
+  perf.stderr.on('data', (d) => { perfErr += d; });
+  const perfDone = new Promise((resolve) => perf.once('exit', resolve));
+  await new Promise((resolve) => setTimeout(resolve, 300)); // perf attaches
+  const cpu0 = cpuMs(pid);
+  const r = await load(url, requests, +opt.duration);
+  const cpu = (cpuMs(pid) - cpu0) * 1000 / r.requests.total;
+  const code = await perfDone;
+  if (code !== 0 || !existsSync(file)) throw new Error(`perf record failed (${code}): ${perfErr.slice(-2000)}`);
+  const wrong = r.errors + r.timeouts + Object.entries(r.statusCodeStats).reduce((a, [k, v]) => a + (+k === expect ? 0 : v.count), 0);
+  return { requests: r.requests.total, rps: Math.round(r.requests.total / r.duration), workerd_cpu_us_per_req: Math.round(cpu),
+    wrong_answers: wrong, samples: perfReport(file) };
+}
+
+const basicAuth = (id, secret) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
+const worker = (name, dir, extra = {}) => ({
+  name, modules: true, modulesRoot: dir, scriptPath: join(dir, 'index.js'), compatibilityDate: '2026-04-01',
+  modulesRules: [{ type: 'ESModule', include: ['**/*.js'] }, { type: 'CompiledWasm', include: ['**/*.wasm'] }],
+  unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }], ...extra,
+});
+
+async function main() {
+  const BUILD = resolve(ROOT, opt.build);
+  for (const dir of [BUILD, join(ROOT, 'bench', 'hello', 'build')]) {
+    if (!existsSync(join(dir, 'index_bg.wasm'))) throw new Error(`${dir} is missing: run \`npm run bench\` (it builds both) first`);
+  }
+  mkdirSync(WORK, { recursive: true });
+  const pepper = randomToken(), id = 'bench-client', secret = randomToken();
+  const mf = new Miniflare({
+    workers: [
+      worker('hello', join(ROOT, 'bench', 'hello', 'build')),
+      worker('edge-token', BUILD, {
+        kvNamespaces: ['CLIENTS'],
+        durableObjects: { CLIENT_GUARD: { className: 'ClientGuard', useSQLite: true }, SOURCE_GUARD: { className: 'SourceGuard', useSQLite: true } },
+        bindings: { ISSUER: 'https://issuer.bench.test', TENANTS: { default: { token_paths: [TOKEN_PATH] } }, SIGNING_KEYS: signingKeysJson([generateSigningKey()]), CLIENT_SECRET_PEPPER: pepper },
+      }),
+    ],
+    // The log lines go to workerd's stdout as in `npm run bench`: read and dropped.
+    handleRuntimeStdio: (...streams) => { for (const s of streams) s.resume(); },
+  });
+  const stop = () => mf.dispose().finally(() => process.exit(130));
+  process.once('SIGINT', stop).once('SIGTERM', stop);
+  try {
+    await mf.ready;
+    const hello = (await mf.unsafeGetDirectURL('hello')).href.replace(/\/$/, '');
+    const endpoint = (await mf.unsafeGetDirectURL('edge-token')).href.replace(/\/$/, '');
+    await (await mf.getKVNamespace('CLIENTS', 'edge-token')).put(kvKey(id), JSON.stringify(clientRecord({ id, secrets: [secret], pepper,
+      scopes: ['read'], defaultScopes: ['read'], rate_limit: { per_minute: 1_000_000, burst: 1_000_000 } })));
+    const token = { method: 'POST', path: TOKEN_PATH, body: 'grant_type=client_credentials',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: basicAuth(id, secret), 'CF-Connecting-IP': '10.255.255.254' } };
+    const first = await fetch(`${endpoint}${TOKEN_PATH}`, token);
+    if (first.status !== 200) throw new Error(`the endpoint answered ${first.status} to the valid client`);
+    const pid = workerdPid();
+    const runs = {
+      hello: await record('hello', pid, hello, [{ method: 'GET', path: '/' }], 200),
+      token: await record('token', pid, endpoint, [token], 200),
+    };
+
+    // By part, in µs per request.
+    const byPart = (run) => run.samples.reduce((m, s) => {
+      const p = part(s.dso, s.sym);
+      m[p] = (m[p] ?? 0) + s.share * run.workerd_cpu_us_per_req;
+      return m;
+    }, {});
+    const parts = { hello: byPart(runs.hello), token: byPart(runs.token) };
+    const names = [...new Set([...Object.keys(parts.token), ...Object.keys(parts.hello)])]
+      .sort((a, b) => (parts.token[b] ?? 0) - (parts.token[a] ?? 0));
+    const table = names.map((name) => ({ part: name, hello_us: +(parts.hello[name] ?? 0).toFixed(1),
+      token_us: +(parts.token[name] ?? 0).toFixed(1), extra_us: +((parts.token[name] ?? 0) - (parts.hello[name] ?? 0)).toFixed(1) }));
+    const top = (run) => run.samples.slice().sort((a, b) => b.share - a.share).slice(0, 25)
+      .map((s) => ({ dso: s.dso, sym: s.sym, us_per_req: +(s.share * run.workerd_cpu_us_per_req).toFixed(1) }));
+    const out = { date: new Date().toISOString(), build: opt.build, settings: { warmup_s: +opt.warmup, duration_s: +opt.duration, connections: +opt.connections, frequency: +opt.frequency },
+      hello: { rps: runs.hello.rps, workerd_cpu_us_per_req: runs.hello.workerd_cpu_us_per_req, requests: runs.hello.requests },
+      token: { rps: runs.token.rps, workerd_cpu_us_per_req: runs.token.workerd_cpu_us_per_req, requests: runs.token.requests },
+      parts: table, top_token: top(runs.token), top_hello: top(runs.hello) };
+    const file = opt.build === 'build' ? join(ROOT, 'bench', 'results', 'profile.json') : join(WORK, 'experiment.json');
+    writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
+
+    console.log(`\nworkerd CPU per request: hello-world ${out.hello.workerd_cpu_us_per_req} µs (${out.hello.rps} req/s), token ${out.token.workerd_cpu_us_per_req} µs (${out.token.rps} req/s)\n`);
+    console.log(`${'part of workerd (perf, cpu-clock)'.padEnd(72)} ${'hello µs'.padStart(9)} ${'token µs'.padStart(9)} ${'extra µs'.padStart(9)}`);
+    for (const r of table) console.log(`${r.part.padEnd(72)} ${String(r.hello_us).padStart(9)} ${String(r.token_us).padStart(9)} ${String(r.extra_us).padStart(9)}`);
+    console.log('\ntop symbols on the token path (µs per request):');
+    for (const s of out.top_token) console.log(`  ${String(s.us_per_req).padStart(6)}  ${s.dso.slice(0, 18).padEnd(18)} ${s.sym.slice(0, 100)}`);
+    console.log(`\nin ${file}; perf data in ${WORK}`);
+    const wrong = runs.hello.wrong_answers + runs.token.wrong_answers;
+    if (wrong) {
+      console.error(`\n!!!!!!!! WARNING: ${wrong} answers were not 200; the profile does not show the intended path !!!!!!!!`);
+      process.exitCode = 1;
+    }
+  } finally {
+    process.off('SIGINT', stop).off('SIGTERM', stop);
+    await mf.dispose();
+  }
+}
+
+main().catch((e) => {
+  console.error(`profile: ${e.stack ?? e}`);
+  process.exitCode = 1;
+});
