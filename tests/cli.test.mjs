@@ -195,6 +195,19 @@ test('against local dev state: the admin token and the signing keys come from .d
   assert.ok(!added.stdout.includes(set.keys[1].d), 'the new private key is not printed');
 });
 
+test('a kid or client id that starts with "-" is taken as a value, not an option', () => {
+  const file = join(dir, 'hyphen-keys.json');
+  ok(runCli(['--json', 'keys', 'generate', '--out', file]));
+  // A kid is base64url, and about one in 64 starts with "-".
+  for (const args of [['keys', 'promote', '--file', file, '-abc'], ['keys', 'promote', '--force', '--file', file, '-abc']]) {
+    const r = runCli(args);
+    assert.equal(r.code, 1, `${args.join(' ')}: refused as an unknown key, not a usage error`);
+    assert.match(r.stderr, /no key "-abc"/);
+  }
+  const show = cli(['client', 'show', '-not-there']);
+  assert.equal(show.code, 1, 'an unknown client, not a usage error');
+});
+
 test('key rotation: add as next, promote, retire after expiry; old tokens verify, new ones carry the new kid', async () => {
   const file = join(dir, 'signing-keys.json');
   const gen = ok(runCli(['--json', 'keys', 'generate', '--out', file]));

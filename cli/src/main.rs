@@ -76,6 +76,7 @@ enum ClientCommand {
         #[command(flatten)]
         target: Target,
         /// The client id.
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
     },
     /// List the tenant's clients.
@@ -88,6 +89,7 @@ enum ClientCommand {
         #[command(flatten)]
         target: Target,
         /// The client id.
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
         #[command(flatten)]
         fields: Fields,
@@ -100,6 +102,7 @@ enum ClientCommand {
         #[command(flatten)]
         target: Target,
         /// The client id.
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
     },
     /// Serve the client again.
@@ -107,6 +110,7 @@ enum ClientCommand {
         #[command(flatten)]
         target: Target,
         /// The client id.
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
     },
     /// Delete a client: refused at once, its record removed.
@@ -114,6 +118,7 @@ enum ClientCommand {
         #[command(flatten)]
         target: Target,
         /// The client id.
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
         /// Confirm the deletion (it cannot be undone).
         #[arg(long)]
@@ -124,6 +129,7 @@ enum ClientCommand {
         #[command(flatten)]
         target: Target,
         /// The client id.
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
         /// How long the current secret keeps working, e.g. 30s, 15m, 24h, 7d (default 24h).
         #[arg(long, conflicts_with = "old_expires_at")]
@@ -137,6 +143,7 @@ enum ClientCommand {
         #[command(flatten)]
         target: Target,
         /// The client id.
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
         /// The secret's id, as `client show` lists it.
         secret_id: String,
@@ -204,7 +211,8 @@ enum KeysCommand {
     Promote {
         #[command(flatten)]
         keys: KeyFile,
-        /// The key's kid (see `keys list`).
+        /// The key's kid (see `keys list`). A base64url kid may start with `-`.
+        #[arg(allow_hyphen_values = true)]
         kid: String,
         /// Promote even if the key was added less than 300 s ago (JWKS caches may not have it).
         #[arg(long)]
@@ -214,7 +222,8 @@ enum KeysCommand {
     Retire {
         #[command(flatten)]
         keys: KeyFile,
-        /// The key's kid.
+        /// The key's kid. A base64url kid may start with `-`.
+        #[arg(allow_hyphen_values = true)]
         kid: String,
         /// The longest token lifetime of any client, in seconds.
         #[arg(long, default_value_t = 86_400)]
