@@ -12,9 +12,10 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::{
-    client::{is_valid_client_id, Client, MAX_RATE, MAX_SECRETS, SCHEMA_VERSION, TOKEN_TTL_RANGE},
+    client::{is_valid_client_id, Client, MAX_SECRETS, SCHEMA_VERSION, TOKEN_TTL_RANGE},
     config::is_tenant_name,
     guard::{ClientUsage, DEFAULT_LIMIT},
+    limit::{Limit, MAX_RATE},
     scope::ScopeToken,
     secret::SecretHash,
 };
@@ -494,7 +495,11 @@ fn check_ttl(ttl: u64) -> Result<u64, AdminError> {
 }
 
 fn check_limit(limit: RateLimit) -> Result<RateLimit, AdminError> {
-    if (1..=MAX_RATE).contains(&limit.per_minute) && (1..=MAX_RATE).contains(&limit.burst) {
+    let figures = Limit {
+        per_minute: limit.per_minute,
+        burst: limit.burst,
+    };
+    if figures.is_valid() {
         Ok(limit)
     } else {
         Err(AdminError::invalid(format!(

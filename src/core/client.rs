@@ -17,8 +17,6 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub const MAX_SECRETS: usize = 2;
 /// Token lifetimes a record may set, in seconds.
 pub const TOKEN_TTL_RANGE: std::ops::RangeInclusive<u64> = 60..=86_400;
-/// The largest rate (tokens per minute) and burst a record may set.
-pub const MAX_RATE: u64 = 1_000_000;
 /// The longest client id we look up.
 pub const MAX_CLIENT_ID_CHARS: usize = 256;
 
@@ -174,9 +172,7 @@ impl Client {
             && TOKEN_TTL_RANGE.contains(&raw.token_ttl)
             && !raw.audience.is_empty()
             && raw.audience.iter().all(|a| !a.is_empty())
-            && limit.is_none_or(|l| {
-                (1..=MAX_RATE).contains(&l.per_minute) && (1..=MAX_RATE).contains(&l.burst)
-            });
+            && limit.is_none_or(Limit::is_valid);
         valid.then(|| Self {
             id: raw.client_id,
             secrets,

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::{
     guard::DEFAULT_LIMIT,
-    limit::Limit,
+    limit::{Limit, MAX_RATE},
     scope::{ScopePolicy, ScopeRules, ScopeToken},
 };
 
@@ -270,11 +270,10 @@ impl Tenants {
                 burst: l.burst,
             },
         };
-        let max = super::client::MAX_RATE;
-        if !(1..=max).contains(&rate_limit.per_minute) || !(1..=max).contains(&rate_limit.burst) {
+        if !rate_limit.is_valid() {
             return Err(at(
                 "rate_limit",
-                &format!("needs per_minute and burst from 1 to {max}"),
+                &format!("needs per_minute and burst from 1 to {MAX_RATE}"),
             ));
         }
         let invalid_client_status = raw.invalid_client_status.unwrap_or(401);

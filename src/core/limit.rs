@@ -11,6 +11,9 @@
 /// Units per token: milliseconds per minute.
 const UNIT: u64 = 60_000;
 
+/// The largest rate (tokens per minute) and burst a client record or tenant may set.
+pub const MAX_RATE: u64 = 1_000_000;
+
 /// A client's issuance limit: `per_minute` tokens sustained, `burst` at most at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limit {
@@ -21,6 +24,12 @@ pub struct Limit {
 }
 
 impl Limit {
+    /// Whether both figures are from 1 to [`MAX_RATE`]: the rule for every configured limit
+    /// (client records, tenants, admin changes).
+    pub fn is_valid(self) -> bool {
+        (1..=MAX_RATE).contains(&self.per_minute) && (1..=MAX_RATE).contains(&self.burst)
+    }
+
     /// The largest lease one isolate is granted: a quarter of the burst, at least one token,
     /// so several locations can hold leases at once without starving each other.
     pub fn max_lease(self) -> u64 {
