@@ -6,7 +6,7 @@
 use serde::de::DeserializeOwned;
 use worker::{console_error, console_log, kv::KvStore, Date, Env, Headers, Request, Response};
 
-use super::{guard, not_found, BodyError, GUARD_CACHE};
+use super::{guard, not_found, state, BodyError, GUARD_CACHE};
 use crate::core::{
     admin::{
         check_admin_token, parse_body, parse_route, AdminAccess, AdminError, AdminRequest, Record,
@@ -34,11 +34,7 @@ pub async fn handle(
     deployment: &Deployment,
     started: u64,
 ) -> worker::Result<Response> {
-    let configured = env
-        .secret(ADMIN_TOKEN)
-        .map(|s| s.to_string())
-        .or_else(|_| env.var(ADMIN_TOKEN).map(|v| v.to_string()))
-        .ok();
+    let configured = state::text(&env, ADMIN_TOKEN);
     if configured
         .as_deref()
         .map(str::trim)

@@ -38,16 +38,6 @@ impl DoBackend {
     pub fn new(env: Env, ctx: Rc<Context>) -> Self {
         Self { env, ctx }
     }
-
-    async fn call<T: DeserializeOwned>(
-        &self,
-        binding: &str,
-        name: &str,
-        path: &str,
-        body: &impl Serialize,
-    ) -> std::result::Result<T, Unavailable> {
-        call(&self.env, binding, name, path, body).await
-    }
 }
 
 /// POSTs `body` as JSON to `path` of the object `name` of `binding`; its JSON answer, or
@@ -99,11 +89,11 @@ impl Backend for DoBackend {
         guard: &str,
         request: &LeaseRequest,
     ) -> std::result::Result<ClientView, Unavailable> {
-        self.call(CLIENT_GUARD, guard, "lease", request).await
+        call(&self.env, CLIENT_GUARD, guard, "lease", request).await
     }
 
     async fn client_failure(&self, guard: &str) -> std::result::Result<ClientView, Unavailable> {
-        self.call(CLIENT_GUARD, guard, "failure", &()).await
+        call(&self.env, CLIENT_GUARD, guard, "failure", &()).await
     }
 
     async fn source_failure(
@@ -111,8 +101,14 @@ impl Backend for DoBackend {
         shard: u64,
         source: &str,
     ) -> std::result::Result<u64, Unavailable> {
-        self.call(SOURCE_GUARD, &format!("shard-{shard}"), "failure", &source)
-            .await
+        call(
+            &self.env,
+            SOURCE_GUARD,
+            &format!("shard-{shard}"),
+            "failure",
+            &source,
+        )
+        .await
     }
 
     fn spawn(&self, task: impl Future<Output = ()> + 'static) {

@@ -95,7 +95,7 @@ async fn token_route(
 ) -> Result<Response> {
     let authorization = req.headers().get("Authorization").ok().flatten();
     let outcome = if req.method() == Method::Post {
-        token(req, env, ctx, issuer).await
+        token(req, env, ctx, issuer, authorization.as_deref()).await
     } else {
         Outcome {
             client_id: None,
@@ -120,14 +120,20 @@ fn not_found() -> Result<Response> {
 }
 
 /// Reads the request's parts and runs the core's checklist.
-async fn token(mut req: Request, env: Env, ctx: Context, issuer: &Issuer) -> Outcome {
+/// `authorization` is the request's `Authorization` header, read once by the caller.
+async fn token(
+    mut req: Request,
+    env: Env,
+    ctx: Context,
+    issuer: &Issuer,
+    authorization: Option<&str>,
+) -> Outcome {
     let refused = |error| Outcome {
         client_id: None,
         result: Err(error),
     };
-    let headers = req.headers().clone();
+    let headers = req.headers();
     let content_type = headers.get("Content-Type").ok().flatten();
-    let authorization = headers.get("Authorization").ok().flatten();
     // Set by Cloudflare's edge and not by the caller, unlike X-Forwarded-For.
     let source = headers
         .get("CF-Connecting-IP")
@@ -153,7 +159,7 @@ async fn token(mut req: Request, env: Env, ctx: Context, issuer: &Issuer) -> Out
     };
     let http = HttpRequest {
         content_type: content_type.as_deref(),
-        authorization: authorization.as_deref(),
+        authorization,
         body: &body,
     };
     issuer

@@ -28,7 +28,7 @@ pub fn deployment(env: &Env) -> Result<Rc<Deployment>, String> {
 }
 
 /// A secret, or a plain var of that name (so that `wrangler dev --var` works too).
-fn text(env: &Env, name: &str) -> Option<String> {
+pub fn text(env: &Env, name: &str) -> Option<String> {
     env.secret(name)
         .map(|s| s.to_string())
         .or_else(|_| env.var(name).map(|v| v.to_string()))
