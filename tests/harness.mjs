@@ -78,6 +78,11 @@ const BROKEN_GUARD = `export class BrokenGuard {
 }
 export default { fetch() { return new Response('unused', { status: 404 }); } };`;
 
+/** `text` as JSON, or undefined when it is not JSON. */
+function parseJson(text) {
+  try { return JSON.parse(text); } catch { return undefined; }
+}
+
 export class TestWorker {
   /**
    * `tenants`: the TENANTS var (default: wrangler.toml's); `tenant`: the one `token()` and
@@ -170,14 +175,7 @@ export class TestWorker {
     const [statusLine, ...fields] = stdout.slice(0, split).split('\r\n');
     const headers = new Headers(fields.map((f) => [f.slice(0, f.indexOf(':')), f.slice(f.indexOf(':') + 1).trim()]));
     const text = stdout.slice(split + 4);
-    let json;
-    try { json = JSON.parse(text); } catch { /* not JSON */ }
-    if (typeof json?.access_token === 'string') this.sensitive.add(json.access_token);
-    const url = new URL(argv.find((a) => a.startsWith(base)));
-    if (this.tokenPaths.has(url.pathname)) {
-      const clientId = typeof json?.access_token === 'string' ? jose.decodeJwt(json.access_token).client_id : undefined;
-      this.tokenAnswers.push({ error: json?.error ?? null, clientId });
-    }
+    const json = this.noteAnswer(new URL(argv.find((a) => a.startsWith(base))), text);
     return { status: Number(statusLine.split(' ')[1]), headers, text, json };
   }
 
@@ -235,14 +233,22 @@ export class TestWorker {
         ...init, headers: { ...headers, 'x-probe-pad': String(pad), 'x-probe-stream': stream ? '1' : '0' },
       });
     const text = await res.text();
-    let json;
-    try { json = JSON.parse(text); } catch { /* not JSON */ }
+    const json = this.noteAnswer(url, text);
+    return { status: res.status, headers: res.headers, text, json };
+  }
+
+  /**
+   * An answer's body as JSON (undefined if not JSON); an issued token becomes a sensitive
+   * value, and a token-path answer is remembered to be matched against the log.
+   */
+  noteAnswer(url, text) {
+    const json = parseJson(text);
     if (typeof json?.access_token === 'string') this.sensitive.add(json.access_token);
     if (this.tokenPaths.has(url.pathname)) {
       const clientId = typeof json?.access_token === 'string' ? jose.decodeJwt(json.access_token).client_id : undefined;
       this.tokenAnswers.push({ error: json?.error ?? null, clientId });
     }
-    return { status: res.status, headers: res.headers, text, json };
+    return json;
   }
 
   /**
@@ -330,9 +336,7 @@ export function runCli(args, { env = {}, cwd = process.env.TMPDIR ?? '/tmp', inp
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, cwd, input, encoding: 'utf8', timeout: 60_000,
   });
   if (r.error) throw r.error;
-  let json;
-  try { json = JSON.parse(r.stdout); } catch { /* not JSON */ }
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, json };
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, json: parseJson(r.stdout) };
 }
 
 /** Registers before/after hooks for one Worker per test file; returns it (filled in `before`). */
