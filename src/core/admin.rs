@@ -14,8 +14,8 @@ use subtle::ConstantTimeEq;
 use super::{
     client::{is_valid_client_id, Client, MAX_SECRETS, SCHEMA_VERSION, TOKEN_TTL_RANGE},
     config::is_tenant_name,
-    guard::{ClientUsage, DEFAULT_LIMIT},
-    limit::{Limit, MAX_RATE},
+    guard::ClientUsage,
+    limit::{Limit, DEFAULT_LIMIT, MAX_RATE},
     scope::ScopeToken,
     secret::SecretHash,
 };
@@ -271,15 +271,6 @@ pub fn method_not_allowed(allow: &'static str) -> AdminError {
     AdminError::new(405, "method_not_allowed", allow)
 }
 
-/// `rate_limit` of a record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RateLimit {
-    /// Tokens per minute, sustained.
-    pub per_minute: u64,
-    /// Tokens at once.
-    pub burst: u64,
-}
-
 /// One entry of `secrets` as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredSecretEntry {
@@ -337,7 +328,7 @@ pub struct Record {
     pub disabled: bool,
     /// Its issuance limit; absent = the default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate_limit: Option<RateLimit>,
+    pub rate_limit: Option<Limit>,
     /// Members this code does not know, kept as they are.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -362,7 +353,7 @@ pub struct NewClient {
     pub token_ttl: Option<u64>,
     /// Issuance limit; default 600 per minute, burst 50.
     #[serde(default)]
-    pub rate_limit: Option<RateLimit>,
+    pub rate_limit: Option<Limit>,
     /// Grants; default `["client_credentials"]`.
     #[serde(default)]
     pub grant_types: Option<Vec<String>>,
@@ -393,7 +384,7 @@ pub struct ClientUpdate {
     pub token_ttl: Option<u64>,
     /// New limit; `null` returns to the default.
     #[serde(default, deserialize_with = "nullable")]
-    pub rate_limit: Option<Option<RateLimit>>,
+    pub rate_limit: Option<Option<Limit>>,
     /// New grant types.
     #[serde(default)]
     pub grant_types: Option<Vec<String>>,
@@ -494,12 +485,8 @@ fn check_ttl(ttl: u64) -> Result<u64, AdminError> {
     }
 }
 
-fn check_limit(limit: RateLimit) -> Result<RateLimit, AdminError> {
-    let figures = Limit {
-        per_minute: limit.per_minute,
-        burst: limit.burst,
-    };
-    if figures.is_valid() {
+fn check_limit(limit: Limit) -> Result<Limit, AdminError> {
+    if limit.is_valid() {
         Ok(limit)
     } else {
         Err(AdminError::invalid(format!(
@@ -707,10 +694,7 @@ impl Record {
                 })
             })
             .collect();
-        let limit = self.rate_limit.unwrap_or(RateLimit {
-            per_minute: DEFAULT_LIMIT.per_minute,
-            burst: DEFAULT_LIMIT.burst,
-        });
+        let limit = self.rate_limit.unwrap_or(DEFAULT_LIMIT);
         serde_json::json!({
             "tenant": tenant,
             "client_id": self.client_id,
@@ -929,7 +913,7 @@ mod tests {
         );
         assert_eq!(
             next.rate_limit,
-            Some(RateLimit {
+            Some(Limit {
                 per_minute: 5,
                 burst: 2
             })

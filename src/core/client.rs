@@ -83,12 +83,6 @@ struct RawSecret {
 }
 
 #[derive(Deserialize)]
-struct RawLimit {
-    per_minute: u64,
-    burst: u64,
-}
-
-#[derive(Deserialize)]
 struct RawRecord {
     v: u32,
     client_id: String,
@@ -99,7 +93,7 @@ struct RawRecord {
     token_ttl: u64,
     audience: Vec<String>,
     disabled: bool,
-    rate_limit: Option<RawLimit>,
+    rate_limit: Option<Limit>,
 }
 
 /// A stored secret: its keyed hash and optional expiry.
@@ -161,10 +155,7 @@ impl Client {
         let secrets = secrets?;
         let scopes = scope_list(raw.scopes)?;
         let default_scopes = scope_list(raw.default_scopes)?;
-        let limit = raw.rate_limit.map(|l| Limit {
-            per_minute: l.per_minute,
-            burst: l.burst,
-        });
+        let limit = raw.rate_limit;
         let valid = raw.v == SCHEMA_VERSION
             && raw.client_id == expected_id
             && (1..=MAX_SECRETS).contains(&secrets.len())

@@ -7,8 +7,7 @@ use std::{collections::HashMap, fmt};
 use serde::Deserialize;
 
 use super::{
-    guard::DEFAULT_LIMIT,
-    limit::{Limit, MAX_RATE},
+    limit::{Limit, DEFAULT_LIMIT, MAX_RATE},
     scope::{ScopePolicy, ScopeRules, ScopeToken},
 };
 
@@ -97,18 +96,11 @@ struct RawTenant {
     #[serde(default)]
     signing_keys: Option<String>,
     #[serde(default)]
-    rate_limit: Option<RawLimit>,
+    rate_limit: Option<Limit>,
     #[serde(default)]
     invalid_client_status: Option<u16>,
     #[serde(default)]
     always_return_scope: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawLimit {
-    per_minute: u64,
-    burst: u64,
 }
 
 /// Every tenant, and the exact paths that lead to them.
@@ -263,13 +255,7 @@ impl Tenants {
                 "must name a Worker secret, in A-Z, 0-9 and '_'",
             ));
         }
-        let rate_limit = match raw.rate_limit {
-            None => DEFAULT_LIMIT,
-            Some(l) => Limit {
-                per_minute: l.per_minute,
-                burst: l.burst,
-            },
-        };
+        let rate_limit = raw.rate_limit.unwrap_or(DEFAULT_LIMIT);
         if !rate_limit.is_valid() {
             return Err(at(
                 "rate_limit",

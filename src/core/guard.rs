@@ -20,11 +20,6 @@ use super::{
 pub const VIEW_TTL_MS: u64 = 1_000;
 /// An isolate refreshes a view this old in the background, before it goes stale.
 pub const REFRESH_AFTER_MS: u64 = 500;
-/// The issuance limit of a client record without `rate_limit`.
-pub const DEFAULT_LIMIT: Limit = Limit {
-    per_minute: 600,
-    burst: 50,
-};
 /// Failures are counted in fixed windows of this length.
 pub const FAILURE_WINDOW_MS: u64 = 60_000;
 /// Failures within a window, from any source, that put a client under guard.

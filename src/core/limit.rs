@@ -8,14 +8,25 @@
 //! lease expires is lost (the limit errs on the side of issuing less, by at most one lease per
 //! isolate).
 
+use serde::{Deserialize, Serialize};
+
 /// Units per token: milliseconds per minute.
 const UNIT: u64 = 60_000;
 
 /// The largest rate (tokens per minute) and burst a client record or tenant may set.
 pub const MAX_RATE: u64 = 1_000_000;
 
-/// A client's issuance limit: `per_minute` tokens sustained, `burst` at most at once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The issuance limit of a client whose record sets none, in a tenant that sets none.
+pub const DEFAULT_LIMIT: Limit = Limit {
+    per_minute: 600,
+    burst: 50,
+};
+
+/// A client's issuance limit: `per_minute` tokens sustained, `burst` at most at once. The one
+/// model of `rate_limit` wherever it is written: a client record, a tenant, an admin request.
+/// Unknown members are refused, so a misspelt figure never passes silently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Limit {
     /// Tokens added per minute (≥ 1).
     pub per_minute: u64,
@@ -194,6 +205,20 @@ mod tests {
         assert_eq!(bucket.take(hourly, 59_999, 1), 0);
         assert_eq!(bucket.take(hourly, 60_000, 1), 1);
         assert_eq!(hourly.window_seconds(), 120);
+    }
+
+    #[test]
+    fn a_written_limit_needs_both_figures_and_nothing_else() {
+        let parse = |json: &str| serde_json::from_str::<Limit>(json).ok();
+        assert_eq!(
+            parse(r#"{"per_minute":5,"burst":2}"#),
+            Some(Limit {
+                per_minute: 5,
+                burst: 2
+            })
+        );
+        assert_eq!(parse(r#"{"per_minute":5}"#), None);
+        assert_eq!(parse(r#"{"per_minute":5,"burst":2,"brust":3}"#), None);
     }
 
     #[test]
