@@ -1,4 +1,4 @@
-// Shared by the local dev tools (dev-init.mjs, register-client.mjs) and the test harness:
+// Shared by the local dev tool (dev-init.mjs, the demo client of `npm start`) and the test harness:
 // secret generation, the secret hash and the client record of docs/storage-schema.md, and
 // the local dev state (.dev.vars, wrangler's local KV under .wrangler/state).
 import { createHmac, generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -54,40 +54,6 @@ export function clientRecord({ id, secrets, pepper, scopes = [], defaultScopes =
 /** The KV key of a client's record (docs/storage-schema.md). */
 export const kvKey = (id, tenant = 'default') => `client:${tenant}:${id}`;
 
-// --- validation of operator input (register-client), after docs/storage-schema.md ---------
-
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
-const CLIENT_ID = /^[\x20-\x7E]{1,256}$/;
-
-/** Splits a space-separated scope list; throws on a malformed token. */
-export function parseScopeList(text, what) {
-  const list = text.split(' ').filter((s) => s !== '');
-  for (const s of list) {
-    if (!SCOPE_TOKEN.test(s)) throw new Error(`${what}: "${s}" is not a scope token (RFC 6749 §3.3: printable ASCII except space, " and \\)`);
-  }
-  return [...new Set(list)];
-}
-
-/** Checks register-client's options; returns the record fields or throws with a clear message. */
-export function validateClientInput({ id, scopes, defaultScopes = '', audience = ['https://api.example.com'], ttl = '3600' }) {
-  if (id === undefined) throw new Error('--id is required');
-  if (!CLIENT_ID.test(id)) throw new Error('--id must be 1-256 printable ASCII characters (space allowed)');
-  if (scopes === undefined) throw new Error('--scopes is required (space-separated, e.g. "orders:read orders:write")');
-  const scopeList = parseScopeList(scopes, '--scopes');
-  if (scopeList.length === 0) throw new Error('--scopes must name at least one scope');
-  const defaults = parseScopeList(defaultScopes, '--default-scopes');
-  const outside = defaults.filter((s) => !scopeList.includes(s));
-  if (outside.length) throw new Error(`--default-scopes must be a subset of --scopes; not in --scopes: ${outside.join(' ')}`);
-  if (audience.length === 0) throw new Error('--audience needs at least one value');
-  for (const a of audience) {
-    let url;
-    try { url = new URL(a); } catch { throw new Error(`--audience "${a}" is not an absolute URL`); }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`--audience "${a}" must be an http(s) URL`);
-  }
-  if (!/^\d+$/.test(ttl) || +ttl < 60 || +ttl > 86400) throw new Error('--ttl must be an integer number of seconds from 60 to 86400');
-  return { id, scopes: scopeList, defaultScopes: defaults, audience, ttl: +ttl };
-}
-
 // --- local dev state --------------------------------------------------------------------
 
 /** Reads NAME=value lines (values may be single- or double-quoted), as wrangler's dotenv does. */
@@ -138,12 +104,6 @@ const wrangler = (args, opts = {}) =>
 export function putLocalClient(record) {
   // The metadata the admin API writes too, so that `client list` can show the status.
   wrangler(['put', kvKey(record.client_id), JSON.stringify(record), '--metadata', JSON.stringify({ disabled: record.disabled })]);
-}
-
-/** True when the local KV already holds a record for this client id. */
-export function localClientExists(id) {
-  const out = wrangler(['list', '--prefix', kvKey(id)]);
-  return JSON.parse(out.slice(out.indexOf('['))).some((k) => k.name === kvKey(id));
 }
 
 /** A ready command line for a developer to fetch a token (Basic credentials form-encoded). */
