@@ -2,8 +2,15 @@
 
 use std::{fs, time::Duration};
 
-use edge_token::core::config::is_tenant_name;
-use serde_json::{json, Value};
+use edge_token::core::{
+    admin::{
+        ClientInfo, ClientUpdate, Deleted, ErrorBody, ListEntry, ListPage, NewClient, NewSecret,
+        Rotation, API_ROOT,
+    },
+    config::is_tenant_name,
+    limit::Limit,
+};
+use serde::{de::DeserializeOwned, Serialize};
 
 use crate::{output, ClientCommand, Failure, Fields, Target};
 
@@ -111,7 +118,7 @@ impl Api {
 
     fn url(&self, path: &str) -> String {
         format!(
-            "{}/admin/v1/tenants/{}/{path}",
+            "{}{API_ROOT}{}/{path}",
             self.base,
             percent_encode(&self.tenant)
         )
@@ -121,14 +128,20 @@ impl Api {
         self.url(&format!("clients/{}{rest}", percent_encode(id)))
     }
 
-    /// Sends a request; the JSON answer of a 2xx, else the API's message as a failure.
-    fn call(&self, method: &str, url: &str, body: Option<Value>) -> Result<Value, Failure> {
+    /// Sends a request with `body` (JSON; `{}` for a POST or PATCH without one); the answer
+    /// of a 2xx as `T`, else the API's message as a failure.
+    fn call<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<String>,
+    ) -> Result<T, Failure> {
         let auth = format!("Bearer {}", self.token);
-        let sent = match (method, body) {
-            ("GET", _) => self.agent.get(url).header("Authorization", &auth).call(),
-            ("DELETE", _) => self.agent.delete(url).header("Authorization", &auth).call(),
-            (method, body) => {
-                let body = body.unwrap_or_else(|| json!({})).to_string();
+        let sent = match method {
+            "GET" => self.agent.get(url).header("Authorization", &auth).call(),
+            "DELETE" => self.agent.delete(url).header("Authorization", &auth).call(),
+            method => {
+                let body = body.unwrap_or_else(|| "{}".to_owned());
                 let builder = if method == "PATCH" {
                     self.agent.patch(url)
                 } else {
@@ -147,54 +160,72 @@ impl Api {
             .body_mut()
             .read_to_string()
             .map_err(|e| Failure::new(format!("unreadable answer: {e}")))?;
-        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         if (200..300).contains(&status) {
-            return Ok(value);
+            return serde_json::from_str(&text)
+                .map_err(|e| Failure::new(format!("unexpected answer from the admin API: {e}")));
         }
-        let message = value["message"].as_str().unwrap_or("");
-        Err(Failure::new(match status {
+        Err(self.refusal(status, &text))
+    }
+
+    /// The failure for a non-2xx answer.
+    fn refusal(&self, status: u16, text: &str) -> Failure {
+        let body: ErrorBody = serde_json::from_str(text).unwrap_or_else(|_| ErrorBody {
+            error: "error".to_owned(),
+            message: String::new(),
+        });
+        Failure::new(match status {
             401 => "the admin token was refused (401)".to_owned(),
-            404 if value["error"] == "not_found" && message.is_empty() => format!(
+            404 if body.error == "not_found" && body.message.is_empty() => format!(
                 "{} has no admin API (404): is ADMIN_TOKEN set on the Worker?",
                 self.base
             ),
-            _ => format!(
-                "{status} {}: {message}",
-                value["error"].as_str().unwrap_or("error")
-            ),
-        }))
+            _ => format!("{status} {}: {}", body.error, body.message),
+        })
     }
+}
+
+/// A contract body as the JSON text [`Api::call`] sends.
+fn body(value: &impl Serialize) -> Option<String> {
+    serde_json::to_string(value).ok()
 }
 
 fn split(list: &str) -> Vec<String> {
     list.split_whitespace().map(str::to_owned).collect()
 }
 
-/// The JSON members that `fields` sets.
-fn members(fields: Fields) -> serde_json::Map<String, Value> {
-    let mut body = serde_json::Map::new();
-    if let Some(scopes) = fields.scopes {
-        body.insert("scopes".into(), json!(split(&scopes)));
+/// The change that `fields` asks for; members it does not name stay absent.
+fn update_of(fields: Fields) -> ClientUpdate {
+    ClientUpdate {
+        scopes: fields.scopes.as_deref().map(split),
+        default_scopes: fields.default_scopes.as_deref().map(split),
+        audience: (!fields.audience.is_empty()).then_some(fields.audience),
+        token_ttl: fields.ttl,
+        rate_limit: fields
+            .per_minute
+            .zip(fields.burst)
+            .map(|(per_minute, burst)| Some(Limit { per_minute, burst })),
+        grant_types: fields.grant_types.as_deref().map(split),
     }
-    if let Some(defaults) = fields.default_scopes {
-        body.insert("default_scopes".into(), json!(split(&defaults)));
-    }
-    if !fields.audience.is_empty() {
-        body.insert("audience".into(), json!(fields.audience));
-    }
-    if let Some(ttl) = fields.ttl {
-        body.insert("token_ttl".into(), json!(ttl));
-    }
-    if let (Some(per_minute), Some(burst)) = (fields.per_minute, fields.burst) {
-        body.insert(
-            "rate_limit".into(),
-            json!({ "per_minute": per_minute, "burst": burst }),
-        );
-    }
-    if let Some(grants) = fields.grant_types {
-        body.insert("grant_types".into(), json!(split(&grants)));
-    }
-    body
+}
+
+/// A new client from `fields`, which must name its scopes and audience.
+fn new_client(client_id: Option<String>, fields: Fields) -> Result<NewClient, Failure> {
+    let update = update_of(fields);
+    let scopes = update.scopes.ok_or_else(|| {
+        Failure::usage("--scopes is required, e.g. --scopes \"orders:read orders:write\"")
+    })?;
+    let audience = update.audience.ok_or_else(|| {
+        Failure::usage("--audience is required, e.g. --audience https://api.example.com")
+    })?;
+    Ok(NewClient {
+        client_id,
+        scopes,
+        default_scopes: update.default_scopes.unwrap_or_default(),
+        audience,
+        token_ttl: update.token_ttl,
+        rate_limit: update.rate_limit.flatten(),
+        grant_types: update.grant_types,
+    })
 }
 
 /// Parses `30s`, `15m`, `24h`, `7d` (or bare seconds).
@@ -231,38 +262,26 @@ pub fn run(command: ClientCommand, json: bool) -> Result<(), Failure> {
     match command {
         ClientCommand::Create { target, id, fields } => {
             let api = Api::new(&target)?;
-            if fields.scopes.is_none() {
-                return Err(Failure::usage(
-                    "--scopes is required, e.g. --scopes \"orders:read orders:write\"",
-                ));
-            }
-            if fields.audience.is_empty() {
-                return Err(Failure::usage(
-                    "--audience is required, e.g. --audience https://api.example.com",
-                ));
-            }
-            let mut body = members(fields);
-            if let Some(id) = id {
-                body.insert("client_id".into(), json!(id));
-            }
-            let answer = api.call("POST", &api.url("clients"), Some(Value::Object(body)))?;
+            let input = new_client(id, fields)?;
+            let answer: NewSecret = api.call("POST", &api.url("clients"), body(&input))?;
             output::created(&answer, &target.url, json);
         }
         ClientCommand::Show { target, client_id } => {
             let api = Api::new(&target)?;
-            let answer = api.call("GET", &api.client_url(&client_id, ""), None)?;
-            output::client(&answer, json);
+            let info: ClientInfo = api.call("GET", &api.client_url(&client_id, ""), None)?;
+            output::client(&info, json);
         }
         ClientCommand::List { target } => {
             let api = Api::new(&target)?;
-            let mut clients = Vec::new();
+            let mut clients: Vec<ListEntry> = Vec::new();
             let mut cursor: Option<String> = None;
             loop {
                 let query =
                     cursor.map_or(String::new(), |c| format!("?cursor={}", percent_encode(&c)));
-                let page = api.call("GET", &format!("{}{query}", api.url("clients")), None)?;
-                clients.extend(page["clients"].as_array().cloned().unwrap_or_default());
-                cursor = page["cursor"].as_str().map(str::to_owned);
+                let page: ListPage =
+                    api.call("GET", &format!("{}{query}", api.url("clients")), None)?;
+                clients.extend(page.clients);
+                cursor = page.cursor;
                 if cursor.is_none() {
                     break;
                 }
@@ -276,31 +295,28 @@ pub fn run(command: ClientCommand, json: bool) -> Result<(), Failure> {
             default_rate_limit,
         } => {
             let api = Api::new(&target)?;
-            let mut body = members(fields);
+            let mut update = update_of(fields);
             if default_rate_limit {
-                body.insert("rate_limit".into(), Value::Null);
+                update.rate_limit = Some(None);
             }
-            if body.is_empty() {
+            if update == ClientUpdate::default() {
                 return Err(Failure::usage(
                     "nothing to update: name at least one setting",
                 ));
             }
-            let answer = api.call(
-                "PATCH",
-                &api.client_url(&client_id, ""),
-                Some(Value::Object(body)),
-            )?;
-            output::client(&answer, json);
+            let url = api.client_url(&client_id, "");
+            let info: ClientInfo = api.call("PATCH", &url, body(&update))?;
+            output::client(&info, json);
         }
         ClientCommand::Disable { target, client_id } => {
             let api = Api::new(&target)?;
-            let answer = api.call("POST", &api.client_url(&client_id, "/disable"), None)?;
-            output::client(&answer, json);
+            let url = api.client_url(&client_id, "/disable");
+            output::client(&api.call("POST", &url, None)?, json);
         }
         ClientCommand::Enable { target, client_id } => {
             let api = Api::new(&target)?;
-            let answer = api.call("POST", &api.client_url(&client_id, "/enable"), None)?;
-            output::client(&answer, json);
+            let url = api.client_url(&client_id, "/enable");
+            output::client(&api.call("POST", &url, None)?, json);
         }
         ClientCommand::Delete {
             target,
@@ -313,7 +329,7 @@ pub fn run(command: ClientCommand, json: bool) -> Result<(), Failure> {
                 )));
             }
             let api = Api::new(&target)?;
-            let answer = api.call("DELETE", &api.client_url(&client_id, ""), None)?;
+            let answer: Deleted = api.call("DELETE", &api.client_url(&client_id, ""), None)?;
             output::deleted(&answer, json);
         }
         ClientCommand::RotateSecret {
@@ -323,12 +339,15 @@ pub fn run(command: ClientCommand, json: bool) -> Result<(), Failure> {
             old_expires_at,
         } => {
             let api = Api::new(&target)?;
-            let until = match (old_expires_in, old_expires_at) {
+            let old_secret_expires_at = match (old_expires_in, old_expires_at) {
                 (Some(d), _) => Some(now() + parse_duration(&d)?),
                 (None, at) => at,
             };
-            let body = until.map_or_else(|| json!({}), |u| json!({ "old_secret_expires_at": u }));
-            let answer = api.call("POST", &api.client_url(&client_id, "/secrets"), Some(body))?;
+            let rotation = Rotation {
+                old_secret_expires_at,
+            };
+            let url = api.client_url(&client_id, "/secrets");
+            let answer: NewSecret = api.call("POST", &url, body(&rotation))?;
             output::rotated(&answer, &target.url, json);
         }
         ClientCommand::RetireSecret {
@@ -337,15 +356,9 @@ pub fn run(command: ClientCommand, json: bool) -> Result<(), Failure> {
             secret_id,
         } => {
             let api = Api::new(&target)?;
-            let answer = api.call(
-                "DELETE",
-                &api.client_url(
-                    &client_id,
-                    &format!("/secrets/{}", percent_encode(&secret_id)),
-                ),
-                None,
-            )?;
-            output::client(&answer, json);
+            let rest = format!("/secrets/{}", percent_encode(&secret_id));
+            let url = api.client_url(&client_id, &rest);
+            output::client(&api.call("DELETE", &url, None)?, json);
         }
     }
     Ok(())

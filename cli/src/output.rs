@@ -1,7 +1,10 @@
 //! Human and JSON output.
 
-use crate::api::percent_encode;
+use edge_token::core::admin::{ClientInfo, Deleted, ListEntry, NewSecret};
+use serde::Serialize;
 use serde_json::Value;
+
+use crate::api::percent_encode;
 
 /// Unix seconds as `YYYY-MM-DD HH:MM:SS UTC` (proleptic Gregorian, days-from-civil inverse).
 pub fn time(unix: u64) -> String {
@@ -24,23 +27,11 @@ pub fn time(unix: u64) -> String {
     )
 }
 
-fn when(value: &Value, never: &str) -> String {
-    value.as_u64().map_or_else(|| never.to_owned(), time)
+fn when(unix: Option<u64>, never: &str) -> String {
+    unix.map_or_else(|| never.to_owned(), time)
 }
 
-fn words(value: &Value) -> String {
-    value
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_default()
-}
-
-fn print_json(value: &Value) {
+fn print_json(value: &impl Serialize) {
     println!(
         "{}",
         serde_json::to_string_pretty(value).unwrap_or_default()
@@ -48,136 +39,120 @@ fn print_json(value: &Value) {
 }
 
 /// A client's settings and secrets.
-pub fn client(info: &Value, json: bool) {
+pub fn client(info: &ClientInfo, json: bool) {
     if json {
         return print_json(info);
     }
-    let defaults = words(&info["default_scopes"]);
-    let limit = &info["rate_limit"];
-    println!(
-        "client        {} (tenant {})",
-        info["client_id"].as_str().unwrap_or(""),
-        info["tenant"].as_str().unwrap_or("")
-    );
+    let defaults = info.default_scopes.join(" ");
+    let limit = &info.rate_limit;
+    println!("client        {} (tenant {})", info.client_id, info.tenant);
     println!(
         "status        {}",
-        if info["disabled"] == true {
-            "DISABLED"
-        } else {
-            "enabled"
-        }
+        if info.disabled { "DISABLED" } else { "enabled" }
     );
-    println!("grant_types   {}", words(&info["grant_types"]));
+    println!("grant_types   {}", info.grant_types.join(" "));
     println!(
         "scopes        {} (default: {})",
-        words(&info["scopes"]),
+        info.scopes.join(" "),
         if defaults.is_empty() {
             "none, requests must name a scope"
         } else {
             &defaults
         }
     );
-    println!("audience      {}", words(&info["audience"]));
-    println!("token_ttl     {} s", info["token_ttl"]);
+    println!("audience      {}", info.audience.join(" "));
+    println!("token_ttl     {} s", info.token_ttl);
     println!(
         "rate_limit    {} per minute, burst {}{}",
-        limit["per_minute"],
-        limit["burst"],
-        if info["rate_limit_is_default"] == true {
+        limit.per_minute,
+        limit.burst,
+        if info.rate_limit_is_default {
             " (default)"
         } else {
             ""
         }
     );
     println!("secrets");
-    for s in info["secrets"].as_array().into_iter().flatten() {
+    for s in &info.secrets {
         println!(
             "  {}  {}  created {}  expires {}  last used {}",
-            s["id"].as_str().unwrap_or(""),
-            if s["live"] == true {
-                "live   "
-            } else {
-                "refused"
-            },
-            when(&s["created_at"], "unknown"),
-            when(&s["expires_at"], "never"),
-            when(&s["last_used_at"], "not seen"),
+            s.id,
+            if s.live { "live   " } else { "refused" },
+            when(s.created_at, "unknown"),
+            when(s.expires_at, "never"),
+            when(s.last_used_at, "not seen"),
         );
     }
-    if info["usage_unavailable"] == true {
+    if info.usage_unavailable {
         println!("  (the guard object did not answer: status and last use may be incomplete)");
     }
 }
 
-/// `curl` line to try a client, at its tenant's token path (from the admin API's answer).
-fn curl(url: &str, answer: &Value, id: &str, secret: &str) -> String {
-    let path = answer["token_path"].as_str().unwrap_or("/oauth2/token");
-    format!(
-        "curl -u '{}:{}' -d grant_type=client_credentials {}{path}",
+/// A new secret, shown once, under `heading`, with `note` on how it spreads, the client, and
+/// a `curl` line to try it at its tenant's token path.
+fn new_secret(answer: &NewSecret, url: &str, heading: &str, note: &str) {
+    let id = &answer.client.client_id;
+    let secret = &answer.client_secret;
+    println!("{heading}");
+    println!("client_secret {secret}");
+    println!("  (shown once: only its hash is stored{note})\n");
+    client(&answer.client, false);
+    println!(
+        "\ntry it: curl -u '{}:{}' -d grant_type=client_credentials {}{}",
         percent_encode(id),
         percent_encode(secret),
-        url.trim_end_matches('/')
-    )
+        url.trim_end_matches('/'),
+        answer.token_path
+    );
 }
 
 /// A new client, with its secret, shown once.
-pub fn created(answer: &Value, url: &str, json: bool) {
+pub fn created(answer: &NewSecret, url: &str, json: bool) {
     if json {
         return print_json(answer);
     }
-    let info = &answer["client"];
-    let id = info["client_id"].as_str().unwrap_or("");
-    let secret = answer["client_secret"].as_str().unwrap_or("");
-    println!("created client {id}");
-    println!("client_secret {secret}");
-    println!("  (shown once: only its hash is stored)\n");
-    client(info, false);
-    println!("\ntry it: {}", curl(url, answer, id, secret));
+    let heading = format!("created client {}", answer.client.client_id);
+    new_secret(answer, url, &heading, "");
 }
 
 /// A rotation: the new secret, shown once, and until when the old one works.
-pub fn rotated(answer: &Value, url: &str, json: bool) {
+pub fn rotated(answer: &NewSecret, url: &str, json: bool) {
     if json {
         return print_json(answer);
     }
-    let info = &answer["client"];
-    let id = info["client_id"].as_str().unwrap_or("");
-    let secret = answer["client_secret"].as_str().unwrap_or("");
-    println!(
-        "new secret {} for client {id}",
-        answer["secret_id"].as_str().unwrap_or("")
+    let heading = format!(
+        "new secret {} for client {}",
+        answer.secret_id.as_deref().unwrap_or(""),
+        answer.client.client_id
     );
-    println!("client_secret {secret}");
-    println!("  (shown once: only its hash is stored; KV may take up to a minute to serve it everywhere)\n");
-    client(info, false);
-    println!("\ntry it: {}", curl(url, answer, id, secret));
+    let note = "; KV may take up to a minute to serve it everywhere";
+    new_secret(answer, url, &heading, note);
 }
 
 /// The tenant's clients.
-pub fn list(tenant: &str, clients: &[Value], json: bool) {
+pub fn list(tenant: &str, clients: &[ListEntry], json: bool) {
     if json {
         return print_json(&serde_json::json!({ "tenant": tenant, "clients": clients }));
     }
     println!("{} client(s) in tenant {tenant}", clients.len());
     for c in clients {
-        let status = match &c["disabled"] {
-            Value::Bool(true) => "disabled",
-            Value::Bool(false) => "enabled",
-            _ => "status not in KV metadata (see `client show`)",
+        let status = match c.disabled {
+            Some(true) => "disabled",
+            Some(false) => "enabled",
+            None => "status not in KV metadata (see `client show`)",
         };
-        println!("  {}  {status}", c["client_id"].as_str().unwrap_or(""));
+        println!("  {}  {status}", c.client_id);
     }
 }
 
 /// A deletion.
-pub fn deleted(answer: &Value, json: bool) {
+pub fn deleted(answer: &Deleted, json: bool) {
     if json {
         return print_json(answer);
     }
     println!(
         "deleted client {} from tenant {} (refused at once; KV forgets it within a minute)",
-        answer["client_id"].as_str().unwrap_or(""),
-        answer["tenant"].as_str().unwrap_or("")
+        answer.client_id, answer.tenant
     );
 }
 

@@ -1,22 +1,16 @@
-//! Client records (schema v1, docs/storage-schema.md) and client authentication.
+//! The client as the token path sees it ([`Client`], made from a stored
+//! [`Record`]), its authentication, and the isolate's cache of clients.
 
 use std::{cell::RefCell, collections::HashMap, rc::Rc};
-
-use serde::Deserialize;
 
 use super::{
     error::Error,
     limit::Limit,
-    scope::{ScopeToken, Scopes},
+    record::Record,
+    scope::Scopes,
     secret::{ClientSecret, Pepper, SecretHash},
 };
 
-/// The record schema version this code reads.
-pub const SCHEMA_VERSION: u32 = 1;
-/// At most this many live secrets per client: the current one and, during a rotation, the next.
-pub const MAX_SECRETS: usize = 2;
-/// Token lifetimes a record may set, in seconds.
-pub const TOKEN_TTL_RANGE: std::ops::RangeInclusive<u64> = 60..=86_400;
 /// The longest client id we look up.
 pub const MAX_CLIENT_ID_CHARS: usize = 256;
 
@@ -76,26 +70,6 @@ pub fn is_valid_client_id(id: &str) -> bool {
     (1..=MAX_CLIENT_ID_CHARS).contains(&id.len()) && id.bytes().all(|b| (0x20..=0x7E).contains(&b))
 }
 
-#[derive(Deserialize)]
-struct RawSecret {
-    hash: String,
-    expires_at: Option<u64>,
-}
-
-#[derive(Deserialize)]
-struct RawRecord {
-    v: u32,
-    client_id: String,
-    secrets: Vec<RawSecret>,
-    grant_types: Vec<String>,
-    scopes: Vec<String>,
-    default_scopes: Vec<String>,
-    token_ttl: u64,
-    audience: Vec<String>,
-    disabled: bool,
-    rate_limit: Option<Limit>,
-}
-
 /// A stored secret: its keyed hash and optional expiry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredSecret {
@@ -128,53 +102,14 @@ pub struct Client {
     pub limit: Option<Limit>,
 }
 
-fn scope_list(tokens: Vec<String>) -> Option<Scopes> {
-    let tokens: Option<Vec<ScopeToken>> = tokens.iter().map(|t| ScopeToken::parse(t)).collect();
-    Some(Scopes::from_tokens(tokens?))
-}
-
 impl Client {
-    /// Parses and validates a stored record for `expected_id`. Any breach of the schema is
+    /// Parses and validates a stored record for `expected_id` (one JSON parse, one
+    /// conversion: [`Record::into_client`]). Any breach of the schema is
     /// [`Error::BadClientRecord`]: an operator's fault, answered with a 5xx.
     pub fn from_json(expected_id: &str, json: &str) -> Result<Self, Error> {
-        let raw: RawRecord = serde_json::from_str(json).map_err(|_| Error::BadClientRecord)?;
-        Self::validate(expected_id, raw).ok_or(Error::BadClientRecord)
-    }
-
-    fn validate(expected_id: &str, raw: RawRecord) -> Option<Self> {
-        let secrets: Option<Vec<StoredSecret>> = raw
-            .secrets
-            .iter()
-            .map(|s| {
-                Some(StoredSecret {
-                    hash: SecretHash::parse(&s.hash)?,
-                    expires_at: s.expires_at,
-                })
-            })
-            .collect();
-        let secrets = secrets?;
-        let scopes = scope_list(raw.scopes)?;
-        let default_scopes = scope_list(raw.default_scopes)?;
-        let limit = raw.rate_limit;
-        let valid = raw.v == SCHEMA_VERSION
-            && raw.client_id == expected_id
-            && (1..=MAX_SECRETS).contains(&secrets.len())
-            && default_scopes.is_subset_of(&scopes)
-            && TOKEN_TTL_RANGE.contains(&raw.token_ttl)
-            && !raw.audience.is_empty()
-            && raw.audience.iter().all(|a| !a.is_empty())
-            && limit.is_none_or(Limit::is_valid);
-        valid.then(|| Self {
-            id: raw.client_id,
-            secrets,
-            client_credentials_allowed: raw.grant_types.iter().any(|g| g == "client_credentials"),
-            scopes,
-            default_scopes,
-            token_ttl: raw.token_ttl,
-            audience: raw.audience,
-            disabled: raw.disabled,
-            limit,
-        })
+        Record::parse(json)
+            .and_then(|record| record.into_client(expected_id))
+            .ok_or(Error::BadClientRecord)
     }
 
     /// The hash of `secret` if it matches a live secret at `now` (Unix seconds). Every stored

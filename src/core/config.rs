@@ -295,12 +295,14 @@ impl Tenants {
     }
 
     /// The tenant and endpoint at exactly this path.
-    pub fn route(&self, path: &str) -> Option<(usize, Endpoint)> {
+    #[cfg(test)]
+    fn route(&self, path: &str) -> Option<(usize, Endpoint)> {
         self.routes.get(path).copied()
     }
 
     /// The tenants, in name order (the index [`Tenants::route`] gives).
-    pub fn tenants(&self) -> &[Tenant] {
+    #[cfg(test)]
+    fn tenants(&self) -> &[Tenant] {
         &self.tenants
     }
 

@@ -69,9 +69,10 @@ pub fn generate_secret(random: [u8; SECRET_RANDOM_BYTES]) -> ClientSecret {
     ClientSecret::new(format!("{body}{sum}"))
 }
 
-/// Whether `text` has the form of a generated secret and its checksum matches. Secrets made
-/// before this format (any string) still authenticate; this only serves scanners and tools.
-pub fn is_well_formed_secret(text: &str) -> bool {
+/// Whether `text` has the form of a generated secret and its checksum matches (what a secret
+/// scanner would check). Secrets made before this format (any string) still authenticate.
+#[cfg(test)]
+fn is_well_formed_secret(text: &str) -> bool {
     if text.len() != SECRET_CHARS
         || !text.starts_with(SECRET_PREFIX)
         || !text[SECRET_PREFIX.len()..]

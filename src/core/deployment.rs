@@ -73,9 +73,4 @@ impl Deployment {
             .iter()
             .find(|issuer| issuer.tenant.name == name)
     }
-
-    /// Every tenant's issuer, in tenant-name order.
-    pub fn issuers(&self) -> &[Issuer] {
-        &self.issuers
-    }
 }

@@ -269,11 +269,6 @@ impl Error {
             Self::BadConfig => "bad_config",
         }
     }
-
-    /// The JSON body of the answer: `{"error": ..., "error_description": ...}`.
-    pub fn body(self) -> String {
-        self.wire().code.body()
-    }
 }
 
 impl fmt::Display for Error {
@@ -330,7 +325,7 @@ mod tests {
             Error::WrongSecret,
         ]
         .iter()
-        .map(|e| (e.wire(), e.body()))
+        .map(|e| (e.wire(), e.wire().code.body()))
         .collect();
         assert!(answers.windows(2).all(|w| w[0] == w[1]));
         assert_eq!(answers[0].0.status, 401);
@@ -386,9 +381,9 @@ mod tests {
     #[test]
     fn the_body_names_the_code_and_never_the_reason() {
         for e in ALL {
-            let body: serde_json::Value = serde_json::from_str(&e.body()).unwrap();
+            let body: serde_json::Value = serde_json::from_str(&e.wire().code.body()).unwrap();
             assert_eq!(body["error"], e.wire().code.as_str());
-            let text = e.body();
+            let text = e.wire().code.body();
             if e.reason() != e.wire().code.as_str() {
                 assert!(!text.contains(e.reason()), "{text} leaks {e}");
             }

@@ -5,7 +5,8 @@
 //!
 //! The modules follow the pipeline of [`token::Issuer::issue`]:
 //! - [`request`] (with [`form`]): raw HTTP parts → a typed [`request::TokenRequest`];
-//! - [`client`] (with [`secret`]): the stored record and client authentication;
+//! - [`client`] (with [`record`] and [`secret`]): the stored record, its one conversion to
+//!   the client the pipeline uses, and client authentication;
 //! - [`scope`]: what the client is granted;
 //! - [`keys`]: the signing keys, the JWKS, signing;
 //! - [`token`]: the checklist itself, and minting;
@@ -13,8 +14,8 @@
 //! - [`config`]: the origin and the tenants (issuers, paths, policies), RFC 8414 metadata;
 //! - [`deployment`]: every tenant's issuer, built once per isolate, and the routing table.
 //!
-//! Beside the pipeline, for operators: [`admin`] (the admin API's routes, authentication and
-//! record changes) and [`credential`] (the format of generated secrets and client ids).
+//! Beside the pipeline, for operators: [`admin`] (the admin API's access, routes, errors,
+//! contract, record changes and view) and [`credential`] (the format of generated secrets and client ids).
 
 pub mod admin;
 pub mod client;
@@ -26,6 +27,7 @@ pub mod form;
 pub mod guard;
 pub mod keys;
 pub mod limit;
+pub mod record;
 pub mod request;
 pub mod scope;
 pub mod secret;

@@ -75,25 +75,6 @@ impl Authorization {
     }
 }
 
-/// How the client authenticated.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AuthMethod {
-    /// `client_secret_basic`
-    Basic,
-    /// `client_secret_post`
-    Post,
-}
-
-impl AuthMethod {
-    /// The RFC 8414 name of the method.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Basic => "client_secret_basic",
-            Self::Post => "client_secret_post",
-        }
-    }
-}
-
 /// A well-formed client-credentials token request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRequest {
@@ -101,8 +82,6 @@ pub struct TokenRequest {
     pub client_id: String,
     /// The presented secret.
     pub secret: ClientSecret,
-    /// Which method carried the credentials.
-    pub method: AuthMethod,
     /// The raw `scope` parameter; `None` when omitted or empty.
     pub scope: Option<String>,
 }
@@ -164,7 +143,7 @@ impl TokenRequest {
             Some("client_credentials") => {}
             Some(_) => return Err(Error::UnsupportedGrantType),
         }
-        let (client_id, secret, method) = match Authorization::parse(http.authorization) {
+        let (client_id, secret) = match Authorization::parse(http.authorization) {
             Authorization::NotBasic => return Err(Error::UnsupportedAuthScheme),
             Authorization::Malformed => return Err(Error::MalformedBasic),
             Authorization::Credentials { id, secret } => {
@@ -179,17 +158,16 @@ impl TokenRequest {
                 {
                     return Err(Error::ClientIdMismatch);
                 }
-                (id, secret, AuthMethod::Basic)
+                (id, secret)
             }
             Authorization::Absent => match (params.client_id, params.client_secret) {
-                (Some(id), Some(secret)) => (id, ClientSecret::new(secret), AuthMethod::Post),
+                (Some(id), Some(secret)) => (id, ClientSecret::new(secret)),
                 _ => return Err(Error::NoCredentials),
             },
         };
         Ok(Self {
             client_id,
             secret,
-            method,
             scope: params.scope,
         })
     }
@@ -219,7 +197,6 @@ mod tests {
         let req = parse(Some(&header), "grant_type=client_credentials").unwrap();
         assert_eq!(req.client_id, "svc:a+b %x");
         assert_eq!(req.secret.expose(), "p%+: w");
-        assert_eq!(req.method, AuthMethod::Basic);
     }
 
     #[test]
@@ -269,7 +246,6 @@ mod tests {
         )
         .unwrap();
         assert_eq!((req.client_id.as_str(), req.secret.expose()), ("a b", "s+"));
-        assert_eq!(req.method, AuthMethod::Post);
         assert_eq!(req.scope.as_deref(), Some("x y"));
     }
 

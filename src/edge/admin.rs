@@ -3,19 +3,21 @@
 //! leaves a half-done change in force: what must act at once (disable, retire) goes to the
 //! client's guard object first, then KV; a refused change writes nothing.
 
-use serde::de::DeserializeOwned;
+use serde::{de::DeserializeOwned, Serialize};
 use worker::{console_error, console_log, kv::KvStore, Date, Env, Headers, Request, Response};
 
 use super::{guard, not_found, state, BodyError, GUARD_CACHE};
 use crate::core::{
     admin::{
-        check_admin_token, parse_body, parse_route, AdminAccess, AdminError, AdminRequest, Record,
+        check_admin_token, parse_body, parse_route, AdminAccess, AdminError, AdminRequest,
+        ClientInfo, ClientUpdate, Deleted, ListEntry, ListPage, NewClient, NewSecret, Rotation,
         Route, MAX_ADMIN_BODY_BYTES, MIN_ADMIN_TOKEN_BYTES,
     },
     client::{guard_name, record_key},
     credential::{generate_client_id, generate_secret},
     deployment::Deployment,
     guard::{ClientCommand, ClientUsage, ClientView},
+    record::Record,
     token::Issuer,
 };
 
@@ -24,7 +26,15 @@ const ADMIN_TOKEN: &str = "ADMIN_TOKEN";
 /// Keys per page of a list.
 const LIST_PAGE: u64 = 1_000;
 
-type Answer = Result<(u16, serde_json::Value), AdminError>;
+/// A status and the JSON body of a success, or a refusal.
+type Answer = Result<(u16, String), AdminError>;
+
+/// A success: `status` and `body` in JSON.
+fn reply(status: u16, body: &impl Serialize) -> Answer {
+    serde_json::to_string(body)
+        .map(|json| (status, json))
+        .map_err(|_| AdminError::fault("the answer could not be encoded"))
+}
 
 /// Answers a request whose path starts with `/admin/`.
 /// Without a usable `ADMIN_TOKEN` it answers exactly as a path that does not exist.
@@ -49,13 +59,8 @@ pub async fn handle(
         AdminAccess::Off => return not_found(),
         AdminAccess::Denied => {
             log(None, 401, started);
-            let error = AdminError {
-                status: 401,
-                code: "unauthorized",
-                message: "an admin bearer token is required".into(),
-            };
             return answer(
-                Err(error),
+                Err(AdminError::unauthorized()),
                 &[("WWW-Authenticate", r#"Bearer realm="admin""#)],
             );
         }
@@ -122,11 +127,7 @@ async fn read_body(req: &mut Request) -> Result<Vec<u8>, AdminError> {
     super::read_body(req, MAX_ADMIN_BODY_BYTES)
         .await
         .map_err(|error| match error {
-            BodyError::TooLarge => AdminError {
-                status: 413,
-                code: "too_large",
-                message: format!("the body is over {MAX_ADMIN_BODY_BYTES} bytes"),
-            },
+            BodyError::TooLarge => AdminError::too_large(MAX_ADMIN_BODY_BYTES),
             BodyError::Unreadable => AdminError::invalid("unreadable body"),
         })
 }
@@ -165,7 +166,7 @@ impl Admin<'_> {
             .ok_or_else(|| {
                 AdminError::not_found(format!("no client {id:?} in tenant {:?}", self.tenant))
             })?;
-        Record::from_json(id, &text)
+        Record::read_stored(id, &text)
     }
 
     async fn store(&self, record: &Record) -> Result<(), AdminError> {
@@ -217,12 +218,14 @@ impl Admin<'_> {
         self.guard(id, "usage", &()).await.ok()
     }
 
-    fn info(&self, record: &Record, usage: Option<&ClientUsage>) -> serde_json::Value {
-        let mut info = record.info(self.tenant, usage, self.now());
-        if usage.is_none() {
-            info["usage_unavailable"] = true.into();
-        }
-        info
+    fn info(&self, record: &Record, usage: Option<&ClientUsage>) -> ClientInfo {
+        record.info(self.tenant, usage, self.now())
+    }
+
+    /// The client as it is now, with its usage if the guard object answers.
+    async fn shown(&self, record: &Record) -> Answer {
+        let usage = self.usage(&record.client_id).await;
+        reply(200, &self.info(record, usage.as_ref()))
     }
 
     async fn list(&self, cursor: Option<String>) -> Answer {
@@ -232,29 +235,31 @@ impl Admin<'_> {
             list = list.cursor(cursor);
         }
         let page = list.execute().await.map_err(kv_down)?;
-        let clients: Vec<serde_json::Value> = page
+        let clients = page
             .keys
             .iter()
-            .map(|key| {
-                let disabled = key
+            .map(|key| ListEntry {
+                client_id: key.name[prefix.len()..].to_owned(),
+                disabled: key
                     .metadata
                     .as_ref()
                     .and_then(|m| m.get("disabled"))
-                    .cloned();
-                serde_json::json!({
-                    "client_id": &key.name[prefix.len()..],
-                    "disabled": disabled,
-                })
+                    .and_then(serde_json::Value::as_bool),
             })
             .collect();
         let cursor = (!page.list_complete).then_some(page.cursor).flatten();
-        Ok((
+        let tenant = self.tenant.to_owned();
+        reply(
             200,
-            serde_json::json!({ "tenant": self.tenant, "clients": clients, "cursor": cursor }),
-        ))
+            &ListPage {
+                clients,
+                cursor,
+                tenant,
+            },
+        )
     }
 
-    async fn create(&self, input: crate::core::admin::NewClient) -> Answer {
+    async fn create(&self, input: NewClient) -> Answer {
         let chosen = input.client_id.is_some();
         let secret = generate_secret(random()?);
         let record = Record::create(
@@ -282,25 +287,23 @@ impl Admin<'_> {
             self.command(&id, ClientCommand::Enable).await?;
         }
         self.store(&record).await?;
-        let body = serde_json::json!({
-            "client": self.info(&record, Some(&ClientUsage::default())),
-            "client_secret": secret.expose(),
-            "token_path": self.issuer.tenant.token_paths[0],
-        });
-        Ok((201, body))
+        let body = NewSecret {
+            client: self.info(&record, Some(&ClientUsage::default())),
+            client_secret: secret.expose().to_owned(),
+            secret_id: None,
+            token_path: self.issuer.tenant.token_paths[0].clone(),
+        };
+        reply(201, &body)
     }
 
     async fn show(&self, id: &str) -> Answer {
-        let record = self.load(id).await?;
-        let usage = self.usage(id).await;
-        Ok((200, self.info(&record, usage.as_ref())))
+        self.shown(&self.load(id).await?).await
     }
 
-    async fn update(&self, id: &str, update: crate::core::admin::ClientUpdate) -> Answer {
+    async fn update(&self, id: &str, update: ClientUpdate) -> Answer {
         let record = self.load(id).await?.updated(update)?;
         self.store(&record).await?;
-        let usage = self.usage(id).await;
-        Ok((200, self.info(&record, usage.as_ref())))
+        self.shown(&record).await
     }
 
     async fn delete(&self, id: &str) -> Answer {
@@ -311,10 +314,12 @@ impl Admin<'_> {
             .await
             .map_err(kv_down)?;
         self.forget(id);
-        Ok((
-            200,
-            serde_json::json!({ "tenant": self.tenant, "client_id": id, "deleted": true }),
-        ))
+        let deleted = Deleted {
+            client_id: id.to_owned(),
+            deleted: true,
+            tenant: self.tenant.to_owned(),
+        };
+        reply(200, &deleted)
     }
 
     async fn set_disabled(&self, id: &str, disabled: bool) -> Answer {
@@ -329,26 +334,22 @@ impl Admin<'_> {
             self.store(&record).await?;
             self.command(id, ClientCommand::Enable).await?;
         }
-        let usage = self.usage(id).await;
-        Ok((200, self.info(&record, usage.as_ref())))
+        self.shown(&record).await
     }
 
-    async fn rotate(&self, id: &str, rotation: crate::core::admin::Rotation) -> Answer {
+    async fn rotate(&self, id: &str, rotation: Rotation) -> Answer {
         let secret = generate_secret(random()?);
         let hash = self.issuer.pepper.hash(&secret);
         let record = self.load(id).await?.rotate(&hash, rotation, self.now())?;
         self.store(&record).await?;
-        let new = record.secrets.last().map(|s| s.id());
         let usage = self.usage(id).await;
-        Ok((
-            201,
-            serde_json::json!({
-                "client": self.info(&record, usage.as_ref()),
-                "client_secret": secret.expose(),
-                "secret_id": new,
-                "token_path": self.issuer.tenant.token_paths[0],
-            }),
-        ))
+        let body = NewSecret {
+            client: self.info(&record, usage.as_ref()),
+            client_secret: secret.expose().to_owned(),
+            secret_id: record.secrets.last().map(|s| s.id()),
+            token_path: self.issuer.tenant.token_paths[0].clone(),
+        };
+        reply(201, &body)
     }
 
     async fn retire(&self, id: &str, secret_id: &str) -> Answer {
@@ -356,15 +357,17 @@ impl Admin<'_> {
         self.command(id, ClientCommand::RevokeSecret { hash })
             .await?;
         self.store(&record).await?;
-        let usage = self.usage(id).await;
-        Ok((200, self.info(&record, usage.as_ref())))
+        self.shown(&record).await
     }
 }
 
 fn answer(result: Answer, extra: &[(&str, &str)]) -> worker::Result<Response> {
     let (status, body) = match result {
-        Ok((status, body)) => (status, body.to_string()),
-        Err(error) => (error.status, error.body()),
+        Ok((status, body)) => (status, body),
+        Err(error) => (
+            error.status,
+            serde_json::to_string(&error.body()).unwrap_or_default(),
+        ),
     };
     let headers = Headers::new();
     headers.set("Content-Type", "application/json;charset=UTF-8")?;

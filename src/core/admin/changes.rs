@@ -1,0 +1,375 @@
+//! Every change the admin API makes to a client record, validated as a whole before anything
+//! is written: create, update, rotate a secret, retire a secret. Each returns a new record and
+//! leaves the one it started from as it was.
+
+use serde_json::Map;
+
+use super::{
+    contract::{ClientUpdate, NewClient, Rotation},
+    error::AdminError,
+    validate::{self, check},
+};
+use crate::core::{
+    client::is_valid_client_id,
+    record::{Record, SecretEntry, MAX_SECRETS, SCHEMA_VERSION},
+    secret::SecretHash,
+};
+
+/// The longest overlap a rotation may give the old secret: a year.
+pub const MAX_OVERLAP_SECONDS: u64 = 366 * 86_400;
+/// The overlap of a rotation that names none: a day.
+pub const DEFAULT_OVERLAP_SECONDS: u64 = 86_400;
+/// Token lifetime of a new client that names none.
+pub const DEFAULT_TOKEN_TTL: u64 = 3_600;
+
+fn broken(client_id: &str) -> AdminError {
+    AdminError::fault(format!(
+        "the stored record of {client_id:?} breaks the schema; fix it by hand"
+    ))
+}
+
+impl Record {
+    /// Reads the stored record of `client_id`; one that breaks the schema is a fault, never
+    /// guessed at. Only the schema: a record the token endpoint accepts is shown and changed,
+    /// even if it breaks a policy of new records (such as "at least one scope").
+    pub fn read_stored(client_id: &str, json: &str) -> Result<Self, AdminError> {
+        let record = Self::parse(json).ok_or_else(|| broken(client_id))?;
+        if record.client_id != client_id {
+            return Err(AdminError::fault(format!(
+                "the stored record of {client_id:?} names another client id"
+            )));
+        }
+        if !record.keeps_the_schema() {
+            return Err(broken(client_id));
+        }
+        Ok(record)
+    }
+
+    /// A new record from an operator's input, with the first secret's hash.
+    pub fn create(
+        input: NewClient,
+        generated_id: String,
+        first_secret: &SecretHash,
+        now: u64,
+    ) -> Result<Self, AdminError> {
+        let client_id = input.client_id.unwrap_or(generated_id);
+        if !is_valid_client_id(&client_id) {
+            return Err(AdminError::invalid(
+                "client_id must be 1-256 printable ASCII characters",
+            ));
+        }
+        let grants = input
+            .grant_types
+            .unwrap_or_else(|| vec!["client_credentials".to_owned()]);
+        let record = Self {
+            v: SCHEMA_VERSION,
+            client_id,
+            secrets: vec![SecretEntry::new(first_secret, now)],
+            grant_types: validate::grant_list(&grants)?,
+            scopes: validate::scope_list("scopes", &input.scopes)?,
+            default_scopes: validate::scope_list("default_scopes", &input.default_scopes)?,
+            token_ttl: validate::token_ttl(input.token_ttl.unwrap_or(DEFAULT_TOKEN_TTL))?,
+            audience: validate::audience_list(&input.audience)?,
+            disabled: false,
+            rate_limit: input.rate_limit.map(validate::limit).transpose()?,
+            extra: Map::new(),
+        };
+        check(&record)?;
+        Ok(record)
+    }
+
+    /// The record with `update` applied, validated as a whole.
+    pub fn updated(&self, update: ClientUpdate) -> Result<Self, AdminError> {
+        let mut next = self.clone();
+        if let Some(scopes) = update.scopes {
+            next.scopes = validate::scope_list("scopes", &scopes)?;
+        }
+        if let Some(defaults) = update.default_scopes {
+            next.default_scopes = validate::scope_list("default_scopes", &defaults)?;
+        }
+        if let Some(audience) = update.audience {
+            next.audience = validate::audience_list(&audience)?;
+        }
+        if let Some(ttl) = update.token_ttl {
+            next.token_ttl = validate::token_ttl(ttl)?;
+        }
+        if let Some(limit) = update.rate_limit {
+            next.rate_limit = limit.map(validate::limit).transpose()?;
+        }
+        if let Some(grants) = update.grant_types {
+            next.grant_types = validate::grant_list(&grants)?;
+        }
+        check(&next)?;
+        Ok(next)
+    }
+
+    /// Adds a new secret; the current one keeps working until `old_expires_at` (or its own,
+    /// earlier, expiry). Secrets already expired at `now` are dropped first.
+    pub fn rotate(
+        &self,
+        new_secret: &SecretHash,
+        rotation: Rotation,
+        now: u64,
+    ) -> Result<Self, AdminError> {
+        let until = rotation
+            .old_secret_expires_at
+            .unwrap_or(now + DEFAULT_OVERLAP_SECONDS);
+        if until < now || until > now + MAX_OVERLAP_SECONDS {
+            return Err(AdminError::invalid(format!(
+                "old_secret_expires_at must be from now to now + {MAX_OVERLAP_SECONDS} s (Unix seconds)"
+            )));
+        }
+        let mut next = self.clone();
+        next.secrets.retain(|s| s.live(now));
+        if next.secrets.len() >= MAX_SECRETS {
+            return Err(AdminError::conflict(
+                "a rotation is already in progress (two live secrets): retire one first",
+            ));
+        }
+        for old in &mut next.secrets {
+            old.expires_at = Some(old.expires_at.map_or(until, |at| at.min(until)));
+        }
+        next.secrets.push(SecretEntry::new(new_secret, now));
+        check(&next)?;
+        Ok(next)
+    }
+
+    /// Removes the secret named `secret_id` (its [`SecretEntry::id`]); returns the new record
+    /// and the removed hash, to revoke in the guard object. The last live secret cannot be
+    /// retired.
+    pub fn retire(&self, secret_id: &str, now: u64) -> Result<(Self, String), AdminError> {
+        let position = self
+            .secrets
+            .iter()
+            .position(|s| s.id() == secret_id)
+            .ok_or_else(|| AdminError::not_found(format!("no secret {secret_id:?}")))?;
+        let mut next = self.clone();
+        let removed = next.secrets.remove(position);
+        if !next.secrets.iter().any(|s| s.live(now)) {
+            return Err(AdminError::conflict(
+                "that would leave the client without a live secret: rotate first, or delete the client",
+            ));
+        }
+        check(&next)?;
+        Ok((next, removed.hash))
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use crate::core::{
+        admin::contract::parse_body,
+        client::Client,
+        limit::Limit,
+        record::SECRET_ID_BYTES,
+        secret::{ClientSecret, Pepper},
+    };
+    use serde_json::Value;
+
+    /// The hash of a test secret.
+    pub(in crate::core::admin) fn hash(s: &str) -> SecretHash {
+        Pepper::new("pepper-pepper-pepper-pepper-pepp")
+            .unwrap()
+            .hash(&ClientSecret::new(s.into()))
+    }
+
+    fn input(json: &str) -> NewClient {
+        serde_json::from_str(json).unwrap()
+    }
+
+    /// A new record with secret `s1`, made at 1 000.
+    pub(in crate::core::admin) fn record() -> Record {
+        Record::create(
+            input(r#"{"scopes":["a","b"],"default_scopes":["a"],"audience":["https://api"]}"#),
+            "gen".into(),
+            &hash("s1"),
+            1_000,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_new_record_is_one_the_token_endpoint_accepts() {
+        let r = record();
+        assert_eq!(r.client_id, "gen");
+        assert_eq!(r.grant_types, ["client_credentials"]);
+        assert_eq!(r.token_ttl, DEFAULT_TOKEN_TTL);
+        let client = Client::from_json("gen", &r.to_json()).unwrap();
+        let secret = ClientSecret::new("s1".into());
+        let pepper = Pepper::new("pepper-pepper-pepper-pepper-pepp").unwrap();
+        assert!(client.authenticate(&pepper, &secret, 2_000).is_some());
+        assert_eq!(r.secrets[0].created_at, Some(1_000));
+    }
+
+    #[test]
+    fn bad_input_is_refused_with_a_message_naming_the_member() {
+        let cases = [
+            (
+                r#"{"scopes":[],"audience":["x"]}"#,
+                "scopes: at least one scope",
+            ),
+            (r#"{"scopes":["a b"],"audience":["x"]}"#, "scopes:"),
+            (
+                r#"{"scopes":["a"],"default_scopes":["b"],"audience":["x"]}"#,
+                "default_scopes must be a subset",
+            ),
+            (r#"{"scopes":["a"],"audience":[]}"#, "audience:"),
+            (r#"{"scopes":["a"],"audience":["a b"]}"#, "audience:"),
+            (
+                r#"{"scopes":["a"],"audience":["x"],"token_ttl":59}"#,
+                "token_ttl",
+            ),
+            (
+                r#"{"scopes":["a"],"audience":["x"],"rate_limit":{"per_minute":0,"burst":1}}"#,
+                "rate_limit",
+            ),
+            (
+                r#"{"scopes":["a"],"audience":["x"],"client_id":""}"#,
+                "client_id",
+            ),
+            (
+                r#"{"scopes":["a"],"audience":["x"],"grant_types":["a b"]}"#,
+                "grant_types",
+            ),
+        ];
+        for (json, expected) in cases {
+            let error = Record::create(input(json), "g".into(), &hash("s"), 0).unwrap_err();
+            assert_eq!(error.status, 400, "{json}");
+            assert!(
+                error.message.contains(expected),
+                "{json}: {}",
+                error.message
+            );
+        }
+        let unknown = parse_body::<NewClient>(br#"{"scopes":["a"],"audience":["x"],"scope":1}"#);
+        assert!(unknown
+            .unwrap_err()
+            .message
+            .contains("unknown field `scope`"));
+        assert_eq!(parse_body::<NewClient>(b"{").unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn an_update_changes_only_what_it_names_and_a_bad_one_changes_nothing() {
+        let r = record();
+        let update: ClientUpdate =
+            parse_body(br#"{"token_ttl":120,"rate_limit":{"per_minute":5,"burst":2}}"#).unwrap();
+        let next = r.updated(update).unwrap();
+        assert_eq!(
+            (next.token_ttl, next.scopes.clone()),
+            (120, r.scopes.clone())
+        );
+        assert_eq!(
+            next.rate_limit,
+            Some(Limit {
+                per_minute: 5,
+                burst: 2
+            })
+        );
+        let reset: ClientUpdate = parse_body(br#"{"rate_limit":null}"#).unwrap();
+        assert_eq!(next.updated(reset).unwrap().rate_limit, None);
+        let bad: ClientUpdate = parse_body(br#"{"scopes":["b"]}"#).unwrap();
+        let error = r.updated(bad).unwrap_err();
+        assert!(error.message.contains("default_scopes must be a subset"));
+        assert_eq!(r, record(), "the original is untouched");
+    }
+
+    #[test]
+    fn unknown_members_of_a_stored_record_survive_a_rewrite() {
+        let mut json: Value = serde_json::from_str(&record().to_json()).unwrap();
+        json["future"] = serde_json::json!({"x": 1});
+        json["secrets"][0]["note"] = "kept".into();
+        let stored = Record::read_stored("gen", &json.to_string()).unwrap();
+        let update: ClientUpdate = parse_body(br#"{"token_ttl":600}"#).unwrap();
+        let out: Value = serde_json::from_str(&stored.updated(update).unwrap().to_json()).unwrap();
+        assert_eq!(out["future"]["x"], 1);
+        assert_eq!(out["secrets"][0]["note"], "kept");
+        assert_eq!(out["token_ttl"], 600);
+    }
+
+    #[test]
+    fn a_stored_record_without_scopes_is_shown_but_an_update_must_give_it_one() {
+        let mut json: Value = serde_json::from_str(&record().to_json()).unwrap();
+        json["scopes"] = serde_json::json!([]);
+        json["default_scopes"] = serde_json::json!([]);
+        let stored = Record::read_stored("gen", &json.to_string()).unwrap();
+        let ttl: ClientUpdate = parse_body(br#"{"token_ttl":600}"#).unwrap();
+        assert_eq!(stored.updated(ttl).unwrap_err().status, 400);
+        let scopes: ClientUpdate = parse_body(br#"{"scopes":["a"]}"#).unwrap();
+        assert_eq!(stored.updated(scopes).unwrap().scopes, ["a"]);
+    }
+
+    #[test]
+    fn a_broken_or_misnamed_stored_record_is_a_fault() {
+        assert_eq!(Record::read_stored("gen", "{").unwrap_err().status, 500);
+        assert_eq!(
+            Record::read_stored("other", &record().to_json())
+                .unwrap_err()
+                .status,
+            500
+        );
+    }
+
+    #[test]
+    fn a_rotation_keeps_the_old_secret_until_the_expiry_then_only_the_new_one_works() {
+        let r = record();
+        let rotation = Rotation {
+            old_secret_expires_at: Some(5_000),
+        };
+        let next = r.rotate(&hash("s2"), rotation, 2_000).unwrap();
+        assert_eq!(next.secrets.len(), 2);
+        assert_eq!(next.secrets[0].expires_at, Some(5_000));
+        let client = Client::from_json("gen", &next.to_json()).unwrap();
+        let pepper = Pepper::new("pepper-pepper-pepper-pepper-pepp").unwrap();
+        let works = |s: &str, now| {
+            client
+                .authenticate(&pepper, &ClientSecret::new(s.into()), now)
+                .is_some()
+        };
+        assert!(works("s1", 4_999) && works("s2", 4_999));
+        assert!(!works("s1", 5_000) && works("s2", 5_000));
+        // A second rotation during the overlap is refused; after it, the expired one is dropped.
+        let again = next.rotate(&hash("s3"), Rotation::default(), 3_000);
+        assert_eq!(again.unwrap_err().status, 409);
+        let later = next
+            .rotate(&hash("s3"), Rotation::default(), 6_000)
+            .unwrap();
+        assert_eq!(later.secrets.len(), 2);
+        assert_eq!(later.secrets[0].hash, hash("s2").encode());
+    }
+
+    #[test]
+    fn a_rotation_expiry_must_be_between_now_and_a_year_ahead() {
+        let r = record();
+        for bad in [1_999, 2_000 + MAX_OVERLAP_SECONDS + 1] {
+            let rotation = Rotation {
+                old_secret_expires_at: Some(bad),
+            };
+            assert_eq!(
+                r.rotate(&hash("x"), rotation, 2_000).unwrap_err().status,
+                400
+            );
+        }
+        let default = r.rotate(&hash("x"), Rotation::default(), 2_000).unwrap();
+        assert_eq!(
+            default.secrets[0].expires_at,
+            Some(2_000 + DEFAULT_OVERLAP_SECONDS)
+        );
+    }
+
+    #[test]
+    fn retiring_removes_a_secret_but_never_the_last_live_one() {
+        let r = record();
+        let id = r.secrets[0].id();
+        assert_eq!(id.len(), 2 * SECRET_ID_BYTES);
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(r.retire(&id, 2_000).unwrap_err().status, 409);
+        assert_eq!(r.retire("nope", 2_000).unwrap_err().status, 404);
+        let rotated = r.rotate(&hash("s2"), Rotation::default(), 2_000).unwrap();
+        let (next, removed) = rotated.retire(&id, 2_000).unwrap();
+        assert_eq!(removed, hash("s1").encode());
+        assert_eq!(next.secrets.len(), 1);
+        assert_eq!(next.secrets[0].hash, hash("s2").encode());
+    }
+}

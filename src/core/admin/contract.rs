@@ -1,0 +1,196 @@
+//! The admin API's contract (docs/admin-api.md): the request bodies and the answers, as types
+//! that the Worker and the CLI both compile, so a renamed member fails the build on both
+//! sides. Members of the answers are declared in alphabetical order, the order the API has
+//! always sent them in.
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::error::AdminError;
+use crate::core::limit::Limit;
+
+/// The versioned root of the admin API: the tenant's name follows.
+pub const API_ROOT: &str = "/admin/v1/tenants/";
+
+/// `POST …/clients`: a new client. Unknown members are refused (a typo must not pass).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewClient {
+    /// The id; generated when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// What it may be granted; at least one scope.
+    pub scopes: Vec<String>,
+    /// Granted when it asks for nothing; a subset of `scopes`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub default_scopes: Vec<String>,
+    /// `aud` of its tokens; at least one.
+    pub audience: Vec<String>,
+    /// Seconds a token lives; default [`super::changes::DEFAULT_TOKEN_TTL`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_ttl: Option<u64>,
+    /// Issuance limit; default the tenant's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<Limit>,
+    /// Grants; default `["client_credentials"]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_types: Option<Vec<String>>,
+}
+
+/// `null` in JSON as `Some(None)`, absence as `None`.
+fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// `PATCH …/clients/{id}`: the members to change; absent members stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientUpdate {
+    /// New allowed scopes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    /// New default scopes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_scopes: Option<Vec<String>>,
+    /// New audience.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<Vec<String>>,
+    /// New token lifetime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_ttl: Option<u64>,
+    /// New limit; `null` returns to the tenant's default.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub rate_limit: Option<Option<Limit>>,
+    /// New grant types.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_types: Option<Vec<String>>,
+}
+
+/// `POST …/clients/{id}/secrets`: when the current secret stops working.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rotation {
+    /// Unix seconds; default now + [`super::changes::DEFAULT_OVERLAP_SECONDS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_secret_expires_at: Option<u64>,
+}
+
+/// One secret of a client as shown: never its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretInfo {
+    /// Unix seconds when it was made, if known.
+    pub created_at: Option<u64>,
+    /// Unix seconds from which it is refused, if ever.
+    pub expires_at: Option<u64>,
+    /// Its public name (the start of its hash, in hex).
+    pub id: String,
+    /// Unix seconds of its last use, if the guard object saw one.
+    pub last_used_at: Option<u64>,
+    /// Whether it is accepted now.
+    pub live: bool,
+}
+
+/// A client as the API shows it (`GET …/clients/{id}` and the answer of every change).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientInfo {
+    /// `aud` of its tokens.
+    pub audience: Vec<String>,
+    /// The client id.
+    pub client_id: String,
+    /// What it gets when it asks for nothing.
+    pub default_scopes: Vec<String>,
+    /// Whether it is refused (in its record or in its guard object).
+    pub disabled: bool,
+    /// Grants it may use.
+    pub grant_types: Vec<String>,
+    /// Its issuance limit, its own or the default.
+    pub rate_limit: Limit,
+    /// Whether `rate_limit` is the default.
+    pub rate_limit_is_default: bool,
+    /// What it may be granted.
+    pub scopes: Vec<String>,
+    /// Its secrets.
+    pub secrets: Vec<SecretInfo>,
+    /// Its tenant.
+    pub tenant: String,
+    /// Seconds a token lives.
+    pub token_ttl: u64,
+    /// Whether the guard object did not answer (status and last use may be incomplete).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub usage_unavailable: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !value
+}
+
+/// The answer of a create (`201`) or a rotation (`201`): the new secret, shown once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewSecret {
+    /// The client after the change.
+    pub client: ClientInfo,
+    /// The new secret, in clear: shown this once.
+    pub client_secret: String,
+    /// The new secret's id (a rotation's answer only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_id: Option<String>,
+    /// The tenant's first token path, to try the client.
+    pub token_path: String,
+}
+
+/// One client of a list page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListEntry {
+    /// The client id.
+    pub client_id: String,
+    /// Its status from the KV metadata; `None` when the metadata has none.
+    pub disabled: Option<bool>,
+}
+
+/// `GET …/clients`: one page of the tenant's clients.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListPage {
+    /// The clients of this page.
+    pub clients: Vec<ListEntry>,
+    /// Where the next page starts; `None` on the last page.
+    pub cursor: Option<String>,
+    /// The tenant.
+    pub tenant: String,
+}
+
+/// `DELETE …/clients/{id}`: what was deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deleted {
+    /// The client id.
+    pub client_id: String,
+    /// Always true.
+    pub deleted: bool,
+    /// The tenant.
+    pub tenant: String,
+}
+
+/// The body of every refusal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The stable code (`invalid_request`, `not_found`, …).
+    pub error: String,
+    /// What was wrong, for a human.
+    #[serde(default)]
+    pub message: String,
+}
+
+/// Parses a JSON body into `T`, with serde's message (it names the member, never a value
+/// beyond the offending token). An empty body is `{}`.
+pub fn parse_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, AdminError> {
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}".as_slice()
+    } else {
+        body
+    };
+    serde_json::from_slice(body).map_err(|e| AdminError::invalid(format!("bad JSON body: {e}")))
+}

@@ -1,0 +1,137 @@
+//! The checks of each member an operator sets, with a message that names the member. The
+//! rules that span members, and the token path's own reader as the last word, are in
+//! [`check`].
+
+use super::error::AdminError;
+use crate::core::{
+    limit::{Limit, MAX_RATE},
+    record::{Record, TOKEN_TTL_RANGE},
+    scope::ScopeToken,
+};
+
+/// The longest audience value.
+const MAX_AUDIENCE_CHARS: usize = 512;
+/// The longest grant type name.
+const MAX_GRANT_CHARS: usize = 256;
+/// At most this many scopes, audiences or grant types per record.
+const MAX_LIST: usize = 256;
+
+/// `list` without repeats, in order, if every entry passes `ok`; else the message `bad` makes
+/// for the first entry that does not.
+fn distinct(
+    list: &[String],
+    ok: impl Fn(&str) -> bool,
+    bad: impl Fn(&str) -> String,
+) -> Result<Vec<String>, AdminError> {
+    let mut out: Vec<String> = Vec::new();
+    for entry in list {
+        if !ok(entry) {
+            return Err(AdminError::invalid(bad(entry)));
+        }
+        if !out.contains(entry) {
+            out.push(entry.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// A list of scope tokens (RFC 6749 §3.3); `what` names the member.
+pub fn scope_list(what: &str, list: &[String]) -> Result<Vec<String>, AdminError> {
+    let out = distinct(
+        list,
+        |s| ScopeToken::parse(s).is_some(),
+        |s| {
+            format!("{what}: {s:?} is not a scope token (RFC 6749 §3.3: printable ASCII except space, \" and \\)")
+        },
+    )?;
+    if out.len() > MAX_LIST {
+        return Err(AdminError::invalid(format!(
+            "{what}: at most {MAX_LIST} entries"
+        )));
+    }
+    Ok(out)
+}
+
+/// The `aud` values: 1 to [`MAX_LIST`], each without spaces or control characters.
+pub fn audience_list(list: &[String]) -> Result<Vec<String>, AdminError> {
+    if list.is_empty() || list.len() > MAX_LIST {
+        return Err(AdminError::invalid(format!(
+            "audience: 1 to {MAX_LIST} values"
+        )));
+    }
+    distinct(
+        list,
+        |a| {
+            !a.is_empty()
+                && a.len() <= MAX_AUDIENCE_CHARS
+                && !a.chars().any(|c| c.is_control() || c.is_whitespace())
+        },
+        |a| format!("audience: {a:?} must be 1-{MAX_AUDIENCE_CHARS} characters without spaces"),
+    )
+}
+
+/// Grant type names (RFC 6749 A.10: a grant-name, or an absolute URI for an extension grant).
+pub fn grant_list(list: &[String]) -> Result<Vec<String>, AdminError> {
+    let out = distinct(
+        list,
+        |g| {
+            !g.is_empty()
+                && g.len() <= MAX_GRANT_CHARS
+                && g.bytes().all(|b| (0x21..=0x7E).contains(&b))
+        },
+        |g| format!("grant_types: {g:?} is not a grant type name"),
+    )?;
+    if out.len() > MAX_LIST {
+        return Err(AdminError::invalid("grant_types: too many entries"));
+    }
+    Ok(out)
+}
+
+/// A token lifetime within [`TOKEN_TTL_RANGE`].
+pub fn token_ttl(ttl: u64) -> Result<u64, AdminError> {
+    if TOKEN_TTL_RANGE.contains(&ttl) {
+        Ok(ttl)
+    } else {
+        Err(AdminError::invalid(format!(
+            "token_ttl must be {} to {} seconds",
+            TOKEN_TTL_RANGE.start(),
+            TOKEN_TTL_RANGE.end()
+        )))
+    }
+}
+
+/// A rate limit that [`Limit::is_valid`] accepts.
+pub fn limit(limit: Limit) -> Result<Limit, AdminError> {
+    if limit.is_valid() {
+        Ok(limit)
+    } else {
+        Err(AdminError::invalid(format!(
+            "rate_limit: per_minute and burst must each be 1 to {MAX_RATE}"
+        )))
+    }
+}
+
+/// The rules that span members, then the token path's own reader as the last word: a record
+/// this returns `Ok` for is one the token endpoint accepts.
+pub fn check(record: &Record) -> Result<(), AdminError> {
+    if record.scopes.is_empty() {
+        return Err(AdminError::invalid("scopes: at least one scope"));
+    }
+    let outside: Vec<&str> = record
+        .default_scopes
+        .iter()
+        .filter(|s| !record.scopes.contains(s))
+        .map(String::as_str)
+        .collect();
+    if !outside.is_empty() {
+        return Err(AdminError::invalid(format!(
+            "default_scopes must be a subset of scopes; not in scopes: {}",
+            outside.join(" ")
+        )));
+    }
+    if record.keeps_the_schema() {
+        Ok(())
+    } else {
+        Err(AdminError::invalid("the record would break the schema"))
+    }
+}

@@ -1,0 +1,161 @@
+//! The stored client record, schema v1 (docs/storage-schema.md): one serde type read by the
+//! token path and read and written by the admin API, and its one conversion to the
+//! [`Client`] the token path uses. A schema v2 changes this file.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{
+    client::{Client, StoredSecret},
+    limit::Limit,
+    scope::{ScopeToken, Scopes},
+    secret::SecretHash,
+};
+
+/// The record schema version this code reads.
+pub const SCHEMA_VERSION: u32 = 1;
+/// At most this many live secrets per client: the current one and, during a rotation, the next.
+pub const MAX_SECRETS: usize = 2;
+/// Token lifetimes a record may set, in seconds.
+pub const TOKEN_TTL_RANGE: std::ops::RangeInclusive<u64> = 60..=86_400;
+/// Bytes of a secret's hash that name it (`secrets[].id`, in hex: never mistaken for a
+/// command-line option, as a base64url `-` at the start would be): 72 bits.
+pub const SECRET_ID_BYTES: usize = 9;
+
+/// One entry of `secrets` as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretEntry {
+    /// `HMAC-SHA-256(pepper, secret)`, base64url.
+    pub hash: String,
+    /// Unix seconds from which the secret is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<u64>,
+    /// Unix seconds when the admin API made it (absent for older secrets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<u64>,
+    /// Members this code does not know, kept as they are.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl SecretEntry {
+    /// A new secret's entry: its hash, made at `now`, no expiry.
+    pub fn new(hash: &SecretHash, now: u64) -> Self {
+        Self {
+            hash: hash.encode(),
+            expires_at: None,
+            created_at: Some(now),
+            extra: Map::new(),
+        }
+    }
+
+    /// The secret's public name: the start of its hash, in hex.
+    pub fn id(&self) -> String {
+        use base64ct::{Base64UrlUnpadded, Encoding};
+        let bytes = Base64UrlUnpadded::decode_vec(&self.hash).unwrap_or_default();
+        bytes
+            .iter()
+            .take(SECRET_ID_BYTES)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// Whether the secret is still accepted at `now` (Unix seconds).
+    pub fn live(&self, now: u64) -> bool {
+        self.expires_at.is_none_or(|at| now < at)
+    }
+
+    fn stored(&self) -> Option<StoredSecret> {
+        Some(StoredSecret {
+            hash: SecretHash::parse(&self.hash)?,
+            expires_at: self.expires_at,
+        })
+    }
+}
+
+/// A client record, schema v1: every member kept, unknown ones included, so a rewrite by the
+/// admin API loses nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// Schema version.
+    pub v: u32,
+    /// The client id.
+    pub client_id: String,
+    /// One or two secrets.
+    pub secrets: Vec<SecretEntry>,
+    /// Grants the client may use.
+    pub grant_types: Vec<String>,
+    /// What it may be granted.
+    pub scopes: Vec<String>,
+    /// What it gets when it asks for nothing.
+    pub default_scopes: Vec<String>,
+    /// Seconds a token lives.
+    pub token_ttl: u64,
+    /// `aud` of its tokens.
+    pub audience: Vec<String>,
+    /// Refused when true.
+    pub disabled: bool,
+    /// Its issuance limit; absent = the tenant's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<Limit>,
+    /// Members this code does not know, kept as they are.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+fn scope_list(tokens: &[String]) -> Option<Scopes> {
+    let tokens: Option<Vec<ScopeToken>> = tokens.iter().map(|t| ScopeToken::parse(t)).collect();
+    Some(Scopes::from_tokens(tokens?))
+}
+
+impl Record {
+    /// Reads the stored JSON; `None` when it is not a record's shape.
+    pub fn parse(json: &str) -> Option<Self> {
+        serde_json::from_str(json).ok()
+    }
+
+    /// The stored form.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The [`Client`] the token path uses, if the record keeps every rule of the schema and
+    /// is the record of `expected_id`.
+    pub fn into_client(self, expected_id: &str) -> Option<Client> {
+        let secrets: Option<Vec<StoredSecret>> =
+            self.secrets.iter().map(SecretEntry::stored).collect();
+        let secrets = secrets?;
+        let scopes = scope_list(&self.scopes)?;
+        let default_scopes = scope_list(&self.default_scopes)?;
+        let limit = self.rate_limit;
+        let valid = self.v == SCHEMA_VERSION
+            && self.client_id == expected_id
+            && (1..=MAX_SECRETS).contains(&secrets.len())
+            && default_scopes.is_subset_of(&scopes)
+            && TOKEN_TTL_RANGE.contains(&self.token_ttl)
+            && !self.audience.is_empty()
+            && self.audience.iter().all(|a| !a.is_empty())
+            && limit.is_none_or(Limit::is_valid);
+        valid.then(|| Client {
+            id: self.client_id,
+            secrets,
+            client_credentials_allowed: self.grant_types.iter().any(|g| g == "client_credentials"),
+            scopes,
+            default_scopes,
+            token_ttl: self.token_ttl,
+            audience: self.audience,
+            disabled: self.disabled,
+            limit,
+        })
+    }
+
+    /// Whether the token path would accept this record as the record of its own id.
+    pub fn keeps_the_schema(&self) -> bool {
+        self.clone().into_client(&self.client_id).is_some()
+    }
+
+    /// The KV metadata stored beside the record, so that a list needs no read per client.
+    pub fn metadata(&self) -> Value {
+        serde_json::json!({ "disabled": self.disabled })
+    }
+}
