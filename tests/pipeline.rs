@@ -1,234 +1,48 @@
-//! The token pipeline through its traits, with fakes that follow the platform's rules that
-//! matter here: a KV read returns the stored JSON or nothing, or fails; a Durable Object
-//! handles one request at a time, keeps its state, and may be unreachable; background work
-//! runs after the answer.
+//! The token pipeline through its traits, with the fakes of `support` (KV, the guard
+//! objects, `ctx.wait_until`) and one or more isolates sharing the objects.
 
-use std::{
-    cell::{Cell, RefCell},
-    collections::HashMap,
-    future::Future,
-    pin::{pin, Pin},
-    rc::Rc,
-    task::{Context, Poll, Waker},
-};
+mod support;
 
-use base64ct::{Base64, Encoding};
 use edge_token::core::{
     client::RECORD_TTL_MS,
     deployment::Deployment,
     error::Error,
-    guard::{
-        Backend, ClientCommand, ClientGuardState, ClientView, IsolateCache, LeaseRequest, Limiter,
-        SourceGuardState, Unavailable,
-    },
-    request::HttpRequest,
-    secret::{ClientSecret, Pepper},
-    token::{ClientStore, Outcome, StoreUnavailable, TokenResponse},
+    guard::ClientCommand,
+    token::{Outcome, TokenResponse},
 };
 use jwt_compact::{alg::Ed25519, jwk::JsonWebKey, Algorithm, AlgorithmExt, UntrustedToken};
 use serde_json::{json, Value};
+use support::{basic, deployment, hash, record, FakeObjects, FakeStore, Isolate, KEY, NOW};
 
-/// RFC 8037 Appendix A.1.
-const KEY: &str = r#"{"kty":"OKP","crv":"Ed25519",
-    "d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A",
-    "x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
-const PEPPER: &str = "test-pepper-test-pepper-test-pep";
-const NOW: u64 = 1_800_000_000;
-const NOW_MS: u64 = NOW * 1000;
-const JTI: [u8; 16] = [7; 16];
-
-#[derive(Default)]
-struct FakeStore {
-    records: RefCell<HashMap<String, String>>,
-    down: Cell<bool>,
-    reads: Cell<usize>,
-}
-
-impl ClientStore for FakeStore {
-    async fn record(
-        &self,
-        tenant: &str,
-        client_id: &str,
-    ) -> Result<Option<String>, StoreUnavailable> {
-        self.reads.set(self.reads.get() + 1);
-        if self.down.get() {
-            return Err(StoreUnavailable);
-        }
-        Ok(self
-            .records
-            .borrow()
-            .get(&format!("client:{tenant}:{client_id}"))
-            .cloned())
-    }
-}
-
-type Task = Pin<Box<dyn Future<Output = ()>>>;
-
-/// The guard objects in memory, and the queue of background tasks (`ctx.wait_until`).
-#[derive(Clone, Default)]
-struct FakeObjects {
-    clients: Rc<RefCell<HashMap<String, ClientGuardState>>>,
-    sources: Rc<RefCell<HashMap<u64, SourceGuardState>>>,
-    down: Rc<Cell<bool>>,
-    calls: Rc<Cell<usize>>,
-    background: Rc<RefCell<Vec<Task>>>,
-    now_ms: Rc<Cell<u64>>,
-}
-
-impl FakeObjects {
-    fn up(&self) -> Result<(), Unavailable> {
-        self.calls.set(self.calls.get() + 1);
-        if self.down.get() {
-            Err(Unavailable)
-        } else {
-            Ok(())
-        }
-    }
-
-    /// Sends a command to the guard object of client `id` of tenant `main`.
-    fn client(&self, id: &str, command: ClientCommand) {
-        self.clients
-            .borrow_mut()
-            .entry(format!("main:{id}"))
-            .or_default()
-            .apply(command);
-    }
-
-    /// Runs the background tasks queued so far, as the runtime does after the answer.
-    fn run_background(&self) {
-        let tasks: Vec<Task> = self.background.borrow_mut().drain(..).collect();
-        for task in tasks {
-            block_on(task);
-        }
-    }
-}
-
-impl Backend for FakeObjects {
-    async fn lease(
-        &self,
-        client_id: &str,
-        request: &LeaseRequest,
-    ) -> Result<ClientView, Unavailable> {
-        self.up()?;
-        let mut clients = self.clients.borrow_mut();
-        let state = clients.entry(client_id.into()).or_default();
-        Ok(state.lease(self.now_ms.get(), request))
-    }
-
-    async fn client_failure(&self, client_id: &str) -> Result<ClientView, Unavailable> {
-        self.up()?;
-        let mut clients = self.clients.borrow_mut();
-        Ok(clients
-            .entry(client_id.into())
-            .or_default()
-            .failure(self.now_ms.get()))
-    }
-
-    async fn source_failure(&self, shard: u64, source: &str) -> Result<u64, Unavailable> {
-        self.up()?;
-        let mut sources = self.sources.borrow_mut();
-        let update = sources
-            .entry(shard)
-            .or_default()
-            .failure(self.now_ms.get(), source);
-        Ok(update.blocked_until)
-    }
-
-    fn spawn(&self, task: impl Future<Output = ()> + 'static) {
-        self.background.borrow_mut().push(Box::pin(task));
-    }
-
-    fn now_ms(&self) -> u64 {
-        self.now_ms.get()
-    }
-}
-
-/// Runs a future that never waits: the fakes answer at once.
-fn block_on<F: Future>(future: F) -> F::Output {
-    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("the fakes never wait"),
-    }
-}
+const MAIN: &str = "/oauth2/token";
+const OTHER: &str = "/other/token";
+/// The body of a plain request: the grant, no scope.
+const GRANT: &str = "grant_type=client_credentials";
 
 /// Two tenants: `main` (strict, at the origin) and `other` (subset policy, `*` wildcard, its
 /// own issuer path), sharing the signing keys.
-fn deployment() -> Deployment {
-    let tenants = json!({
+fn two_tenants() -> Deployment {
+    deployment(&json!({
         "main": { "token_paths": ["/oauth2/token"] },
         "other": {
             "issuer_path": "/other", "token_paths": ["/other/token"],
             "scope_policy": "subset", "scope_wildcard": "*",
         },
-    });
-    let keys = format!(r#"{{"keys":[{KEY}]}}"#);
-    Deployment::new(
-        "https://auth.example.com",
-        &tenants.to_string(),
-        Pepper::new(PEPPER).unwrap(),
-        |name| (name == "SIGNING_KEYS").then(|| keys.clone()),
-    )
-    .unwrap()
+    }))
 }
 
-const MAIN: &str = "/oauth2/token";
-const OTHER: &str = "/other/token";
-
-fn hash(secret: &str) -> String {
-    Pepper::new(PEPPER)
-        .unwrap()
-        .hash(&ClientSecret::new(secret.into()))
-        .encode()
-}
-
-fn record(id: &str, secret: &str) -> Value {
-    json!({
-        "v": 1, "client_id": id, "secrets": [{ "hash": hash(secret) }],
-        "grant_types": ["client_credentials"], "scopes": ["read", "write"],
-        "default_scopes": ["read"], "token_ttl": 900,
-        "audience": ["https://api.example.com"], "disabled": false
-    })
-}
-
+/// A store holding `records` in tenant `main`.
 fn store_with(records: &[Value]) -> FakeStore {
-    let store = FakeStore::default();
-    for r in records {
-        let id = r["client_id"].as_str().unwrap();
-        store
-            .records
-            .borrow_mut()
-            .insert(format!("client:main:{id}"), r.to_string());
-    }
-    store
+    FakeStore::with("main", records)
 }
 
-fn basic(id: &str, secret: &str) -> String {
-    format!(
-        "Basic {}",
-        Base64::encode_string(format!("{id}:{secret}").as_bytes())
-    )
-}
-
-/// One isolate: its cache outlives requests, as a Worker isolate's memory does.
-struct Isolate {
-    deployment: Deployment,
-    cache: Rc<RefCell<IsolateCache>>,
-    objects: FakeObjects,
-    /// Object calls the last request waited for (made before its answer).
-    foreground_calls: Cell<usize>,
+/// An isolate of [`two_tenants`] reaching `objects`.
+fn isolate(objects: &FakeObjects) -> Isolate {
+    Isolate::new(two_tenants(), objects)
 }
 
 impl Isolate {
-    fn new(objects: &FakeObjects) -> Self {
-        objects.now_ms.set(NOW_MS);
-        Self {
-            deployment: deployment(),
-            cache: Rc::default(),
-            objects: objects.clone(),
-            foreground_calls: Cell::new(0),
-        }
-    }
-
+    /// A request at tenant `main`'s token path.
     fn call_from(
         &self,
         store: &FakeStore,
@@ -239,46 +53,11 @@ impl Isolate {
         self.call_at(MAIN, store, source, authorization, body)
     }
 
-    fn call_at(
-        &self,
-        path: &str,
-        store: &FakeStore,
-        source: Option<&str>,
-        authorization: Option<&str>,
-        body: &str,
-    ) -> Outcome {
-        let (issuer, _) = self.deployment.route(path).expect("a token path");
-        let limiter = Limiter {
-            cache: self.cache.clone(),
-            backend: self.objects.clone(),
-            source: source.map(str::to_owned),
-        };
-        let before = self.objects.calls.get();
-        let outcome = block_on(issuer.issue(
-            store,
-            &limiter,
-            &HttpRequest {
-                content_type: Some("application/x-www-form-urlencoded"),
-                authorization,
-                body: body.as_bytes(),
-            },
-            self.objects.now_ms.get(),
-            JTI,
-        ));
-        self.foreground_calls.set(self.objects.calls.get() - before);
-        self.objects.run_background();
-        outcome
-    }
-
+    /// A plain request with Basic credentials at tenant `main`, from a known source.
     fn token(&self, store: &FakeStore, id: &str, secret: &str) -> Result<(), Error> {
-        self.call_from(
-            store,
-            Some("192.0.2.1"),
-            Some(&basic(id, secret)),
-            "grant_type=client_credentials",
-        )
-        .result
-        .map(|_| ())
+        self.call_from(store, Some("192.0.2.1"), Some(&basic(id, secret)), GRANT)
+            .result
+            .map(|_| ())
     }
 
     /// A request with Basic credentials at a tenant's token path, from no known source.
@@ -292,14 +71,16 @@ impl Isolate {
         self.call_at(path, store, None, Some(&basic(id, secret)), body)
             .result
     }
-
-    fn advance(&self, ms: u64) {
-        self.objects.now_ms.set(self.objects.now_ms.get() + ms);
-    }
 }
 
+/// One request at tenant `main`, from no known source, in a fresh isolate.
 fn call(store: &FakeStore, authorization: Option<&str>, body: &str) -> Outcome {
-    Isolate::new(&FakeObjects::default()).call_from(store, None, authorization, body)
+    isolate(&FakeObjects::default()).call_from(store, None, authorization, body)
+}
+
+/// [`call`] with Basic credentials.
+fn call_basic(store: &FakeStore, (id, secret): (&str, &str), body: &str) -> Outcome {
+    call(store, Some(&basic(id, secret)), body)
 }
 
 /// Verifies with the public half of the key and returns every claim (jwt-compact keeps `exp`
@@ -322,9 +103,9 @@ fn verified_claims(token: &str) -> (Value, jwt_compact::Header) {
 #[test]
 fn a_token_carries_every_rfc_9068_claim() {
     let store = store_with(&[record("svc", "s3cret")]);
-    let outcome = call(
+    let outcome = call_basic(
         &store,
-        Some(&basic("svc", "s3cret")),
+        ("svc", "s3cret"),
         "grant_type=client_credentials&scope=write",
     );
     assert_eq!(outcome.client_id.as_deref(), Some("svc"));
@@ -354,13 +135,7 @@ fn several_audiences_become_an_array() {
     let mut r = record("svc", "s");
     r["audience"] = json!(["https://a", "https://b"]);
     let store = store_with(&[r]);
-    let token = call(
-        &store,
-        Some(&basic("svc", "s")),
-        "grant_type=client_credentials",
-    )
-    .result
-    .unwrap();
+    let token = call_basic(&store, ("svc", "s"), GRANT).result.unwrap();
     assert_eq!(
         verified_claims(&token.access_token).0["aud"],
         json!(["https://a", "https://b"])
@@ -371,16 +146,8 @@ fn several_audiences_become_an_array() {
 #[test]
 fn an_unknown_client_and_a_wrong_secret_are_answered_alike() {
     let store = store_with(&[record("svc", "s3cret")]);
-    let wrong = call(
-        &store,
-        Some(&basic("svc", "nope")),
-        "grant_type=client_credentials",
-    );
-    let unknown = call(
-        &store,
-        Some(&basic("ghost", "nope")),
-        "grant_type=client_credentials",
-    );
+    let wrong = call_basic(&store, ("svc", "nope"), GRANT);
+    let unknown = call_basic(&store, ("ghost", "nope"), GRANT);
     let (wrong, unknown) = (wrong.result.unwrap_err(), unknown.result.unwrap_err());
     assert_eq!((wrong, unknown), (Error::WrongSecret, Error::UnknownClient));
     assert_eq!(wrong.wire(), unknown.wire());
@@ -408,16 +175,8 @@ fn a_disabled_client_is_refused_only_after_it_authenticates() {
     let mut r = record("svc", "s");
     r["disabled"] = json!(true);
     let store = store_with(&[r]);
-    let ok_secret = call(
-        &store,
-        Some(&basic("svc", "s")),
-        "grant_type=client_credentials",
-    );
-    let bad_secret = call(
-        &store,
-        Some(&basic("svc", "x")),
-        "grant_type=client_credentials",
-    );
+    let ok_secret = call_basic(&store, ("svc", "s"), GRANT);
+    let bad_secret = call_basic(&store, ("svc", "x"), GRANT);
     assert_eq!(ok_secret.result.unwrap_err(), Error::ClientDisabled);
     assert_eq!(bad_secret.result.unwrap_err(), Error::WrongSecret);
 }
@@ -427,20 +186,16 @@ fn a_client_without_the_grant_is_unauthorized() {
     let mut r = record("svc", "s");
     r["grant_types"] = json!(["authorization_code"]);
     let store = store_with(&[r]);
-    let outcome = call(
-        &store,
-        Some(&basic("svc", "s")),
-        "grant_type=client_credentials",
-    );
+    let outcome = call_basic(&store, ("svc", "s"), GRANT);
     assert_eq!(outcome.result.unwrap_err(), Error::GrantNotAllowed);
 }
 
 #[test]
 fn a_scope_outside_the_client_policy_is_invalid_scope() {
     let store = store_with(&[record("svc", "s")]);
-    let outcome = call(
+    let outcome = call_basic(
         &store,
-        Some(&basic("svc", "s")),
+        ("svc", "s"),
         "grant_type=client_credentials&scope=read+admin",
     );
     assert_eq!(outcome.result.unwrap_err(), Error::ScopeNotAllowed);
@@ -450,13 +205,7 @@ fn a_scope_outside_the_client_policy_is_invalid_scope() {
 fn an_unreachable_store_is_a_retryable_fault_not_a_client_error() {
     let store = store_with(&[record("svc", "s")]);
     store.down.set(true);
-    let error = call(
-        &store,
-        Some(&basic("svc", "s")),
-        "grant_type=client_credentials",
-    )
-    .result
-    .unwrap_err();
+    let error = call_basic(&store, ("svc", "s"), GRANT).result.unwrap_err();
     assert_eq!(error, Error::StoreUnavailable);
     assert_eq!(error.wire().status, 503);
 }
@@ -468,22 +217,16 @@ fn a_corrupt_record_is_a_server_fault() {
         .records
         .borrow_mut()
         .insert("client:main:svc".into(), "{not json".into());
-    let error = call(
-        &store,
-        Some(&basic("svc", "s")),
-        "grant_type=client_credentials",
-    )
-    .result
-    .unwrap_err();
+    let error = call_basic(&store, ("svc", "s"), GRANT).result.unwrap_err();
     assert_eq!((error, error.wire().status), (Error::BadClientRecord, 500));
 }
 
 #[test]
 fn a_malformed_request_never_reaches_the_store() {
     let store = store_with(&[record("svc", "s")]);
-    let outcome = call(
+    let outcome = call_basic(
         &store,
-        Some(&basic("svc", "s")),
+        ("svc", "s"),
         "grant_type=client_credentials&grant_type=client_credentials",
     );
     assert_eq!(outcome.result.unwrap_err(), Error::DuplicateParameter);
@@ -501,7 +244,7 @@ fn limited(per_minute: u64, burst: u64) -> FakeStore {
 fn a_burst_is_served_exactly_then_429_with_retry_after() {
     let store = limited(60, 8);
     let objects = FakeObjects::default();
-    let isolate = Isolate::new(&objects);
+    let isolate = isolate(&objects);
     let results: Vec<_> = (0..12).map(|_| isolate.token(&store, "svc", "s")).collect();
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 8);
     assert_eq!(
@@ -520,7 +263,7 @@ fn a_burst_is_served_exactly_then_429_with_retry_after() {
 fn several_isolates_never_issue_more_than_the_bucket_allows() {
     let store = limited(120, 12);
     let objects = FakeObjects::default();
-    let isolates: Vec<Isolate> = (0..5).map(|_| Isolate::new(&objects)).collect();
+    let isolates: Vec<Isolate> = (0..5).map(|_| isolate(&objects)).collect();
     let mut issued = 0;
     for round in 0..40 {
         for isolate in &isolates {
@@ -539,7 +282,7 @@ fn several_isolates_never_issue_more_than_the_bucket_allows() {
 fn an_active_client_within_its_limit_does_not_wait_for_the_object() {
     let store = limited(6_000, 100);
     let objects = FakeObjects::default();
-    let isolate = Isolate::new(&objects);
+    let isolate = isolate(&objects);
     let mut waited = Vec::new();
     for i in 0..200 {
         assert_eq!(isolate.token(&store, "svc", "s"), Ok(()));
@@ -560,15 +303,15 @@ fn an_active_client_within_its_limit_does_not_wait_for_the_object() {
 fn a_disabled_client_is_refused_within_a_second_although_its_record_says_enabled() {
     let store = store_with(&[record("svc", "s")]);
     let objects = FakeObjects::default();
-    let isolate = Isolate::new(&objects);
+    let isolate = isolate(&objects);
     assert_eq!(isolate.token(&store, "svc", "s"), Ok(()));
-    objects.client("svc", ClientCommand::Disable);
+    objects.command("main:svc", ClientCommand::Disable);
     isolate.advance(1_000);
     assert_eq!(
         isolate.token(&store, "svc", "s"),
         Err(Error::ClientDisabled)
     );
-    objects.client("svc", ClientCommand::Enable);
+    objects.command("main:svc", ClientCommand::Enable);
     isolate.advance(1_000);
     assert_eq!(isolate.token(&store, "svc", "s"), Ok(()));
 }
@@ -579,8 +322,11 @@ fn a_revoked_secret_is_refused_like_a_wrong_one() {
     r["secrets"] = json!([{ "hash": hash("old") }, { "hash": hash("new") }]);
     let store = store_with(&[r]);
     let objects = FakeObjects::default();
-    let isolate = Isolate::new(&objects);
-    objects.client("svc", ClientCommand::RevokeSecret { hash: hash("old") });
+    let isolate = isolate(&objects);
+    objects.command(
+        "main:svc",
+        ClientCommand::RevokeSecret { hash: hash("old") },
+    );
     assert_eq!(isolate.token(&store, "svc", "old"), Err(Error::WrongSecret));
     assert_eq!(isolate.token(&store, "svc", "new"), Ok(()));
 }
@@ -589,7 +335,7 @@ fn a_revoked_secret_is_refused_like_a_wrong_one() {
 fn when_the_object_is_down_revocation_fails_closed() {
     let store = store_with(&[record("svc", "s")]);
     let objects = FakeObjects::default();
-    let isolate = Isolate::new(&objects);
+    let isolate = isolate(&objects);
     objects.down.set(true);
     let error = isolate.token(&store, "svc", "s").unwrap_err();
     assert_eq!((error, error.wire().status), (Error::GuardUnavailable, 503));
@@ -599,7 +345,7 @@ fn when_the_object_is_down_revocation_fails_closed() {
 fn when_the_object_goes_down_a_fresh_view_fails_open_to_a_local_bucket() {
     let store = limited(60, 4);
     let objects = FakeObjects::default();
-    let isolate = Isolate::new(&objects);
+    let isolate = isolate(&objects);
     assert_eq!(isolate.token(&store, "svc", "s"), Ok(()));
     objects.down.set(true);
     let served = (0..10)
@@ -618,16 +364,11 @@ fn when_the_object_goes_down_a_fresh_view_fails_open_to_a_local_bucket() {
 fn repeated_failures_block_the_source_before_any_credential_is_checked() {
     let store = store_with(&[record("svc", "s")]);
     let objects = FakeObjects::default();
-    let isolate = Isolate::new(&objects);
+    let isolate = isolate(&objects);
     let attacker = Some("198.51.100.7");
     let attempt = |secret: &str| {
         isolate
-            .call_from(
-                &store,
-                attacker,
-                Some(&basic("svc", secret)),
-                "grant_type=client_credentials",
-            )
+            .call_from(&store, attacker, Some(&basic("svc", secret)), GRANT)
             .result
             .map(|_| ())
     };
@@ -645,27 +386,17 @@ fn repeated_failures_block_the_source_before_any_credential_is_checked() {
 fn a_client_under_guard_still_works_from_where_it_usually_works() {
     let store = store_with(&[record("svc", "s")]);
     let objects = FakeObjects::default();
-    let isolate = Isolate::new(&objects);
+    let isolate = isolate(&objects);
     assert_eq!(isolate.token(&store, "svc", "s"), Ok(()));
     // A distributed guess: 50 failures from 50 addresses, none of them blocked.
     for i in 0..50 {
         let source = format!("203.0.113.{i}");
-        let outcome = isolate.call_from(
-            &store,
-            Some(&source),
-            Some(&basic("svc", "guess")),
-            "grant_type=client_credentials",
-        );
+        let outcome = isolate.call_from(&store, Some(&source), Some(&basic("svc", "guess")), GRANT);
         assert_eq!(outcome.result.unwrap_err(), Error::WrongSecret);
     }
     isolate.advance(1_000);
     let fresh = Some("203.0.113.200");
-    let outcome = isolate.call_from(
-        &store,
-        fresh,
-        Some(&basic("svc", "s")),
-        "grant_type=client_credentials",
-    );
+    let outcome = isolate.call_from(&store, fresh, Some(&basic("svc", "s")), GRANT);
     assert!(matches!(outcome.result, Err(Error::Throttled { .. })));
     assert_eq!(isolate.token(&store, "svc", "s"), Ok(()));
 }
@@ -674,14 +405,14 @@ fn a_client_under_guard_still_works_from_where_it_usually_works() {
 fn spraying_unknown_client_ids_creates_no_client_object() {
     let store = store_with(&[record("svc", "s")]);
     let objects = FakeObjects::default();
-    let isolate = Isolate::new(&objects);
+    let isolate = isolate(&objects);
     for i in 0..100 {
         let source = format!("10.1.{}.{}", i / 200, i % 200);
         isolate.call_from(
             &store,
             Some(&source),
             Some(&basic(&format!("ghost-{i}"), "x")),
-            "grant_type=client_credentials",
+            GRANT,
         );
     }
     assert!(objects.clients.borrow().is_empty());
@@ -691,35 +422,18 @@ fn spraying_unknown_client_ids_creates_no_client_object() {
 #[test]
 fn an_isolate_reuses_a_record_for_a_short_time_then_reads_it_again() {
     let store = store_with(&[record("svc", "s")]);
-    let objects = FakeObjects::default();
-    objects.now_ms.set(NOW_MS);
-    let deployment = deployment();
-    let (issuer, _) = deployment.route(MAIN).unwrap();
-    let cache = Rc::new(RefCell::new(IsolateCache::default()));
-    let call = |secret: &str| {
-        let limiter = Limiter {
-            cache: cache.clone(),
-            backend: objects.clone(),
-            source: None,
-        };
-        let http = HttpRequest {
-            content_type: Some("application/x-www-form-urlencoded"),
-            authorization: Some(&basic("svc", secret)),
-            body: b"grant_type=client_credentials",
-        };
-        let outcome = block_on(issuer.issue(&store, &limiter, &http, objects.now_ms.get(), JTI));
-        objects.run_background();
-        outcome.result.map(|_| ())
+    let isolate = isolate(&FakeObjects::default());
+    let call = |secret| {
+        isolate
+            .basic_at(MAIN, &store, ("svc", secret), GRANT)
+            .map(|_| ())
     };
     assert_eq!(call("s"), Ok(()));
     assert_eq!(store.reads.get(), 1);
-    store.records.borrow_mut().insert(
-        "client:main:svc".into(),
-        record("svc", "rotated").to_string(),
-    );
+    store.put("main", &record("svc", "rotated"));
     assert_eq!(call("s"), Ok(()), "the cached record is used");
     assert_eq!(store.reads.get(), 1);
-    objects.now_ms.set(NOW_MS + RECORD_TTL_MS);
+    isolate.advance(RECORD_TTL_MS);
     assert_eq!(call("s"), Err(Error::WrongSecret), "then KV is read again");
     assert_eq!(call("rotated"), Ok(()));
     assert_eq!(store.reads.get(), 2);
@@ -728,19 +442,15 @@ fn an_isolate_reuses_a_record_for_a_short_time_then_reads_it_again() {
 #[test]
 fn a_client_of_one_tenant_is_unknown_at_another() {
     let store = store_with(&[record("svc", "s")]);
-    let isolate = Isolate::new(&FakeObjects::default());
-    let grant = "grant_type=client_credentials";
-    let at = |path| isolate.basic_at(path, &store, ("svc", "s"), grant);
+    let isolate = isolate(&FakeObjects::default());
+    let at = |path| isolate.basic_at(path, &store, ("svc", "s"), GRANT);
     assert!(at(MAIN).is_ok());
     assert_eq!(at(OTHER).unwrap_err(), Error::UnknownClient);
     // The same id registered in the other tenant is another client, with its own secret.
-    store.records.borrow_mut().insert(
-        "client:other:svc".into(),
-        record("svc", "other-secret").to_string(),
-    );
+    store.put("other", &record("svc", "other-secret"));
     assert_eq!(at(OTHER).unwrap_err(), Error::WrongSecret);
     let token = isolate
-        .basic_at(OTHER, &store, ("svc", "other-secret"), grant)
+        .basic_at(OTHER, &store, ("svc", "other-secret"), GRANT)
         .unwrap();
     let (claims, _) = verified_claims(&token.access_token);
     assert_eq!(claims["iss"], "https://auth.example.com/other");
@@ -749,11 +459,8 @@ fn a_client_of_one_tenant_is_unknown_at_another() {
 #[test]
 fn each_tenant_applies_its_own_scope_policy() {
     let store = store_with(&[record("svc", "s")]);
-    store
-        .records
-        .borrow_mut()
-        .insert("client:other:svc".into(), record("svc", "s").to_string());
-    let isolate = Isolate::new(&FakeObjects::default());
+    store.put("other", &record("svc", "s"));
+    let isolate = isolate(&FakeObjects::default());
     let ask = |path, scope: &str| {
         let body = format!("grant_type=client_credentials&scope={scope}");
         isolate.basic_at(path, &store, ("svc", "s"), &body)
@@ -768,13 +475,8 @@ fn each_tenant_applies_its_own_scope_policy() {
 
 #[test]
 fn a_tenant_may_answer_body_credential_failures_with_400_but_basic_always_with_401() {
-    let deployment = Deployment::new(
-        "https://auth.example.com",
-        &json!({ "a": { "token_paths": ["/t"], "invalid_client_status": 400 } }).to_string(),
-        Pepper::new(PEPPER).unwrap(),
-        |_| Some(format!(r#"{{"keys":[{KEY}]}}"#)),
-    )
-    .unwrap();
+    let deployment =
+        deployment(&json!({ "a": { "token_paths": ["/t"], "invalid_client_status": 400 } }));
     let (issuer, _) = deployment.route("/t").unwrap();
     let body = issuer.wire(Error::WrongSecret, None);
     assert_eq!(body.status, 400);

@@ -1,0 +1,451 @@
+//! The objects' state machines: what a client's Durable Object and a shard of source
+//! addresses keep, and what they decide on each call.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    CLIENT_GUARD_MS, CLIENT_GUARD_THRESHOLD, FAILURE_WINDOW_MS, GOOD_SOURCE_MS, MAX_GOOD_SOURCES,
+    MAX_LAST_USED, MAX_REVOKED, MAX_SOURCES_PER_SHARD, SOURCE_BLOCK_MAX_MS, SOURCE_BLOCK_MS,
+    SOURCE_FORGET_MS, SOURCE_THRESHOLD,
+};
+use crate::core::limit::{Bucket, Limit};
+
+/// A fixed-window failure counter.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Failures {
+    count: u32,
+    window_start: u64,
+}
+
+impl Failures {
+    /// Counts one failure at `now`; returns the count in the current window.
+    fn add(&mut self, now: u64) -> u32 {
+        if now.saturating_sub(self.window_start) >= FAILURE_WINDOW_MS {
+            *self = Self {
+                count: 0,
+                window_start: now,
+            };
+        }
+        self.count += 1;
+        self.count
+    }
+}
+
+/// An isolate's request for a lease.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseRequest {
+    /// The client's limit, from its record (the object has no other copy).
+    pub per_minute: u64,
+    /// The client's burst.
+    pub burst: u64,
+    /// Tokens wanted (capped by the object at [`Limit::max_lease`]).
+    pub want: u64,
+    /// The source that just authenticated as the client, if known.
+    pub source: Option<String>,
+    /// The hash of the secret it used (never the secret).
+    pub secret_hash: String,
+}
+
+/// A client object's answer: a lease and the revocation and guard state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientView {
+    /// Tokens leased to the isolate.
+    pub granted: u64,
+    /// When nothing was granted: milliseconds until a token is available.
+    pub wait_ms: u64,
+    /// The client is disabled.
+    pub disabled: bool,
+    /// Hashes of revoked secrets.
+    pub revoked: Vec<String>,
+    /// Until when (Unix ms) the client is under guard.
+    pub guarded_until: u64,
+    /// Sources that authenticated as the client recently.
+    pub good_sources: Vec<String>,
+}
+
+/// An operator's change to a client's object (the admin API; tests).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum ClientCommand {
+    /// Refuse the client everywhere, at once.
+    Disable,
+    /// Serve the client again.
+    Enable,
+    /// Refuse a secret everywhere, at once.
+    RevokeSecret {
+        /// Its hash, as stored in the client record.
+        hash: String,
+    },
+}
+
+/// What a client's Durable Object keeps.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientGuardState {
+    bucket: Option<(u64, u64)>,
+    disabled: bool,
+    revoked: Vec<String>,
+    failures: Failures,
+    guarded_until: u64,
+    good_sources: Vec<(String, u64)>,
+    /// `[secret hash, Unix ms]` of the latest lease asked for on behalf of each secret; absent
+    /// in state stored before it existed.
+    #[serde(default)]
+    last_used: Vec<(String, u64)>,
+}
+
+/// What an operator may read of a client's object (`/usage`): never changes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientUsage {
+    /// The object refuses the client.
+    pub disabled: bool,
+    /// Hashes of revoked secrets.
+    pub revoked: Vec<String>,
+    /// `[secret hash, Unix ms]`: when a lease was last asked for with each secret. Approximate:
+    /// an isolate asks at most about once a second per client while it serves it, and a
+    /// request served from a lease another secret's request obtained is not seen.
+    pub last_used: Vec<(String, u64)>,
+}
+
+impl ClientGuardState {
+    /// Grants a lease (none when the client is disabled or the secret revoked), and remembers
+    /// the source as good.
+    pub fn lease(&mut self, now: u64, request: &LeaseRequest) -> ClientView {
+        let known = request
+            .source
+            .as_ref()
+            .is_some_and(|s| self.good_sources.iter().any(|(g, _)| g == s));
+        // Under guard, an unknown source is neither served nor learnt as good.
+        let guarded = self.guarded_until > now && !known;
+        let refused = guarded || self.disabled || self.revoked.contains(&request.secret_hash);
+        let limit = Limit {
+            per_minute: request.per_minute.max(1),
+            burst: request.burst.max(1),
+        };
+        let mut bucket = self.bucket.map_or(Bucket::full(limit, now), |(milli, at)| {
+            Bucket::from_parts(milli, at)
+        });
+        let want = if refused {
+            0
+        } else {
+            request.want.min(limit.max_lease())
+        };
+        let granted = bucket.take(limit, now, want);
+        let wait_ms = if granted == 0 {
+            bucket.wait_ms(limit, now)
+        } else {
+            0
+        };
+        self.bucket = Some(bucket.parts());
+        if let (Some(source), false) = (&request.source, refused) {
+            self.good_sources
+                .retain(|(s, at)| s != source && now.saturating_sub(*at) < GOOD_SOURCE_MS);
+            self.good_sources.push((source.clone(), now));
+            let excess = self.good_sources.len().saturating_sub(MAX_GOOD_SOURCES);
+            self.good_sources.drain(..excess);
+        }
+        if !refused {
+            self.last_used.retain(|(h, _)| h != &request.secret_hash);
+            self.last_used.push((request.secret_hash.clone(), now));
+            let excess = self.last_used.len().saturating_sub(MAX_LAST_USED);
+            self.last_used.drain(..excess);
+        }
+        self.view(granted, wait_ms)
+    }
+
+    /// Counts a failed authentication; past the threshold the client goes under guard.
+    pub fn failure(&mut self, now: u64) -> ClientView {
+        if self.failures.add(now) >= CLIENT_GUARD_THRESHOLD {
+            self.guarded_until = now + CLIENT_GUARD_MS;
+        }
+        self.view(0, 0)
+    }
+
+    /// Applies an operator's command.
+    pub fn apply(&mut self, command: ClientCommand) -> ClientView {
+        match command {
+            ClientCommand::Disable => self.disabled = true,
+            ClientCommand::Enable => self.disabled = false,
+            ClientCommand::RevokeSecret { hash } => {
+                if !self.revoked.contains(&hash) {
+                    self.revoked.push(hash);
+                    let excess = self.revoked.len().saturating_sub(MAX_REVOKED);
+                    self.revoked.drain(..excess);
+                }
+            }
+        }
+        self.view(0, 0)
+    }
+
+    /// What the admin API shows of the object.
+    pub fn usage(&self) -> ClientUsage {
+        ClientUsage {
+            disabled: self.disabled,
+            revoked: self.revoked.clone(),
+            last_used: self.last_used.clone(),
+        }
+    }
+
+    fn view(&self, granted: u64, wait_ms: u64) -> ClientView {
+        ClientView {
+            granted,
+            wait_ms,
+            disabled: self.disabled,
+            revoked: self.revoked.clone(),
+            guarded_until: self.guarded_until,
+            good_sources: self.good_sources.iter().map(|(s, _)| s.clone()).collect(),
+        }
+    }
+}
+
+/// One source's failures, as a shard stores it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceEntry {
+    failures: Failures,
+    blocks: u32,
+    blocked_until: u64,
+    last_failure: u64,
+}
+
+/// What a failure changed in a shard, so that only that is written to storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceUpdate {
+    /// Until when (Unix ms) the source is blocked, 0 if it is not.
+    pub blocked_until: u64,
+    /// The source's entry after the failure.
+    pub entry: SourceEntry,
+    /// Sources dropped (quiet too long, or the oldest of a full shard).
+    pub forgotten: Vec<String>,
+}
+
+/// What a shard of source addresses keeps.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceGuardState {
+    entries: HashMap<String, SourceEntry>,
+}
+
+impl SourceGuardState {
+    /// A shard's state from its stored entries.
+    pub fn restore(entries: impl IntoIterator<Item = (String, SourceEntry)>) -> Self {
+        Self {
+            entries: entries.into_iter().collect(),
+        }
+    }
+
+    /// Counts a failure from `source`.
+    pub fn failure(&mut self, now: u64, source: &str) -> SourceUpdate {
+        let mut forgotten: Vec<String> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| now.saturating_sub(e.last_failure) >= SOURCE_FORGET_MS)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in &forgotten {
+            self.entries.remove(key);
+        }
+        if self.entries.len() >= MAX_SOURCES_PER_SHARD && !self.entries.contains_key(source) {
+            if let Some(oldest) = self
+                .entries
+                .iter()
+                .min_by_key(|(_, e)| e.last_failure)
+                .map(|(k, _)| k.clone())
+            {
+                self.entries.remove(&oldest);
+                forgotten.push(oldest);
+            }
+        }
+        let entry = self.entries.entry(source.to_owned()).or_default();
+        entry.last_failure = now;
+        if entry.failures.add(now) >= SOURCE_THRESHOLD {
+            entry.blocks += 1;
+            let factor = 1_u64 << (entry.blocks - 1).min(10);
+            entry.blocked_until = now + (SOURCE_BLOCK_MS * factor).min(SOURCE_BLOCK_MAX_MS);
+            entry.failures = Failures::default();
+        }
+        SourceUpdate {
+            blocked_until: entry.blocked_until,
+            entry: *entry,
+            forgotten,
+        }
+    }
+
+    /// How many sources the shard remembers.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the shard remembers no source.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMIT: Limit = Limit {
+        per_minute: 60,
+        burst: 8,
+    };
+
+    fn lease_request(want: u64) -> LeaseRequest {
+        LeaseRequest {
+            per_minute: LIMIT.per_minute,
+            burst: LIMIT.burst,
+            want,
+            source: Some("192.0.2.1".into()),
+            secret_hash: "h1".into(),
+        }
+    }
+
+    #[test]
+    fn a_lease_is_capped_at_a_quarter_of_the_burst_and_comes_out_of_the_bucket() {
+        let mut state = ClientGuardState::default();
+        let granted: Vec<u64> = (0..5)
+            .map(|_| state.lease(0, &lease_request(10)).granted)
+            .collect();
+        assert_eq!(granted, [2, 2, 2, 2, 0]);
+        assert_eq!(state.lease(0, &lease_request(1)).wait_ms, 1_000);
+    }
+
+    #[test]
+    fn a_disabled_client_or_revoked_secret_gets_no_lease_and_is_not_remembered() {
+        let mut state = ClientGuardState::default();
+        state.apply(ClientCommand::RevokeSecret { hash: "h1".into() });
+        let view = state.lease(0, &lease_request(2));
+        assert_eq!(
+            (view.granted, view.revoked.clone()),
+            (0, vec!["h1".to_owned()])
+        );
+        assert!(view.good_sources.is_empty());
+        state.apply(ClientCommand::Disable);
+        let mut other = lease_request(2);
+        other.secret_hash = "h2".into();
+        assert!(state.lease(0, &other).disabled);
+        assert_eq!(state.lease(0, &other).granted, 0);
+    }
+
+    #[test]
+    fn under_guard_an_unknown_source_gets_no_lease_and_is_not_learnt() {
+        let mut state = ClientGuardState::default();
+        state.lease(0, &lease_request(1));
+        for _ in 0..CLIENT_GUARD_THRESHOLD {
+            state.failure(0);
+        }
+        let mut stranger = lease_request(1);
+        stranger.source = Some("203.0.113.9".into());
+        let view = state.lease(10, &stranger);
+        assert_eq!(view.granted, 0);
+        assert_eq!(view.good_sources, ["192.0.2.1"]);
+        assert_eq!(state.lease(10, &lease_request(1)).granted, 1);
+    }
+
+    #[test]
+    fn the_last_use_of_each_secret_is_remembered_bounded_and_not_for_refusals() {
+        let mut state = ClientGuardState::default();
+        state.lease(5, &lease_request(1));
+        let mut other = lease_request(1);
+        other.secret_hash = "h2".into();
+        state.lease(7, &other);
+        state.lease(9, &lease_request(1));
+        assert_eq!(
+            state.usage().last_used,
+            [("h2".to_owned(), 7), ("h1".to_owned(), 9)]
+        );
+        state.apply(ClientCommand::RevokeSecret { hash: "h2".into() });
+        state.lease(20, &other);
+        assert!(state.usage().last_used.contains(&("h2".to_owned(), 7)));
+        for i in 0..20 {
+            let mut r = lease_request(0);
+            r.secret_hash = format!("x{i}");
+            state.lease(100 + i, &r);
+        }
+        let used = state.usage().last_used;
+        assert_eq!(used.len(), MAX_LAST_USED);
+        assert_eq!(used.last(), Some(&("x19".to_owned(), 119)));
+    }
+
+    #[test]
+    fn state_stored_before_last_use_was_kept_still_loads() {
+        let old = r#"{"bucket":null,"disabled":true,"revoked":["h"],
+            "failures":{"count":0,"window_start":0},"guarded_until":0,"good_sources":[]}"#;
+        let state: ClientGuardState = serde_json::from_str(old).unwrap();
+        assert!(state.usage().disabled && state.usage().last_used.is_empty());
+    }
+
+    #[test]
+    fn good_sources_are_bounded() {
+        let mut state = ClientGuardState::default();
+        for i in 0..100 {
+            let mut r = lease_request(0);
+            r.source = Some(format!("10.0.0.{i}"));
+            state.lease(0, &r);
+        }
+        let view = state.lease(0, &lease_request(0));
+        assert_eq!(view.good_sources.len(), MAX_GOOD_SOURCES);
+        assert_eq!(
+            view.good_sources.last().map(String::as_str),
+            Some("192.0.2.1")
+        );
+    }
+
+    #[test]
+    fn a_client_goes_under_guard_after_the_threshold_and_out_of_it_later() {
+        let mut state = ClientGuardState::default();
+        for _ in 1..CLIENT_GUARD_THRESHOLD {
+            assert_eq!(state.failure(1_000).guarded_until, 0);
+        }
+        assert_eq!(state.failure(1_000).guarded_until, 1_000 + CLIENT_GUARD_MS);
+        // A new window starts the count again.
+        assert_eq!(
+            state.failure(1_000 + FAILURE_WINDOW_MS).guarded_until,
+            1_000 + CLIENT_GUARD_MS
+        );
+    }
+
+    #[test]
+    fn a_source_is_blocked_for_growing_intervals_up_to_the_cap() {
+        let mut state = SourceGuardState::default();
+        let (mut blocks, mut now, mut last) = (Vec::new(), 0, 0);
+        for _ in 0..8 * SOURCE_THRESHOLD {
+            now += 10;
+            let until = state.failure(now, "s").blocked_until;
+            if until != last {
+                blocks.push(until - now);
+                last = until;
+            }
+        }
+        assert_eq!(
+            blocks,
+            [
+                30_000,
+                60_000,
+                120_000,
+                240_000,
+                480_000,
+                SOURCE_BLOCK_MAX_MS,
+                SOURCE_BLOCK_MAX_MS,
+                SOURCE_BLOCK_MAX_MS
+            ]
+        );
+    }
+
+    #[test]
+    fn a_quiet_source_is_forgotten_and_shards_are_bounded() {
+        let mut state = SourceGuardState::default();
+        for i in 0..(MAX_SOURCES_PER_SHARD + 10) {
+            let update = state.failure(i as u64, &format!("s{i}"));
+            let dropped = i
+                .checked_sub(MAX_SOURCES_PER_SHARD)
+                .map(|n| format!("s{n}"));
+            assert_eq!(update.forgotten, dropped.into_iter().collect::<Vec<_>>());
+        }
+        assert_eq!(state.len(), MAX_SOURCES_PER_SHARD);
+        let update = state.failure(10 * SOURCE_FORGET_MS, "late");
+        assert_eq!(update.forgotten.len(), MAX_SOURCES_PER_SHARD);
+        assert_eq!(state.len(), 1);
+        let restored = SourceGuardState::restore([("late".to_owned(), update.entry)]);
+        assert_eq!(restored, state);
+    }
+}

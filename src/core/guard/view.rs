@@ -1,0 +1,335 @@
+//! The isolate's cached view of each client's object: what it remembers across requests and
+//! what it decides alone, without asking the object.
+
+use std::collections::HashMap;
+
+use super::{objects::ClientView, throttled, REFRESH_AFTER_MS, VIEW_TTL_MS};
+use crate::core::{
+    error::Error,
+    limit::{retry_after_seconds, Bucket, Limit},
+};
+
+/// What an isolate decides from a cached view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Issue the token; refresh the view in the background first if asked.
+    Serve {
+        /// Start a background refresh.
+        refresh: bool,
+    },
+    /// Refuse.
+    Refuse(Error),
+    /// The view is stale or the lease is spent: ask the object before deciding.
+    Ask,
+}
+
+/// What an isolate remembers of one client's object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedView {
+    pub(super) view: ClientView,
+    fetched_ms: u64,
+    lease_left: u64,
+    refreshing: bool,
+    limit: Limit,
+    /// Used only while the object cannot be asked and the view is still fresh.
+    fallback: Bucket,
+}
+
+impl CachedView {
+    /// A view just received from the object at `now`.
+    pub fn new(view: ClientView, limit: Limit, now: u64) -> Self {
+        Self {
+            lease_left: view.granted,
+            view,
+            fetched_ms: now,
+            refreshing: false,
+            limit,
+            fallback: Bucket::full(limit, now),
+        }
+    }
+
+    /// Takes in a newer answer; tokens left from the previous lease are kept.
+    pub fn merge(&mut self, view: ClientView, limit: Limit, now: u64) {
+        self.lease_left += view.granted;
+        self.view = view;
+        self.fetched_ms = now;
+        self.refreshing = false;
+        self.limit = limit;
+    }
+
+    /// Whether the view may still be used for revocation at `now`.
+    pub fn is_fresh(&self, now: u64) -> bool {
+        now.saturating_sub(self.fetched_ms) < VIEW_TTL_MS
+    }
+
+    /// How many tokens to ask for so that the lease is full again.
+    pub fn top_up(&self) -> u64 {
+        self.limit
+            .max_lease()
+            .saturating_sub(self.lease_left)
+            .max(1)
+    }
+
+    /// Marks a background refresh as finished without an answer.
+    pub fn refresh_failed(&mut self) {
+        self.refreshing = false;
+    }
+
+    /// Decides alone if it can: revocation and guard from the view, issuance from the lease.
+    pub fn decide(&mut self, now: u64, source: Option<&str>, secret_hash: &str) -> Step {
+        if !self.is_fresh(now) {
+            return Step::Ask;
+        }
+        if let Some(refusal) = self.refusal(now, source, secret_hash) {
+            return Step::Refuse(refusal);
+        }
+        if self.lease_left == 0 {
+            let asked_ago = now.saturating_sub(self.fetched_ms);
+            if self.view.granted == 0 && asked_ago < self.view.wait_ms {
+                // The object said "empty" recently: no need to ask again before it refills.
+                return Step::Refuse(self.rate_limited(self.view.wait_ms - asked_ago));
+            }
+            return Step::Ask;
+        }
+        self.lease_left -= 1;
+        let low = self.lease_left * 2 < self.limit.max_lease();
+        let old = now.saturating_sub(self.fetched_ms) >= REFRESH_AFTER_MS;
+        let refresh = !self.refreshing && (low || old);
+        self.refreshing |= refresh;
+        Step::Serve { refresh }
+    }
+
+    /// The object cannot be asked. Revocation fails closed (a stale view refuses with a
+    /// retryable fault); issuance fails open to the isolate's own bucket.
+    pub fn decide_without_object(
+        &mut self,
+        now: u64,
+        source: Option<&str>,
+        secret_hash: &str,
+    ) -> Result<(), Error> {
+        if !self.is_fresh(now) {
+            return Err(Error::GuardUnavailable);
+        }
+        if let Some(refusal) = self.refusal(now, source, secret_hash) {
+            return Err(refusal);
+        }
+        if self.fallback.take(self.limit, now, 1) == 1 {
+            Ok(())
+        } else {
+            Err(self.rate_limited(self.fallback.wait_ms(self.limit, now)))
+        }
+    }
+
+    fn refusal(&self, now: u64, source: Option<&str>, secret_hash: &str) -> Option<Error> {
+        if self.view.disabled {
+            return Some(Error::ClientDisabled);
+        }
+        if self.view.revoked.iter().any(|h| h == secret_hash) {
+            return Some(Error::WrongSecret);
+        }
+        let known = source.is_some_and(|s| self.view.good_sources.iter().any(|g| g == s));
+        if self.view.guarded_until > now && !known {
+            return Some(throttled(self.view.guarded_until - now));
+        }
+        None
+    }
+
+    /// The refusal of a client over its limit, which may ask again in `wait_ms`.
+    pub(super) fn rate_limited(&self, wait_ms: u64) -> Error {
+        Error::RateLimited {
+            retry_after: retry_after_seconds(wait_ms),
+            burst: self.limit.burst,
+            window: self.limit.window_seconds(),
+        }
+    }
+}
+
+/// What an isolate remembers across requests. Bounded: entries past their use are dropped
+/// when the maps grow.
+#[derive(Debug, Default)]
+pub struct IsolateCache {
+    /// By guard name (`{tenant}:{client_id}`).
+    pub(super) clients: HashMap<String, CachedView>,
+    /// Until when (Unix ms) each source key is blocked, as its shard last answered.
+    pub(super) blocked_sources: HashMap<String, u64>,
+}
+
+/// Entries an isolate keeps per map before it drops stale ones.
+const MAX_CACHED: usize = 10_000;
+
+impl IsolateCache {
+    /// Takes in the revocation state an operator's command just set in a client's object, so
+    /// that this isolate applies it at once (others within [`VIEW_TTL_MS`]). A lease is kept.
+    pub fn apply_command(&mut self, guard: &str, view: &ClientView) {
+        if let Some(cached) = self.clients.get_mut(guard) {
+            cached.view.disabled = view.disabled;
+            cached.view.revoked.clone_from(&view.revoked);
+        }
+    }
+
+    /// Drops the entries past their use, once a map has grown beyond [`MAX_CACHED`].
+    pub(super) fn prune(&mut self, now: u64) {
+        if self.clients.len() > MAX_CACHED {
+            self.clients.retain(|_, v| v.is_fresh(now));
+        }
+        if self.blocked_sources.len() > MAX_CACHED {
+            self.blocked_sources.retain(|_, until| *until > now);
+        }
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMIT: Limit = Limit {
+        per_minute: 60,
+        burst: 8,
+    };
+    use crate::core::guard::objects::{ClientCommand, ClientGuardState};
+
+    #[test]
+    fn a_command_reaches_the_isolates_cached_view_at_once() {
+        let mut cache = IsolateCache::default();
+        cache.clients.insert(
+            "svc".into(),
+            CachedView::new(
+                ClientView {
+                    granted: 3,
+                    ..ClientView::default()
+                },
+                LIMIT,
+                10_000,
+            ),
+        );
+        let mut state = ClientGuardState::default();
+        cache.apply_command("svc", &state.apply(ClientCommand::Disable));
+        cache.apply_command("unknown", &state.apply(ClientCommand::Disable));
+        let cached = cache.clients.get_mut("svc").unwrap();
+        assert_eq!(
+            cached.decide(10_001, None, "h"),
+            Step::Refuse(Error::ClientDisabled)
+        );
+        assert!(!cache.clients.contains_key("unknown"));
+    }
+
+    fn cached(view: ClientView) -> CachedView {
+        CachedView::new(view, LIMIT, 10_000)
+    }
+
+    #[test]
+    fn a_fresh_lease_is_spent_locally_and_refreshed_in_the_background_when_low() {
+        let mut c = cached(ClientView {
+            granted: 2,
+            ..ClientView::default()
+        });
+        assert_eq!(c.decide(10_000, None, "h"), Step::Serve { refresh: false });
+        assert_eq!(c.decide(10_001, None, "h"), Step::Serve { refresh: true });
+        assert_eq!(c.decide(10_002, None, "h"), Step::Ask);
+    }
+
+    #[test]
+    fn an_old_view_is_refreshed_in_the_background_then_must_be_asked() {
+        let mut c = cached(ClientView {
+            granted: 2,
+            ..ClientView::default()
+        });
+        assert_eq!(
+            c.decide(10_000 + REFRESH_AFTER_MS, None, "h"),
+            Step::Serve { refresh: true }
+        );
+        assert_eq!(c.decide(10_000 + VIEW_TTL_MS, None, "h"), Step::Ask);
+    }
+
+    #[test]
+    fn revocation_in_the_view_refuses_at_once() {
+        let mut disabled = cached(ClientView {
+            granted: 2,
+            disabled: true,
+            ..ClientView::default()
+        });
+        assert_eq!(
+            disabled.decide(10_000, None, "h"),
+            Step::Refuse(Error::ClientDisabled)
+        );
+        let mut revoked = cached(ClientView {
+            granted: 2,
+            revoked: vec!["h".into()],
+            ..ClientView::default()
+        });
+        assert_eq!(
+            revoked.decide(10_000, None, "h"),
+            Step::Refuse(Error::WrongSecret)
+        );
+        assert_eq!(
+            revoked.decide(10_000, None, "other"),
+            Step::Serve { refresh: false }
+        );
+    }
+
+    #[test]
+    fn under_guard_only_known_sources_are_served() {
+        let mut c = cached(ClientView {
+            granted: 2,
+            guarded_until: 12_000,
+            good_sources: vec!["good".into()],
+            ..ClientView::default()
+        });
+        assert_eq!(
+            c.decide(10_000, Some("bad"), "h"),
+            Step::Refuse(Error::Throttled { retry_after: 2 })
+        );
+        assert_eq!(
+            c.decide(10_000, None, "h"),
+            Step::Refuse(Error::Throttled { retry_after: 2 })
+        );
+        assert_eq!(
+            c.decide(10_000, Some("good"), "h"),
+            Step::Serve { refresh: false }
+        );
+    }
+
+    #[test]
+    fn an_empty_answer_is_trusted_until_the_bucket_refills() {
+        let mut c = cached(ClientView {
+            granted: 0,
+            wait_ms: 700,
+            ..ClientView::default()
+        });
+        assert_eq!(
+            c.decide(10_100, None, "h"),
+            Step::Refuse(Error::RateLimited {
+                retry_after: 1,
+                burst: 8,
+                window: 8
+            })
+        );
+        assert_eq!(c.decide(10_700, None, "h"), Step::Ask);
+    }
+
+    #[test]
+    fn without_the_object_revocation_fails_closed_and_issuance_fails_open() {
+        let mut c = cached(ClientView::default());
+        assert_eq!(c.decide_without_object(10_500, None, "h"), Ok(()));
+        assert_eq!(
+            c.decide_without_object(10_000 + VIEW_TTL_MS, None, "h"),
+            Err(Error::GuardUnavailable)
+        );
+        let mut disabled = cached(ClientView {
+            disabled: true,
+            ..ClientView::default()
+        });
+        assert_eq!(
+            disabled.decide_without_object(10_000, None, "h"),
+            Err(Error::ClientDisabled)
+        );
+    }
+
+    #[test]
+    fn the_fallback_bucket_has_the_clients_limit() {
+        let mut c = cached(ClientView::default());
+        let served = (0..20)
+            .filter(|_| c.decide_without_object(10_000, None, "h").is_ok())
+            .count();
+        assert_eq!(served as u64, LIMIT.burst);
+    }
+}
