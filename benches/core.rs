@@ -16,10 +16,11 @@ use edge_token::core::{
     deployment::Deployment,
     request::{HttpRequest, TokenRequest},
     scope::{self, ScopeRules},
+    sign::NativeSigner,
     token::ACCESS_TOKEN_TYP,
 };
 use serde::Serialize;
-use support::{basic, FakeObjects, FakeStore, Isolate};
+use support::{basic, block_on, FakeObjects, FakeStore, Isolate};
 
 const ID: &str = "bench-client";
 const SECRET: &str = "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t-x";
@@ -102,7 +103,11 @@ fn steps(c: &mut Criterion) {
                 exp: support::NOW + 3600,
                 jti: Base64UrlUnpadded::encode_string(&[7_u8; 16]),
             };
-            issuer.keys.sign(ACCESS_TOKEN_TYP, black_box(claims))
+            block_on(
+                issuer
+                    .keys
+                    .sign(&NativeSigner, ACCESS_TOKEN_TYP, black_box(claims)),
+            )
         })
     });
     group.finish();

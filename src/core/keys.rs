@@ -7,14 +7,16 @@
 use std::fmt;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use jwt_compact::{alg::Ed25519, jwk::JsonWebKey, Algorithm, AlgorithmExt, Claims, Header};
+use jwt_compact::jwk::JsonWebKey;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-type SecretKey = <Ed25519 as Algorithm>::SigningKey;
+use super::sign::{self, Signer};
 
 /// The JWS `alg` of every token we sign.
 pub const ALGORITHM: &str = "EdDSA";
+/// Bytes in an Ed25519 seed (`d`) and in a public key (`x`), RFC 8032.
+const KEY_BYTES: usize = 32;
 
 /// Why `SIGNING_KEYS` could not be used. It never carries key material.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,10 +48,82 @@ struct RawSet<'a> {
     keys: Vec<JsonWebKey<'a>>,
 }
 
-/// One private key and its thumbprint.
-struct Key {
+/// One Ed25519 private key (RFC 8037 `OKP`): its seed `d`, its public key `x` and its
+/// thumbprint. What a [`Signer`] signs with; its `Debug` shows the kid only.
+pub struct SigningKey {
     kid: String,
-    secret: SecretKey,
+    seed: [u8; KEY_BYTES],
+    public: [u8; KEY_BYTES],
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .finish()
+    }
+}
+
+impl SigningKey {
+    /// Reads an Ed25519 private JWK: `crv` Ed25519, a 32-byte `d` and a 32-byte `x`.
+    /// Natively it also checks that `x` is `d`'s public key; in the Worker the runtime's
+    /// import does (`edge::sign`), since deriving it in wasm is what signing through the
+    /// runtime avoids.
+    fn from_jwk(jwk: &JsonWebKey<'_>) -> Option<Self> {
+        let JsonWebKey::KeyPair {
+            curve,
+            x,
+            secret: Some(d),
+        } = jwk
+        else {
+            return None;
+        };
+        if curve != "Ed25519" {
+            return None;
+        }
+        let key = Self {
+            kid: Base64UrlUnpadded::encode_string(&jwk.thumbprint::<Sha256>()),
+            seed: <[u8; KEY_BYTES]>::try_from(&**d).ok()?,
+            public: <[u8; KEY_BYTES]>::try_from(&**x).ok()?,
+        };
+        #[cfg(not(target_arch = "wasm32"))]
+        if !sign::is_key_pair(&key.seed, &key.public) {
+            return None;
+        }
+        Some(key)
+    }
+
+    /// The key id: the RFC 7638 thumbprint of the public key.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The public key `x` (32 bytes, RFC 8032).
+    pub fn public(&self) -> &[u8; KEY_BYTES] {
+        &self.public
+    }
+
+    /// The private key as a PKCS #8 document (RFC 8410: the 32-byte seed in a fixed 16-byte
+    /// DER prefix), the form in which WebCrypto imports Ed25519 private keys.
+    pub fn pkcs8(&self) -> [u8; 48] {
+        const PREFIX: [u8; 16] = [
+            0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
+            0x04, 0x20,
+        ];
+        let mut der = [0_u8; 48];
+        der[..16].copy_from_slice(&PREFIX);
+        der[16..].copy_from_slice(&self.seed);
+        der
+    }
+
+    /// The seed `d` followed by the public key `x`: the 64-byte secret key of RFC 8032
+    /// implementations such as ed25519-compact.
+    pub fn keypair_bytes(&self) -> [u8; 2 * KEY_BYTES] {
+        let mut bytes = [0_u8; 2 * KEY_BYTES];
+        bytes[..KEY_BYTES].copy_from_slice(&self.seed);
+        bytes[KEY_BYTES..].copy_from_slice(&self.public);
+        bytes
+    }
 }
 
 /// A public key as published.
@@ -65,13 +139,13 @@ struct PublicJwk<'a> {
 
 /// The parsed key set. Its `Debug` shows key ids only.
 pub struct KeySet {
-    keys: Vec<Key>,
+    keys: Vec<SigningKey>,
     jwks: String,
 }
 
 impl fmt::Debug for KeySet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kids: Vec<&str> = self.keys.iter().map(|k| k.kid.as_str()).collect();
+        let kids: Vec<&str> = self.kids().collect();
         f.debug_struct("KeySet").field("kids", &kids).finish()
     }
 }
@@ -83,14 +157,13 @@ impl KeySet {
         if raw.keys.is_empty() {
             return Err(KeyError::Empty);
         }
-        let mut keys: Vec<Key> = Vec::with_capacity(raw.keys.len());
+        let mut keys: Vec<SigningKey> = Vec::with_capacity(raw.keys.len());
         for (n, jwk) in raw.keys.iter().enumerate() {
-            let secret = SecretKey::try_from(jwk).map_err(|_| KeyError::BadKey(n))?;
-            let kid = Base64UrlUnpadded::encode_string(&jwk.thumbprint::<Sha256>());
-            if keys.iter().any(|k| k.kid == kid) {
+            let key = SigningKey::from_jwk(jwk).ok_or(KeyError::BadKey(n))?;
+            if keys.iter().any(|k| k.kid == key.kid) {
                 return Err(KeyError::Duplicate(n));
             }
-            keys.push(Key { kid, secret });
+            keys.push(key);
         }
         let published: Vec<PublicJwk<'_>> = keys
             .iter()
@@ -105,6 +178,11 @@ impl KeySet {
         let jwks = serde_json::json!({ "keys": published }).to_string();
         drop(published);
         Ok(Self { keys, jwks })
+    }
+
+    /// The key that signs: the first of the set.
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.keys[0]
     }
 
     /// The `kid` of the key that signs.
@@ -122,17 +200,18 @@ impl KeySet {
         &self.jwks
     }
 
-    /// Signs `claims` as a JWT with header `typ`, `alg` and the signing key's `kid`.
-    pub fn sign<T: Serialize>(
+    /// Signs `claims` as a JWT with header `typ`, `alg` and the signing key's `kid`: the
+    /// signing input as jwt-compact writes it, signed by `signer` ([`sign`]).
+    pub async fn sign<T: Serialize, S: Signer>(
         &self,
+        signer: &S,
         typ: &str,
         claims: T,
-    ) -> Result<String, jwt_compact::CreationError> {
-        let key = &self.keys[0];
-        let header = Header::empty()
-            .with_key_id(key.kid.clone())
-            .with_token_type(typ);
-        Ed25519.token(&header, &Claims::new(claims), &key.secret)
+    ) -> Result<String, sign::SignError> {
+        let key = self.signing_key();
+        let input = sign::signing_input(&key.kid, typ, claims)?;
+        let signature = signer.sign(key, input.as_bytes()).await?;
+        Ok(sign::with_signature(input, &signature))
     }
 }
 
@@ -178,8 +257,21 @@ mod tests {
 
     #[test]
     fn debug_shows_kids_and_no_key_material() {
-        let shown = format!("{:?}", set(&[RFC8037_KEY]).unwrap());
-        assert!(shown.contains(RFC8037_THUMBPRINT) && !shown.contains("nWGxne"));
+        let keys = set(&[RFC8037_KEY]).unwrap();
+        for shown in [format!("{keys:?}"), format!("{:?}", keys.signing_key())] {
+            assert!(shown.contains(RFC8037_THUMBPRINT) && !shown.contains("nWGxne"));
+            assert!(!shown.contains("157, 97") && !shown.contains("9d61b1"));
+        }
+    }
+
+    #[test]
+    fn the_private_key_is_exported_as_rfc_8410_pkcs8() {
+        // The same key written by Python's `cryptography` (OpenSSL) as PKCS #8 DER.
+        let expected = "302e020100300506032b6570042204209d61b19deffd5a60ba844af492ec2cc4\
+                        4449c5697b326919703bac031cae7f60";
+        let der = set(&[RFC8037_KEY]).unwrap().signing_key().pkcs8();
+        let hex: String = der.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, expected);
     }
 
     #[test]
@@ -210,9 +302,12 @@ mod tests {
             "x":"A6EHv_POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg"}"#;
         let keys = set(&[other, RFC8037_KEY]).unwrap();
         assert_eq!(keys.kids().count(), 2);
-        let token = keys
-            .sign("at+jwt", serde_json::json!({"sub": "x"}))
-            .unwrap();
+        let token = crate::core::sign::tests::ready(keys.sign(
+            &crate::core::sign::NativeSigner,
+            "at+jwt",
+            serde_json::json!({"sub": "x"}),
+        ))
+        .unwrap();
         let untrusted = jwt_compact::UntrustedToken::new(&token).unwrap();
         assert_eq!(
             untrusted.header().key_id.as_deref(),

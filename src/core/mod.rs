@@ -8,7 +8,8 @@
 //! - [`client`] (with [`record`] and [`secret`]): the stored record, its one conversion to
 //!   the client the pipeline uses, and client authentication;
 //! - [`scope`]: what the client is granted;
-//! - [`keys`]: the signing keys, the JWKS, signing;
+//! - [`keys`]: the signing keys, the JWKS;
+//! - [`sign`]: the token's signing input (jwt-compact) and the Ed25519 [`sign::Signer`];
 //! - [`token`]: the checklist itself, and minting;
 //! - [`error`]: every reason to refuse, and its one mapping to RFC 6749 §5.2;
 //! - [`config`]: the origin and the tenants (issuers, paths, policies), RFC 8414 metadata;
@@ -31,4 +32,5 @@ pub mod record;
 pub mod request;
 pub mod scope;
 pub mod secret;
+pub mod sign;
 pub mod token;

@@ -16,6 +16,7 @@ use super::{
     request::{attempts_basic, HttpRequest, TokenRequest},
     scope::{self, Scopes},
     secret::{Pepper, SecretHash},
+    sign::Signer,
 };
 
 /// Random bytes in a token id: 128 bits (RFC 9068 §2.2 asks for enough to avoid collisions).
@@ -107,11 +108,12 @@ impl Issuer {
     }
 
     /// Handles one token request at Unix time `now_ms` (milliseconds), with `jti` random
-    /// bytes.
-    pub async fn issue<S: ClientStore, B: Backend>(
+    /// bytes; a token is signed by `signer`.
+    pub async fn issue<S: ClientStore, B: Backend, K: Signer>(
         &self,
         store: &S,
         limiter: &Limiter<B>,
+        signer: &K,
         http: &HttpRequest<'_>,
         now_ms: u64,
         jti: [u8; JTI_BYTES],
@@ -122,7 +124,9 @@ impl Issuer {
         match request {
             Ok(request) => Outcome {
                 client_id: Some(request.client_id.clone()),
-                result: self.grant(store, limiter, &request, now_ms, jti).await,
+                result: self
+                    .grant(store, limiter, signer, &request, now_ms, jti)
+                    .await,
             },
             Err(error) => Outcome {
                 client_id: None,
@@ -131,10 +135,11 @@ impl Issuer {
         }
     }
 
-    async fn grant<S: ClientStore, B: Backend>(
+    async fn grant<S: ClientStore, B: Backend, K: Signer>(
         &self,
         store: &S,
         limiter: &Limiter<B>,
+        signer: &K,
         request: &TokenRequest,
         now_ms: u64,
         jti: [u8; JTI_BYTES],
@@ -173,7 +178,7 @@ impl Issuer {
                 now_ms,
             )
             .await?;
-        let access_token = self.mint(&client, &grant.scopes, now, jti)?;
+        let access_token = self.mint(signer, &client, &grant.scopes, now, jti).await?;
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",
@@ -227,8 +232,10 @@ impl Issuer {
         Client::from_json(&request.client_id, &record)
     }
 
-    fn mint(
+    /// The signed access token: its RFC 9068 claims, signed with the tenant's key.
+    async fn mint<K: Signer>(
         &self,
+        signer: &K,
         client: &Client,
         scopes: &Scopes,
         now: u64,
@@ -250,7 +257,8 @@ impl Issuer {
             jti: Base64UrlUnpadded::encode_string(&jti),
         };
         self.keys
-            .sign(ACCESS_TOKEN_TYP, claims)
+            .sign(signer, ACCESS_TOKEN_TYP, claims)
+            .await
             .map_err(|_| Error::BadKeyMaterial)
     }
 }

@@ -5,6 +5,7 @@
 
 mod admin;
 mod guard;
+mod sign;
 mod state;
 mod store;
 
@@ -149,12 +150,10 @@ async fn token(
     if getrandom::fill(&mut jti).is_err() {
         return refused(Error::BadKeyMaterial);
     }
-    let Ok(store) = store::KvClientStore::new(&env) else {
-        return refused(Error::BadConfig);
-    };
+    let store = store::KvClientStore::new(&env);
     let limiter = Limiter {
         cache: GUARD_CACHE.with(Rc::clone),
-        backend: guard::DoBackend::new(env, Rc::new(ctx)),
+        backend: guard::DoBackend::new(env.clone(), Rc::new(ctx)),
         source,
     };
     let http = HttpRequest {
@@ -162,8 +161,9 @@ async fn token(
         authorization,
         body: &body,
     };
+    let now_ms = Date::now().as_millis();
     issuer
-        .issue(&store, &limiter, &http, Date::now().as_millis(), jti)
+        .issue(&store, &limiter, &sign::WebCryptoSigner, &http, now_ms, jti)
         .await
 }
 

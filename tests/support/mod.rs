@@ -27,6 +27,7 @@ use edge_token::core::{
     },
     request::HttpRequest,
     secret::{ClientSecret, Pepper},
+    sign::NativeSigner,
     token::{ClientStore, Outcome, StoreUnavailable},
 };
 use serde_json::{json, Value};
@@ -269,6 +270,7 @@ impl Isolate {
         let outcome = block_on(issuer.issue(
             store,
             &limiter,
+            &NativeSigner,
             &HttpRequest {
                 content_type: Some("application/x-www-form-urlencoded"),
                 authorization,
