@@ -1,0 +1,120 @@
+#!/usr/bin/env node
+// Side-by-side cost of builds of the endpoint inside one workerd, for experiments on a busy
+// machine: `node bench/compare.mjs [--rounds N] [--seconds S] NAME=DIR NAME=DIR ...`, each DIR a
+// build like build/ (see bench/README.md, "Comparing builds").
+//
+// Every build runs as its own Worker (own direct socket on 127.0.0.1, own KV and guard objects,
+// the same seeded client and a fresh key) in ONE workerd. Then, round after round, each build
+// in turn (the order rotates every round) gets a bounded load of valid token requests
+// (autocannon, 10 connections, `--seconds` after 1 s of warm-up; each build is first warmed
+// up for `--warmup` s, while V8 compiles its hot wasm with the optimising tier), and workerd's CPU time over
+// that load (all threads, /proc/<pid>/task/*/schedstat, ns) is divided by the responses: µs of
+// workerd CPU per token. Interleaving puts every build under the same background noise, and CPU
+// time is less disturbed by it than req/s. Prints each build's median (and range) over the
+// rounds, and its median paired difference with the first build. Speeds are reported, never
+// asserted; every answer must be 200, else it says so and exits 1. No secret is printed.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { Miniflare } from 'miniflare';
+import { ROOT, clientRecord, generateSigningKey, kvKey, randomToken, signingKeysJson } from '../scripts/devstate.mjs';
+
+const { values: opt, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    rounds: { type: 'string', default: '5' },
+    seconds: { type: 'string', default: '4' },
+    connections: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '6' }, // seconds per build before the rounds (V8 tiers wasm up)
+  },
+});
+const say = (s) => process.stderr.write(`compare: ${s}\n`);
+const TOKEN_PATH = '/oauth2/token';
+const builds = positionals.map((p) => {
+  const [name, dir] = p.includes('=') ? p.split('=') : [p, p];
+  return { name, dir: resolve(ROOT, dir) };
+});
+if (builds.length < 2) throw new Error('give at least two builds: NAME=DIR NAME=DIR');
+for (const b of builds) if (!existsSync(join(b.dir, 'index_bg.wasm'))) throw new Error(`${b.dir} has no index_bg.wasm`);
+
+const cpuNs = (pid) => readdirSync(`/proc/${pid}/task`).reduce((sum, tid) => {
+  try { return sum + Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]); } catch { return sum; }
+}, 0);
+const workerdPid = () => readdirSync('/proc/self/task').flatMap((t) =>
+  readFileSync(`/proc/self/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean))
+  .find((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'workerd');
+
+const load = (url, request, secs) => new Promise((resolve, reject) => {
+  const inst = autocannon({ url, connections: +opt.connections, requests: [request], timeout: 10 },
+    (err, r) => { clearTimeout(timer); clearTimeout(watchdog); err ? reject(err) : resolve(r); });
+  const timer = setTimeout(() => inst.stop(), secs * 1000);
+  const watchdog = setTimeout(() => { inst.stop(); reject(new Error('the load did not end')); }, (secs + 30) * 1000);
+});
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+
+async function main() {
+  const pepper = randomToken(), id = 'bench-client', secret = randomToken();
+  const mf = new Miniflare({
+    workers: builds.map((b, i) => ({
+      name: `build-${i}`, modules: true, modulesRoot: b.dir, scriptPath: join(b.dir, 'index.js'), compatibilityDate: '2026-04-01',
+      modulesRules: [{ type: 'ESModule', include: ['**/*.js'] }, { type: 'CompiledWasm', include: ['**/*.wasm'] }],
+      unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }],
+      kvNamespaces: { CLIENTS: `clients-${i}` },
+      durableObjects: { CLIENT_GUARD: { className: 'ClientGuard', useSQLite: true }, SOURCE_GUARD: { className: 'SourceGuard', useSQLite: true } },
+      bindings: { ISSUER: 'https://issuer.bench.test', TENANTS: { default: { token_paths: [TOKEN_PATH] } },
+        SIGNING_KEYS: signingKeysJson([generateSigningKey()]), CLIENT_SECRET_PEPPER: pepper },
+    })),
+    handleRuntimeStdio: (...streams) => { for (const s of streams) s.resume(); }, // the log lines, dropped
+  });
+  const stop = () => mf.dispose().finally(() => process.exit(130));
+  process.once('SIGINT', stop).once('SIGTERM', stop);
+  let wrong = 0;
+  try {
+    await mf.ready;
+    const request = { method: 'POST', path: TOKEN_PATH, body: 'grant_type=client_credentials',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded',
+        Authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`, 'CF-Connecting-IP': '10.255.255.254' } };
+    const record = JSON.stringify(clientRecord({ id, secrets: [secret], pepper, scopes: ['read'], defaultScopes: ['read'],
+      rate_limit: { per_minute: 1_000_000, burst: 1_000_000 } }));
+    for (const [i, b] of builds.entries()) {
+      await (await mf.getKVNamespace('CLIENTS', `build-${i}`)).put(kvKey(id), record);
+      b.url = (await mf.unsafeGetDirectURL(`build-${i}`)).href.replace(/\/$/, '');
+      const first = await fetch(`${b.url}${TOKEN_PATH}`, request);
+      if (first.status !== 200) throw new Error(`${b.name} answered ${first.status} to the valid client`);
+      b.cpu = []; b.rps = [];
+    }
+    const pid = workerdPid();
+    for (const b of builds) await load(b.url, request, +opt.warmup);
+    for (let round = 0; round < +opt.rounds; round++) {
+      for (let k = 0; k < builds.length; k++) {
+        const b = builds[(k + round) % builds.length];
+        await load(b.url, request, 1);
+        const cpu0 = cpuNs(pid);
+        const r = await load(b.url, request, +opt.seconds);
+        const cpu = cpuNs(pid) - cpu0;
+        wrong += r.errors + r.timeouts + (r.requests.total - (r.statusCodeStats['200']?.count ?? 0));
+        b.cpu[round] = cpu / 1000 / r.requests.total;
+        b.rps[round] = r.requests.total / r.duration;
+        say(`round ${round + 1}: ${b.name} ${b.cpu[round].toFixed(0)} µs/token, ${b.rps[round].toFixed(0)} req/s`);
+      }
+    }
+    const base = builds[0];
+    console.log(`\n${'build'.padEnd(28)} ${'CPU µs/token'.padStart(13)} ${'range'.padStart(11)} ${'vs first'.padStart(9)} ${'req/s'.padStart(7)}`);
+    for (const b of builds) {
+      const diff = median(b.cpu.map((c, i) => c - base.cpu[i]));
+      console.log(`${b.name.padEnd(28)} ${median(b.cpu).toFixed(0).padStart(13)} ${`${Math.min(...b.cpu).toFixed(0)}–${Math.max(...b.cpu).toFixed(0)}`.padStart(11)} ${(b === base ? '' : `${diff >= 0 ? '+' : ''}${diff.toFixed(0)}`).padStart(9)} ${median(b.rps).toFixed(0).padStart(7)}`);
+    }
+    console.log(`\n${opt.rounds} rounds, ${opt.seconds} s each, ${opt.connections} connections; workerd CPU of all threads per response; load ${execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).trim()}`);
+    if (wrong) {
+      console.error(`\n!!!!!!!! WARNING: ${wrong} answers were not 200: the figures do not show the token path !!!!!!!!`);
+      process.exitCode = 1;
+    }
+  } finally {
+    process.off('SIGINT', stop).off('SIGTERM', stop);
+    await mf.dispose();
+  }
+}
+
+main().catch((e) => { console.error(`compare: ${e.stack ?? e}`); process.exitCode = 1; });
