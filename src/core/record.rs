@@ -159,3 +159,100 @@ impl Record {
         serde_json::json!({ "disabled": self.disabled })
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::core::{
+        error::Error,
+        secret::{ClientSecret, Pepper},
+    };
+    use serde_json::json;
+
+    /// The pepper of the test records.
+    pub(crate) fn pepper() -> Pepper {
+        Pepper::new("pepper-pepper-pepper-pepper-pepp").unwrap()
+    }
+
+    fn hash(secret: &str) -> String {
+        pepper().hash(&ClientSecret::new(secret.into())).encode()
+    }
+
+    /// A valid record of `svc`: secret `old` until 1 000, then `new`.
+    pub(crate) fn record() -> serde_json::Value {
+        json!({
+            "v": 1, "client_id": "svc",
+            "secrets": [{ "hash": hash("old"), "expires_at": 1000 }, { "hash": hash("new") }],
+            "grant_types": ["client_credentials"],
+            "scopes": ["a", "b"], "default_scopes": ["a"],
+            "token_ttl": 600, "audience": ["https://api"], "disabled": false
+        })
+    }
+
+    fn with(field: &str, value: serde_json::Value) -> String {
+        let mut r = record();
+        r[field] = value;
+        r.to_string()
+    }
+
+    #[test]
+    fn a_valid_record_parses() {
+        let client = Client::from_json("svc", &record().to_string()).unwrap();
+        assert_eq!(client.token_ttl, 600);
+        assert!(client.client_credentials_allowed);
+        assert_eq!(client.default_scopes.to_scope_string(), "a");
+        assert_eq!(client.limit, None);
+        let limited = Client::from_json(
+            "svc",
+            &with("rate_limit", json!({ "per_minute": 2, "burst": 3 })),
+        );
+        assert_eq!(
+            limited.unwrap().limit,
+            Some(Limit {
+                per_minute: 2,
+                burst: 3
+            })
+        );
+    }
+
+    #[test]
+    fn records_that_break_the_schema_are_faults() {
+        let bad = [
+            "not json".to_owned(),
+            with("v", json!(2)),
+            with("client_id", json!("other")),
+            with("secrets", json!([])),
+            with("secrets", json!([{ "hash": "short" }])),
+            with(
+                "secrets",
+                json!([{ "hash": hash("1") }, { "hash": hash("2") }, { "hash": hash("3") }]),
+            ),
+            with("scopes", json!(["a b"])),
+            with("default_scopes", json!(["c"])),
+            with("token_ttl", json!(59)),
+            with("token_ttl", json!(86_401)),
+            with("audience", json!([])),
+            with("disabled", json!("no")),
+            with("rate_limit", json!({ "per_minute": 0, "burst": 5 })),
+            with("rate_limit", json!({ "per_minute": 5 })),
+        ];
+        for json in bad {
+            assert_eq!(
+                Client::from_json("svc", &json),
+                Err(Error::BadClientRecord),
+                "{json}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_members_survive_a_read_and_a_write() {
+        let mut stored = record();
+        stored["future"] = json!({ "x": 1 });
+        stored["secrets"][0]["note"] = "kept".into();
+        let record = Record::parse(&stored.to_string()).unwrap();
+        let written: serde_json::Value = serde_json::from_str(&record.to_json()).unwrap();
+        assert_eq!(written, stored);
+        assert!(record.keeps_the_schema());
+    }
+}

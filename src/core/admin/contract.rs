@@ -194,3 +194,37 @@ pub fn parse_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, AdminE
     };
     serde_json::from_slice(body).map_err(|e| AdminError::invalid(format!("bad JSON body: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_bodies_carry_only_what_they_name() {
+        let update = ClientUpdate {
+            token_ttl: Some(120),
+            rate_limit: Some(None),
+            ..ClientUpdate::default()
+        };
+        let json = serde_json::to_string(&update).unwrap();
+        assert_eq!(json, r#"{"token_ttl":120,"rate_limit":null}"#);
+        assert_eq!(parse_body::<ClientUpdate>(json.as_bytes()).unwrap(), update);
+        assert_eq!(serde_json::to_string(&Rotation::default()).unwrap(), "{}");
+        let new = NewClient {
+            scopes: vec!["a".into()],
+            audience: vec!["x".into()],
+            ..NewClient::default()
+        };
+        let json = serde_json::to_string(&new).unwrap();
+        assert_eq!(json, r#"{"scopes":["a"],"audience":["x"]}"#);
+    }
+
+    #[test]
+    fn an_error_body_without_a_message_reads_as_an_empty_one() {
+        let body: ErrorBody = serde_json::from_str(r#"{"error":"not_found"}"#).unwrap();
+        assert_eq!(body.message, "");
+        let refusal = AdminError::conflict("taken").body();
+        let json = serde_json::to_string(&refusal).unwrap();
+        assert_eq!(json, r#"{"error":"conflict","message":"taken"}"#);
+    }
+}
