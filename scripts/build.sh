@@ -1,19 +1,36 @@
 #!/usr/bin/env bash
-# Builds the Worker (build/index.js + build/index_bg.wasm) with the pinned tools from setup.sh,
-# never downloading anything: worker-build is pointed at our wasm-bindgen, wasm-opt and esbuild.
+# Builds one of the two Workers with the pinned tools from setup.sh, never downloading anything:
+# worker-build is pointed at our wasm-bindgen, wasm-opt and esbuild.
+#   bash scripts/build.sh [token]   the token Worker (wrangler.toml) into build/
+#   bash scripts/build.sh admin     the admin Worker (wrangler.admin.toml) into build/admin/:
+#                                   the same crate with the feature `admin-worker`
+# Further arguments go to worker-build (then to cargo build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+worker=${1:-token}
+[ $# -gt 0 ] && shift
+case "$worker" in
+  token) out=build; features=() ;;
+  admin) out=build/admin; features=(--features admin-worker) ;;
+  *) echo "build.sh: unknown Worker '$worker' (token or admin)" >&2; exit 2 ;;
+esac
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 export PATH="$CARGO_BIN:$PATH"
 export WASM_BINDGEN_BIN="$CARGO_BIN/wasm-bindgen"
 export WASM_OPT_BIN="$PWD/node_modules/.bin/wasm-opt"
 export ESBUILD_BIN="$PWD/node_modules/.bin/esbuild"
-worker-build --release "$@"
+# Both Workers come out of one cargo artifact (target/wasm32-unknown-unknown/release/
+# edge_token.wasm, rewritten by each feature set): one build at a time, so that `npm start`'s two
+# `wrangler dev` processes, which build on start and on change, never read each other's.
+mkdir -p target
+exec 9>target/.worker-build.lock
+flock 9
+worker-build --release --out-dir "$out" "$@" "${features[@]}"
 
 # wasm-opt as worker-build would run it (-O, the wasm features workerd supports), but without
 # the name section: it only names functions in the stack trace of a panic, which aborts here.
-features=(mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue
+wasm_features=(mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue
   reference-types exception-handling)
-"$WASM_OPT_BIN" build/index_bg.wasm -o build/index_bg.opt.wasm -O --strip-debug \
-  "${features[@]/#/--enable-}"
-mv build/index_bg.opt.wasm build/index_bg.wasm
+"$WASM_OPT_BIN" "$out/index_bg.wasm" -o "$out/index_bg.opt.wasm" -O --strip-debug \
+  "${wasm_features[@]/#/--enable-}"
+mv "$out/index_bg.opt.wasm" "$out/index_bg.wasm"

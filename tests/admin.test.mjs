@@ -1,6 +1,10 @@
-// The admin API over HTTP (docs/admin-api.md), without the CLI.
+// The admin API over HTTP (docs/admin-api.md), without the CLI: the admin Worker
+// (wrangler.admin.toml) beside the token Worker, as `npm start` and a deployment run them.
 // Requirement → test:
+//   the token Worker has no admin API, whatever its bindings          → "the token Worker has no admin API: …"
 //   off unless ADMIN_TOKEN is set; a short token leaves it off       → "without ADMIN_TOKEN every /admin path answers 404 …"
+//   wrong admin tokens throttled per source, source logged            → "ten wrong admin tokens from one address …"
+//   no workers.dev or preview URLs; the two configs agree              → "both Workers' configurations: …"
 //   a missing or wrong admin token gets 401, constant-time compare   → "a missing, malformed or wrong admin token gets 401 …"
 //   server-generated id; secret with prefix + checksum; hash only    → "a new client gets a generated id and a secret …"
 //   bad input: clear message, 400, nothing written                   → "bad input is refused with 400 and a message, and writes nothing"
@@ -13,26 +17,21 @@
 import { createHmac } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { after, before, test } from 'node:test';
-import { TestWorker, assert, jose, kvKey, testLogHygiene, useWorker } from './harness.mjs';
+import { TestWorker, assert, jose, kvKey, testLogHygiene, useWorker, within, workerFromConfig } from './harness.mjs';
 
 const TENANTS = {
   default: { token_paths: ['/oauth2/token'] },
   acme: { issuer_path: '/acme', token_paths: ['/acme/oauth2/token'] },
 };
 const w = useWorker({ adminToken: true, tenants: TENANTS });
-const off = new TestWorker();
+const off = new TestWorker({ admin: true });
 before(() => off.start());
 after(() => off.dispose());
 
 const API = '/admin/v1/tenants/default';
-const admin = (path, { method = 'GET', body, token = w.adminToken, headers = {} } = {}) => w.fetch(`${API}${path}`, {
-  method,
-  headers: { ...(token === null ? {} : { Authorization: `Bearer ${token}` }), ...(body === undefined ? {} : { 'Content-Type': 'application/json' }), ...headers },
-  body: body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body)),
-});
+const admin = (path, opts) => w.admin(`${API}${path}`, opts);
 const NEW = { scopes: ['orders:read', 'orders:write'], default_scopes: ['orders:read'], audience: ['https://api.example.com'] };
-const remember = (res) => { if (res.json?.client_secret) w.sensitive.add(res.json.client_secret); return res; };
-const create = async (body = NEW) => remember(await admin('/clients', { method: 'POST', body }));
+const create = async (body = NEW) => admin('/clients', { method: 'POST', body });
 const kvText = async (key) => (await w.mf.getKVNamespace('CLIENTS')).get(key);
 /** A client as the harness's verifyToken wants it, from an admin answer. */
 const asClient = (info) => ({ id: info.client_id, record: { token_ttl: info.token_ttl, audience: info.audience } });
@@ -48,12 +47,48 @@ function wellFormed(secret) {
   return sum === m[2];
 }
 
+test("both Workers' configurations: no workers.dev or preview URLs, one KV namespace and tenants, the token Worker's objects", () => {
+  const token = workerFromConfig('wrangler.toml').config;
+  const admin = workerFromConfig('wrangler.admin.toml').config;
+  for (const c of [token, admin]) {
+    assert.equal(c.workers_dev, false, `${c.name}: workers_dev = false`);
+    assert.equal(c.preview_urls, false, `${c.name}: preview_urls = false`);
+  }
+  assert.notEqual(admin.name, token.name);
+  assert.deepEqual(admin.kv_namespaces, token.kv_namespaces, 'the same CLIENTS namespace');
+  assert.deepEqual(admin.vars, token.vars, 'the same ISSUER and TENANTS');
+  const classes = new Set(token.migrations.flatMap((m) => m.new_sqlite_classes ?? []));
+  assert.deepEqual(admin.durable_objects.bindings.map((b) => b.name).sort(), ['CLIENT_GUARD', 'SOURCE_GUARD']);
+  for (const b of admin.durable_objects.bindings) {
+    assert.equal(b.script_name, token.name, `${b.name} is bound to the token Worker's objects`);
+    assert.ok(classes.has(b.class_name), `${b.class_name} is a class the token Worker declares`);
+  }
+  assert.deepEqual(admin.migrations, [], 'the admin Worker declares no objects of its own');
+});
+
+const PROBES = [['GET', `${API}/clients`], ['POST', `${API}/clients`], ['GET', '/admin/'], ['DELETE', `${API}/clients/x`]];
+
+test('the token Worker has no admin API: /admin paths are a plain 404, even with an ADMIN_TOKEN binding', async () => {
+  const absent = await w.fetch('/no-such-path');
+  for (const [method, path] of PROBES) {
+    const res = await w.fetch(path, { method, headers: { Authorization: `Bearer ${w.adminToken}` } });
+    assert.equal(res.status, 404, `${method} ${path} on the token Worker`);
+    assert.equal(res.text, absent.text, 'the same body as a path that does not exist');
+  }
+  const token = 'a-long-enough-admin-token-for-the-test';
+  await off.reconfigure({ bindings: { ADMIN_TOKEN: token } });
+  const res = await off.fetch(`${API}/clients`, { headers: { Authorization: `Bearer ${token}` } });
+  assert.equal(res.status, 404, 'the token Worker ignores an ADMIN_TOKEN it should not have');
+  assert.equal(res.headers.get('www-authenticate'), null, 'no challenge');
+  await off.reconfigure();
+});
+
 test('without ADMIN_TOKEN every /admin path answers 404 as if absent; a short token leaves it off', async () => {
-  const absent = await off.fetch('/no-such-path');
-  const probes = [['GET', `${API}/clients`], ['POST', `${API}/clients`], ['GET', '/admin/'], ['DELETE', `${API}/clients/x`]];
-  for (const [method, path] of probes) {
-    for (const headers of [{}, { Authorization: 'Bearer anything-at-all-anything-at-all' }]) {
-      const res = await off.fetch(path, { method, headers });
+  const absent = await off.admin('/no-such-path');
+  assert.equal(absent.status, 404, 'the admin Worker serves nothing outside /admin/');
+  for (const [method, path] of PROBES) {
+    for (const token of [null, 'anything-at-all-anything-at-all']) {
+      const res = await off.admin(path, { method, token });
       assert.equal(res.status, 404, `${method} ${path}`);
       assert.equal(res.text, absent.text, 'the same body as a path that does not exist');
       assert.equal(res.headers.get('www-authenticate'), null, 'no challenge that would reveal the API');
@@ -61,9 +96,10 @@ test('without ADMIN_TOKEN every /admin path answers 404 as if absent; a short to
   }
   const short = 'short-admin-token-31-characters';
   assert.equal(short.length, 31);
-  await off.reconfigure({ bindings: { ADMIN_TOKEN: short } });
-  const res = await off.fetch(`${API}/clients`, { headers: { Authorization: `Bearer ${short}` } });
+  await off.reconfigure({ adminBindings: { ADMIN_TOKEN: short } });
+  const res = await off.admin(`${API}/clients`, { token: short });
   assert.equal(res.status, 404, 'a token under 32 bytes does not switch the API on');
+  assert.equal((await w.admin('/oauth2/token', { method: 'POST' })).status, 404, 'nor does the admin Worker serve tokens');
 });
 
 test('a missing, malformed or wrong admin token gets 401 and changes nothing', async () => {
@@ -74,7 +110,7 @@ test('a missing, malformed or wrong admin token gets 401 and changes nothing', a
   ];
   for (const headers of wrong) {
     for (const [method, path] of [['GET', '/clients'], ['POST', '/clients']]) {
-      const res = await w.fetch(`${API}${path}`, { method, headers, body: method === 'POST' ? JSON.stringify(NEW) : undefined });
+      const res = await admin(path, { method, headers, token: null, body: method === 'POST' ? NEW : undefined });
       assert.equal(res.status, 401, `${method} ${path} with ${Object.keys(headers).length ? 'a bad' : 'no'} Authorization`);
       assert.equal(res.json?.error, 'unauthorized');
       assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer realm="admin"/);
@@ -152,16 +188,13 @@ test('unknown routes, clients and methods get 404, 405 with Allow, and a bad ten
   const put = await admin('/clients', { method: 'PUT', body: {} });
   assert.equal(put.status, 405);
   assert.equal(put.headers.get('allow'), 'GET, POST');
-  const res = await w.fetch('/admin/v1/tenants/Not_A_Tenant/clients', { headers: { Authorization: `Bearer ${w.adminToken}` } });
+  const res = await w.admin('/admin/v1/tenants/Not_A_Tenant/clients');
   assert.equal(res.status, 400);
   assert.match(res.json.message, /tenant/);
 });
 
 test('a client of another tenant is stored under its own key and served only at that tenant\'s path', async () => {
-  const res = remember(await w.fetch('/admin/v1/tenants/acme/clients', {
-    method: 'POST', headers: { Authorization: `Bearer ${w.adminToken}`, 'Content-Type': 'application/json' },
-    body: JSON.stringify({ ...NEW, client_id: 'shared-name' }),
-  }));
+  const res = await w.admin('/admin/v1/tenants/acme/clients', { method: 'POST', body: { ...NEW, client_id: 'shared-name' } });
   assert.equal(res.status, 201);
   assert.equal(res.json.token_path, '/acme/oauth2/token', "the answer names the tenant's token path");
   assert.ok(await kvText(kvKey('shared-name', 'acme')), 'client:acme:shared-name');
@@ -172,7 +205,7 @@ test('a client of another tenant is stored under its own key and served only at 
   const token = await w.token({ auth: ['shared-name', secret], path: '/acme/oauth2/token' });
   assert.equal(token.status, 200, 'served at its own tenant');
   assert.equal(jose.decodeJwt(token.json.access_token).iss, 'https://issuer.test/acme');
-  const undeclared = await w.fetch('/admin/v1/tenants/nobody/clients', { headers: { Authorization: `Bearer ${w.adminToken}` } });
+  const undeclared = await w.admin('/admin/v1/tenants/nobody/clients');
   assert.equal(undeclared.status, 404, 'a tenant that TENANTS does not declare');
 });
 
@@ -190,29 +223,45 @@ test("each secret's last use is shown, and disable and retire answer with the ne
   const disabled = await admin(`/clients/${id}/disable`, { method: 'POST' });
   assert.equal(disabled.json.disabled, true);
   assert.equal(JSON.parse(await kvText(kvKey(id))).disabled, true, 'KV says disabled too');
-  assert.equal((await w.token({ auth: [id, secret] })).json?.error, 'unauthorized_client', 'refused at once');
+  await within(1500, 'refused after the disable', async () => (await w.token({ auth: [id, secret] })).json?.error === 'unauthorized_client');
   const enabled = await admin(`/clients/${id}/enable`, { method: 'POST' });
   assert.equal(enabled.json.disabled, false);
-  assert.equal((await w.token({ auth: [id, secret] })).status, 200, 'served again');
+  await within(1500, 'served again after the enable', async () => (await w.token({ auth: [id, secret] })).status === 200);
 
-  const rotated = remember(await admin(`/clients/${id}/secrets`, { method: 'POST', body: {} }));
+  const rotated = await admin(`/clients/${id}/secrets`, { method: 'POST', body: {} });
   assert.equal(rotated.status, 201);
   const oldId = shown.json.secrets[0].id;
   const retired = await admin(`/clients/${id}/secrets/${oldId}`, { method: 'DELETE' });
   assert.equal(retired.status, 200);
   assert.deepEqual(retired.json.secrets.map((s) => s.id), [rotated.json.secret_id]);
-  assert.equal((await w.token({ auth: [id, secret] })).status, 401, 'the retired secret is refused at once');
+  await within(1500, 'the retired secret refused', async () => (await w.token({ auth: [id, secret] })).status === 401);
   const last = await admin(`/clients/${id}/secrets/${rotated.json.secret_id}`, { method: 'DELETE' });
   assert.equal(last.status, 409, 'the last live secret cannot be retired');
+});
+
+test('ten wrong admin tokens from one address get it 429 even with the right token, other addresses go on, and each 401 is logged with its source', async () => {
+  const ip = '203.0.113.7';
+  const wrong = `${'w'.repeat(40)}-not-the-token`;
+  for (let i = 0; i < 10; i++) assert.equal((await admin('/clients', { token: wrong, ip })).status, 401, `wrong token ${i + 1}`);
+  // The tenth failure reaches the address's shard in the background; the isolate then knows.
+  await within(3000, 'the address is blocked', async () => (await admin('/clients', { ip })).status === 429);
+  const blocked = await admin('/clients', { ip });
+  assert.equal(blocked.status, 429, 'the right token from the blocked address');
+  assert.equal(blocked.json.error, 'too_many_requests');
+  assert.match(blocked.headers.get('retry-after') ?? '', /^[1-9]\d*$/, 'Retry-After in seconds');
+  assert.equal((await admin('/clients', { ip: '203.0.113.8' })).status, 200, 'another address is served');
+  const lines = (await w.jsonLogLines()).filter((l) => l.route === 'admin' && l.source === ip);
+  assert.equal(lines.filter((l) => l.status === 401).length, 10, 'each 401 is logged with its source');
+  assert.ok(lines.some((l) => l.status === 429), 'and each 429');
 });
 
 test('each admin request logs one line naming the operation and status, without the token or a body', async () => {
   const lines = (await w.jsonLogLines()).filter((l) => l.route === 'admin');
   assert.ok(lines.some((l) => l.op === 'create' && l.status === 201 && l.tenant === 'default'), 'a create line');
-  assert.ok(lines.some((l) => l.op === undefined && l.status === 401), 'a refused line');
+  assert.ok(lines.some((l) => l.op === undefined && l.status === 401 && /^\d+\.\d+\.\d+\.\d+$/.test(l.source)), 'a refused line with its source');
   assert.ok(lines.some((l) => l.op === 'disable' && typeof l.client_id === 'string'), 'a disable line with the client id');
   for (const l of lines) {
-    assert.deepEqual(Object.keys(l).filter((k) => !['route', 'op', 'tenant', 'client_id', 'status', 'ms'].includes(k)), [], 'no other fields');
+    assert.deepEqual(Object.keys(l).filter((k) => !['route', 'op', 'tenant', 'client_id', 'source', 'status', 'ms'].includes(k)), [], 'no other fields');
   }
 });
 

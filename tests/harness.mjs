@@ -20,12 +20,16 @@ export const ISSUER = 'https://issuer.test'; // the origin (ISSUER); a tenant's 
 export const FORM = 'application/x-www-form-urlencoded';
 const ORIGIN = 'http://127.0.0.1'; // what the requests are addressed to; the Worker must use ISSUER, not this
 
-/** Miniflare options of the Worker as wrangler.toml declares it (what `wrangler dev` runs). */
-function workerFromConfig() {
-  const config = readWranglerConfig({ config: join(ROOT, 'wrangler.toml') });
+/**
+ * Miniflare options of a Worker as its wrangler file declares it (what `wrangler dev` runs):
+ * wrangler.toml, the token Worker; wrangler.admin.toml, the admin Worker, whose guard objects
+ * are the token Worker's (`script_name`).
+ */
+export function workerFromConfig(file) {
+  const config = readWranglerConfig({ config: join(ROOT, file) });
   const sqlite = new Set(config.migrations.flatMap((m) => m.new_sqlite_classes ?? []));
   return {
-    name: 'edge-token',
+    name: config.name,
     modules: true,
     scriptPath: config.main,
     modulesRoot: dirname(config.main),
@@ -33,12 +37,16 @@ function workerFromConfig() {
     compatibilityDate: config.compatibility_date,
     compatibilityFlags: config.compatibility_flags,
     kvNamespaces: config.kv_namespaces.map((ns) => ns.binding),
-    durableObjects: Object.fromEntries(config.durable_objects.bindings.map((b) =>
-      [b.name, { className: b.class_name, useSQLite: sqlite.has(b.class_name) }])),
+    durableObjects: Object.fromEntries(config.durable_objects.bindings.map((b) => [b.name, {
+      className: b.class_name, useSQLite: b.script_name ? true : sqlite.has(b.class_name),
+      ...(b.script_name ? { scriptName: b.script_name } : {}),
+    }])),
     vars: config.vars,
+    config,
   };
 }
-const WORKER = workerFromConfig();
+const WORKER = workerFromConfig('wrangler.toml');
+const ADMIN = workerFromConfig('wrangler.admin.toml');
 
 /** The tenants of docs/seed-tenants.toml, under which the five seed systems' clients work. */
 export const SEED_TENANTS = parseToml(readFileSync(join(ROOT, 'docs/seed-tenants.toml'), 'utf8')).vars.TENANTS;
@@ -87,10 +95,11 @@ export class TestWorker {
   /**
    * `tenants`: the TENANTS var (default: wrangler.toml's); `tenant`: the one `token()` and
    * `seedClient()` use by default (default: the first); `issuer`: the origin (ISSUER);
-   * `guardFault` ('throw' | 'hang') binds CLIENT_GUARD to a broken object; `adminToken` sets
-   * the ADMIN_TOKEN secret (true: a random one), which switches the admin API on.
+   * `guardFault` ('throw' | 'hang') binds CLIENT_GUARD to a broken object; `admin` runs the
+   * admin Worker beside the token Worker (default: when `adminToken` is given), `adminToken`
+   * sets its ADMIN_TOKEN secret (true: a random one), which switches the admin API on.
    */
-  constructor({ tenants = WORKER.vars.TENANTS, tenant = Object.keys(tenants)[0], issuer = ISSUER, guardFault, adminToken } = {}) {
+  constructor({ tenants = WORKER.vars.TENANTS, tenant = Object.keys(tenants)[0], issuer = ISSUER, guardFault, adminToken, admin = Boolean(adminToken) } = {}) {
     this.tenants = tenants;
     this.tenant = tenant;
     this.tokenPath = tenants[tenant].token_paths[0];
@@ -99,6 +108,7 @@ export class TestWorker {
     this.issuer = this.issuerOf(tenant);
     this.guardFault = guardFault;
     this.adminToken = adminToken === true ? randomToken() : adminToken;
+    this.withAdmin = admin;
     this.keys = [generateSigningKey()];
     this.pepper = randomToken();
     this.records = new Map(); // KV key → stored text, re-seeded after a restart
@@ -108,8 +118,9 @@ export class TestWorker {
     this.tokenAnswers = []; // per token-path request: {error, clientId}, to match against the log
   }
 
-  options(bindings = {}) {
-    const { vars, ...worker } = WORKER;
+  /** Miniflare options; `bindings` are added to the token Worker's, `adminBindings` to the admin Worker's. */
+  options(bindings = {}, adminBindings = {}) {
+    const { vars, config, ...worker } = WORKER;
     const broken = this.guardFault && {
       name: 'broken-guard', modules: true, script: BROKEN_GUARD,
       compatibilityDate: WORKER.compatibilityDate, bindings: { MODE: this.guardFault },
@@ -117,30 +128,45 @@ export class TestWorker {
     const durableObjects = broken
       ? { ...worker.durableObjects, CLIENT_GUARD: { className: 'BrokenGuard', scriptName: broken.name, useSQLite: true } }
       : worker.durableObjects;
+    const shared = {
+      ISSUER: this.origin, TENANTS: this.tenants,
+      SIGNING_KEYS: signingKeysJson(this.keys), CLIENT_SECRET_PEPPER: this.pepper,
+    };
+    const { vars: adminVars, config: adminConfig, ...admin } = ADMIN;
     return {
-      host: '127.0.0.1', // the entry socket, used by `curl()`; loopback only
+      host: '127.0.0.1', // the entry socket (the token Worker), used by `curl()`; loopback only
       workers: [{
         ...worker,
         durableObjects,
-        bindings: {
-          ...vars, ISSUER: this.origin, TENANTS: this.tenants,
-          SIGNING_KEYS: signingKeysJson(this.keys), CLIENT_SECRET_PEPPER: this.pepper,
-          ...(this.adminToken ? { ADMIN_TOKEN: this.adminToken } : {}), ...bindings,
-        },
+        bindings: { ...vars, ...shared, ...bindings },
       }, {
         name: 'probe', modules: true, script: PROBE, compatibilityDate: WORKER.compatibilityDate,
-        serviceBindings: { TARGET: 'edge-token' },
-      }, ...(broken ? [broken] : [])],
+        serviceBindings: { TARGET: WORKER.name },
+      }, ...(broken ? [broken] : []), ...(this.withAdmin ? [{
+        ...admin,
+        // Its own loopback socket, as `npm start` gives it its own port: where the CLI goes.
+        unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }],
+        bindings: {
+          ...adminVars, ...shared,
+          ...(this.adminToken ? { ADMIN_TOKEN: this.adminToken } : {}), ...adminBindings,
+        },
+      }] : [])],
       handleRuntimeStdio: (stdout, stderr) => {
         for (const s of [stdout, stderr]) s.on('data', (chunk) => { this.stdio += chunk; });
       },
     };
   }
 
+  /** The loopback URLs: the token Worker's (`url`) and, with the admin Worker, its own (`adminUrl`). */
+  async locate() {
+    this.url = (await this.mf.ready).origin; // on 127.0.0.1, for tools that need a socket
+    if (this.withAdmin) this.adminUrl = (await this.mf.unsafeGetDirectURL(ADMIN.name)).origin;
+  }
+
   async start() {
     this.mf = new Miniflare(this.options());
     try {
-      this.url = (await this.mf.ready).origin; // on 127.0.0.1, for tools that need a socket (the CLI)
+      await this.locate();
     } catch (e) { // show workerd's startup output (no request has run, so no secret is in it)
       e.message += `\n--- workerd output ---\n${this.stdio.slice(-4000)}`;
       throw e;
@@ -148,12 +174,15 @@ export class TestWorker {
     return this;
   }
 
-  /** Restarts with other signing keys and/or bindings (the KV content is put back). */
-  async reconfigure({ keys = this.keys, bindings = {} } = {}) {
+  /**
+   * Restarts with other signing keys and/or bindings of the token Worker (`bindings`) or the
+   * admin Worker (`adminBindings`); the KV content is put back.
+   */
+  async reconfigure({ keys = this.keys, bindings = {}, adminBindings = {} } = {}) {
     this.keys = keys;
     for (const k of keys) this.sensitive.add(k.d);
-    await this.mf.setOptions(this.options(bindings));
-    this.url = (await this.mf.ready).origin;
+    await this.mf.setOptions(this.options(bindings, adminBindings));
+    await this.locate();
     const kv = await this.mf.getKVNamespace('CLIENTS');
     for (const [k, v] of this.records) await kv.put(k, v);
   }
@@ -234,6 +263,25 @@ export class TestWorker {
       });
     const text = await res.text();
     const json = this.noteAnswer(url, text);
+    return { status: res.status, headers: res.headers, text, json };
+  }
+
+  /**
+   * A request to the admin Worker (docs/admin-api.md), from a new address unless `ip` says;
+   * `token` (default: this instance's admin token, null: none) goes in as a bearer token, a
+   * `body` object as JSON. Returns {status, headers, text, json}; a secret in the answer
+   * becomes a sensitive value.
+   */
+  async admin(path, { method = 'GET', body, token = this.adminToken, headers = {}, ip = this.nextIp() } = {}) {
+    const h = { 'CF-Connecting-IP': ip, ...headers };
+    if (token !== null && token !== undefined) h.Authorization = `Bearer ${token}`;
+    if (body !== undefined) h['Content-Type'] = 'application/json';
+    const res = await (await this.mf.getWorker(ADMIN.name)).fetch(new URL(path, ORIGIN), {
+      method, headers: h, body: body === undefined || typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    const json = parseJson(text);
+    if (typeof json?.client_secret === 'string') this.sensitive.add(json.client_secret);
     return { status: res.status, headers: res.headers, text, json };
   }
 
@@ -337,6 +385,21 @@ export function runCli(args, { env = {}, cwd = process.env.TMPDIR ?? '/tmp', inp
   });
   if (r.error) throw r.error;
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, json: parseJson(r.stdout) };
+}
+
+/**
+ * Calls `attempt` (async, returns true when done) until it succeeds, every 25 ms, for at most
+ * `ms` milliseconds; fails with `what` otherwise. Returns the milliseconds it took, from the
+ * call to the start of the attempt that succeeded.
+ */
+export async function within(ms, what, attempt) {
+  const start = Date.now();
+  for (;;) {
+    const at = Date.now() - start;
+    if (await attempt()) return at;
+    if (Date.now() - start > ms) assert.fail(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }
 
 /** Registers before/after hooks for one Worker per test file; returns it (filled in `before`). */

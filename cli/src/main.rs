@@ -47,9 +47,9 @@ enum Command {
 /// Where the admin API is and how to authenticate to it.
 #[derive(Args, Clone)]
 pub struct Target {
-    /// The Worker's origin. The admin token is read from the EDGE_TOKEN_ADMIN_TOKEN
+    /// The admin Worker's origin. The admin token is read from the EDGE_TOKEN_ADMIN_TOKEN
     /// environment variable or, for a loopback URL, from ADMIN_TOKEN in --dev-vars.
-    #[arg(long, env = "EDGE_TOKEN_URL", default_value = "http://127.0.0.1:8787")]
+    #[arg(long, env = "EDGE_TOKEN_URL", default_value = "http://127.0.0.1:8788")]
     url: String,
     /// The tenant whose clients to manage.
     #[arg(long, env = "EDGE_TOKEN_TENANT", default_value = "default")]

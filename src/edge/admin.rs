@@ -3,20 +3,25 @@
 //! leaves a half-done change in force: what must act at once (disable, retire) goes to the
 //! client's guard object first, then KV; a refused change writes nothing.
 
+use std::rc::Rc;
+
 use serde::{de::DeserializeOwned, Serialize};
-use worker::{console_error, console_log, kv::KvStore, Date, Env, Headers, Request, Response};
+use worker::{
+    console_error, console_log, kv::KvStore, Context, Date, Env, Headers, Request, Response,
+};
 
 use super::{guard, not_found, state, BodyError, GUARD_CACHE};
 use crate::core::{
     admin::{
         check_admin_token, parse_body, parse_route, AdminAccess, AdminError, AdminRequest,
         ClientInfo, ClientUpdate, Deleted, ListEntry, ListPage, NewClient, NewSecret, Rotation,
-        Route, MAX_ADMIN_BODY_BYTES, MIN_ADMIN_TOKEN_BYTES,
+        Route, ADMIN_PREFIX, MAX_ADMIN_BODY_BYTES, MIN_ADMIN_TOKEN_BYTES,
     },
     client::{guard_name, record_key},
     credential::{generate_client_id, generate_secret},
     deployment::Deployment,
-    guard::{ClientCommand, ClientUsage, ClientView},
+    error::Error,
+    guard::{source_key, ClientCommand, ClientUsage, Limiter},
     record::Record,
     token::Issuer,
 };
@@ -36,11 +41,14 @@ fn reply(status: u16, body: &impl Serialize) -> Answer {
         .map_err(|_| AdminError::fault("the answer could not be encoded"))
 }
 
-/// Answers a request whose path starts with `/admin/`.
-/// Without a usable `ADMIN_TOKEN` it answers exactly as a path that does not exist.
+/// The admin Worker's routes: answers every request. Without a usable `ADMIN_TOKEN`, or
+/// outside `/admin/`, it answers exactly as a path that does not exist. A source that keeps
+/// presenting wrong admin tokens is throttled like failed client authentications
+/// ([`refuse_source`]).
 pub async fn handle(
     req: Request,
     env: Env,
+    ctx: Context,
     deployment: &Deployment,
     started: u64,
 ) -> worker::Result<Response> {
@@ -54,22 +62,22 @@ pub async fn handle(
             r#"{{"route":"admin","detail":"ADMIN_TOKEN is shorter than {MIN_ADMIN_TOKEN_BYTES} bytes: the admin API stays off"}}"#
         );
     }
+    if !req.path().starts_with(ADMIN_PREFIX) {
+        return not_found();
+    }
     let authorization = req.headers().get("Authorization").ok().flatten();
-    match check_admin_token(configured.as_deref(), authorization.as_deref()) {
-        AdminAccess::Off => return not_found(),
-        AdminAccess::Denied => {
-            log(None, 401, started);
-            return answer(
-                Err(AdminError::unauthorized()),
-                &[("WWW-Authenticate", r#"Bearer realm="admin""#)],
-            );
-        }
-        AdminAccess::Allowed => {}
+    let access = check_admin_token(configured.as_deref(), authorization.as_deref());
+    if access == AdminAccess::Off {
+        return not_found();
+    }
+    let limiter = source_limiter(&req, env.clone(), ctx);
+    if let Some(refused) = refuse_source(&limiter, access, started) {
+        return refused;
     }
     let request = match parse_route(req.method().as_ref(), &req.path()) {
         Ok(request) => request,
         Err(error) => {
-            log(None, error.status, started);
+            log(None, error.status, None, started);
             let allow = (error.status == 405).then(|| error.message.clone());
             let extra: Vec<(&str, &str)> = allow.iter().map(|a| ("Allow", a.as_str())).collect();
             return answer(Err(error), &extra);
@@ -85,9 +93,58 @@ pub async fn handle(
     log(
         Some(&request),
         result.as_ref().map_or_else(|e| e.status, |(s, _)| *s),
+        None,
         started,
     );
     answer(result, &[])
+}
+
+/// The request's source (`CF-Connecting-IP`, set by Cloudflare's edge) and the isolate's
+/// memory of blocked sources, shared with the token Worker's `SOURCE_GUARD` shards.
+fn source_limiter(req: &Request, env: Env, ctx: Context) -> Limiter<guard::DoBackend> {
+    let source = req
+        .headers()
+        .get("CF-Connecting-IP")
+        .ok()
+        .flatten()
+        .and_then(|ip| source_key(&ip));
+    Limiter {
+        cache: GUARD_CACHE.with(Rc::clone),
+        backend: guard::DoBackend::new(env, Rc::new(ctx)),
+        source,
+    }
+}
+
+/// Before and after the admin token is checked: a source this isolate knows to be blocked
+/// gets `429` whatever it presents (no oracle), and a wrong token gets `401`, is reported to
+/// the source's shard in the background (the same counters and blocks as failed client
+/// authentications, docs/limits.md) and logged with its source. A success costs nothing: no
+/// object request, no storage write. `None`: the request may go on.
+fn refuse_source(
+    limiter: &Limiter<guard::DoBackend>,
+    access: AdminAccess,
+    started: u64,
+) -> Option<worker::Result<Response>> {
+    let source = limiter.source.as_deref().unwrap_or("unknown");
+    if let Err(Error::Throttled { retry_after }) = limiter.check_source(Date::now().as_millis()) {
+        log(None, 429, Some(source), started);
+        let error = AdminError::new(
+            429,
+            "too_many_requests",
+            "too many failed admin authentications from this address; retry later",
+        );
+        let wait = retry_after.to_string();
+        return Some(answer(Err(error), &[("Retry-After", wait.as_str())]));
+    }
+    if access != AdminAccess::Denied {
+        return None;
+    }
+    limiter.report_failure(None);
+    log(None, 401, Some(source), started);
+    Some(answer(
+        Err(AdminError::unauthorized()),
+        &[("WWW-Authenticate", r#"Bearer realm="admin""#)],
+    ))
 }
 
 async fn dispatch(mut req: Request, env: &Env, issuer: &Issuer, request: &AdminRequest) -> Answer {
@@ -206,12 +263,12 @@ impl Admin<'_> {
             })
     }
 
-    /// Sends a command to the client's object, and applies its answer to this isolate's view.
+    /// Sends a command to the client's object; the token Worker's isolates take it in within
+    /// a second (docs/limits.md).
     async fn command(&self, id: &str, command: ClientCommand) -> Result<(), AdminError> {
-        let view: ClientView = self.guard(id, "command", &command).await?;
-        let name = guard_name(self.tenant, id);
-        GUARD_CACHE.with(|cache| cache.borrow_mut().apply_command(&name, &view));
-        Ok(())
+        self.guard::<serde_json::Value>(id, "command", &command)
+            .await
+            .map(drop)
     }
 
     async fn usage(&self, id: &str) -> Option<ClientUsage> {
@@ -380,9 +437,10 @@ fn answer(result: Answer, extra: &[(&str, &str)]) -> worker::Result<Response> {
         .with_headers(headers))
 }
 
-/// One line per admin request: what, on which client, and how it ended; never a body, a
-/// secret or a header value.
-fn log(request: Option<&AdminRequest>, status: u16, started: u64) {
+/// One line per admin request: what, on which client, and how it ended; for a refused admin
+/// token, the source (`CF-Connecting-IP`, an IPv6 address per /64). Never a body, a secret or
+/// a header value.
+fn log(request: Option<&AdminRequest>, status: u16, source: Option<&str>, started: u64) {
     let mut line = serde_json::Map::new();
     line.insert("route".into(), "admin".into());
     if let Some(request) = request {
@@ -391,6 +449,9 @@ fn log(request: Option<&AdminRequest>, status: u16, started: u64) {
         if let Some(id) = request.route.client_id() {
             line.insert("client_id".into(), id.into());
         }
+    }
+    if let Some(source) = source {
+        line.insert("source".into(), source.into());
     }
     line.insert("status".into(), status.into());
     let ms = Date::now().as_millis().saturating_sub(started);

@@ -1,21 +1,22 @@
 //! The guard objects (docs/limits.md) and the isolate's way of reaching them.
 //!
 //! Each object only loads its state, lets the core decide, and stores the result; the
-//! isolate's [`DoBackend`] only carries JSON to and from them.
+//! isolate's [`DoBackend`] only carries JSON to and from them. Only the token Worker exports
+//! the objects' classes; the admin Worker (feature `admin-worker`) reaches them by binding.
 
-use std::{cell::RefCell, future::Future, pin::pin, rc::Rc, task::Poll, time::Duration};
+#[cfg(not(feature = "admin-worker"))]
+use std::cell::RefCell;
+use std::{future::Future, pin::pin, rc::Rc, task::Poll, time::Duration};
 
 use serde::{de::DeserializeOwned, Serialize};
 use wasm_bindgen::JsValue;
-use worker::{
-    durable_object, Context, Date, Delay, DurableObject, Env, ListOptions, Method, Request,
-    RequestInit, Response, Result, State,
-};
+use worker::{Context, Date, Delay, Env, Method, Request, RequestInit};
+#[cfg(not(feature = "admin-worker"))]
+use worker::{durable_object, DurableObject, ListOptions, Response, Result, State};
 
-use crate::core::guard::{
-    Backend, ClientCommand, ClientGuardState, ClientView, LeaseRequest, SourceEntry,
-    SourceGuardState, Unavailable,
-};
+use crate::core::guard::{Backend, ClientView, LeaseRequest, Unavailable};
+#[cfg(not(feature = "admin-worker"))]
+use crate::core::guard::{ClientCommand, ClientGuardState, SourceEntry, SourceGuardState};
 
 /// The binding of the per-client objects.
 pub const CLIENT_GUARD: &str = "CLIENT_GUARD";
@@ -23,6 +24,7 @@ pub const CLIENT_GUARD: &str = "CLIENT_GUARD";
 pub const SOURCE_GUARD: &str = "SOURCE_GUARD";
 /// An object that has not answered within this time is treated as unavailable.
 const ANSWER_WITHIN: Duration = Duration::from_millis(1_000);
+#[cfg(not(feature = "admin-worker"))]
 /// The storage key of an object's whole state.
 const STATE: &str = "state";
 
@@ -120,12 +122,14 @@ impl Backend for DoBackend {
     }
 }
 
+#[cfg(not(feature = "admin-worker"))]
 /// Loads an object's state on first use, and writes it back after each change.
 struct Stored<T> {
     state: State,
     value: RefCell<Option<T>>,
 }
 
+#[cfg(not(feature = "admin-worker"))]
 impl<T: Default + Serialize + DeserializeOwned> Stored<T> {
     fn new(state: State) -> Self {
         Self {
@@ -168,16 +172,19 @@ impl<T: Default + Serialize + DeserializeOwned> Stored<T> {
     }
 }
 
+#[cfg(not(feature = "admin-worker"))]
 async fn json_body<T: DeserializeOwned>(mut req: Request) -> Result<T> {
     req.json().await
 }
 
+#[cfg(not(feature = "admin-worker"))]
 /// One per client: its issuance bucket, revocation state and failure counter.
 #[durable_object(fetch)]
 pub struct ClientGuard {
     stored: Stored<ClientGuardState>,
 }
 
+#[cfg(not(feature = "admin-worker"))]
 impl DurableObject for ClientGuard {
     fn new(state: State, _env: Env) -> Self {
         Self {
@@ -205,9 +212,11 @@ impl DurableObject for ClientGuard {
     }
 }
 
+#[cfg(not(feature = "admin-worker"))]
 /// The storage key prefix of a source's entry in a shard.
 const SOURCE_KEY: &str = "s:";
 
+#[cfg(not(feature = "admin-worker"))]
 /// One per shard of source addresses: their failure counters and blocks. Each source is its
 /// own storage key, so a failure writes one small entry, not the shard.
 #[durable_object(fetch)]
@@ -216,6 +225,7 @@ pub struct SourceGuard {
     shard: RefCell<Option<SourceGuardState>>,
 }
 
+#[cfg(not(feature = "admin-worker"))]
 impl SourceGuard {
     async fn load(&self) -> Result<SourceGuardState> {
         let stored = self
@@ -237,6 +247,7 @@ impl SourceGuard {
     }
 }
 
+#[cfg(not(feature = "admin-worker"))]
 impl DurableObject for SourceGuard {
     fn new(state: State, _env: Env) -> Self {
         Self {

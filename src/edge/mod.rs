@@ -1,28 +1,40 @@
-//! The Worker: routing, and the translation between `worker` types and the core.
+//! The Workers: routing, and the translation between `worker` types and the core.
 //!
 //! Thin on purpose. Every decision is in [`crate::core`]; this layer reads the request, the
 //! clock and the random source, calls the core, and writes the answer and one log line.
+//!
+//! One edge layer builds two Workers; the crate feature `admin-worker` selects which one the
+//! entry serves (`scripts/build.sh` builds each):
+//! - without it, the **token Worker** (wrangler.toml): the token endpoint, the JWKS and the
+//!   metadata; it exports the guard objects' classes and has no admin code at all;
+//! - with it, the **admin Worker** (wrangler.admin.toml): the admin API alone, reaching the
+//!   token Worker's guard objects through bindings with `script_name`.
 
+#[cfg(feature = "admin-worker")]
 mod admin;
 mod guard;
 mod sign;
 mod state;
+#[cfg(not(feature = "admin-worker"))]
 mod store;
 
 use std::{cell::RefCell, future::poll_fn, pin::pin, rc::Rc};
 
 use futures_core::Stream;
 
-use worker::{
-    console_error, console_log, event, Context, Date, Env, Headers, Method, Request, Response,
-    Result,
-};
+use worker::{console_error, event, Context, Date, Env, Headers, Request, Response, Result};
+#[cfg(not(feature = "admin-worker"))]
+use worker::{console_log, Method};
 
 use crate::core::{
-    admin::ADMIN_PREFIX,
-    config::Endpoint,
     error::{Error, Wire},
-    guard::{source_key, IsolateCache, Limiter},
+    guard::IsolateCache,
+};
+#[cfg(not(feature = "admin-worker"))]
+use crate::core::{
+    config::Endpoint,
+    deployment::Deployment,
+    guard::{source_key, Limiter},
     request::{HttpRequest, MAX_BODY_BYTES},
     token::{Issuer, Outcome, JTI_BYTES},
 };
@@ -45,10 +57,11 @@ const PUBLIC: [(&str, &str); 3] = [
     ("Access-Control-Allow-Origin", "*"),
 ];
 
+/// The entry of both Workers: builds (or reuses) the isolate's deployment, then hands the
+/// request to the Worker's routes.
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let started = Date::now().as_millis();
-    let path = req.path();
     let deployment = match state::deployment(&env) {
         Ok(deployment) => deployment,
         Err(problem) => {
@@ -63,13 +76,25 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             return error_response(wire);
         }
     };
-    if path.starts_with(ADMIN_PREFIX) {
-        return admin::handle(req, env, &deployment, started).await;
-    }
-    let Some((issuer, endpoint)) = deployment.route(&path) else {
+    #[cfg(feature = "admin-worker")]
+    return admin::handle(req, env, ctx, &deployment, started).await;
+    #[cfg(not(feature = "admin-worker"))]
+    return token_worker(req, env, ctx, &deployment, started).await;
+}
+
+/// The token Worker's routes: each tenant's token paths and documents; anything else,
+/// `/admin/...` included, is a plain 404.
+#[cfg(not(feature = "admin-worker"))]
+async fn token_worker(
+    req: Request,
+    env: Env,
+    ctx: Context,
+    deployment: &Deployment,
+    started: u64,
+) -> Result<Response> {
+    let Some((issuer, endpoint)) = deployment.route(&req.path()) else {
         return not_found();
     };
-
     let body = match endpoint {
         Endpoint::Token => return token_route(req, env, ctx, issuer, started).await,
         Endpoint::Jwks => issuer.keys.jwks_json(),
@@ -87,6 +112,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
 }
 
 /// The token endpoint: answers, and logs one line.
+#[cfg(not(feature = "admin-worker"))]
 async fn token_route(
     req: Request,
     env: Env,
@@ -122,6 +148,7 @@ fn not_found() -> Result<Response> {
 
 /// Reads the request's parts and runs the core's checklist.
 /// `authorization` is the request's `Authorization` header, read once by the caller.
+#[cfg(not(feature = "admin-worker"))]
 async fn token(
     mut req: Request,
     env: Env,
@@ -281,6 +308,7 @@ impl<'a> LogLine<'a> {
 
     /// The client id the caller presented: the caller's text, cut to a sane length (at a character
     /// boundary).
+    #[cfg(not(feature = "admin-worker"))]
     fn client(mut self, client_id: Option<&'a str>) -> Self {
         self.client_id =
             client_id.map(|id| id.char_indices().nth(64).map_or(id, |(at, _)| &id[..at]));
