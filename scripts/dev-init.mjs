@@ -19,6 +19,7 @@ dev: demo client (a new secret on every start)
 
   ${curlExample('demo', secret)}
 
+dev: the token Worker on http://127.0.0.1:8787, the admin Worker (admin API) on http://127.0.0.1:8788
 dev: manage clients and keys (admin API, token from .dev.vars), in another terminal:
   npm run admin -- client create --scopes "a b" --audience https://api.example.com
   npm run admin -- --help

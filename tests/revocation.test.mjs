@@ -34,7 +34,7 @@ test('a client disabled through the admin Worker is refused by the token Worker 
   assert.equal((await w.admin(`${API}/${id}/disable`, { method: 'POST' })).status, 200);
   const took = await within(VIEW_TTL_MS + SLACK_MS, 'refused after the disable', async () =>
     (await w.token({ auth: [id, secret] })).json?.error === 'unauthorized_client');
-  console.log(`# disable: first refusal ${took} ms after the admin answer`);
+  console.log(`disable: first refusal ${took} ms after the admin answer`);
   for (let i = 0; i < 5; i++) assert.equal(await status(id, secret), 400, 'and every request after it');
 });
 
@@ -55,7 +55,7 @@ test('a secret retired through the admin Worker is refused by the token Worker w
   await busy(id, old);
   assert.equal((await w.admin(`${API}/${id}/secrets/${secretId}`, { method: 'DELETE' })).status, 200);
   const took = await within(VIEW_TTL_MS + SLACK_MS, 'the retired secret refused', async () => (await status(id, old)) === 401);
-  console.log(`# retire: first refusal ${took} ms after the admin answer`);
+  console.log(`retire: first refusal ${took} ms after the admin answer`);
   assert.equal(await status(id, fresh), 200, 'the new secret works');
 
   // Idle: the token Worker's view is older than a second, so the next request asks the object.
