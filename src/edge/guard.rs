@@ -10,9 +10,9 @@ use std::{future::Future, pin::pin, rc::Rc, task::Poll, time::Duration};
 
 use serde::{de::DeserializeOwned, Serialize};
 use wasm_bindgen::JsValue;
-use worker::{Context, Date, Delay, Env, Method, Request, RequestInit};
 #[cfg(not(feature = "admin-worker"))]
 use worker::{durable_object, DurableObject, ListOptions, Response, Result, State};
+use worker::{Context, Date, Delay, Env, Method, Request, RequestInit};
 
 use crate::core::guard::{Backend, ClientView, LeaseRequest, Unavailable};
 #[cfg(not(feature = "admin-worker"))]

@@ -26,10 +26,6 @@ use worker::{console_error, event, Context, Date, Env, Headers, Request, Respons
 #[cfg(not(feature = "admin-worker"))]
 use worker::{console_log, Method};
 
-use crate::core::{
-    error::{Error, Wire},
-    guard::IsolateCache,
-};
 #[cfg(not(feature = "admin-worker"))]
 use crate::core::{
     config::Endpoint,
@@ -37,6 +33,10 @@ use crate::core::{
     guard::{source_key, Limiter},
     request::{HttpRequest, MAX_BODY_BYTES},
     token::{Issuer, Outcome, JTI_BYTES},
+};
+use crate::core::{
+    error::{Error, Wire},
+    guard::IsolateCache,
 };
 
 thread_local! {
