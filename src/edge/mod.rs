@@ -13,6 +13,7 @@
 #[cfg(feature = "admin-worker")]
 mod admin;
 mod guard;
+#[cfg(not(feature = "admin-worker"))]
 mod sign;
 mod state;
 #[cfg(not(feature = "admin-worker"))]
