@@ -4,9 +4,10 @@
 //!
 //! A lease is a number of tokens taken out of the bucket at once and spent by one isolate
 //! without asking again. Because leased tokens leave the bucket when granted, leases can never
-//! make the global count exceed `per_minute × minutes + burst`; what an isolate leaves unspent when its
-//! lease expires is lost (the limit errs on the side of issuing less, by at most one lease per
-//! isolate).
+//! make the global count exceed `per_minute × minutes + burst`; tokens an isolate does not need
+//! go back into the bucket with its next request ([`Bucket::give_back`]), and what an evicted
+//! isolate held is lost (the limit errs on the side of issuing less). Leases are sized so that
+//! together they hold at most half the burst ([`Limit::lease_cap`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +46,13 @@ impl Limit {
     /// so several locations can hold leases at once without starving each other.
     pub fn max_lease(self) -> u64 {
         (self.burst / 4).max(1)
+    }
+
+    /// The largest lease granted while `askers` lease requests a second reach the object:
+    /// the leases of one second hold at most half the burst together, and one token is
+    /// always grantable (the request waiting for it).
+    pub fn lease_cap(self, askers: u64) -> u64 {
+        (self.burst / (2 * askers.max(1))).clamp(1, self.max_lease())
     }
 
     /// Seconds an empty bucket takes to fill: the `w` of `RateLimit-Policy`.
@@ -105,6 +113,14 @@ impl Bucket {
         now.units -= taken * UNIT;
         *self = now;
         taken
+    }
+
+    /// Puts back `tokens` that were taken and not spent (an isolate's unneeded lease), at
+    /// `now_ms`; the bucket still never holds more than the burst.
+    pub fn give_back(&mut self, limit: Limit, now_ms: u64, tokens: u64) {
+        let mut now = self.refilled(limit, now_ms);
+        now.units = (now.units.saturating_add(tokens.saturating_mul(UNIT))).min(limit.burst * UNIT);
+        *self = now;
     }
 
     /// Milliseconds from `now_ms` until one whole token is available (0 if one is).
@@ -194,6 +210,28 @@ mod tests {
     }
 
     #[test]
+    fn the_leases_of_one_second_share_half_the_burst() {
+        let limit = Limit {
+            per_minute: 600,
+            burst: 100,
+        };
+        assert_eq!(
+            [0, 1, 2, 5, 50, 1_000].map(|n| limit.lease_cap(n)),
+            [25, 25, 25, 10, 1, 1]
+        );
+    }
+
+    #[test]
+    fn tokens_given_back_return_to_the_bucket_up_to_the_burst() {
+        let mut bucket = Bucket::full(LIMIT, 0);
+        assert_eq!(bucket.take(LIMIT, 0, 6), 6);
+        bucket.give_back(LIMIT, 0, 4);
+        assert_eq!(bucket.available(LIMIT, 0), 8);
+        bucket.give_back(LIMIT, 0, 40);
+        assert_eq!(bucket.available(LIMIT, 0), LIMIT.burst);
+    }
+
+    #[test]
     fn slow_rates_refill_exactly() {
         let hourly = Limit {
             per_minute: 1,
@@ -251,6 +289,32 @@ mod tests {
                 prop_assert!(taken <= wanted && taken <= before);
                 prop_assert!(bucket.available(limit, now) <= burst);
                 prop_assert!(granted * 60_000 <= per_minute * (now - start) + burst * 60_000);
+            }
+        }
+
+        /// Leases taken, partly spent and partly given back: what is spent up to any instant
+        /// is still at most per_minute × (elapsed minutes) + burst.
+        #[test]
+        fn tokens_given_back_never_let_spending_exceed_the_bound(
+            per_minute in 1_u64..3_000,
+            burst in 1_u64..100,
+            steps in proptest::collection::vec((0_u64..3_000, 0_u64..40, 0_u64..40, 0_u64..40), 1..60),
+        ) {
+            let limit = Limit { per_minute, burst };
+            let start = 1_000_000;
+            let mut bucket = Bucket::full(limit, start);
+            let (mut now, mut held, mut spent) = (start, 0, 0);
+            for (advance, wanted, spend, back) in steps {
+                now += advance;
+                held += bucket.take(limit, now, wanted);
+                let spend = spend.min(held);
+                held -= spend;
+                spent += spend;
+                let back = back.min(held);
+                held -= back;
+                bucket.give_back(limit, now, back);
+                prop_assert!(bucket.available(limit, now) <= burst);
+                prop_assert!(spent * 60_000 <= per_minute * (now - start) + burst * 60_000);
             }
         }
 

@@ -19,7 +19,8 @@ pub const SERVICE_MS: u64 = 1;
 pub const MAX_QUEUE_MS: u64 = 250;
 
 /// A window in which a location (or, with `None`, every location) cannot reach the objects:
-/// requests sent then get no answer.
+/// requests sent then get no answer, or, when `fast`, an error after the round trip (an
+/// overloaded or failing object).
 #[derive(Debug, Clone, Copy)]
 pub struct Cut {
     /// The location cut off; `None`: the objects are down for everyone.
@@ -28,6 +29,8 @@ pub struct Cut {
     pub from: u64,
     /// Until (simulated ms, excluded).
     pub until: u64,
+    /// Answered with an error at once rather than not at all.
+    pub fast: bool,
 }
 
 /// One client's object: its state and its load.
@@ -58,10 +61,11 @@ pub struct Net {
 }
 
 impl Net {
-    fn cut_off(&self, location: usize, at: u64) -> bool {
+    /// The cut that applies to a request sent from `location` at `at`, if any.
+    fn cut(&self, location: usize, at: u64) -> Option<&Cut> {
         self.cuts
             .iter()
-            .any(|c| c.location.is_none_or(|l| l == location) && (c.from..c.until).contains(&at))
+            .find(|c| c.location.is_none_or(|l| l == location) && (c.from..c.until).contains(&at))
     }
 
     /// A request reaching object `guard` at `at`: queued behind earlier ones, or refused when
@@ -116,8 +120,9 @@ impl Backend for SimBackend {
         let sent = engine.now();
         let deadline = sent + ANSWER_WITHIN_MS;
         let rtt = self.net.rtt_ms[self.location];
-        if self.net.cut_off(self.location, sent) {
-            engine.sleep_until(deadline).await;
+        if let Some(cut) = self.net.cut(self.location, sent) {
+            let answered = if cut.fast { sent + rtt } else { deadline };
+            engine.sleep_until(answered).await;
             return Err(Unavailable);
         }
         engine.sleep_until(sent + rtt / 2).await;

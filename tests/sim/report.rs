@@ -27,6 +27,8 @@ pub struct Report {
     /// Requests refused with 429 that an ideal central bucket would have served, as a share of
     /// those it would have served.
     pub false_429: f64,
+    /// Requests served, as a share of those the ideal central bucket served.
+    pub served: f64,
     /// Requests answered 503, as a share of the requests.
     pub unavailable: f64,
     /// Object requests per second per client (mean over the run).
@@ -75,6 +77,7 @@ impl Report {
                 * ((limit.per_minute as f64 * minutes) as u64 + limit.burst),
             overshoot: m.overshoot,
             false_429: share(m.false_429, m.ideal_ok),
+            served: share(m.served, m.ideal_ok),
             unavailable: share(m.unavailable, m.requests),
             object_rate: calls as f64 / scenario.seconds as f64 / objects.len().max(1) as f64,
             object_peak: objects.values().map(|o| o.peak).max().unwrap_or(0),
@@ -95,7 +98,7 @@ impl Report {
 
     /// The table's header (Markdown).
     pub fn header() -> String {
-        "| scenario | isolates / locations | requests | tokens / bound | overshoot | false 429 | \
+        "| scenario | isolates / locations | requests | tokens / bound | overshoot | false 429 (served / ideal) | \
          503 | object req/s per client (peak, overloaded) | waited | added ms p50 / p99 | \
          disable → last token ms p50 / p99 / max |\n\
          |---|---|---|---|---|---|---|---|---|---|---|"
@@ -108,7 +111,7 @@ impl Report {
         let pct = |x: f64| format!("{:.2} %", x * 100.0);
         let _ = write!(
             row,
-            "| {} | {} / {} | {} | {} / {} | {} | {} | {} | {:.2} ({}, {}) | {} | {} / {} | {} / {} / {} |",
+            "| {} | {} / {} | {} | {} / {} | {} | {} ({}) | {} | {:.2} ({}, {}) | {} | {} / {} | {} / {} / {} |",
             self.name,
             self.isolates,
             self.locations,
@@ -117,6 +120,7 @@ impl Report {
             self.bound,
             self.overshoot,
             pct(self.false_429),
+            pct(self.served),
             pct(self.unavailable),
             self.object_rate,
             self.object_peak,

@@ -83,6 +83,8 @@ pub struct Metrics {
     pub requests: u64,
     /// Requests an ideal central bucket would have served.
     pub ideal_ok: u64,
+    /// Requests served (of those judged).
+    pub served: u64,
     /// Tokens issued.
     pub tokens: u64,
     /// Requests refused with 429 although the ideal bucket served them.
@@ -136,6 +138,7 @@ impl Metrics {
                 self.false_429 += u64::from(ideal);
             }
             (Some(_), Err(Error::GuardUnavailable)) => self.unavailable += 1,
+            (Some(_), Ok(())) => self.served += 1,
             _ => {}
         }
     }
@@ -210,6 +213,7 @@ impl World {
             overshoot: 0,
             requests: 0,
             ideal_ok: 0,
+            served: 0,
             tokens: 0,
             false_429: 0,
             refused_429: 0,

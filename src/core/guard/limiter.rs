@@ -121,19 +121,28 @@ impl<B: Backend> Limiter<B> {
         }
     }
 
-    /// What to ask a client's object for: as many tokens as fill the lease again (a whole
-    /// lease when this isolate has no view of the client yet).
-    fn lease_request(&self, guard: &str, limit: Limit, secret_hash: &str) -> LeaseRequest {
-        let want = self
+    /// What to ask a client's object for at `now`: what the isolate's pace needs (plus one
+    /// token when a request is `waiting`), giving back what it holds beyond that
+    /// ([`CachedView::lease_amounts`]); one token when it has no view of the client yet.
+    fn lease_request(
+        &self,
+        guard: &str,
+        limit: Limit,
+        secret_hash: &str,
+        now: u64,
+        waiting: bool,
+    ) -> LeaseRequest {
+        let (want, returned) = self
             .cache
-            .borrow()
+            .borrow_mut()
             .clients
-            .get(guard)
-            .map_or(limit.max_lease(), CachedView::top_up);
+            .get_mut(guard)
+            .map_or((u64::from(waiting), 0), |c| c.lease_amounts(now, waiting));
         LeaseRequest {
             per_minute: limit.per_minute,
             burst: limit.burst,
             want,
+            returned,
             source: self.source.clone(),
             secret_hash: secret_hash.to_owned(),
         }
@@ -147,7 +156,7 @@ impl<B: Backend> Limiter<B> {
         secret_hash: &str,
         now: u64,
     ) -> Result<(), Error> {
-        let request = self.lease_request(guard, limit, secret_hash);
+        let request = self.lease_request(guard, limit, secret_hash, now, true);
         let answer = self.backend.lease(guard, &request).await;
         let now = now.max(self.backend.now_ms());
         let source = self.source.as_deref();
@@ -176,7 +185,8 @@ impl<B: Backend> Limiter<B> {
 
     /// Tops the lease up and takes in the newer view after the answer, without delaying it.
     fn refresh_in_background(&self, guard: &str, limit: Limit, secret_hash: &str) {
-        let request = self.lease_request(guard, limit, secret_hash);
+        let now = self.backend.now_ms();
+        let request = self.lease_request(guard, limit, secret_hash, now, false);
         let (backend, cache, id) = (self.backend.clone(), self.cache.clone(), guard.to_owned());
         self.backend.spawn(async move {
             let answer = backend.lease(&id, &request).await;

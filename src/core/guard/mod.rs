@@ -12,6 +12,8 @@
 
 use std::net::IpAddr;
 
+use serde::{Deserialize, Serialize};
+
 use super::{error::Error, limit::retry_after_seconds};
 
 pub mod limiter;
@@ -30,6 +32,12 @@ pub use view::{CachedView, IsolateCache, Step};
 pub const VIEW_TTL_MS: u64 = 1_000;
 /// An isolate refreshes a view this old in the background, before it goes stale.
 pub const REFRESH_AFTER_MS: u64 = 500;
+/// While its object is busy, an isolate refreshes a view only this old: late enough to halve
+/// its refreshes, early enough for the answer to come back (round trips are under 250 ms).
+pub const BUSY_REFRESH_AFTER_MS: u64 = VIEW_TTL_MS - 250;
+/// Lease requests a second past which a client's object calls itself busy (a quarter of the
+/// soft limit of about 1 000 requests a second of a Durable Object).
+pub const BUSY_ASKS_PER_SECOND: u64 = 250;
 /// Failures are counted in fixed windows of this length.
 pub const FAILURE_WINDOW_MS: u64 = 60_000;
 /// Failures within a window, from any source, that put a client under guard.
@@ -56,6 +64,44 @@ pub const SOURCE_FORGET_MS: u64 = 15 * 60_000;
 pub const MAX_SOURCES_PER_SHARD: usize = 1_024;
 /// Source addresses are spread over this many objects.
 pub const SOURCE_SHARDS: u64 = 16;
+
+/// Events counted per second of the clock: the current second and the one before. An object
+/// counts the lease requests it receives (how many isolates share the bucket); an isolate
+/// counts the tokens it spends for a client (how large a lease it needs).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PerSecond {
+    second: u64,
+    this: u64,
+    last: u64,
+}
+
+impl PerSecond {
+    /// The count of the current second and the previous one, at `now` (Unix ms).
+    fn roll(&mut self, now: u64) {
+        let second = now / 1_000;
+        if second != self.second {
+            self.last = if second == self.second + 1 {
+                self.this
+            } else {
+                0
+            };
+            self.this = 0;
+            self.second = second;
+        }
+    }
+
+    /// Counts one event at `now`.
+    pub fn add(&mut self, now: u64) {
+        self.roll(now);
+        self.this += 1;
+    }
+
+    /// The recent rate at `now`: the larger count of this second and the last.
+    pub fn recent(&mut self, now: u64) -> u64 {
+        self.roll(now);
+        self.this.max(self.last)
+    }
+}
 
 /// What a caller is answered when a protection refuses it.
 fn throttled(wait_ms: u64) -> Error {
@@ -96,6 +142,20 @@ mod tests {
         assert_ne!(source_key("2001:db8:1:2::1"), source_key("2001:db8:1:3::1"));
         assert_eq!(source_key(" 192.0.2.7 ").as_deref(), Some("192.0.2.7"));
         assert_eq!(source_key("not-an-ip"), None);
+    }
+
+    #[test]
+    fn a_per_second_count_remembers_this_second_and_the_last_only() {
+        let mut count = PerSecond::default();
+        for at in [10_000, 10_500, 10_999, 11_200] {
+            count.add(at);
+        }
+        assert_eq!(count.recent(11_300), 3);
+        count.add(11_400);
+        count.add(11_500);
+        assert_eq!(count.recent(11_999), 3);
+        assert_eq!(count.recent(12_000), 3);
+        assert_eq!(count.recent(13_000), 0);
     }
 
     #[test]

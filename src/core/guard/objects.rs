@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    CLIENT_GUARD_MS, CLIENT_GUARD_THRESHOLD, FAILURE_WINDOW_MS, GOOD_SOURCE_MS, MAX_GOOD_SOURCES,
-    MAX_LAST_USED, MAX_REVOKED, MAX_SOURCES_PER_SHARD, SOURCE_BLOCK_MAX_MS, SOURCE_BLOCK_MS,
-    SOURCE_FORGET_MS, SOURCE_THRESHOLD,
+    PerSecond, BUSY_ASKS_PER_SECOND, CLIENT_GUARD_MS, CLIENT_GUARD_THRESHOLD, FAILURE_WINDOW_MS,
+    GOOD_SOURCE_MS, MAX_GOOD_SOURCES, MAX_LAST_USED, MAX_REVOKED, MAX_SOURCES_PER_SHARD,
+    SOURCE_BLOCK_MAX_MS, SOURCE_BLOCK_MS, SOURCE_FORGET_MS, SOURCE_THRESHOLD,
 };
 use crate::core::limit::{Bucket, Limit};
 
@@ -40,8 +40,11 @@ pub struct LeaseRequest {
     pub per_minute: u64,
     /// The client's burst.
     pub burst: u64,
-    /// Tokens wanted (capped by the object at [`Limit::max_lease`]).
+    /// Tokens wanted (capped by the object at [`Limit::lease_cap`]).
     pub want: u64,
+    /// Tokens of an earlier lease the isolate gives back unspent (it no longer needs them).
+    #[serde(default)]
+    pub returned: u64,
     /// The source that just authenticated as the client, if known.
     pub source: Option<String>,
     /// The hash of the secret it used (never the secret).
@@ -63,6 +66,10 @@ pub struct ClientView {
     pub guarded_until: u64,
     /// Sources that authenticated as the client recently.
     pub good_sources: Vec<String>,
+    /// The object receives more than [`BUSY_ASKS_PER_SECOND`] lease requests a second:
+    /// isolates refresh their views as late as the view allows.
+    #[serde(default)]
+    pub busy: bool,
 }
 
 /// An operator's change to a client's object (the admin API; tests).
@@ -93,6 +100,9 @@ pub struct ClientGuardState {
     /// in state stored before it existed.
     #[serde(default)]
     last_used: Vec<(String, u64)>,
+    /// Lease requests per second: how many isolates share the bucket now.
+    #[serde(default)]
+    asks: PerSecond,
 }
 
 /// What an operator may read of a client's object (`/usage`): never changes it.
@@ -126,10 +136,13 @@ impl ClientGuardState {
         let mut bucket = self.bucket.map_or(Bucket::full(limit, now), |(milli, at)| {
             Bucket::from_parts(milli, at)
         });
+        bucket.give_back(limit, now, request.returned);
+        self.asks.add(now);
+        let asks = self.asks.recent(now);
         let want = if refused {
             0
         } else {
-            request.want.min(limit.max_lease())
+            request.want.min(limit.lease_cap(asks))
         };
         let granted = bucket.take(limit, now, want);
         let wait_ms = if granted == 0 {
@@ -151,7 +164,10 @@ impl ClientGuardState {
             let excess = self.last_used.len().saturating_sub(MAX_LAST_USED);
             self.last_used.drain(..excess);
         }
-        self.view(granted, wait_ms)
+        ClientView {
+            busy: asks > BUSY_ASKS_PER_SECOND,
+            ..self.view(granted, wait_ms)
+        }
     }
 
     /// Counts a failed authentication; past the threshold the client goes under guard.
@@ -195,6 +211,7 @@ impl ClientGuardState {
             revoked: self.revoked.clone(),
             guarded_until: self.guarded_until,
             good_sources: self.good_sources.iter().map(|(s, _)| s.clone()).collect(),
+            busy: false,
         }
     }
 }
@@ -294,19 +311,48 @@ mod tests {
             per_minute: LIMIT.per_minute,
             burst: LIMIT.burst,
             want,
+            returned: 0,
             source: Some("192.0.2.1".into()),
             secret_hash: "h1".into(),
         }
     }
 
     #[test]
-    fn a_lease_is_capped_at_a_quarter_of_the_burst_and_comes_out_of_the_bucket() {
+    fn leases_shrink_as_more_isolates_ask_and_come_out_of_the_bucket() {
         let mut state = ClientGuardState::default();
-        let granted: Vec<u64> = (0..5)
+        let granted: Vec<u64> = (0..8)
             .map(|_| state.lease(0, &lease_request(10)).granted)
             .collect();
-        assert_eq!(granted, [2, 2, 2, 2, 0]);
+        // A quarter of the burst, then half the burst shared among the askers of the second.
+        assert_eq!(granted, [2, 2, 1, 1, 1, 1, 0, 0]);
         assert_eq!(state.lease(0, &lease_request(1)).wait_ms, 1_000);
+    }
+
+    #[test]
+    fn tokens_given_back_can_be_leased_again() {
+        let mut state = ClientGuardState::default();
+        for _ in 0..6 {
+            state.lease(0, &lease_request(10));
+        }
+        let mut giving_back = lease_request(0);
+        giving_back.returned = 3;
+        assert_eq!(state.lease(0, &giving_back).granted, 0);
+        let again: u64 = (0..5)
+            .map(|_| state.lease(0, &lease_request(1)).granted)
+            .sum();
+        assert_eq!(again, 3);
+    }
+
+    #[test]
+    fn an_object_asked_more_than_its_busy_rate_says_so() {
+        let mut state = ClientGuardState::default();
+        let busy: Vec<bool> = (0..=BUSY_ASKS_PER_SECOND)
+            .map(|i| state.lease(i, &lease_request(0)).busy)
+            .collect();
+        assert!(!busy[..BUSY_ASKS_PER_SECOND as usize].iter().any(|b| *b));
+        assert!(busy[BUSY_ASKS_PER_SECOND as usize]);
+        // Two seconds later, the rush is forgotten.
+        assert!(!state.lease(3_000, &lease_request(0)).busy);
     }
 
     #[test]

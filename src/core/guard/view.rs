@@ -3,10 +3,12 @@
 
 use std::collections::HashMap;
 
-use super::{objects::ClientView, throttled, REFRESH_AFTER_MS, VIEW_TTL_MS};
+use super::{
+    objects::ClientView, throttled, PerSecond, BUSY_REFRESH_AFTER_MS, REFRESH_AFTER_MS, VIEW_TTL_MS,
+};
 use crate::core::{
     error::Error,
-    limit::{retry_after_seconds, Bucket, Limit},
+    limit::{retry_after_seconds, Limit},
 };
 
 /// What an isolate decides from a cached view.
@@ -31,8 +33,12 @@ pub struct CachedView {
     lease_left: u64,
     refreshing: bool,
     limit: Limit,
-    /// Used only while the object cannot be asked and the view is still fresh.
-    fallback: Bucket,
+    /// Tokens this isolate spent for the client, per second.
+    spent: PerSecond,
+    /// When it last spent one (0: never).
+    last_spent_ms: u64,
+    /// The lease it needs at its recent pace ([`CachedView::pace`]).
+    pace: u64,
 }
 
 impl CachedView {
@@ -44,7 +50,9 @@ impl CachedView {
             fetched_ms: now,
             refreshing: false,
             limit,
-            fallback: Bucket::full(limit, now),
+            spent: PerSecond::default(),
+            last_spent_ms: 0,
+            pace: 0,
         }
     }
 
@@ -62,12 +70,25 @@ impl CachedView {
         now.saturating_sub(self.fetched_ms) < VIEW_TTL_MS
     }
 
-    /// How many tokens to ask for so that the lease is full again.
-    pub fn top_up(&self) -> u64 {
-        self.limit
-            .max_lease()
-            .saturating_sub(self.lease_left)
-            .max(1)
+    /// The tokens this isolate expects to spend within one view's life, at the pace of its
+    /// recent requests (none once it has been idle that long), within the largest lease.
+    fn pace(&self, now: u64) -> u64 {
+        if now.saturating_sub(self.last_spent_ms) >= VIEW_TTL_MS {
+            0
+        } else {
+            self.pace
+        }
+    }
+
+    /// What to ask the object for at `now`, `(want, returned)`: enough for the isolate's pace
+    /// (plus the token of a waiting request), and back whatever it holds beyond twice that.
+    /// What is given back leaves the lease at once.
+    pub fn lease_amounts(&mut self, now: u64, waiting: bool) -> (u64, u64) {
+        let pace = self.pace(now);
+        let need = pace + u64::from(waiting);
+        let returned = self.lease_left.saturating_sub(need + pace);
+        self.lease_left -= returned;
+        (need.saturating_sub(self.lease_left), returned)
     }
 
     /// Marks a background refresh as finished without an answer.
@@ -92,15 +113,40 @@ impl CachedView {
             return Step::Ask;
         }
         self.lease_left -= 1;
-        let low = self.lease_left * 2 < self.limit.max_lease();
-        let old = now.saturating_sub(self.fetched_ms) >= REFRESH_AFTER_MS;
+        let pace = self.spend(now);
+        // An isolate that expects no other request before the view expires refreshes
+        // nothing: its next request asks, and no token waits idle in it meanwhile.
+        let low = self.lease_left * 2 < pace;
+        let refresh_after = if self.view.busy {
+            BUSY_REFRESH_AFTER_MS
+        } else {
+            REFRESH_AFTER_MS
+        };
+        let old = pace > 0 && now.saturating_sub(self.fetched_ms) >= refresh_after;
         let refresh = !self.refreshing && (low || old);
         self.refreshing |= refresh;
         Step::Serve { refresh }
     }
 
+    /// Counts a token spent at `now`; the isolate's pace: tokens it expects to spend within
+    /// a view's life, from the gap since the previous one and the count of the last second.
+    fn spend(&mut self, now: u64) -> u64 {
+        let gap = now.saturating_sub(self.last_spent_ms).max(1);
+        let by_gap = if self.last_spent_ms == 0 {
+            0
+        } else {
+            VIEW_TTL_MS / gap
+        };
+        self.spent.add(now);
+        self.last_spent_ms = now;
+        let by_count = self.spent.recent(now).saturating_sub(1);
+        self.pace = by_gap.max(by_count).min(self.limit.max_lease());
+        self.pace
+    }
+
     /// The object cannot be asked. Revocation fails closed (a stale view refuses with a
-    /// retryable fault); issuance fails open to the isolate's own bucket.
+    /// retryable fault); issuance spends only what is already leased, which has left the
+    /// bucket, so it never overshoots.
     pub fn decide_without_object(
         &mut self,
         now: u64,
@@ -113,11 +159,12 @@ impl CachedView {
         if let Some(refusal) = self.refusal(now, source, secret_hash) {
             return Err(refusal);
         }
-        if self.fallback.take(self.limit, now, 1) == 1 {
-            Ok(())
-        } else {
-            Err(self.rate_limited(self.fallback.wait_ms(self.limit, now)))
+        if self.lease_left == 0 {
+            return Err(Error::GuardUnavailable);
         }
+        self.lease_left -= 1;
+        self.spend(now);
+        Ok(())
     }
 
     fn refusal(&self, now: u64, source: Option<&str>, secret_hash: &str) -> Option<Error> {
@@ -228,16 +275,67 @@ mod tests {
     }
 
     #[test]
-    fn an_old_view_is_refreshed_in_the_background_then_must_be_asked() {
+    fn an_old_view_is_refreshed_in_the_background_only_when_more_requests_are_expected() {
         let mut c = cached(ClientView {
-            granted: 2,
+            granted: 3,
             ..ClientView::default()
         });
+        assert_eq!(c.decide(10_000, None, "h"), Step::Serve { refresh: false });
         assert_eq!(
             c.decide(10_000 + REFRESH_AFTER_MS, None, "h"),
             Step::Serve { refresh: true }
         );
         assert_eq!(c.decide(10_000 + VIEW_TTL_MS, None, "h"), Step::Ask);
+        // One request in a view's life: its next request asks anyway.
+        let mut once = cached(ClientView {
+            granted: 3,
+            ..ClientView::default()
+        });
+        assert_eq!(
+            once.decide(10_000 + REFRESH_AFTER_MS, None, "h"),
+            Step::Serve { refresh: false }
+        );
+    }
+
+    #[test]
+    fn while_the_object_is_busy_views_are_refreshed_later() {
+        let mut c = cached(ClientView {
+            granted: 6,
+            busy: true,
+            ..ClientView::default()
+        });
+        assert_eq!(c.decide(10_000, None, "h"), Step::Serve { refresh: false });
+        assert_eq!(
+            c.decide(10_000 + REFRESH_AFTER_MS, None, "h"),
+            Step::Serve { refresh: false }
+        );
+        assert_eq!(
+            c.decide(10_000 + BUSY_REFRESH_AFTER_MS, None, "h"),
+            Step::Serve { refresh: true }
+        );
+    }
+
+    #[test]
+    fn a_lease_follows_the_isolates_pace_and_goes_back_when_idle() {
+        let mut c = cached(ClientView {
+            granted: 2,
+            ..ClientView::default()
+        });
+        // Two requests 10 ms apart: more than a lease a second, so a whole lease is wanted.
+        assert_eq!(c.decide(10_000, None, "h"), Step::Serve { refresh: false });
+        assert_eq!(c.decide(10_010, None, "h"), Step::Serve { refresh: true });
+        assert_eq!(c.lease_amounts(10_010, false), (LIMIT.max_lease(), 0));
+        c.merge(
+            ClientView {
+                granted: 2,
+                ..ClientView::default()
+            },
+            LIMIT,
+            10_020,
+        );
+        // Idle for a view's life: all but the waiting request's token goes back.
+        assert_eq!(c.lease_amounts(10_010 + VIEW_TTL_MS, true), (0, 1));
+        assert_eq!(c.lease_amounts(10_010 + VIEW_TTL_MS, false), (0, 1));
     }
 
     #[test]
@@ -307,14 +405,26 @@ mod tests {
     }
 
     #[test]
-    fn without_the_object_revocation_fails_closed_and_issuance_fails_open() {
-        let mut c = cached(ClientView::default());
+    fn without_the_object_revocation_fails_closed_and_only_the_lease_is_spent() {
+        let mut c = cached(ClientView {
+            granted: 1,
+            ..ClientView::default()
+        });
         assert_eq!(c.decide_without_object(10_500, None, "h"), Ok(()));
         assert_eq!(
-            c.decide_without_object(10_000 + VIEW_TTL_MS, None, "h"),
+            c.decide_without_object(10_600, None, "h"),
+            Err(Error::GuardUnavailable)
+        );
+        let mut stale = cached(ClientView {
+            granted: 1,
+            ..ClientView::default()
+        });
+        assert_eq!(
+            stale.decide_without_object(10_000 + VIEW_TTL_MS, None, "h"),
             Err(Error::GuardUnavailable)
         );
         let mut disabled = cached(ClientView {
+            granted: 1,
             disabled: true,
             ..ClientView::default()
         });
@@ -322,14 +432,5 @@ mod tests {
             disabled.decide_without_object(10_000, None, "h"),
             Err(Error::ClientDisabled)
         );
-    }
-
-    #[test]
-    fn the_fallback_bucket_has_the_clients_limit() {
-        let mut c = cached(ClientView::default());
-        let served = (0..20)
-            .filter(|_| c.decide_without_object(10_000, None, "h").is_ok())
-            .count();
-        assert_eq!(served as u64, LIMIT.burst);
     }
 }
