@@ -80,15 +80,18 @@ impl CachedView {
         }
     }
 
-    /// What to ask the object for at `now`, `(want, returned)`: enough for the isolate's pace
-    /// (plus the token of a waiting request), and back whatever it holds beyond twice that.
+    /// What to ask the object for at `now`, `(want, returned)`: a lease for the isolate's
+    /// pace, plus the token of a waiting request (always asked for: another request may spend
+    /// the lease while this one waits), and back whatever it holds beyond twice its pace.
     /// What is given back leaves the lease at once.
     pub fn lease_amounts(&mut self, now: u64, waiting: bool) -> (u64, u64) {
         let pace = self.pace(now);
-        let need = pace + u64::from(waiting);
-        let returned = self.lease_left.saturating_sub(need + pace);
+        let returned = self.lease_left.saturating_sub(2 * pace);
         self.lease_left -= returned;
-        (need.saturating_sub(self.lease_left), returned)
+        (
+            pace.saturating_sub(self.lease_left) + u64::from(waiting),
+            returned,
+        )
     }
 
     /// Marks a background refresh as finished without an answer.
@@ -333,9 +336,28 @@ mod tests {
             LIMIT,
             10_020,
         );
-        // Idle for a view's life: all but the waiting request's token goes back.
-        assert_eq!(c.lease_amounts(10_010 + VIEW_TTL_MS, true), (0, 1));
-        assert_eq!(c.lease_amounts(10_010 + VIEW_TTL_MS, false), (0, 1));
+        // Idle for a view's life: the lease goes back, the waiting request asks for its own.
+        assert_eq!(c.lease_amounts(10_010 + VIEW_TTL_MS, true), (1, 2));
+        assert_eq!(c.lease_amounts(10_010 + VIEW_TTL_MS, false), (0, 0));
+    }
+
+    #[test]
+    fn a_waiting_request_asks_for_its_token_even_when_the_isolate_holds_one() {
+        // Another request of the isolate may spend the held token while this one waits.
+        let mut c = cached(ClientView {
+            granted: 1,
+            ..ClientView::default()
+        });
+        c.decide(10_000, None, "h");
+        c.merge(
+            ClientView {
+                granted: 1,
+                ..ClientView::default()
+            },
+            LIMIT,
+            10_010,
+        );
+        assert_eq!(c.lease_amounts(10_500, true).0, 1);
     }
 
     #[test]
