@@ -1,0 +1,508 @@
+//! The fuzz targets: each parser the outside can reach, its seeds and dictionary, the
+//! properties every answer must keep, and its allocation budget.
+
+use base64ct::{Base64, Encoding};
+use edge_token::core::{
+    config::{Endpoint, Tenants, MAX_TENANTS},
+    error::Error,
+    form,
+    guard::{source_key, source_shard, SOURCE_SHARDS},
+    request::{attempts_basic, Authorization, HttpRequest, TokenRequest, MAX_BODY_BYTES},
+    scope::{self, ScopePolicy, ScopeRules, ScopeToken, Scopes},
+};
+
+use crate::{alloc::Budget, mutate::Input};
+
+/// What a case showed: accepted (the parser said yes) or refused, or a broken property.
+pub type Verdict = Result<bool, String>;
+
+/// One parser under test.
+pub struct Target {
+    /// Printed with its figures.
+    pub name: &'static str,
+    /// Near-valid inputs to mutate; every seed has the same number of fields.
+    pub seeds: fn() -> Vec<Input>,
+    /// Words of the input's language.
+    pub dictionary: &'static [&'static [u8]],
+    /// The longest field the mutator makes.
+    pub max_len: usize,
+    /// Runs the parser on a case and checks its properties.
+    pub run: fn(&Input) -> Verdict,
+    /// What the parser may allocate.
+    pub budget: Budget,
+}
+
+/// Every target, in the order they run.
+pub fn all() -> Vec<Target> {
+    vec![
+        Target {
+            name: "form body",
+            seeds: || fields1(BODIES),
+            dictionary: FORM_WORDS,
+            max_len: 2 * MAX_BODY_BYTES,
+            run: form_body,
+            budget: budget(64, 128),
+        },
+        Target {
+            name: "Authorization header",
+            seeds: || fields1(&authorizations()),
+            dictionary: AUTH_WORDS,
+            max_len: 2 * MAX_BODY_BYTES,
+            run: authorization,
+            budget: budget(8, 16),
+        },
+        Target {
+            name: "Basic credentials (inside base64)",
+            seeds: || fields1(CREDENTIALS),
+            dictionary: FORM_WORDS,
+            max_len: 2 * MAX_BODY_BYTES,
+            run: basic_credentials,
+            budget: budget(8, 16),
+        },
+        Target {
+            name: "token request (content type, Authorization, body)",
+            seeds: token_requests,
+            dictionary: TOKEN_WORDS,
+            max_len: 2 * MAX_BODY_BYTES,
+            run: token_request,
+            budget: budget(64, 128),
+        },
+        Target {
+            name: "token request with Basic credentials",
+            seeds: basic_token_requests,
+            dictionary: TOKEN_WORDS,
+            max_len: 2 * MAX_BODY_BYTES,
+            run: basic_token_request,
+            budget: budget(64, 128),
+        },
+        Target {
+            name: "scope parameter and decision",
+            seeds: scope_cases,
+            dictionary: SCOPE_WORDS,
+            max_len: 2 * MAX_BODY_BYTES,
+            run: scope_decision,
+            budget: budget(64, 128),
+        },
+        Target {
+            name: "TENANTS",
+            seeds: tenants_cases,
+            dictionary: TENANT_WORDS,
+            max_len: 16 * 1024,
+            run: tenants,
+            // Each tenant copies the origin into its issuer and metadata: the factor is a few
+            // copies times MAX_TENANTS, bounded since the number of tenants is.
+            budget: budget(8 * MAX_TENANTS, 16 * MAX_TENANTS),
+        },
+        Target {
+            name: "CF-Connecting-IP",
+            seeds: || fields1(ADDRESSES),
+            dictionary: IP_WORDS,
+            max_len: 1024,
+            run: source_address,
+            budget: budget(8, 16),
+        },
+    ]
+}
+
+/// Allocation of a case of `n` input bytes: peak ≤ `peak × n + 64 KiB`, total ≤ `total × n +
+/// 64 KiB` (the constant covers fixed costs: error messages, small tables).
+fn budget(peak: usize, total: usize) -> Budget {
+    Budget {
+        peak_per_byte: peak,
+        total_per_byte: total,
+        constant: 64 * 1024,
+    }
+}
+
+/// Seeds of one field each.
+fn fields1<T: AsRef<[u8]>>(items: &[T]) -> Vec<Input> {
+    items
+        .iter()
+        .map(|b| vec![Some(b.as_ref().to_vec())])
+        .collect()
+}
+
+/// A field as the header or variable text the Worker would pass (lossy: the platform hands
+/// over strings).
+fn text(field: &Option<Vec<u8>>) -> Option<String> {
+    field
+        .as_ref()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+}
+
+fn bytes(field: &Option<Vec<u8>>) -> &[u8] {
+    field.as_deref().unwrap_or_default()
+}
+
+fn check(holds: bool, what: &str) -> Result<(), String> {
+    if holds {
+        Ok(())
+    } else {
+        Err(what.to_owned())
+    }
+}
+
+fn basic_header(credentials: &[u8]) -> String {
+    format!("Basic {}", Base64::encode_string(credentials))
+}
+
+const BODIES: &[&[u8]] = &[
+    b"grant_type=client_credentials",
+    b"grant_type=client_credentials&scope=orders%3Aread+orders%3Awrite",
+    b"grant_type=client_credentials&client_id=svc&client_secret=etcs_abc%2B%2F%3D",
+    b"grant_type=client_credentials&client_id=a%20b&client_secret=s%2B&scope=x+y&resource=r",
+    b"b=2&&a=1&b=&flag",
+    b"grant%5Ftype=client_credentials&scope=",
+];
+/// Bodies that go with Basic credentials (no `client_secret`).
+const BASIC_BODIES: &[&[u8]] = &[
+    b"grant_type=client_credentials",
+    b"grant_type=client_credentials&scope=orders%3Aread+orders%3Awrite",
+    b"scope=a&grant_type=client_credentials&client_id=svc&x=%2B",
+    b"grant%5Ftype=client_credentials&scope=",
+];
+const CREDENTIALS: &[&[u8]] = &[
+    b"svc:secret",
+    b"svc%3Aa%2Bb+%25x:p%25%2B%3A+w",
+    b"demo:etcs_0123456789abcdefghijklmnopqrstuvwxyzABCDEF_x",
+    b"%C3%A9t%C3%A9:%F0%9F%94%91",
+];
+const FORM_WORDS: &[&[u8]] = &[
+    b"grant_type",
+    b"client_credentials",
+    b"client_id",
+    b"client_secret",
+    b"scope",
+    b"%2B",
+    b"%25",
+    b"%3A",
+    b"%C3%A9",
+    b"%FF",
+    b"%F0%9F%94%91",
+    b"%0",
+    b"%%",
+    b"&&",
+    b"==",
+    b"+",
+    b":",
+];
+const AUTH_WORDS: &[&[u8]] = &[b"Basic ", b"basic", b"Bearer ", b"=", b"==", b"  ", b"Og=="];
+const TOKEN_WORDS: &[&[u8]] = &[
+    b"application/x-www-form-urlencoded",
+    b"; charset=UTF-8",
+    b"grant_type=client_credentials",
+    b"&client_id=svc",
+    b"&client_secret=s",
+    b"&scope=a+b",
+    b"Basic ",
+    b"%2B",
+    b"%3A",
+    b"%FF",
+    b"&&",
+    b"=",
+];
+
+/// Valid Basic headers of [`CREDENTIALS`], and a few that are not.
+fn authorizations() -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = CREDENTIALS.iter().map(|c| basic_header(c).into()).collect();
+    for other in ["Bearer abc", "Basic", "Basic aWQ", "bAsIc  c3ZjOnM="] {
+        out.push(other.into());
+    }
+    out
+}
+
+fn form_body(input: &Input) -> Verdict {
+    let body = bytes(&input[0]);
+    match form::parse(body) {
+        Ok(pairs) => {
+            let decoded: usize = pairs.iter().map(|(n, v)| n.len() + v.len()).sum();
+            check(decoded <= body.len(), "decoding made the text longer")?;
+            Ok(true)
+        }
+        Err(_) => Ok(false),
+    }
+}
+
+fn authorization(input: &Input) -> Verdict {
+    let header = text(&input[0]);
+    let parsed = Authorization::parse(header.as_deref());
+    let basic = matches!(
+        parsed,
+        Authorization::Malformed | Authorization::Credentials { .. }
+    );
+    check(
+        attempts_basic(header.as_deref()) == basic,
+        "attempts_basic disagrees with the parse",
+    )?;
+    Ok(matches!(parsed, Authorization::Credentials { .. }))
+}
+
+fn basic_credentials(input: &Input) -> Verdict {
+    let raw = bytes(&input[0]);
+    let header = basic_header(raw);
+    let Authorization::Credentials { id, secret } = Authorization::parse(Some(&header)) else {
+        return Ok(false);
+    };
+    let text = std::str::from_utf8(raw).map_err(|_| "not UTF-8, yet accepted".to_owned())?;
+    let (raw_id, raw_secret) = text.split_once(':').ok_or("no colon, yet accepted")?;
+    check(
+        form::decode(raw_id).as_deref() == Ok(id.as_str())
+            && form::decode(raw_secret).as_deref() == Ok(secret.expose()),
+        "the credentials are not the form-decoded halves",
+    )?;
+    Ok(true)
+}
+
+/// Fields: `Content-Type`, `Authorization`, the body. Mostly requests that are accepted.
+fn token_requests() -> Vec<Input> {
+    const FORM: &[u8] = b"application/x-www-form-urlencoded";
+    let auths = authorizations();
+    let mut out: Vec<Input> = auths
+        .iter()
+        .zip(BASIC_BODIES.iter().cycle())
+        .map(|(auth, body)| vec![Some(FORM.to_vec()), Some(auth.clone()), Some(body.to_vec())])
+        .collect();
+    for (content_type, body) in [
+        (
+            b"application/x-www-form-urlencoded; charset=UTF-8".as_slice(),
+            BODIES[2],
+        ),
+        (b"Application/X-WWW-Form-Urlencoded", BODIES[3]),
+        (
+            FORM,
+            b"client_secret=s&grant_type=client_credentials&client_id=svc",
+        ),
+    ] {
+        out.push(vec![Some(content_type.to_vec()), None, Some(body.to_vec())]);
+    }
+    out
+}
+
+fn basic_token_requests() -> Vec<Input> {
+    let mut out = Vec::new();
+    for (i, credentials) in CREDENTIALS.iter().enumerate() {
+        out.push(vec![
+            Some(b"application/x-www-form-urlencoded".to_vec()),
+            Some(credentials.to_vec()),
+            Some(BASIC_BODIES[i % BASIC_BODIES.len()].to_vec()),
+        ]);
+    }
+    out
+}
+
+/// The properties of any parse: an accepted request has credentials; a refusal is a 4xx.
+fn judge(parsed: Result<TokenRequest, Error>) -> Verdict {
+    match parsed {
+        Ok(request) => {
+            check(
+                !request.client_id.is_empty(),
+                "an empty client id was accepted",
+            )?;
+            check(
+                request.scope.as_deref() != Some(""),
+                "an empty scope was kept",
+            )?;
+            Ok(true)
+        }
+        Err(error) => {
+            let status = error.wire().status;
+            check(
+                (400..500).contains(&status),
+                &format!("a parse refusal answered {status}: {error:?}"),
+            )?;
+            Ok(false)
+        }
+    }
+}
+
+fn token_request(input: &Input) -> Verdict {
+    let content_type = text(&input[0]);
+    let authorization = text(&input[1]);
+    judge(TokenRequest::parse(&HttpRequest {
+        content_type: content_type.as_deref(),
+        authorization: authorization.as_deref(),
+        body: bytes(&input[2]),
+    }))
+}
+
+fn basic_token_request(input: &Input) -> Verdict {
+    let content_type = text(&input[0]);
+    let authorization = input[1].as_deref().map(basic_header);
+    judge(TokenRequest::parse(&HttpRequest {
+        content_type: content_type.as_deref(),
+        authorization: authorization.as_deref(),
+        body: bytes(&input[2]),
+    }))
+}
+
+const SCOPE_WORDS: &[&[u8]] = &[
+    b"orders:read",
+    b"orders:write",
+    b"*",
+    b" ",
+    b"  ",
+    b"\"",
+    b"\\",
+    b"openid",
+    b"!#[]~",
+];
+
+/// Fields: the requested scope (absent = omitted), the allowed scopes, the default scopes,
+/// and the rules (first byte even = strict, odd = subset; the rest, if any, the wildcard).
+fn scope_cases() -> Vec<Input> {
+    let case = |requested: Option<&[u8]>, allowed: &[u8], defaults: &[u8], rules: &[u8]| {
+        vec![
+            requested.map(<[u8]>::to_vec),
+            Some(allowed.to_vec()),
+            Some(defaults.to_vec()),
+            Some(rules.to_vec()),
+        ]
+    };
+    vec![
+        case(Some(b"b a"), b"a b c", b"a", b"0"),
+        case(Some(b"a z a"), b"a b", b"", b"1"),
+        case(None, b"orders:read orders:write", b"orders:read", b"0"),
+        case(Some(b"*"), b"openid profile name", b"openid", b"0*"),
+        case(Some(b"!#[]~ x"), b"!#[]~", b"!#[]~", b"1*"),
+    ]
+}
+
+fn scope_list(field: &Option<Vec<u8>>) -> Scopes {
+    let text = String::from_utf8_lossy(bytes(field));
+    Scopes::parse(&text).unwrap_or_default()
+}
+
+fn scope_decision(input: &Input) -> Verdict {
+    let requested = text(&input[0]);
+    let (allowed, defaults) = (scope_list(&input[1]), scope_list(&input[2]));
+    let rules_field = bytes(&input[3]);
+    let rules = ScopeRules {
+        policy: match rules_field.first() {
+            Some(b) if b % 2 == 1 => ScopePolicy::Subset,
+            _ => ScopePolicy::Strict,
+        },
+        wildcard: rules_field
+            .get(1..)
+            .and_then(|w| ScopeToken::parse(&String::from_utf8_lossy(w))),
+    };
+    if let Some(Ok(parsed)) = requested.as_deref().map(Scopes::parse) {
+        let again = Scopes::parse(&parsed.to_scope_string());
+        check(
+            again.as_ref() == Ok(&parsed),
+            "a parsed scope does not parse back",
+        )?;
+    }
+    match scope::decide(requested.as_deref(), &allowed, &defaults, &rules) {
+        Ok(grant) => {
+            check(!grant.scopes.is_empty(), "an empty grant")?;
+            check(
+                requested.is_none() || grant.scopes.is_subset_of(&allowed),
+                "a grant beyond the allowed scopes",
+            )?;
+            Ok(true)
+        }
+        Err(error) => {
+            check(
+                matches!(
+                    error,
+                    Error::MalformedScope | Error::ScopeNotAllowed | Error::NoScope
+                ),
+                &format!("a scope refusal of another kind: {error:?}"),
+            )?;
+            Ok(false)
+        }
+    }
+}
+
+const TENANT_WORDS: &[&[u8]] = &[
+    b"\"token_paths\":[\"/oauth2/token\"]",
+    b"\"issuer_path\":\"/t/w\"",
+    b"\"scope_policy\":\"subset\"",
+    b"\"scope_wildcard\":\"*\"",
+    b"\"signing_keys\":\"KEYS_B\"",
+    b"\"rate_limit\":{\"per_minute\":60,\"burst\":5}",
+    b"\"invalid_client_status\":400",
+    b"\"always_return_scope\":true",
+    b"\"default\":{",
+    b"},\"b\":{",
+    b"18446744073709551616",
+    b"-1",
+    b"1e400",
+    b"\\u0000",
+    b"\\ud800",
+    b"[[[[[[[[",
+    b"https://",
+    b"http://127.0.0.1:8787",
+    b"[::1]",
+    b"@",
+];
+
+/// Fields: `ISSUER`, `TENANTS`. One seed declares the most tenants under a long origin: each
+/// tenant copies the origin into its issuer and metadata, the largest product of the two.
+fn tenants_cases() -> Vec<Input> {
+    let long_origin = format!("https://{}.example", "a".repeat(256)).into_bytes();
+    let many: Vec<String> = (0..MAX_TENANTS)
+        .map(|i| format!(r#""t{i}":{{"issuer_path":"/t{i}","token_paths":["/t{i}/token"]}}"#))
+        .collect();
+    let many_tenants = format!("{{{}}}", many.join(",")).into_bytes();
+    let case = |origin: &[u8], tenants: &[u8]| vec![Some(origin.to_vec()), Some(tenants.to_vec())];
+    vec![
+        case(
+            b"https://auth.example.com",
+            br#"{"default":{"token_paths":["/oauth2/token"]}}"#,
+        ),
+        case(
+            b"http://127.0.0.1:8787",
+            br#"{"agile":{"token_paths":["/oAuth/rest/v2/Token"],"scope_wildcard":"*","invalid_client_status":400},"apx":{"token_paths":["/applixure/oauth2/token"],"scope_policy":"subset","always_return_scope":true,"rate_limit":{"per_minute":60,"burst":5}}}"#,
+        ),
+        case(
+            b"https://a.example",
+            br#"{"t1-w1":{"issuer_path":"/t1/w1","token_paths":["/t1/w1/oauth2/token"],"signing_keys":"KEYS_T1"},"root":{"token_paths":["/oauth2/access_token","/openam/oauth2/access_token"]}}"#,
+        ),
+        case(b"http://[::1]:8787", br#"{"a":{"token_paths":["/x","/x"]}}"#),
+        case(&long_origin, &many_tenants),
+    ]
+}
+
+fn tenants(input: &Input) -> Verdict {
+    let origin = text(&input[0]).unwrap_or_default();
+    let json = text(&input[1]).unwrap_or_default();
+    let Ok(tenants) = Tenants::new(&origin, &json) else {
+        return Ok(false);
+    };
+    for (index, tenant) in tenants.tenants().iter().enumerate() {
+        check(
+            tenant.issuer.starts_with(&origin),
+            "an issuer outside the origin",
+        )?;
+        for path in &tenant.token_paths {
+            check(
+                tenants.route(path) == Some((index, Endpoint::Token)),
+                "a token path that does not lead to its tenant",
+            )?;
+        }
+        check(
+            tenants.route(&tenant.jwks_path) == Some((index, Endpoint::Jwks)),
+            "a JWKS path that does not lead to its tenant",
+        )?;
+    }
+    Ok(true)
+}
+
+const ADDRESSES: &[&[u8]] = &[
+    b"203.0.113.7",
+    b"2001:db8:1:2:3:4:5:6",
+    b" ::ffff:192.0.2.1 ",
+    b"::1",
+    b"fe80::1%eth0",
+];
+const IP_WORDS: &[&[u8]] = &[b":", b"::", b".", b"255", b"ffff", b"%", b"0x1", b"00000"];
+
+fn source_address(input: &Input) -> Verdict {
+    let Some(key) = text(&input[0]).as_deref().and_then(source_key) else {
+        return Ok(false);
+    };
+    check(source_shard(&key) < SOURCE_SHARDS, "a shard out of range")?;
+    check(key.len() <= 64, "a source key longer than an address")?;
+    Ok(true)
+}
