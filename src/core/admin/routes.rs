@@ -78,7 +78,10 @@ fn percent_decode(segment: &str) -> Option<String> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = segment.get(i + 1..i + 3)?;
+            // Two hex digits exactly: `from_str_radix` alone would also take a sign (`%+1`).
+            let hex = segment
+                .get(i + 1..i + 3)
+                .filter(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()))?;
             out.push(u8::from_str_radix(hex, 16).ok()?);
             i += 3;
         } else {
@@ -204,5 +207,22 @@ mod tests {
                 .message,
             "GET, PATCH, DELETE"
         );
+    }
+
+    /// Found by the fuzzer (tests/fuzz): `%+1` decoded as the byte 1.
+    #[test]
+    fn an_escape_with_a_sign_is_malformed() {
+        for path in [
+            "/admin/v1/tenants/t/clients/a%+1",
+            "/admin/v1/tenants/t/clients/x/secrets/6c9f89%+112b4af05b6ca",
+        ] {
+            assert_eq!(
+                parse_route("DELETE", path).unwrap_err().status,
+                400,
+                "{path}"
+            );
+        }
+        assert_eq!(percent_decode("%+1"), None);
+        assert_eq!(percent_decode("%2B1").as_deref(), Some("+1"));
     }
 }

@@ -1,39 +1,19 @@
-//! The fuzz targets: each parser the outside can reach, its seeds and dictionary, the
-//! properties every answer must keep, and its allocation budget.
+//! The token endpoint's request: the form body, the `Authorization` header and the Basic
+//! credentials inside it, the whole request, and the `scope` parameter with its decision.
 
 use base64ct::{Base64, Encoding};
 use edge_token::core::{
-    config::{Endpoint, Tenants, MAX_TENANTS},
     error::Error,
     form,
-    guard::{source_key, source_shard, SOURCE_SHARDS},
     request::{attempts_basic, Authorization, HttpRequest, TokenRequest, MAX_BODY_BYTES},
     scope::{self, ScopePolicy, ScopeRules, ScopeToken, Scopes},
 };
 
-use crate::{alloc::Budget, mutate::Input};
+use super::{budget, bytes, check, fields1, text, Target, Verdict};
+use crate::mutate::Input;
 
-/// What a case showed: accepted (the parser said yes) or refused, or a broken property.
-pub type Verdict = Result<bool, String>;
-
-/// One parser under test.
-pub struct Target {
-    /// Printed with its figures.
-    pub name: &'static str,
-    /// Near-valid inputs to mutate; every seed has the same number of fields.
-    pub seeds: fn() -> Vec<Input>,
-    /// Words of the input's language.
-    pub dictionary: &'static [&'static [u8]],
-    /// The longest field the mutator makes.
-    pub max_len: usize,
-    /// Runs the parser on a case and checks its properties.
-    pub run: fn(&Input) -> Verdict,
-    /// What the parser may allocate.
-    pub budget: Budget,
-}
-
-/// Every target, in the order they run.
-pub fn all() -> Vec<Target> {
+/// This surface's targets.
+pub fn targets() -> Vec<Target> {
     vec![
         Target {
             name: "form body",
@@ -83,65 +63,10 @@ pub fn all() -> Vec<Target> {
             run: scope_decision,
             budget: budget(64, 128),
         },
-        Target {
-            name: "TENANTS",
-            seeds: tenants_cases,
-            dictionary: TENANT_WORDS,
-            max_len: 16 * 1024,
-            run: tenants,
-            // Each tenant copies the origin into its issuer and metadata: the factor is a few
-            // copies times MAX_TENANTS, bounded since the number of tenants is.
-            budget: budget(8 * MAX_TENANTS, 16 * MAX_TENANTS),
-        },
-        Target {
-            name: "CF-Connecting-IP",
-            seeds: || fields1(ADDRESSES),
-            dictionary: IP_WORDS,
-            max_len: 1024,
-            run: source_address,
-            budget: budget(8, 16),
-        },
     ]
 }
 
-/// Allocation of a case of `n` input bytes: peak ≤ `peak × n + 64 KiB`, total ≤ `total × n +
-/// 64 KiB` (the constant covers fixed costs: error messages, small tables).
-fn budget(peak: usize, total: usize) -> Budget {
-    Budget {
-        peak_per_byte: peak,
-        total_per_byte: total,
-        constant: 64 * 1024,
-    }
-}
-
-/// Seeds of one field each.
-fn fields1<T: AsRef<[u8]>>(items: &[T]) -> Vec<Input> {
-    items
-        .iter()
-        .map(|b| vec![Some(b.as_ref().to_vec())])
-        .collect()
-}
-
-/// A field as the header or variable text the Worker would pass (lossy: the platform hands
-/// over strings).
-fn text(field: &Option<Vec<u8>>) -> Option<String> {
-    field
-        .as_ref()
-        .map(|b| String::from_utf8_lossy(b).into_owned())
-}
-
-fn bytes(field: &Option<Vec<u8>>) -> &[u8] {
-    field.as_deref().unwrap_or_default()
-}
-
-fn check(holds: bool, what: &str) -> Result<(), String> {
-    if holds {
-        Ok(())
-    } else {
-        Err(what.to_owned())
-    }
-}
-
+/// `Authorization: Basic` of these credentials (RFC 7617: base64 of the bytes as they are).
 fn basic_header(credentials: &[u8]) -> String {
     format!("Basic {}", Base64::encode_string(credentials))
 }
@@ -412,97 +337,4 @@ fn scope_decision(input: &Input) -> Verdict {
             Ok(false)
         }
     }
-}
-
-const TENANT_WORDS: &[&[u8]] = &[
-    b"\"token_paths\":[\"/oauth2/token\"]",
-    b"\"issuer_path\":\"/t/w\"",
-    b"\"scope_policy\":\"subset\"",
-    b"\"scope_wildcard\":\"*\"",
-    b"\"signing_keys\":\"KEYS_B\"",
-    b"\"rate_limit\":{\"per_minute\":60,\"burst\":5}",
-    b"\"invalid_client_status\":400",
-    b"\"always_return_scope\":true",
-    b"\"default\":{",
-    b"},\"b\":{",
-    b"18446744073709551616",
-    b"-1",
-    b"1e400",
-    b"\\u0000",
-    b"\\ud800",
-    b"[[[[[[[[",
-    b"https://",
-    b"http://127.0.0.1:8787",
-    b"[::1]",
-    b"@",
-];
-
-/// Fields: `ISSUER`, `TENANTS`. One seed declares the most tenants under a long origin: each
-/// tenant copies the origin into its issuer and metadata, the largest product of the two.
-fn tenants_cases() -> Vec<Input> {
-    let long_origin = format!("https://{}.example", "a".repeat(256)).into_bytes();
-    let many: Vec<String> = (0..MAX_TENANTS)
-        .map(|i| format!(r#""t{i}":{{"issuer_path":"/t{i}","token_paths":["/t{i}/token"]}}"#))
-        .collect();
-    let many_tenants = format!("{{{}}}", many.join(",")).into_bytes();
-    let case = |origin: &[u8], tenants: &[u8]| vec![Some(origin.to_vec()), Some(tenants.to_vec())];
-    vec![
-        case(
-            b"https://auth.example.com",
-            br#"{"default":{"token_paths":["/oauth2/token"]}}"#,
-        ),
-        case(
-            b"http://127.0.0.1:8787",
-            br#"{"agile":{"token_paths":["/oAuth/rest/v2/Token"],"scope_wildcard":"*","invalid_client_status":400},"apx":{"token_paths":["/applixure/oauth2/token"],"scope_policy":"subset","always_return_scope":true,"rate_limit":{"per_minute":60,"burst":5}}}"#,
-        ),
-        case(
-            b"https://a.example",
-            br#"{"t1-w1":{"issuer_path":"/t1/w1","token_paths":["/t1/w1/oauth2/token"],"signing_keys":"KEYS_T1"},"root":{"token_paths":["/oauth2/access_token","/openam/oauth2/access_token"]}}"#,
-        ),
-        case(b"http://[::1]:8787", br#"{"a":{"token_paths":["/x","/x"]}}"#),
-        case(&long_origin, &many_tenants),
-    ]
-}
-
-fn tenants(input: &Input) -> Verdict {
-    let origin = text(&input[0]).unwrap_or_default();
-    let json = text(&input[1]).unwrap_or_default();
-    let Ok(tenants) = Tenants::new(&origin, &json) else {
-        return Ok(false);
-    };
-    for (index, tenant) in tenants.tenants().iter().enumerate() {
-        check(
-            tenant.issuer.starts_with(&origin),
-            "an issuer outside the origin",
-        )?;
-        for path in &tenant.token_paths {
-            check(
-                tenants.route(path) == Some((index, Endpoint::Token)),
-                "a token path that does not lead to its tenant",
-            )?;
-        }
-        check(
-            tenants.route(&tenant.jwks_path) == Some((index, Endpoint::Jwks)),
-            "a JWKS path that does not lead to its tenant",
-        )?;
-    }
-    Ok(true)
-}
-
-const ADDRESSES: &[&[u8]] = &[
-    b"203.0.113.7",
-    b"2001:db8:1:2:3:4:5:6",
-    b" ::ffff:192.0.2.1 ",
-    b"::1",
-    b"fe80::1%eth0",
-];
-const IP_WORDS: &[&[u8]] = &[b":", b"::", b".", b"255", b"ffff", b"%", b"0x1", b"00000"];
-
-fn source_address(input: &Input) -> Verdict {
-    let Some(key) = text(&input[0]).as_deref().and_then(source_key) else {
-        return Ok(false);
-    };
-    check(source_shard(&key) < SOURCE_SHARDS, "a shard out of range")?;
-    check(key.len() <= 64, "a source key longer than an address")?;
-    Ok(true)
 }
