@@ -45,8 +45,10 @@ struct Figures {
     max_peak: usize,
     max_len: usize,
     slowest: Duration,
-    ratio: usize,
-    total_ratio: usize,
+    /// The most bytes held at once, and asked for in all, beyond the budget's constant, per
+    /// input byte: what the budget's multiples bound.
+    peak_per_byte: usize,
+    total_per_byte: usize,
 }
 
 /// Runs `cases` cases of `target`; the first failure ends its run.
@@ -85,9 +87,10 @@ fn fuzz(target: &Target, seed: u64, cases: u64) -> Result<Figures, String> {
         figures.cases += 1;
         figures.max_peak = figures.max_peak.max(usage.peak);
         figures.max_len = figures.max_len.max(len);
-        if len >= 512 {
-            figures.ratio = figures.ratio.max(usage.peak / len);
-            figures.total_ratio = figures.total_ratio.max(usage.total / len);
+        if len > 0 {
+            let beyond = |bytes: usize| bytes.saturating_sub(target.budget.constant) / len;
+            figures.peak_per_byte = figures.peak_per_byte.max(beyond(usage.peak));
+            figures.total_per_byte = figures.total_per_byte.max(beyond(usage.total));
         }
         figures.slowest = figures.slowest.max(elapsed);
     }
@@ -131,7 +134,54 @@ fn save(target: &str, seed: u64, case: u64, input: &Input) -> String {
     }
 }
 
+/// Prints what a target's run did: the figures the lead reports, and the margin to the budget.
+fn report(target: &Target, f: &Figures, elapsed: Duration) {
+    println!(
+        "fuzz {}: {} cases ({} accepted) in {elapsed:.1?}; slowest {:.1?}; peak {} B, longest \
+         input {} B; beyond the constant, per input byte at most {} B held (budget {}) and {} B \
+         asked (budget {})",
+        target.name,
+        f.cases,
+        f.accepted,
+        f.slowest,
+        f.max_peak,
+        f.max_len,
+        f.peak_per_byte,
+        target.budget.peak_per_byte,
+        f.total_per_byte,
+        target.budget.total_per_byte,
+    );
+}
+
+/// The checks themselves must be able to fail: a panic is caught, and an allocation past the
+/// budget is seen.
+fn self_check() {
+    let budget = alloc::Budget {
+        peak_per_byte: 2,
+        total_per_byte: 4,
+        constant: 0,
+    };
+    let usage = Usage::start();
+    let held = std::hint::black_box(vec![0_u8; 100]);
+    let usage = usage.stop();
+    drop(held);
+    assert!(
+        budget.check(usage, 10).is_err(),
+        "100 B held for 10 input bytes went unseen"
+    );
+    assert!(
+        budget.check(usage, 50).is_ok(),
+        "100 B held for 50 input bytes is within 2 × 50"
+    );
+    let quiet = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let caught = catch_unwind(|| panic!("a planted panic"));
+    std::panic::set_hook(quiet);
+    assert!(caught.is_err(), "a panic went unseen");
+}
+
 fn main() -> ExitCode {
+    self_check();
     let cases = env_number("FUZZ_CASES", DEFAULT_CASES);
     let seed = env_number("FUZZ_SEED", DEFAULT_SEED);
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
@@ -142,16 +192,7 @@ fn main() -> ExitCode {
         }
         let started = Instant::now();
         match fuzz(&target, seed, cases) {
-            Ok(f) => println!(
-                "fuzz {}: {} cases, {} accepted, peak {} B (longest input {} B), slowest case {:.2?}, {:.1?} in all; ratio {} total {}",
-                target.name,
-                f.cases,
-                f.accepted,
-                f.max_peak,
-                f.max_len,
-                f.slowest,
-                started.elapsed(), f.ratio, f.total_ratio
-            ),
+            Ok(figures) => report(&target, &figures, started.elapsed()),
             Err(failure) => {
                 failed += 1;
                 println!("fuzz {}: FAILED at {failure}", target.name);
