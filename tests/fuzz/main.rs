@@ -10,6 +10,8 @@
 
 mod alloc;
 mod mutate;
+#[path = "../support/mod.rs"]
+mod support;
 mod targets;
 
 use std::{

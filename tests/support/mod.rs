@@ -1,5 +1,5 @@
-//! Test support shared by `tests/pipeline.rs` and `benches/core.rs` (included there with
-//! `#[path]`): a signing key, fakes of KV and of the guard objects that follow the platform's
+//! Test support shared by `tests/pipeline.rs`, `tests/fuzz/` and `benches/core.rs` (included
+//! there with `#[path]`): a signing key, fakes of KV and of the guard objects that follow the platform's
 //! rules that matter here, and an isolate that runs one request as the edge does.
 //!
 //! A KV read returns the stored JSON or nothing, or fails; a Durable Object handles one

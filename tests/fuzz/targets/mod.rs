@@ -1,10 +1,12 @@
 //! The fuzz targets: each parser the outside can reach, its seeds and dictionary, the
 //! properties every answer must keep, and its allocation budget. One file per surface: the
 //! token endpoint's request ([`token`]), the deployment's configuration and the caller's
-//! address ([`config`]), and the admin API with the stored client record ([`admin`]).
+//! address ([`config`]), the admin API with the stored client record ([`admin`]), and the
+//! token endpoint end to end, request and stored record together ([`pipeline`]).
 
 mod admin;
 mod config;
+mod pipeline;
 mod token;
 
 use crate::{alloc::Budget, mutate::Input};
@@ -33,6 +35,7 @@ pub fn all() -> Vec<Target> {
     let mut all = token::targets();
     all.extend(config::targets());
     all.extend(admin::targets());
+    all.extend(pipeline::targets());
     all
 }
 
