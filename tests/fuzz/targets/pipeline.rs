@@ -11,6 +11,7 @@ use edge_token::core::{
     guard::Limiter,
     record::TOKEN_TTL_RANGE,
     request::{HttpRequest, MAX_BODY_BYTES},
+    sign::NativeSigner,
 };
 use serde_json::json;
 
@@ -123,8 +124,14 @@ fn token_endpoint(input: &Input) -> Verdict {
             authorization: authorization.as_deref(),
             body,
         };
-        let outcome =
-            block_on(issuer.issue(&store, &limiter, &http, support::NOW_MS, support::JTI));
+        let outcome = block_on(issuer.issue(
+            &store,
+            &limiter,
+            &NativeSigner,
+            &http,
+            support::NOW_MS,
+            support::JTI,
+        ));
         objects.run_background();
         match outcome.result {
             Ok(token) => {
