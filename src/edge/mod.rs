@@ -18,14 +18,16 @@ mod sign;
 mod state;
 #[cfg(not(feature = "admin-worker"))]
 mod store;
+#[cfg(not(feature = "admin-worker"))]
+mod wire;
 
 use std::{cell::RefCell, future::poll_fn, pin::pin, rc::Rc};
 
 use futures_core::Stream;
 
-use worker::{console_error, event, Context, Date, Env, Headers, Request, Response, Result};
 #[cfg(not(feature = "admin-worker"))]
-use worker::{console_log, Method};
+use worker::Method;
+use worker::{console_error, event, Context, Date, Env, Headers, Request, Response, Result};
 
 #[cfg(not(feature = "admin-worker"))]
 use crate::core::{
@@ -121,23 +123,24 @@ async fn token_route(
     issuer: &Issuer,
     started: u64,
 ) -> Result<Response> {
-    let authorization = req.headers().get("Authorization").ok().flatten();
+    let headers = wire::TokenHeaders::read(&req);
     let outcome = if req.method() == Method::Post {
-        token(req, env, ctx, issuer, authorization.as_deref()).await
+        token(req, env, ctx, issuer, &headers, started).await
     } else {
         Outcome {
             client_id: None,
             result: Err(Error::MethodNotAllowed),
         }
     };
+    let authorization = headers.authorization();
     let answer = outcome
         .result
-        .map_err(|error| (error, issuer.wire(error, authorization.as_deref())));
+        .map_err(|error| (error, issuer.wire(error, authorization)));
     let logged = answer.as_ref().map(|_| ()).map_err(|(e, w)| (*e, w.status));
     let line = LogLine::new("token", Some(&issuer.tenant.name), logged, started);
-    console_log!("{}", line.client(outcome.client_id.as_deref()).json());
+    wire::log(&line.client(outcome.client_id.as_deref()).json());
     match answer {
-        Ok(token) => respond(200, &NO_STORE, &[], serde_json::to_string(&token)?),
+        Ok(token) => wire::issued(serde_json::to_string(&token)?),
         Err((_, wire)) => error_response(wire),
     }
 }
@@ -147,29 +150,22 @@ fn not_found() -> Result<Response> {
     respond(404, &PUBLIC, &[], r#"{"error":"not_found"}"#.into())
 }
 
-/// Reads the request's parts and runs the core's checklist.
-/// `authorization` is the request's `Authorization` header, read once by the caller.
+/// Reads the request's body and runs the core's checklist, at `now_ms` (the request's start).
 #[cfg(not(feature = "admin-worker"))]
 async fn token(
     mut req: Request,
     env: Env,
     ctx: Context,
     issuer: &Issuer,
-    authorization: Option<&str>,
+    headers: &wire::TokenHeaders,
+    now_ms: u64,
 ) -> Outcome {
     let refused = |error| Outcome {
         client_id: None,
         result: Err(error),
     };
-    let headers = req.headers();
-    let content_type = headers.get("Content-Type").ok().flatten();
-    // Set by Cloudflare's edge and not by the caller, unlike X-Forwarded-For.
-    let source = headers
-        .get("CF-Connecting-IP")
-        .ok()
-        .flatten()
-        .and_then(|ip| source_key(&ip));
-    let body = match read_body(&mut req, MAX_BODY_BYTES).await {
+    let declared = headers.content_length();
+    let body = match read_declared_body(&mut req, declared, MAX_BODY_BYTES).await {
         Ok(body) => body,
         Err(BodyError::TooLarge) => return refused(Error::BodyTooLarge),
         Err(BodyError::Unreadable) => return refused(Error::MalformedBody),
@@ -182,14 +178,13 @@ async fn token(
     let limiter = Limiter {
         cache: GUARD_CACHE.with(Rc::clone),
         backend: guard::DoBackend::new(env.clone(), Rc::new(ctx)),
-        source,
+        source: headers.source().and_then(source_key),
     };
     let http = HttpRequest {
-        content_type: content_type.as_deref(),
-        authorization,
+        content_type: headers.content_type(),
+        authorization: headers.authorization(),
         body: &body,
     };
-    let now_ms = Date::now().as_millis();
     issuer
         .issue(&store, &limiter, &sign::WebCryptoSigner, &http, now_ms, jti)
         .await
@@ -206,6 +201,7 @@ enum BodyError {
 /// Reads the body, never holding more than `max` bytes of it: a declared length is checked
 /// before reading (and then read in one call, the runtime enforcing the length); a body
 /// without one is read chunk by chunk and abandoned past the limit.
+#[cfg(feature = "admin-worker")]
 async fn read_body(req: &mut Request, max: usize) -> std::result::Result<Vec<u8>, BodyError> {
     let declared: Option<usize> = req
         .headers()
@@ -213,6 +209,15 @@ async fn read_body(req: &mut Request, max: usize) -> std::result::Result<Vec<u8>
         .ok()
         .flatten()
         .and_then(|n| n.parse().ok());
+    read_declared_body(req, declared, max).await
+}
+
+/// [`read_body`] with the `Content-Length` already read.
+async fn read_declared_body(
+    req: &mut Request,
+    declared: Option<usize>,
+    max: usize,
+) -> std::result::Result<Vec<u8>, BodyError> {
     match declared {
         Some(n) if n > max => return Err(BodyError::TooLarge),
         Some(_) => return req.bytes().await.map_err(|_| BodyError::Unreadable),

@@ -1,0 +1,87 @@
+//! The token route's crossings between wasm and the runtime, made few and cheap: the four
+//! request headers it reads come back in one call, and the success answer's headers are a
+//! `Headers` object built once per isolate.
+//!
+//! Every call across the boundary costs the JS glue (string decoding, a call into wasm to
+//! allocate a returned string) and a workerd API callback; reading four headers one by one was
+//! twelve such steps, building the answer's headers six.
+
+use std::cell::OnceCell;
+
+use wasm_bindgen::prelude::wasm_bindgen;
+use worker::{worker_sys::web_sys, Headers, Request, Response, ResponseBody, Result};
+
+#[wasm_bindgen(inline_js = r#"
+export function tokenHeaders(h) {
+  const v = (name) => { const s = h.get(name); return s === null ? "\0" : s; };
+  return v("authorization") + "\n" + v("content-type") + "\n" + v("cf-connecting-ip") + "\n" + v("content-length");
+}
+"#)]
+extern "C" {
+    /// The four headers, each `"\0"` when absent, joined by `"\n"`: neither can occur in a
+    /// header value (RFC 9110 §5.5, and the Headers API refuses both).
+    #[wasm_bindgen(js_name = tokenHeaders)]
+    fn token_headers(headers: &web_sys::Headers) -> String;
+}
+
+/// The request headers the token route reads, fetched in one call.
+pub struct TokenHeaders(String);
+
+impl TokenHeaders {
+    /// Reads them from `req`.
+    pub fn read(req: &Request) -> Self {
+        Self(token_headers(&req.headers().0))
+    }
+
+    fn field(&self, n: usize) -> Option<&str> {
+        self.0.split('\n').nth(n).filter(|v| *v != "\0")
+    }
+
+    /// `Authorization`.
+    pub fn authorization(&self) -> Option<&str> {
+        self.field(0)
+    }
+
+    /// `Content-Type`.
+    pub fn content_type(&self) -> Option<&str> {
+        self.field(1)
+    }
+
+    /// `CF-Connecting-IP`: set by Cloudflare's edge and not by the caller, unlike
+    /// X-Forwarded-For.
+    pub fn source(&self) -> Option<&str> {
+        self.field(2)
+    }
+
+    /// `Content-Length`, when it is a number.
+    pub fn content_length(&self) -> Option<usize> {
+        self.field(3).and_then(|n| n.parse().ok())
+    }
+}
+
+thread_local! {
+    /// The headers of a token (RFC 6749 §5.1), made on the first token: a Response copies the
+    /// headers it is given, so one object serves every answer.
+    static ISSUED: OnceCell<web_sys::Headers> = const { OnceCell::new() };
+}
+
+/// The 200 answer carrying a token response's JSON.
+pub fn issued(json: String) -> Result<Response> {
+    let headers = match ISSUED.with(|cell| cell.get().cloned()) {
+        Some(headers) => Headers(headers),
+        None => {
+            let headers = Headers::new();
+            for (name, value) in super::NO_STORE {
+                headers.set(name, value)?;
+            }
+            ISSUED.with(|cell| cell.get_or_init(|| headers.0.clone()).clone());
+            headers
+        }
+    };
+    Ok(Response::from_body(ResponseBody::Body(json.into_bytes()))?.with_headers(headers))
+}
+
+/// Writes one log line (`console.log`), without formatting it again.
+pub fn log(line: &str) {
+    web_sys::console::log_1(&line.into());
+}
