@@ -12,6 +12,7 @@
 //   KV key client:{tenant}:{id}, guard named {tenant}:{id}; only declared tenants
 //                                                                     → "a client of another tenant is stored under its own key …"
 //   last use of each secret from the guard object                     → "each secret's last use is shown, …"
+//   a changed limit is in force within 1 s (object + isolates' leases) → "a lowered limit is in force within a second: …"
 //   one log line per admin request, no body or token                  → "each admin request logs one line …"
 //   no admin token, secret or hash in the logs                         → testLogHygiene
 import { createHmac } from 'node:crypto';
@@ -253,6 +254,25 @@ test('ten wrong admin tokens from one address get it 429 even with the right tok
   const lines = (await w.jsonLogLines()).filter((l) => l.route === 'admin' && l.source === ip);
   assert.equal(lines.filter((l) => l.status === 401).length, 10, 'each 401 is logged with its source');
   assert.ok(lines.some((l) => l.status === 429), 'and each 429');
+});
+
+test('a lowered limit is in force within a second: after an update to burst 2, at most 2 more tokens', async () => {
+  const { client, client_secret: secret } = (await create()).json;
+  const id = client.client_id;
+  // The token Worker's isolate holds a lease under the default limit, and a copy of the record
+  // (cached 10 s) that keeps saying so.
+  for (let i = 0; i < 5; i++) assert.equal((await w.token({ auth: [id, secret] })).status, 200);
+  const updated = await admin(`/clients/${id}`, { method: 'PATCH', body: { rate_limit: { per_minute: 5, burst: 2 } } });
+  assert.equal(updated.status, 200);
+  assert.deepEqual(updated.json.rate_limit, { per_minute: 5, burst: 2 });
+  // The admin API is another Worker: a token isolate takes the change in when its view of the
+  // client's object expires, within a second (docs/limits.md).
+  await new Promise((resolve) => setTimeout(resolve, 1_100));
+  const statuses = [];
+  for (let i = 0; i < 12; i++) statuses.push((await w.token({ auth: [id, secret] })).status);
+  const issued = statuses.filter((s) => s === 200).length;
+  assert.ok(issued <= 2, `${issued} tokens after the change: ${statuses}`);
+  assert.ok(statuses.includes(429), 'then 429');
 });
 
 test('each admin request logs one line naming the operation and status, without the token or a body', async () => {

@@ -134,7 +134,10 @@ test('a client whose grant_types lack client_credentials is refused with unautho
 
 test('a disabled client is refused with unauthorized_client', async () => {
   const c = await w.seedClient({ disabled: true });
-  assertError(await w.token({ auth: [c.id, c.secret] }), 400, 'unauthorized_client');
+  const res = await w.token({ auth: [c.id, c.secret] });
+  assertError(res, 400, 'unauthorized_client');
+  assert.doesNotMatch(res.json.error_description, /not authorized to use this grant type/, 'a disabled client is not told its grant is missing');
+  assert.match(res.json.error_description, /disabled/);
 });
 
 test('a disabled client with a wrong secret gets invalid_client, not unauthorized_client', async () => {

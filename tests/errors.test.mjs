@@ -6,9 +6,11 @@
 //   RFC 6749 §3.2 parameters MUST NOT repeat             → "a repeated grant_type, scope, client_id or client_secret is refused with invalid_request"
 //   contract: body ≤ 8 KiB                               → "a body over 8 KiB is refused with invalid_request", "... streamed without Content-Length ..."
 //   contract: bad percent-encoding → invalid_request     → "a bad percent-encoding in a parameter is refused with invalid_request"
-//   RFC 6749 §3.2 POST only; RFC 9110 §15.5.6 405 + Allow → "GET, PUT, DELETE and PATCH on the token path get 405 ..."
+//   RFC 6749 §3.2 POST only; RFC 9110 §15.5.6 405 + Allow → "GET, PUT, DELETE and PATCH on the token path get 405 ...",
+//                                                          "a browser's GET on the token path is told the endpoint accepts only POST ..."
 //   RFC 6749 §5.1 no-store on every token-path answer   → assertError (harness), used by every refusal
 //   contract: unknown path → 404                         → "an unknown path gets 404"
+//   a 404 is no-store, without CORS                      → "a 404 is neither cacheable nor shared with other origins"
 //   storage-schema: bad record → 500, never 4xx          → "a client record that is not JSON ...", "... unknown schema version ...",
 //                                                          "a client record whose client_id differs from its key ..."
 //   storage-schema: a record breaking a rule → 500    → "a client record that breaks a rule of the schema gives 500 server_error"
@@ -110,10 +112,26 @@ test('GET, PUT, DELETE and PATCH on the token path get 405 with Allow: POST', as
   }
 });
 
+test("a browser's GET on the token path is told the endpoint accepts only POST, not that a parameter is missing", async () => {
+  const res = await w.fetch(w.tokenPath);
+  assert.equal(res.status, 405);
+  assert.match(res.json.error_description, /only POST/);
+  assert.doesNotMatch(res.json.error_description, /missing|parameter/);
+});
+
 test('an unknown path gets 404', async () => {
   for (const path of ['/', '/oauth2/token/x', '/oauth2/tokens', '/.well-known/jwks']) {
     assert.equal((await w.fetch(path, { method: 'POST', headers: { 'Content-Type': FORM }, body: form(GRANT) })).status, 404, path);
     assert.equal((await w.fetch(path)).status, 404, path);
+  }
+});
+
+test('a 404 is neither cacheable nor shared with other origins', async () => {
+  for (const path of ['/', '/favicon.ico', '/oauth2/tokens']) {
+    const res = await w.fetch(path);
+    assert.equal(res.status, 404, path);
+    assert.equal(res.headers.get('cache-control'), 'no-store', `${path} Cache-Control`);
+    assert.equal(res.headers.get('access-control-allow-origin'), null, `${path} CORS`);
   }
 });
 

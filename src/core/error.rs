@@ -115,7 +115,10 @@ impl ErrorCode {
                 "The request is missing a parameter, repeats one, or is malformed."
             }
             Self::InvalidClient => "Client authentication failed.",
-            Self::UnauthorizedClient => "The client is not authorized to use this grant type.",
+            // Said alike whether the client lacks the grant or is disabled: it never tells which.
+            Self::UnauthorizedClient => {
+                "The client may not obtain tokens with this grant: it lacks the grant or is disabled."
+            }
             Self::UnsupportedGrantType => "The grant type is not supported.",
             Self::InvalidScope => "The requested scope is invalid, unknown, or malformed.",
             Self::ServerError => "The server could not process the request.",
@@ -128,14 +131,6 @@ impl ErrorCode {
 pub const WWW_AUTHENTICATE: &str = "Basic realm=\"token\"";
 /// Seconds after which a caller may retry a temporary fault.
 pub const RETRY_AFTER_SECONDS: &str = "5";
-
-impl ErrorCode {
-    /// The JSON body of an answer with this code: `{"error": ..., "error_description": ...}`.
-    pub fn body(self) -> String {
-        serde_json::json!({ "error": self.as_str(), "error_description": self.description() })
-            .to_string()
-    }
-}
 
 impl Wire {
     /// Answers `invalid_client` with `status` (400 or 401) unless the caller attempted HTTP
@@ -159,6 +154,20 @@ pub struct Wire {
     pub code: ErrorCode,
     /// Headers beyond the ones every token endpoint answer carries.
     pub headers: Vec<(&'static str, String)>,
+    /// The `error_description` member: the code's, except where the status already tells
+    /// the reason (a 405 names the method the endpoint accepts).
+    pub description: &'static str,
+}
+
+/// The `error_description` of a 405: the method, not a missing parameter.
+pub const POST_ONLY: &str = "The token endpoint accepts only POST.";
+
+impl Wire {
+    /// The JSON body: `{"error": ..., "error_description": ...}`.
+    pub fn body(&self) -> String {
+        serde_json::json!({ "error": self.code.as_str(), "error_description": self.description })
+            .to_string()
+    }
 }
 
 fn header(name: &'static str, value: impl ToString) -> (&'static str, String) {
@@ -231,10 +240,15 @@ impl Error {
                 (500, C::ServerError, vec![])
             }
         };
+        let description = match self {
+            Self::MethodNotAllowed => POST_ONLY,
+            _ => code.description(),
+        };
         Wire {
             status,
             code,
             headers,
+            description,
         }
     }
 
@@ -325,7 +339,7 @@ mod tests {
             Error::WrongSecret,
         ]
         .iter()
-        .map(|e| (e.wire(), e.wire().code.body()))
+        .map(|e| (e.wire(), e.wire().body()))
         .collect();
         assert!(answers.windows(2).all(|w| w[0] == w[1]));
         assert_eq!(answers[0].0.status, 401);
@@ -381,9 +395,9 @@ mod tests {
     #[test]
     fn the_body_names_the_code_and_never_the_reason() {
         for e in ALL {
-            let body: serde_json::Value = serde_json::from_str(&e.wire().code.body()).unwrap();
+            let body: serde_json::Value = serde_json::from_str(&e.wire().body()).unwrap();
             assert_eq!(body["error"], e.wire().code.as_str());
-            let text = e.wire().code.body();
+            let text = e.wire().body();
             if e.reason() != e.wire().code.as_str() {
                 assert!(!text.contains(e.reason()), "{text} leaks {e}");
             }
@@ -393,6 +407,7 @@ mod tests {
     #[test]
     fn a_wrong_method_gets_405_with_allow_post() {
         let w = Error::MethodNotAllowed.wire();
+        assert!(w.body().contains("accepts only POST"), "{}", w.body());
         assert_eq!(
             (w.status, w.headers),
             (405, vec![("Allow", "POST".to_owned())])

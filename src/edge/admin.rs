@@ -21,7 +21,8 @@ use crate::core::{
     credential::{generate_client_id, generate_secret},
     deployment::Deployment,
     error::Error,
-    guard::{source_key, ClientCommand, ClientUsage, Limiter},
+    guard::{source_key, ClientCommand, ClientUsage, Limiter, LIMIT_HOLD_MS},
+    limit::Limit,
     record::Record,
     token::Issuer,
 };
@@ -339,9 +340,11 @@ impl Admin<'_> {
             )));
         }
         if chosen {
-            // A deleted client's object stays disabled: a new client of the same id starts
-            // afresh.
+            // A deleted client's object stays disabled and may hold its limit: a new client
+            // of the same id starts afresh.
             self.command(&id, ClientCommand::Enable).await?;
+            let limit = record.rate_limit.unwrap_or(self.issuer.tenant.rate_limit);
+            self.set_limit(&id, limit).await?;
         }
         self.store(&record).await?;
         let body = NewSecret {
@@ -358,9 +361,22 @@ impl Admin<'_> {
     }
 
     async fn update(&self, id: &str, update: ClientUpdate) -> Answer {
-        let record = self.load(id).await?.updated(update)?;
+        let before = self.load(id).await?;
+        let record = before.updated(update)?;
+        let limit = |r: &Record| r.rate_limit.unwrap_or(self.issuer.tenant.rate_limit);
+        if limit(&record) != limit(&before) {
+            // In force at once everywhere first, over the isolates' copies of the record.
+            self.set_limit(id, limit(&record)).await?;
+        }
         self.store(&record).await?;
         self.shown(&record).await
+    }
+
+    /// Has the client's object apply `limit` at once, until every isolate reads it from KV.
+    async fn set_limit(&self, id: &str, limit: Limit) -> Result<(), AdminError> {
+        let until_ms = self.now_ms + LIMIT_HOLD_MS;
+        self.command(id, ClientCommand::SetLimit { limit, until_ms })
+            .await
     }
 
     async fn delete(&self, id: &str) -> Answer {

@@ -145,9 +145,10 @@ async fn token_route(
     }
 }
 
-/// The answer to a path that does not exist.
+/// The answer to a path that does not exist: not cached (a path may exist after the next
+/// deploy) and not shared with other origins.
 fn not_found() -> Result<Response> {
-    respond(404, &PUBLIC, &[], r#"{"error":"not_found"}"#.into())
+    respond(404, &NO_STORE, &[], r#"{"error":"not_found"}"#.into())
 }
 
 /// Reads the request's body and runs the core's checklist, at `now_ms` (the request's start).
@@ -238,7 +239,7 @@ async fn read_declared_body(
 }
 
 fn error_response(wire: Wire) -> Result<Response> {
-    respond(wire.status, &NO_STORE, &wire.headers, wire.code.body())
+    respond(wire.status, &NO_STORE, &wire.headers, wire.body())
 }
 
 fn respond(

@@ -38,6 +38,10 @@ pub const BUSY_REFRESH_AFTER_MS: u64 = VIEW_TTL_MS - 250;
 /// Lease requests a second past which a client's object calls itself busy (a quarter of the
 /// soft limit of about 1 000 requests a second of a Durable Object).
 pub const BUSY_ASKS_PER_SECOND: u64 = 250;
+/// How long a client's object applies a limit an operator changed over the isolates' copies
+/// of the record: KV's propagation (up to 60 s) plus an isolate's record cache
+/// ([`crate::core::client::RECORD_TTL_MS`]), and a margin.
+pub const LIMIT_HOLD_MS: u64 = 60_000 + crate::core::client::RECORD_TTL_MS + 5_000;
 /// Failures are counted in fixed windows of this length.
 pub const FAILURE_WINDOW_MS: u64 = 60_000;
 /// Failures within a window, from any source, that put a client under guard.

@@ -70,6 +70,10 @@ pub struct ClientView {
     /// isolates refresh their views as late as the view allows.
     #[serde(default)]
     pub busy: bool,
+    /// The limit an operator just set ([`ClientCommand::SetLimit`]), while it overrides the
+    /// isolates' copies of the record; isolates use it instead of their copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<Limit>,
 }
 
 /// An operator's change to a client's object (the admin API; tests).
@@ -84,6 +88,15 @@ pub enum ClientCommand {
     RevokeSecret {
         /// Its hash, as stored in the client record.
         hash: String,
+    },
+    /// Apply a changed limit at once, over the one the isolates' copies of the record carry,
+    /// until `until_ms` (Unix ms; [`super::LIMIT_HOLD_MS`] after the change), by when every
+    /// isolate reads the new record.
+    SetLimit {
+        /// The new limit.
+        limit: Limit,
+        /// Until when the object applies it over the one a lease request carries.
+        until_ms: u64,
     },
 }
 
@@ -103,6 +116,10 @@ pub struct ClientGuardState {
     /// Lease requests per second: how many isolates share the bucket now.
     #[serde(default)]
     asks: PerSecond,
+    /// An operator's limit and until when it overrides the lease requests' (absent in state
+    /// stored before it existed).
+    #[serde(default)]
+    limit_set: Option<(Limit, u64)>,
 }
 
 /// What an operator may read of a client's object (`/usage`): never changes it.
@@ -129,10 +146,14 @@ impl ClientGuardState {
         // Under guard, an unknown source is neither served nor learnt as good.
         let guarded = self.guarded_until > now && !known;
         let refused = guarded || self.disabled || self.revoked.contains(&request.secret_hash);
-        let limit = Limit {
-            per_minute: request.per_minute.max(1),
-            burst: request.burst.max(1),
-        };
+        self.limit_set = self.limit_set.filter(|(_, until)| *until > now);
+        let limit = self.limit_set.map_or(
+            Limit {
+                per_minute: request.per_minute.max(1),
+                burst: request.burst.max(1),
+            },
+            |(limit, _)| limit,
+        );
         let mut bucket = self.bucket.map_or(Bucket::full(limit, now), |(milli, at)| {
             Bucket::from_parts(milli, at)
         });
@@ -190,6 +211,9 @@ impl ClientGuardState {
                     self.revoked.drain(..excess);
                 }
             }
+            ClientCommand::SetLimit { limit, until_ms } => {
+                self.limit_set = Some((limit, until_ms));
+            }
         }
         self.view(0, 0)
     }
@@ -212,6 +236,7 @@ impl ClientGuardState {
             guarded_until: self.guarded_until,
             good_sources: self.good_sources.iter().map(|(s, _)| s.clone()).collect(),
             busy: false,
+            limit: self.limit_set.map(|(limit, _)| limit),
         }
     }
 }
@@ -353,6 +378,30 @@ mod tests {
         assert!(busy[BUSY_ASKS_PER_SECOND as usize]);
         // Two seconds later, the rush is forgotten.
         assert!(!state.lease(3_000, &lease_request(0)).busy);
+    }
+
+    #[test]
+    fn a_limit_set_by_the_operator_overrides_the_lease_requests_until_it_lapses() {
+        let mut state = ClientGuardState::default();
+        assert_eq!(state.lease(0, &lease_request(2)).granted, 2);
+        let lowered = Limit {
+            per_minute: 5,
+            burst: 2,
+        };
+        let set = state.apply(ClientCommand::SetLimit {
+            limit: lowered,
+            until_ms: 70_000,
+        });
+        assert_eq!(set.limit, Some(lowered));
+        // The request still carries the old limit (a stale record); the bucket holds 2.
+        let granted: u64 = (0..8)
+            .map(|_| state.lease(0, &lease_request(10)).granted)
+            .sum();
+        assert_eq!(granted, 2);
+        assert_eq!(state.lease(0, &lease_request(1)).limit, Some(lowered));
+        // Lapsed: the request's limit (by then the new record everywhere) applies again.
+        let later = state.lease(80_000, &lease_request(1));
+        assert_eq!((later.limit, later.granted), (None, 1));
     }
 
     #[test]

@@ -42,8 +42,10 @@ pub struct CachedView {
 }
 
 impl CachedView {
-    /// A view just received from the object at `now`.
+    /// A view just received from the object at `now`. `limit` is the record's, unless the
+    /// object answers with one an operator just set.
     pub fn new(view: ClientView, limit: Limit, now: u64) -> Self {
+        let limit = view.limit.unwrap_or(limit);
         Self {
             lease_left: view.granted,
             view,
@@ -56,13 +58,23 @@ impl CachedView {
         }
     }
 
-    /// Takes in a newer answer; tokens left from the previous lease are kept.
+    /// Takes in a newer answer; tokens left from the previous lease are kept, unless the
+    /// limit changed.
     pub fn merge(&mut self, view: ClientView, limit: Limit, now: u64) {
+        self.set_limit(view.limit.unwrap_or(limit));
         self.lease_left += view.granted;
         self.view = view;
         self.fetched_ms = now;
         self.refreshing = false;
-        self.limit = limit;
+    }
+
+    /// A changed limit drops what is left of the lease taken under the old one, so a lowered
+    /// limit holds at once.
+    fn set_limit(&mut self, limit: Limit) {
+        if limit != self.limit {
+            self.limit = limit;
+            self.lease_left = 0;
+        }
     }
 
     /// Whether the view may still be used for revocation at `now`.
@@ -235,7 +247,7 @@ mod tests {
         per_minute: 60,
         burst: 8,
     };
-    use crate::core::guard::objects::{ClientCommand, ClientGuardState};
+    use crate::core::guard::objects::{ClientCommand, ClientGuardState, LeaseRequest};
 
     #[test]
     fn a_command_reaches_the_isolates_cached_view_at_once() {
@@ -264,6 +276,40 @@ mod tests {
 
     fn cached(view: ClientView) -> CachedView {
         CachedView::new(view, LIMIT, 10_000)
+    }
+
+    #[test]
+    fn a_changed_limit_drops_the_lease_taken_under_the_old_one() {
+        let lowered = Limit {
+            per_minute: 5,
+            burst: 2,
+        };
+        let mut other = cached(ClientView {
+            granted: 2,
+            ..ClientView::default()
+        });
+        let mut state = ClientGuardState::default();
+        state.apply(ClientCommand::SetLimit {
+            limit: lowered,
+            until_ms: 80_000,
+        });
+        // The isolate hears of it from its next answer, whatever its copy of the record says.
+        let stale = LeaseRequest {
+            per_minute: LIMIT.per_minute,
+            burst: LIMIT.burst,
+            want: 2,
+            returned: 0,
+            source: None,
+            secret_hash: "h".into(),
+        };
+        other.merge(state.lease(10_002, &stale), LIMIT, 10_002);
+        assert_eq!(other.limit, lowered);
+        // Its two old tokens are gone; the one granted under the new limit is all it has.
+        assert!(matches!(
+            other.decide(10_003, None, "h"),
+            Step::Serve { .. }
+        ));
+        assert_eq!(other.decide(10_004, None, "h"), Step::Ask);
     }
 
     #[test]
