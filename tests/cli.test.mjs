@@ -14,6 +14,7 @@
 //   keys: generate, add as next, promote, retire after expiry;
 //   old tokens verify, new tokens carry the new kid; no private key out → "key rotation: …"
 //   token verify against the served JWKS                                → (within "key rotation: …")
+//   blocks list / clear (one address or all; the doubling forgotten)    → "blocks list shows an address blocked …"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,7 +43,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 test('every command has --help, and unknown commands or options exit 2', () => {
   const commands = [[], ['client'], ['keys'], ['token'],
     ...['create', 'show', 'list', 'update', 'disable', 'enable', 'delete', 'rotate-secret', 'retire-secret'].map((c) => ['client', c]),
-    ...['generate', 'add', 'promote', 'retire', 'list'].map((c) => ['keys', c]), ['token', 'verify']];
+    ...['generate', 'add', 'promote', 'retire', 'list'].map((c) => ['keys', c]), ['token', 'verify'],
+    ['blocks'], ['blocks', 'list'], ['blocks', 'clear']];
   for (const c of commands) {
     const r = runCli([...c, '--help']);
     assert.equal(r.code, 0, `${c.join(' ')} --help`);
@@ -152,6 +154,27 @@ test('disable refuses the client within a second; enable serves it again; delete
   // Refused by its object at once; unknown (401) once the token Worker's record cache lapses.
   await within(1500, 'refused after the delete', async () => (await tokenStatus(id, secret)) !== 200);
   assert.equal(cli(['client', 'show', id]).code, 1);
+});
+
+test('blocks list shows an address blocked after ten failures; blocks clear forgets it in its shard', async () => {
+  const { client, client_secret: secret } = createClient();
+  const id = client.client_id;
+  const ip = '198.51.100.23';
+  for (let i = 0; i < 10; i++) assert.equal((await w.token({ auth: [id, 'wrong-secret-value'], ip })).status, 401);
+  await within(3000, 'the address is blocked', async () => (await w.token({ auth: [id, secret], ip })).status === 429);
+  const listed = ok(cli(['blocks', 'list'])).blocks.find((b) => b.source === ip);
+  assert.ok(listed, 'the blocked address is listed');
+  const now = Math.floor(Date.now() / 1000);
+  assert.equal(listed.blocks, 1);
+  assert.ok(listed.blocked_until > now && listed.blocked_until <= now + 31, 'blocked for 30 s');
+  const text = runCli(['blocks', 'list', '--url', w.adminUrl], { env: { EDGE_TOKEN_ADMIN_TOKEN: w.adminToken } });
+  assert.match(text.stdout, /198\.51\.100\.23 .*blocked until \d{4}-\d\d-\d\d /);
+  assert.equal(cli(['blocks', 'clear']).code, 2, 'a source or --all is required');
+  assert.equal(cli(['blocks', 'clear', 'not-an-address']).code, 1);
+  assert.equal(ok(cli(['blocks', 'clear', ip])).cleared, 1);
+  assert.ok(!ok(cli(['blocks', 'list'])).blocks.some((b) => b.source === ip), 'no longer listed');
+  assert.equal(ok(cli(['blocks', 'clear', ip])).cleared, 0, 'nothing left to clear');
+  assert.equal(typeof ok(cli(['blocks', 'clear', '--all'])).cleared, 'number');
 });
 
 test('the CLI fails clearly without the right admin token, and never over plain http to a remote host', () => {

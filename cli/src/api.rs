@@ -116,7 +116,8 @@ impl Api {
         })
     }
 
-    fn url(&self, path: &str) -> String {
+    /// The URL of `path` under the tenant's root.
+    pub fn url(&self, path: &str) -> String {
         format!(
             "{}{API_ROOT}{}/{path}",
             self.base,
@@ -130,7 +131,7 @@ impl Api {
 
     /// Sends a request with `body` (JSON; `{}` for a POST or PATCH without one); the answer
     /// of a 2xx as `T`, else the API's message as a failure.
-    fn call<T: DeserializeOwned>(
+    pub fn call<T: DeserializeOwned>(
         &self,
         method: &str,
         url: &str,

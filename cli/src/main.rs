@@ -4,7 +4,8 @@
 //!   retire their secrets, through the Worker's admin API (local `wrangler dev` or deployed);
 //! - `keys …`: generate, add, promote and retire signing keys in a JWK Set file (or the
 //!   `SIGNING_KEYS` line of `.dev.vars`), and say what to give `wrangler secret put`;
-//! - `token verify`: decode and check a token against a running endpoint's JWKS.
+//! - `token verify`: decode and check a token against a running endpoint's JWKS;
+//! - `blocks …`: list and clear source addresses blocked after failed authentications.
 //!
 //! Human output by default, `--json` for scripts. Exit status: 0 done, 1 refused or failed,
 //! 2 bad usage.
@@ -12,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 mod api;
+mod blocks;
 mod keys;
 mod output;
 mod token;
@@ -42,6 +44,31 @@ enum Command {
     /// Access tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Source addresses blocked after failed authentications, through the admin API.
+    #[command(subcommand)]
+    Blocks(BlocksCommand),
+}
+
+#[derive(Subcommand)]
+enum BlocksCommand {
+    /// List the blocked addresses, until when, and how many blocks each had (each block
+    /// lasts twice the one before: 30 s, 60 s, … up to 15 min).
+    List {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Forget one address's (or every one's) block and failures in its shard, so its next
+    /// block is a first one again; an isolate that already refuses it does so until the
+    /// current block ends.
+    Clear {
+        #[command(flatten)]
+        target: Target,
+        /// The address, e.g. 127.0.0.1 (an IPv6 address stands for its /64).
+        source: Option<String>,
+        /// Clear every address.
+        #[arg(long, conflicts_with = "source")]
+        all: bool,
+    },
 }
 
 /// Where the admin API is and how to authenticate to it.
@@ -288,6 +315,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Client(command) => api::run(command, json),
         Command::Keys(command) => keys::run(command, json),
+        Command::Blocks(command) => blocks::run(command, json),
         Command::Token(TokenCommand::Verify {
             token,
             url,

@@ -1,6 +1,6 @@
 //! Human and JSON output.
 
-use edge_token::core::admin::{ClientInfo, Deleted, ListEntry, NewSecret};
+use edge_token::core::admin::{BlockList, Cleared, ClientInfo, Deleted, ListEntry, NewSecret};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -153,6 +153,35 @@ pub fn deleted(answer: &Deleted, json: bool) {
     println!(
         "deleted client {} from tenant {} (refused at once; KV forgets it within a minute)",
         answer.client_id, answer.tenant
+    );
+}
+
+/// The blocked source addresses.
+pub fn blocks(list: &BlockList, json: bool) {
+    if json {
+        return print_json(list);
+    }
+    if list.blocks.is_empty() {
+        return println!("no source address is blocked");
+    }
+    for b in &list.blocks {
+        println!(
+            "  {:<24} blocked until {}  (block {}; the next lasts twice as long, up to 15 min)",
+            b.source,
+            time(b.blocked_until),
+            b.blocks
+        );
+    }
+}
+
+/// What `blocks clear` forgot.
+pub fn cleared(cleared: &Cleared, json: bool) {
+    if json {
+        return print_json(cleared);
+    }
+    println!(
+        "cleared {} source address(es): not blocked, failures forgotten",
+        cleared.cleared
     );
 }
 

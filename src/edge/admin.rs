@@ -14,14 +14,18 @@ use super::{guard, not_found, state, BodyError, GUARD_CACHE};
 use crate::core::{
     admin::{
         check_admin_token, parse_body, parse_route, AdminAccess, AdminError, AdminRequest,
-        ClientInfo, ClientUpdate, Deleted, ListEntry, ListPage, NewClient, NewSecret, Rotation,
-        Route, ADMIN_PREFIX, MAX_ADMIN_BODY_BYTES, MIN_ADMIN_TOKEN_BYTES,
+        BlockList, BlockedSource, Cleared, ClientInfo, ClientUpdate, Deleted, ListEntry, ListPage,
+        NewClient, NewSecret, Rotation, Route, ADMIN_PREFIX, MAX_ADMIN_BODY_BYTES,
+        MIN_ADMIN_TOKEN_BYTES,
     },
     client::{guard_name, record_key},
     credential::{generate_client_id, generate_secret},
     deployment::Deployment,
     error::Error,
-    guard::{source_key, ClientCommand, ClientUsage, Limiter, LIMIT_HOLD_MS},
+    guard::{
+        source_key, source_shard, ClientCommand, ClientUsage, Limiter, SourceBlock, LIMIT_HOLD_MS,
+        SOURCE_SHARDS,
+    },
     limit::Limit,
     record::Record,
     token::Issuer,
@@ -177,6 +181,8 @@ async fn dispatch(mut req: Request, env: &Env, issuer: &Issuer, request: &AdminR
         Route::Enable(id) => admin.set_disabled(id, false).await,
         Route::Rotate(id) => admin.rotate(id, parse_body(&body)?).await,
         Route::Retire(id, secret_id) => admin.retire(id, secret_id).await,
+        Route::Blocks => admin.blocks().await,
+        Route::ClearBlocks(source) => admin.clear_blocks(source.as_deref()).await,
     }
 }
 
@@ -423,6 +429,54 @@ impl Admin<'_> {
             token_path: self.issuer.tenant.token_paths[0].clone(),
         };
         reply(201, &body)
+    }
+
+    /// Asks a source shard (`path`: `blocks` or `clear`).
+    async fn shard<T: DeserializeOwned>(
+        &self,
+        shard: u64,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<T, AdminError> {
+        guard::call(
+            self.env,
+            guard::SOURCE_GUARD,
+            &guard::shard_name(shard),
+            path,
+            body,
+        )
+        .await
+        .map_err(|_| AdminError::unavailable("a source-address shard could not be reached; retry"))
+    }
+
+    /// Every shard's blocked sources, the soonest released first.
+    async fn blocks(&self) -> Answer {
+        let mut blocks = Vec::new();
+        for shard in 0..SOURCE_SHARDS {
+            let listed: Vec<SourceBlock> = self.shard(shard, "blocks", &()).await?;
+            blocks.extend(listed.into_iter().map(|b| BlockedSource {
+                blocked_until: b.blocked_until.div_ceil(1000),
+                blocks: b.blocks,
+                source: b.source,
+            }));
+        }
+        blocks.sort_by_key(|b| b.blocked_until);
+        reply(200, &BlockList { blocks })
+    }
+
+    /// Forgets one source's block and failures (in its shard), or every source's. A token
+    /// isolate keeps a block it already learnt until it ends (docs/limits.md).
+    async fn clear_blocks(&self, source: Option<&str>) -> Answer {
+        let shards: Vec<u64> = match source {
+            Some(source) => vec![source_shard(source)],
+            None => (0..SOURCE_SHARDS).collect(),
+        };
+        let mut cleared = 0;
+        for shard in shards {
+            cleared += self.shard::<u64>(shard, "clear", &source).await?;
+        }
+        GUARD_CACHE.with(|cache| cache.borrow_mut().forget_blocks(source));
+        reply(200, &Cleared { cleared })
     }
 
     async fn retire(&self, id: &str, secret_id: &str) -> Answer {

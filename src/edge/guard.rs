@@ -28,6 +28,11 @@ const ANSWER_WITHIN: Duration = Duration::from_millis(1_000);
 /// The storage key of an object's whole state.
 const STATE: &str = "state";
 
+/// The name of the source-address shard `shard`.
+pub fn shard_name(shard: u64) -> String {
+    format!("shard-{shard}")
+}
+
 /// Reaches the guard objects from a request; background work goes to `ctx.wait_until`.
 #[derive(Clone)]
 pub struct DoBackend {
@@ -106,7 +111,7 @@ impl Backend for DoBackend {
         call(
             &self.env,
             SOURCE_GUARD,
-            &format!("shard-{shard}"),
+            &shard_name(shard),
             "failure",
             &source,
         )
@@ -257,28 +262,48 @@ impl DurableObject for SourceGuard {
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
-        if req.path() != "/failure" {
-            return Response::error("not found", 404);
-        }
-        let source: String = json_body(req).await?;
+        let now = Date::now().as_millis();
+        let path = req.path();
         let cached = self.shard.borrow_mut().take();
         let mut shard = match cached {
             Some(shard) => shard,
             None => self.load().await?,
         };
-        let update = shard.failure(Date::now().as_millis(), &source);
+        let (answer, put, forgotten) = match path.as_str() {
+            "/failure" => {
+                let source: String = json_body(req).await?;
+                let update = shard.failure(now, &source);
+                let put = Some((source, serde_json::to_string(&update.entry)?));
+                (
+                    serde_json::json!(update.blocked_until),
+                    put,
+                    update.forgotten,
+                )
+            }
+            // The operator's (admin API): read the blocks, or forget one source or all.
+            "/blocks" => (serde_json::json!(shard.blocked(now)), None, vec![]),
+            "/clear" => {
+                let source: Option<String> = json_body(req).await?;
+                let forgotten = shard.clear(source.as_deref());
+                (serde_json::json!(forgotten.len()), None, forgotten)
+            }
+            _ => {
+                *self.shard.borrow_mut() = Some(shard);
+                return Response::error("not found", 404);
+            }
+        };
         *self.shard.borrow_mut() = Some(shard);
         let storage = self.state.storage();
-        let entry = serde_json::to_string(&update.entry)?;
-        storage.put(&format!("{SOURCE_KEY}{source}"), entry).await?;
-        if !update.forgotten.is_empty() {
-            let keys: Vec<String> = update
-                .forgotten
+        if let Some((source, entry)) = put {
+            storage.put(&format!("{SOURCE_KEY}{source}"), entry).await?;
+        }
+        if !forgotten.is_empty() {
+            let keys: Vec<String> = forgotten
                 .iter()
                 .map(|s| format!("{SOURCE_KEY}{s}"))
                 .collect();
             storage.delete_multiple(keys).await?;
         }
-        Response::from_json(&update.blocked_until)
+        Response::from_json(&answer)
     }
 }

@@ -54,6 +54,7 @@ const NO_STORE: [(&str, &str); 3] = [
     ("Pragma", "no-cache"),
 ];
 /// Headers on the public documents (JWKS, metadata): cacheable by anyone for five minutes.
+#[cfg(not(feature = "admin-worker"))]
 const PUBLIC: [(&str, &str); 3] = [
     ("Content-Type", "application/json;charset=UTF-8"),
     ("Cache-Control", "public, max-age=300"),

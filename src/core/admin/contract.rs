@@ -71,6 +71,32 @@ pub struct ClientUpdate {
     pub grant_types: Option<Vec<String>>,
 }
 
+/// `GET …/blocks`: the source addresses blocked after failed authentications. They are shared
+/// by every tenant: any tenant's path shows them all.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockList {
+    /// The blocked sources, the soonest released first.
+    pub blocks: Vec<BlockedSource>,
+}
+
+/// One blocked source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockedSource {
+    /// Until when (Unix seconds) it is blocked.
+    pub blocked_until: u64,
+    /// Its blocks so far; each lasts twice the one before (30 s, 60 s, … up to 15 min).
+    pub blocks: u32,
+    /// An IPv4 address or an IPv6 /64.
+    pub source: String,
+}
+
+/// `DELETE …/blocks[/{source}]`: how many sources were forgotten.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cleared {
+    /// Sources forgotten (blocked or only counting failures).
+    pub cleared: u64,
+}
+
 /// `POST …/clients/{id}/secrets`: when the current secret stops working.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,7 +1,7 @@
 //! What an admin path means: the tenant, the client, the operation.
 
 use super::{contract::API_ROOT, error::AdminError};
-use crate::core::{client::is_valid_client_id, config::is_tenant_name};
+use crate::core::{client::is_valid_client_id, config::is_tenant_name, guard::source_key};
 
 /// Every admin path starts with this; the Worker routes it here before anything else.
 pub const ADMIN_PREFIX: &str = "/admin/";
@@ -29,6 +29,10 @@ pub enum Route {
     Rotate(String),
     /// `DELETE …/clients/{id}/secrets/{secret_id}`: the secret is refused at once.
     Retire(String, String),
+    /// `GET …/blocks`: the blocked source addresses (shared by every tenant).
+    Blocks,
+    /// `DELETE …/blocks[/{source}]`: forget one source's block and failures, or every one's.
+    ClearBlocks(Option<String>),
 }
 
 impl Route {
@@ -44,13 +48,15 @@ impl Route {
             Self::Enable(_) => "enable",
             Self::Rotate(_) => "rotate_secret",
             Self::Retire(..) => "retire_secret",
+            Self::Blocks => "blocks",
+            Self::ClearBlocks(_) => "clear_blocks",
         }
     }
 
     /// The client the request is about, if one.
     pub fn client_id(&self) -> Option<&str> {
         match self {
-            Self::List | Self::Create => None,
+            Self::List | Self::Create | Self::Blocks | Self::ClearBlocks(_) => None,
             Self::Show(id)
             | Self::Update(id)
             | Self::Delete(id)
@@ -108,6 +114,13 @@ fn secret_segment(segment: &str) -> Result<String, AdminError> {
         .ok_or_else(|| AdminError::invalid("malformed secret id"))
 }
 
+/// A source segment: an IP address or an IPv6 `/64`, as its throttling key.
+fn source_segment(segment: &str) -> Result<String, AdminError> {
+    percent_decode(segment)
+        .and_then(|s| source_key(s.strip_suffix("/64").unwrap_or(&s)))
+        .ok_or_else(|| AdminError::invalid("the source must be an IP address (or an IPv6 /64)"))
+}
+
 /// Maps a method and path to a [`Route`]. Unknown paths are 404; a known path with another
 /// method is 405 (the `Allow` value is in the message's place: see
 /// [`AdminError::method_not_allowed`]).
@@ -140,6 +153,11 @@ pub fn parse_route(method: &str, path: &str) -> Result<AdminRequest, AdminError>
             Route::Retire(id(c)?, secret)
         }
         (["clients", _, "secrets", _], _) => return Err(allow("DELETE")),
+        (["blocks"], "GET") => Route::Blocks,
+        (["blocks"], "DELETE") => Route::ClearBlocks(None),
+        (["blocks"], _) => return Err(allow("GET, DELETE")),
+        (["blocks", s], "DELETE") => Route::ClearBlocks(Some(source_segment(s)?)),
+        (["blocks", _], _) => return Err(allow("DELETE")),
         _ => return Err(not_found()),
     };
     Ok(AdminRequest {
@@ -188,6 +206,35 @@ mod tests {
             r("PATCH", "/admin/v1/tenants/t/clients/x").unwrap().route,
             Route::Update("x".into())
         );
+    }
+
+    #[test]
+    fn blocks_are_listed_and_cleared_by_address_or_ipv6_slash_64() {
+        let r = |m, p| parse_route(m, p).map(|r| r.route);
+        assert_eq!(r("GET", "/admin/v1/tenants/t/blocks"), Ok(Route::Blocks));
+        assert_eq!(
+            r("DELETE", "/admin/v1/tenants/t/blocks"),
+            Ok(Route::ClearBlocks(None))
+        );
+        assert_eq!(
+            r("DELETE", "/admin/v1/tenants/t/blocks/127.0.0.1"),
+            Ok(Route::ClearBlocks(Some("127.0.0.1".into())))
+        );
+        let v6 = Route::ClearBlocks(Some("2001:db8:1:2::/64".into()));
+        assert_eq!(
+            r("DELETE", "/admin/v1/tenants/t/blocks/2001:db8:1:2::9"),
+            Ok(v6.clone())
+        );
+        assert_eq!(
+            r("DELETE", "/admin/v1/tenants/t/blocks/2001:db8:1:2::%2F64"),
+            Ok(v6)
+        );
+        let status = |m, p| parse_route(m, p).unwrap_err().status;
+        assert_eq!(
+            status("DELETE", "/admin/v1/tenants/t/blocks/not-an-ip"),
+            400
+        );
+        assert_eq!(status("POST", "/admin/v1/tenants/t/blocks"), 405);
     }
 
     #[test]

@@ -22,8 +22,8 @@ pub mod view;
 
 pub use limiter::{Backend, Limiter, Unavailable};
 pub use objects::{
-    ClientCommand, ClientGuardState, ClientUsage, ClientView, LeaseRequest, SourceEntry,
-    SourceGuardState, SourceUpdate,
+    ClientCommand, ClientGuardState, ClientUsage, ClientView, LeaseRequest, SourceBlock,
+    SourceEntry, SourceGuardState, SourceUpdate,
 };
 pub use view::{CachedView, IsolateCache, Step};
 

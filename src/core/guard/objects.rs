@@ -250,6 +250,17 @@ pub struct SourceEntry {
     last_failure: u64,
 }
 
+/// A blocked source, as a shard lists it for an operator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceBlock {
+    /// The source key: an IPv4 address or an IPv6 /64.
+    pub source: String,
+    /// Until when (Unix ms) it is blocked.
+    pub blocked_until: u64,
+    /// Its blocks so far: each lasts twice the one before, up to the cap.
+    pub blocks: u32,
+}
+
 /// What a failure changed in a shard, so that only that is written to storage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceUpdate {
@@ -310,6 +321,37 @@ impl SourceGuardState {
             entry: *entry,
             forgotten,
         }
+    }
+
+    /// The sources blocked at `now`, the soonest released first.
+    pub fn blocked(&self, now: u64) -> Vec<SourceBlock> {
+        let mut blocked: Vec<SourceBlock> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| e.blocked_until > now)
+            .map(|(source, e)| SourceBlock {
+                source: source.clone(),
+                blocked_until: e.blocked_until,
+                blocks: e.blocks,
+            })
+            .collect();
+        blocked.sort_by(|a, b| (a.blocked_until, &a.source).cmp(&(b.blocked_until, &b.source)));
+        blocked
+    }
+
+    /// Forgets `source`, or every source when `None`: failures, block and the count that
+    /// doubles the next block. Returns the sources forgotten, to delete from storage.
+    pub fn clear(&mut self, source: Option<&str>) -> Vec<String> {
+        let forgotten: Vec<String> = match source {
+            Some(source) => self
+                .entries
+                .remove_entry(source)
+                .map(|(k, _)| k)
+                .into_iter()
+                .collect(),
+            None => self.entries.drain().map(|(k, _)| k).collect(),
+        };
+        forgotten
     }
 
     /// How many sources the shard remembers.
@@ -378,6 +420,34 @@ mod tests {
         assert!(busy[BUSY_ASKS_PER_SECOND as usize]);
         // Two seconds later, the rush is forgotten.
         assert!(!state.lease(3_000, &lease_request(0)).busy);
+    }
+
+    #[test]
+    fn an_operator_sees_blocked_sources_and_clearing_one_forgets_its_doubling() {
+        let mut shard = SourceGuardState::default();
+        for source in ["192.0.2.1", "192.0.2.2"] {
+            for _ in 0..SOURCE_THRESHOLD {
+                shard.failure(0, source);
+            }
+        }
+        shard.failure(0, "192.0.2.3");
+        let blocked = shard.blocked(1);
+        let sources: Vec<&str> = blocked.iter().map(|b| b.source.as_str()).collect();
+        assert_eq!(sources, ["192.0.2.1", "192.0.2.2"]);
+        assert_eq!(
+            (blocked[0].blocked_until, blocked[0].blocks),
+            (SOURCE_BLOCK_MS, 1)
+        );
+        assert_eq!(shard.clear(Some("192.0.2.1")), ["192.0.2.1"]);
+        assert_eq!(shard.clear(Some("192.0.2.1")), Vec::<String>::new());
+        // Blocked again: the first block's length, not twice it.
+        let mut last = 0;
+        for _ in 0..SOURCE_THRESHOLD {
+            last = shard.failure(1, "192.0.2.1").blocked_until;
+        }
+        assert_eq!(last, 1 + SOURCE_BLOCK_MS);
+        assert_eq!(shard.clear(None).len(), 3);
+        assert!(shard.is_empty());
     }
 
     #[test]

@@ -229,6 +229,17 @@ impl IsolateCache {
         }
     }
 
+    /// Forgets what this isolate learnt of `source`'s block (of every source's when `None`),
+    /// after an operator cleared it in its shard.
+    pub fn forget_blocks(&mut self, source: Option<&str>) {
+        match source {
+            Some(source) => {
+                self.blocked_sources.remove(source);
+            }
+            None => self.blocked_sources.clear(),
+        }
+    }
+
     /// Drops the entries past their use, once a map has grown beyond [`MAX_CACHED`].
     pub(super) fn prune(&mut self, now: u64) {
         if self.clients.len() > MAX_CACHED {
