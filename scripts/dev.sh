@@ -10,6 +10,8 @@
 # Ctrl-C stops both; arguments go to both `wrangler dev`s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Before anything touches the local state: a second `npm start` stops here, saying so.
+node scripts/dev-ports.mjs 8787 8788
 bash scripts/setup.sh
 node scripts/dev-init.mjs
 wrangler=node_modules/.bin/wrangler
