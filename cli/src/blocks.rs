@@ -6,36 +6,58 @@
 use edge_token::core::admin::{BlockList, Cleared};
 
 use crate::{
-    api::{percent_encode, Api},
-    output, BlocksCommand, Failure,
+    api::Api,
+    args::{BlocksCommand, Target},
+    failure::{Failure, Outcome},
+    output,
+    text::percent_encode,
 };
 
 /// Runs a `blocks` command.
-pub fn run(command: BlocksCommand, json: bool) -> Result<(), Failure> {
+pub fn run(command: BlocksCommand, json: bool) -> Outcome {
     match command {
-        BlocksCommand::List { target } => {
-            let api = Api::new(&target)?;
-            let list: BlockList = api.call("GET", &api.url("blocks"), None)?;
-            output::blocks(&list, json);
-        }
+        BlocksCommand::List { target } => list(&target, json),
         BlocksCommand::Clear {
             target,
             source,
             all,
-        } => {
-            let path = match (source, all) {
-                (Some(source), false) => format!("blocks/{}", percent_encode(&source)),
-                (None, true) => "blocks".to_owned(),
-                _ => {
-                    return Err(Failure::usage(
-                        "name a source address (e.g. 127.0.0.1), or --all for every one",
-                    ))
-                }
-            };
-            let api = Api::new(&target)?;
-            let cleared: Cleared = api.call("DELETE", &api.url(&path), None)?;
-            output::cleared(&cleared, json);
-        }
+        } => clear(&target, clear_path(source.as_deref(), all)?, json),
     }
+}
+
+fn list(target: &Target, json: bool) -> Outcome {
+    let api = Api::new(target)?;
+    let list: BlockList = api.call("GET", &api.path("blocks"))?;
+    output::blocks(&list, json);
     Ok(())
+}
+
+fn clear(target: &Target, path: String, json: bool) -> Outcome {
+    let api = Api::new(target)?;
+    let cleared: Cleared = api.call("DELETE", &api.path(&path))?;
+    output::cleared(&cleared, json);
+    Ok(())
+}
+
+/// What to clear: one address, or with `--all` every one; one of the two.
+fn clear_path(source: Option<&str>, all: bool) -> Result<String, Failure> {
+    match (source, all) {
+        (Some(source), false) => Ok(format!("blocks/{}", percent_encode(source))),
+        (None, true) => Ok("blocks".to_owned()),
+        _ => Err(Failure::usage(
+            "name a source address (e.g. 127.0.0.1), or --all for every one",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clear_takes_one_address_or_all() {
+        assert_eq!(clear_path(Some("::1"), false).unwrap(), "blocks/%3A%3A1");
+        assert_eq!(clear_path(None, true).unwrap(), "blocks");
+        assert_eq!(clear_path(None, false).unwrap_err().code, 2);
+    }
 }

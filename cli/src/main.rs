@@ -1,333 +1,124 @@
 //! `edge-token-admin`: the operator's tool for an edge-token deployment.
 //!
-//! - `client …`: register, show, list, update, disable/enable, delete clients, rotate and
-//!   retire their secrets, through the Worker's admin API (local `wrangler dev` or deployed);
-//! - `keys …`: generate, add, promote and retire signing keys in a JWK Set file (or the
-//!   `SIGNING_KEYS` line of `.dev.vars`), and say what to give `wrangler secret put`;
-//! - `token verify`: decode and check a token against a running endpoint's JWKS;
-//! - `blocks …`: list and clear source addresses blocked after failed authentications.
+//! - `client …` ([`client`]): register, show, list, update, disable/enable, delete clients,
+//!   rotate and retire their secrets, through the Worker's admin API ([`api`]);
+//! - `keys …` ([`keys`]): generate, add, promote and retire signing keys in a JWK Set file
+//!   (or the `SIGNING_KEYS` line of `.dev.vars`, [`devvars`]), and say what to give
+//!   `wrangler secret put`;
+//! - `token verify` ([`token`]): decode and check a token against a running endpoint's JWKS;
+//! - `blocks …` ([`blocks`]): list and clear source addresses blocked after failed
+//!   authentications, through the admin API.
 //!
-//! Human output by default, `--json` for scripts. Exit status: 0 done, 1 refused or failed,
-//! 2 bad usage.
+//! The command line is in [`args`]; every request goes to an [`endpoint`] the CLI can trust
+//! with the admin token. Human output by default, `--json` for scripts ([`output`]); a
+//! failure ([`failure`]) prints one line on standard error, JSON with `--json`. Exit status:
+//! 0 done, 1 refused or failed, 2 bad usage.
 
 #![forbid(unsafe_code)]
 
 mod api;
+mod args;
 mod blocks;
+mod client;
+mod devvars;
+mod endpoint;
+mod failure;
 mod keys;
 mod output;
+mod text;
 mod token;
 
-use std::{path::PathBuf, process::ExitCode};
+use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::Parser;
 
-/// Manage an edge-token deployment: clients and secrets, signing keys, tokens.
-#[derive(Parser)]
-#[command(name = "edge-token-admin", version, propagate_version = true)]
-struct Cli {
-    /// Print JSON instead of text (for scripts).
-    #[arg(long, global = true)]
-    json: bool,
-    #[command(subcommand)]
-    command: Command,
+use crate::{
+    args::{Cli, Command, TokenCommand},
+    failure::Failure,
+};
+
+/// The time, read once per run: every rule of the command sees the same `now`.
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
-#[derive(Subcommand)]
-enum Command {
-    /// Clients and their secrets, through the Worker's admin API.
-    #[command(subcommand)]
-    Client(ClientCommand),
-    /// Signing keys in a JWK Set file or in .dev.vars.
-    #[command(subcommand)]
-    Keys(KeysCommand),
-    /// Access tokens.
-    #[command(subcommand)]
-    Token(TokenCommand),
-    /// Source addresses blocked after failed authentications, through the admin API.
-    #[command(subcommand)]
-    Blocks(BlocksCommand),
+/// Whether `--json` was asked for, from the raw arguments (for the failures that come before
+/// the arguments could be parsed).
+fn json_asked(args: &[String]) -> bool {
+    args.iter()
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--json")
 }
 
-#[derive(Subcommand)]
-enum BlocksCommand {
-    /// List the blocked addresses, until when, and how many blocks each had (each block
-    /// lasts twice the one before: 30 s, 60 s, … up to 15 min).
-    List {
-        #[command(flatten)]
-        target: Target,
-    },
-    /// Forget one address's (or every one's) block and failures in its shard, so its next
-    /// block is a first one again; an isolate that already refuses it does so until the
-    /// current block ends.
-    Clear {
-        #[command(flatten)]
-        target: Target,
-        /// The address, e.g. 127.0.0.1 (an IPv6 address stands for its /64).
-        source: Option<String>,
-        /// Clear every address.
-        #[arg(long, conflicts_with = "source")]
-        all: bool,
-    },
-}
-
-/// Where the admin API is and how to authenticate to it.
-#[derive(Args, Clone)]
-pub struct Target {
-    /// The admin Worker's origin. The admin token is read from the EDGE_TOKEN_ADMIN_TOKEN
-    /// environment variable or, for a loopback URL, from ADMIN_TOKEN in --dev-vars.
-    #[arg(long, env = "EDGE_TOKEN_URL", default_value = "http://127.0.0.1:8788")]
-    url: String,
-    /// The tenant whose clients to manage.
-    #[arg(long, env = "EDGE_TOKEN_TENANT", default_value = "default")]
-    tenant: String,
-    /// The local secrets file of `wrangler dev` (read for ADMIN_TOKEN on loopback URLs).
-    #[arg(long, default_value = ".dev.vars")]
-    dev_vars: PathBuf,
-}
-
-#[derive(Subcommand)]
-enum ClientCommand {
-    /// Register a client: the id is generated unless given; the secret is shown once.
-    Create {
-        #[command(flatten)]
-        target: Target,
-        /// A client id of your choice (default: 22 random characters).
-        #[arg(long)]
-        id: Option<String>,
-        #[command(flatten)]
-        fields: Fields,
-    },
-    /// Show a client: settings, secrets (by id) and when each was last used.
-    Show {
-        #[command(flatten)]
-        target: Target,
-        /// The client id.
-        #[arg(allow_hyphen_values = true)]
-        client_id: String,
-    },
-    /// List the tenant's clients.
-    List {
-        #[command(flatten)]
-        target: Target,
-    },
-    /// Change a client's settings; what is not named stays as it is.
-    Update {
-        #[command(flatten)]
-        target: Target,
-        /// The client id.
-        #[arg(allow_hyphen_values = true)]
-        client_id: String,
-        #[command(flatten)]
-        fields: Fields,
-        /// Go back to the default rate limit (600 per minute, burst 50).
-        #[arg(long, conflicts_with_all = ["per_minute", "burst"])]
-        default_rate_limit: bool,
-    },
-    /// Refuse the client everywhere, at once (through its guard object).
-    Disable {
-        #[command(flatten)]
-        target: Target,
-        /// The client id.
-        #[arg(allow_hyphen_values = true)]
-        client_id: String,
-    },
-    /// Serve the client again.
-    Enable {
-        #[command(flatten)]
-        target: Target,
-        /// The client id.
-        #[arg(allow_hyphen_values = true)]
-        client_id: String,
-    },
-    /// Delete a client: refused at once, its record removed.
-    Delete {
-        #[command(flatten)]
-        target: Target,
-        /// The client id.
-        #[arg(allow_hyphen_values = true)]
-        client_id: String,
-        /// Confirm the deletion (it cannot be undone).
-        #[arg(long)]
-        yes: bool,
-    },
-    /// Give the client a new secret (shown once); the current one works until an expiry.
-    RotateSecret {
-        #[command(flatten)]
-        target: Target,
-        /// The client id.
-        #[arg(allow_hyphen_values = true)]
-        client_id: String,
-        /// How long the current secret keeps working, e.g. 30s, 15m, 24h, 7d (default 24h).
-        #[arg(long, conflicts_with = "old_expires_at")]
-        old_expires_in: Option<String>,
-        /// When the current secret stops working, in Unix seconds.
-        #[arg(long)]
-        old_expires_at: Option<u64>,
-    },
-    /// Refuse one of the client's secrets at once and remove it.
-    RetireSecret {
-        #[command(flatten)]
-        target: Target,
-        /// The client id.
-        #[arg(allow_hyphen_values = true)]
-        client_id: String,
-        /// The secret's id, as `client show` lists it.
-        secret_id: String,
-    },
-}
-
-/// A client's settings, for create and update.
-#[derive(Args, Default)]
-pub struct Fields {
-    /// Scopes the client may be granted, space-separated, e.g. "orders:read orders:write".
-    #[arg(long)]
-    scopes: Option<String>,
-    /// Scopes granted when a request names none (a subset of --scopes; "" for none).
-    #[arg(long)]
-    default_scopes: Option<String>,
-    /// The `aud` of its tokens; repeat for several.
-    #[arg(long)]
-    audience: Vec<String>,
-    /// Token lifetime in seconds (60-86400; default 3600).
-    #[arg(long)]
-    ttl: Option<u64>,
-    /// Issuance limit: tokens per minute (with --burst).
-    #[arg(long, requires = "burst")]
-    per_minute: Option<u64>,
-    /// Issuance limit: tokens at once (with --per-minute).
-    #[arg(long, requires = "per_minute")]
-    burst: Option<u64>,
-    /// Grant types, space-separated (default "client_credentials").
-    #[arg(long)]
-    grant_types: Option<String>,
-}
-
-/// The JWK Set to work on.
-#[derive(Args)]
-pub struct KeyFile {
-    /// A JSON JWK Set file (what `wrangler secret put SIGNING_KEYS` takes). Without it, the
-    /// SIGNING_KEYS line of --dev-vars is used.
-    #[arg(long)]
-    file: Option<PathBuf>,
-    /// The local secrets file of `wrangler dev`.
-    #[arg(long, default_value = ".dev.vars")]
-    dev_vars: PathBuf,
-}
-
-#[derive(Subcommand)]
-enum KeysCommand {
-    /// Write a new JWK Set file with one fresh signing key (for a new deployment).
-    Generate {
-        /// Where to write it (created with mode 0600; never overwritten).
-        #[arg(long)]
-        out: PathBuf,
-        /// The key's algorithm.
-        #[arg(long, value_enum, default_value_t = keys::Alg::Ed25519)]
-        alg: keys::Alg,
-    },
-    /// Generate a key and add it as "next": published in the JWKS, not yet signing.
-    Add {
-        #[command(flatten)]
-        keys: KeyFile,
-        /// The key's algorithm.
-        #[arg(long, value_enum, default_value_t = keys::Alg::Ed25519)]
-        alg: keys::Alg,
-    },
-    /// Make a published key the signing key; the current one stays published.
-    Promote {
-        #[command(flatten)]
-        keys: KeyFile,
-        /// The key's kid (see `keys list`). A base64url kid may start with `-`.
-        #[arg(allow_hyphen_values = true)]
-        kid: String,
-        /// Promote even if the key was added less than 300 s ago (JWKS caches may not have it).
-        #[arg(long)]
-        force: bool,
-    },
-    /// Remove a key that no longer signs, once the tokens it signed have expired.
-    Retire {
-        #[command(flatten)]
-        keys: KeyFile,
-        /// The key's kid. A base64url kid may start with `-`.
-        #[arg(allow_hyphen_values = true)]
-        kid: String,
-        /// The longest token lifetime of any client, in seconds.
-        #[arg(long, default_value_t = 86_400)]
-        max_token_ttl: u64,
-        /// Remove it even if tokens it signed may still be live.
-        #[arg(long)]
-        force: bool,
-    },
-    /// List the keys: kid, role (signing, next, previous), when added and demoted.
-    List {
-        #[command(flatten)]
-        keys: KeyFile,
-    },
-}
-
-#[derive(Subcommand)]
-enum TokenCommand {
-    /// Decode a token and verify it against a running endpoint's JWKS (a debugging aid).
-    Verify {
-        /// The token; read from standard input when absent or "-".
-        token: Option<String>,
-        /// The endpoint's origin; the JWKS is that of the token's tenant (from its `iss`).
-        #[arg(long, env = "EDGE_TOKEN_URL", default_value = "http://127.0.0.1:8787")]
-        url: String,
-        /// Also require this `iss`.
-        #[arg(long)]
-        issuer: Option<String>,
-        /// Also require this value in `aud`.
-        #[arg(long)]
-        audience: Option<String>,
-    },
-}
-
-/// A failure for the operator: the message, and the exit status.
-#[derive(Debug)]
-pub struct Failure {
-    message: String,
-    code: u8,
-}
-
-impl Failure {
-    /// Refused or failed: exit status 1.
-    pub fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            code: 1,
-        }
+/// The failure for arguments clap refused; `None` for `--help` and `--version`, which clap
+/// prints itself.
+fn usage_failure(error: &clap::Error) -> Option<Failure> {
+    use clap::error::ErrorKind::{
+        DisplayHelp, DisplayHelpOnMissingArgumentOrSubcommand, DisplayVersion,
+    };
+    if matches!(
+        error.kind(),
+        DisplayHelp | DisplayVersion | DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        return None;
     }
-
-    /// Bad usage: exit status 2.
-    pub fn usage(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            code: 2,
-        }
-    }
+    let text = error.to_string();
+    let first = text.lines().next().unwrap_or_default();
+    Some(Failure::usage(first.trim_start_matches("error: ")))
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let json = cli.json;
+    let raw: Vec<String> = std::env::args().collect();
+    let cli = match Cli::try_parse_from(&raw) {
+        Ok(cli) => cli,
+        Err(error) => match usage_failure(&error).filter(|_| json_asked(&raw)) {
+            Some(failure) => {
+                eprintln!("{}", failure.render(true));
+                return ExitCode::from(failure.code);
+            }
+            None => error.exit(),
+        },
+    };
+    let (json, now) = (cli.json, now());
     let result = match cli.command {
-        Command::Client(command) => api::run(command, json),
-        Command::Keys(command) => keys::run(command, json),
+        Command::Client(command) => client::run(command, json, now),
+        Command::Keys(command) => keys::run(command, json, now),
         Command::Blocks(command) => blocks::run(command, json),
-        Command::Token(TokenCommand::Verify {
-            token,
-            url,
-            issuer,
-            audience,
-        }) => token::verify(token, &url, issuer.as_deref(), audience.as_deref(), json),
+        Command::Token(TokenCommand::Verify(args)) => token::verify(args, json, now),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("edge-token-admin: {}", failure.message);
+            eprintln!("{}", failure.render(json));
             ExitCode::from(failure.code)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_usage_error_with_json_is_reported_as_json() {
+        let raw: Vec<String> = ["edge-token-admin", "--json", "client", "frobnicate"]
+            .map(str::to_owned)
+            .to_vec();
+        assert!(json_asked(&raw));
+        let error = Cli::try_parse_from(&raw).err().unwrap();
+        let failure = usage_failure(&error).unwrap();
+        assert_eq!(failure.code, 2);
+        assert!(
+            failure.message.contains("frobnicate"),
+            "{}",
+            failure.message
+        );
+        let help = Cli::try_parse_from(["edge-token-admin", "--help"])
+            .err()
+            .unwrap();
+        assert!(usage_failure(&help).is_none());
+        assert!(!json_asked(&["x".into(), "--".into(), "--json".into()]));
     }
 }

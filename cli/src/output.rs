@@ -1,41 +1,49 @@
-//! Human and JSON output.
+//! What each command prints: text for people, or with `--json` the answer as JSON.
 
-use edge_token::core::admin::{BlockList, Cleared, ClientInfo, Deleted, ListEntry, NewSecret};
+use std::path::Path;
+
+use edge_token::core::admin::{
+    BlockList, Cleared, ClientInfo, Deleted, ListEntry, NewSecret, SecretInfo,
+};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use crate::api::percent_encode;
-
-/// Unix seconds as `YYYY-MM-DD HH:MM:SS UTC` (proleptic Gregorian, days-from-civil inverse).
-pub fn time(unix: u64) -> String {
-    let days = (unix / 86_400) as i64;
-    let secs = unix % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        secs / 3_600,
-        secs / 60 % 60,
-        secs % 60
-    )
-}
-
-fn when(unix: Option<u64>, never: &str) -> String {
-    unix.map_or_else(|| never.to_owned(), time)
-}
+use crate::text::{percent_encode, time, time_or};
 
 fn print_json(value: &impl Serialize) {
     println!(
         "{}",
         serde_json::to_string_pretty(value).unwrap_or_default()
     );
+}
+
+/// Rows as lines of columns padded to the widest cell (the last column is not padded).
+fn table(rows: &[Vec<String>]) -> Vec<String> {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|cell| cell.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    rows.iter()
+        .map(|row| {
+            let cells: Vec<String> = row
+                .iter()
+                .zip(&widths)
+                .map(|(cell, width)| format!("{cell:width$}"))
+                .collect();
+            cells.join("  ").trim_end().to_owned()
+        })
+        .collect()
+}
+
+/// A secret's last use as shown: a date, or why there is none yet.
+fn last_use(secret: &SecretInfo) -> String {
+    time_or(secret.last_used_at, "not seen")
 }
 
 /// A client's settings and secrets.
@@ -73,15 +81,21 @@ pub fn client(info: &ClientInfo, json: bool) {
         }
     );
     println!("secrets");
-    for s in &info.secrets {
-        println!(
-            "  {}  {}  created {}  expires {}  last used {}",
-            s.id,
-            if s.live { "live   " } else { "refused" },
-            when(s.created_at, "unknown"),
-            when(s.expires_at, "never"),
-            when(s.last_used_at, "not seen"),
-        );
+    let rows: Vec<Vec<String>> = info
+        .secrets
+        .iter()
+        .map(|s| {
+            vec![
+                format!("  {}", s.id),
+                (if s.live { "live" } else { "refused" }).to_owned(),
+                format!("created {}", time_or(s.created_at, "unknown")),
+                format!("expires {}", time_or(s.expires_at, "never")),
+                format!("last used {}", last_use(s)),
+            ]
+        })
+        .collect();
+    for line in table(&rows) {
+        println!("{line}");
     }
     if info.usage_unavailable {
         println!("  (the guard object did not answer: status and last use may be incomplete)");
@@ -129,19 +143,23 @@ pub fn rotated(answer: &NewSecret, url: &str, json: bool) {
     new_secret(answer, url, &heading, note);
 }
 
-/// The tenant's clients.
+/// The tenant's clients, one aligned row each.
 pub fn list(tenant: &str, clients: &[ListEntry], json: bool) {
     if json {
-        return print_json(&serde_json::json!({ "tenant": tenant, "clients": clients }));
+        return print_json(&json!({ "tenant": tenant, "clients": clients }));
     }
     println!("{} client(s) in tenant {tenant}", clients.len());
-    for c in clients {
+    let mut rows = vec![vec!["  CLIENT".to_owned(), "STATUS".to_owned()]];
+    rows.extend(clients.iter().map(|c| {
         let status = match c.disabled {
             Some(true) => "disabled",
             Some(false) => "enabled",
-            None => "status not in KV metadata (see `client show`)",
+            None => "unknown (see `client show`)",
         };
-        println!("  {}  {status}", c.client_id);
+        vec![format!("  {}", c.client_id), status.to_owned()]
+    }));
+    for line in table(&rows) {
+        println!("{line}");
     }
 }
 
@@ -185,9 +203,90 @@ pub fn cleared(cleared: &Cleared, json: bool) {
     );
 }
 
-/// Plain JSON for the other commands.
-pub fn value(value: &Value) {
-    print_json(value);
+/// Keys as described by `keys::rules::describe`, one aligned row each.
+fn print_keys(described: &[Value]) {
+    let when = |v: &Value| v.as_u64().map_or_else(|| "not recorded".to_owned(), time);
+    let rows: Vec<Vec<String>> = described
+        .iter()
+        .map(|k| {
+            vec![
+                format!("  {}", k["kid"].as_str().unwrap_or("")),
+                k["role"].as_str().unwrap_or("").to_owned(),
+                format!("added {}", when(&k["added_at"])),
+                format!("demoted {}", when(&k["demoted_at"])),
+            ]
+        })
+        .collect();
+    for line in table(&rows) {
+        println!("{line}");
+    }
+}
+
+/// A change to a key set: what was done, the keys, and the next step.
+pub fn keys(done: &str, described: &[Value], next: &str, json: bool) {
+    if json {
+        return print_json(&json!({ "done": done, "keys": described, "next_step": next }));
+    }
+    println!("{done}");
+    print_keys(described);
+    println!("{next}");
+}
+
+/// The keys of the set in `path`.
+pub fn key_list(path: &Path, described: &[Value], json: bool) {
+    if json {
+        return print_json(&json!({ "keys": described }));
+    }
+    println!("{} key(s) in {}", described.len(), path.display());
+    print_keys(described);
+}
+
+/// A new key set file.
+pub fn generated(kid: &str, out: &Path, next: &str, json: bool) {
+    if json {
+        return print_json(&json!({ "kid": kid, "file": out, "next_step": next }));
+    }
+    println!(
+        "wrote a new key set with signing key {kid} to {}",
+        out.display()
+    );
+    println!("{next}");
+}
+
+/// A claim's value as shown; a time claim with its UTC date beside the number.
+fn claim(name: &str, value: &Value) -> String {
+    match (name, value.as_u64()) {
+        ("exp" | "iat" | "nbf" | "auth_time", Some(unix)) => format!("{unix}  ({})", time(unix)),
+        _ => value.to_string(),
+    }
+}
+
+/// A checked token: header, claims and, if valid, who signed it.
+pub fn verified(header: &Value, claims: &Value, problems: &[String], kid: &str, json: bool) {
+    let valid = problems.is_empty();
+    if json {
+        return print_json(&json!({
+            "valid": valid,
+            "problems": problems,
+            "header": header,
+            "claims": claims,
+        }));
+    }
+    println!("header  {header}");
+    println!("claims");
+    let rows: Vec<Vec<String>> = claims
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, value)| vec![format!("  {name}"), claim(name, value)])
+        .collect();
+    for line in table(&rows) {
+        println!("{line}");
+    }
+    if valid {
+        let exp = claims["exp"].as_u64().unwrap_or(0);
+        println!("VALID: signed by {kid}, expires {}", time(exp));
+    }
 }
 
 #[cfg(test)]
@@ -195,9 +294,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn times_are_utc_calendar_dates() {
-        assert_eq!(time(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(time(951_782_400), "2000-02-29 00:00:00 UTC");
-        assert_eq!(time(1_767_225_599), "2025-12-31 23:59:59 UTC");
+    fn table_columns_are_aligned_to_the_widest_cell() {
+        let rows = [
+            vec!["a".to_owned(), "bb".to_owned(), "c".to_owned()],
+            vec!["aaa".to_owned(), "b".to_owned(), "".to_owned()],
+        ];
+        assert_eq!(table(&rows), ["a    bb  c", "aaa  b"]);
+    }
+
+    #[test]
+    fn time_claims_show_their_utc_date_beside_the_number() {
+        assert_eq!(
+            claim("exp", &json!(1_767_225_599)),
+            "1767225599  (2025-12-31 23:59:59 UTC)"
+        );
+        assert_eq!(claim("sub", &json!("svc")), "\"svc\"");
+        assert_eq!(claim("iat", &json!("x")), "\"x\"");
     }
 }

@@ -110,6 +110,13 @@ pub struct Tenants {
     routes: HashMap<String, (usize, Endpoint)>,
 }
 
+/// Whether a URL's host (as written in a URL: an IPv6 address in brackets) is this machine's
+/// loopback, the one place plain `http` is allowed: by `ISSUER` here and by the operator CLI,
+/// which sends the admin token only over https or to such a host.
+pub fn is_loopback_host(host: &str) -> bool {
+    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
+}
+
 fn is_loopback_http(origin: &str) -> bool {
     let Some(authority) = origin.strip_prefix("http://") else {
         return false;
@@ -119,7 +126,7 @@ fn is_loopback_http(origin: &str) -> bool {
     } else {
         authority.split(':').next().unwrap_or("")
     };
-    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
+    is_loopback_host(host)
 }
 
 /// `ISSUER`: an `https` origin (or `http` on loopback), with no path, query or fragment.

@@ -1,0 +1,276 @@
+//! The command line: every command, its arguments and their `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::keys::Alg;
+
+/// Manage an edge-token deployment: clients and secrets, signing keys, tokens.
+#[derive(Parser)]
+#[command(name = "edge-token-admin", version, propagate_version = true)]
+pub struct Cli {
+    /// Print JSON instead of text (for scripts); errors go to stderr as JSON too.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The command groups.
+#[derive(Subcommand)]
+pub enum Command {
+    /// Clients and their secrets, through the Worker's admin API.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Signing keys in a JWK Set file or in .dev.vars.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Access tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Source addresses blocked after failed authentications, through the admin API.
+    #[command(subcommand)]
+    Blocks(BlocksCommand),
+}
+
+/// The `blocks` commands.
+#[derive(Subcommand)]
+pub enum BlocksCommand {
+    /// List the blocked addresses, until when, and how many blocks each had (each block
+    /// lasts twice the one before: 30 s, 60 s, … up to 15 min).
+    List {
+        /// Where the admin API is.
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Forget one address's (or every one's) block and failures in its shard, so its next
+    /// block is a first one again; an isolate that already refuses it does so until the
+    /// current block ends.
+    Clear {
+        /// Where the admin API is.
+        #[command(flatten)]
+        target: Target,
+        /// The address, e.g. 127.0.0.1 (an IPv6 address stands for its /64).
+        source: Option<String>,
+        /// Clear every address.
+        #[arg(long, conflicts_with = "source")]
+        all: bool,
+    },
+}
+
+/// Where the admin API is and how to authenticate to it.
+#[derive(Args, Clone)]
+pub struct Target {
+    /// The admin Worker's origin (https, or http on loopback; no user name, path or query).
+    /// The admin token is read from the EDGE_TOKEN_ADMIN_TOKEN environment variable or, for
+    /// a loopback URL, from ADMIN_TOKEN in --dev-vars.
+    #[arg(long, env = "EDGE_TOKEN_URL", default_value = "http://127.0.0.1:8788")]
+    pub url: String,
+    /// The tenant whose clients to manage.
+    #[arg(long, env = "EDGE_TOKEN_TENANT", default_value = "default")]
+    pub tenant: String,
+    /// The local secrets file of `wrangler dev` (read for ADMIN_TOKEN on loopback URLs).
+    #[arg(long, default_value = ".dev.vars")]
+    pub dev_vars: PathBuf,
+}
+
+/// One client of the tenant.
+#[derive(Args)]
+pub struct ClientRef {
+    /// Where the admin API is.
+    #[command(flatten)]
+    pub target: Target,
+    /// The client id.
+    #[arg(allow_hyphen_values = true)]
+    pub client_id: String,
+}
+
+/// The `client` commands.
+#[derive(Subcommand)]
+pub enum ClientCommand {
+    /// Register a client: the id is generated unless given; the secret is shown once.
+    Create {
+        /// Where the admin API is.
+        #[command(flatten)]
+        target: Target,
+        /// A client id of your choice (default: 22 random characters).
+        #[arg(long)]
+        id: Option<String>,
+        /// Its settings.
+        #[command(flatten)]
+        fields: Fields,
+    },
+    /// Show a client: settings, creation time, secrets (by id) and when each was last used.
+    Show(ClientRef),
+    /// List the tenant's clients with their scopes, audience and last use.
+    List {
+        /// Where the admin API is.
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Change a client's settings; what is not named stays as it is.
+    Update {
+        /// The client.
+        #[command(flatten)]
+        client: ClientRef,
+        /// The settings to change.
+        #[command(flatten)]
+        fields: Fields,
+        /// Go back to the default rate limit (600 per minute, burst 50).
+        #[arg(long, conflicts_with_all = ["per_minute", "burst"])]
+        default_rate_limit: bool,
+    },
+    /// Refuse the client everywhere, at once (through its guard object).
+    Disable(ClientRef),
+    /// Serve the client again.
+    Enable(ClientRef),
+    /// Delete a client: refused at once, its record removed.
+    Delete {
+        /// The client.
+        #[command(flatten)]
+        client: ClientRef,
+        /// Confirm the deletion (it cannot be undone).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Give the client a new secret (shown once); the current one works until an expiry.
+    RotateSecret {
+        /// The client.
+        #[command(flatten)]
+        client: ClientRef,
+        /// How long the current secret keeps working, e.g. 30s, 15m, 24h, 7d (default 24h).
+        #[arg(long, conflicts_with = "old_expires_at")]
+        old_expires_in: Option<String>,
+        /// When the current secret stops working, in Unix seconds.
+        #[arg(long)]
+        old_expires_at: Option<u64>,
+    },
+    /// Refuse one of the client's secrets at once and remove it.
+    RetireSecret {
+        /// The client.
+        #[command(flatten)]
+        client: ClientRef,
+        /// The secret's id, as `client show` lists it.
+        secret_id: String,
+    },
+}
+
+/// A client's settings, for create and update.
+#[derive(Args, Default)]
+pub struct Fields {
+    /// Scopes the client may be granted, space-separated, e.g. "orders:read orders:write".
+    #[arg(long)]
+    pub scopes: Option<String>,
+    /// Scopes granted when a request names none (a subset of --scopes; "" for none).
+    #[arg(long)]
+    pub default_scopes: Option<String>,
+    /// The `aud` of its tokens; repeat for several.
+    #[arg(long)]
+    pub audience: Vec<String>,
+    /// Token lifetime in seconds (60-86400; default 3600).
+    #[arg(long)]
+    pub ttl: Option<u64>,
+    /// Issuance limit: tokens per minute (with --burst).
+    #[arg(long, requires = "burst")]
+    pub per_minute: Option<u64>,
+    /// Issuance limit: tokens at once (with --per-minute).
+    #[arg(long, requires = "per_minute")]
+    pub burst: Option<u64>,
+    /// Grant types, space-separated (default "client_credentials").
+    #[arg(long)]
+    pub grant_types: Option<String>,
+}
+
+/// The JWK Set to work on.
+#[derive(Args)]
+pub struct KeyFile {
+    /// A JSON JWK Set file (what `wrangler secret put SIGNING_KEYS` takes). Without it, the
+    /// SIGNING_KEYS line of --dev-vars is used.
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// The local secrets file of `wrangler dev`.
+    #[arg(long, default_value = ".dev.vars")]
+    pub dev_vars: PathBuf,
+}
+
+/// The `keys` commands.
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Write a new JWK Set file with one fresh signing key (for a new deployment).
+    Generate {
+        /// Where to write it (created with mode 0600; never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+        /// The key's algorithm.
+        #[arg(long, value_enum, default_value_t = Alg::Ed25519)]
+        alg: Alg,
+    },
+    /// Generate a key and add it as "next": published in the JWKS, not yet signing.
+    Add {
+        /// The set.
+        #[command(flatten)]
+        keys: KeyFile,
+        /// The key's algorithm.
+        #[arg(long, value_enum, default_value_t = Alg::Ed25519)]
+        alg: Alg,
+    },
+    /// Make a published key the signing key; the current one stays published.
+    Promote {
+        /// The set.
+        #[command(flatten)]
+        keys: KeyFile,
+        /// The key's kid (see `keys list`). A base64url kid may start with `-`.
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+        /// Promote even if the key was added less than 300 s ago (JWKS caches may not have it).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Remove a key that no longer signs, once the tokens it signed have expired.
+    Retire {
+        /// The set.
+        #[command(flatten)]
+        keys: KeyFile,
+        /// The key's kid. A base64url kid may start with `-`.
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+        /// The longest token lifetime of any client, in seconds.
+        #[arg(long, default_value_t = 86_400)]
+        max_token_ttl: u64,
+        /// Remove it even if tokens it signed may still be live.
+        #[arg(long)]
+        force: bool,
+    },
+    /// List the keys: kid, role (signing, next, previous), when added and demoted.
+    List {
+        /// The set.
+        #[command(flatten)]
+        keys: KeyFile,
+    },
+}
+
+/// The `token` commands.
+#[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Decode a token and verify it against a running endpoint's JWKS (a debugging aid).
+    Verify(Verify),
+}
+
+/// `token verify`'s arguments.
+#[derive(Args)]
+pub struct Verify {
+    /// The token; read from standard input when absent or "-".
+    pub token: Option<String>,
+    /// The endpoint's origin (https, or http on loopback); the JWKS is that of the token's
+    /// tenant (from its `iss`).
+    #[arg(long, env = "EDGE_TOKEN_URL", default_value = "http://127.0.0.1:8787")]
+    pub url: String,
+    /// Also require this `iss`.
+    #[arg(long)]
+    pub issuer: Option<String>,
+    /// Also require this value in `aud`.
+    #[arg(long)]
+    pub audience: Option<String>,
+}

@@ -1,0 +1,276 @@
+//! `client …`: one function per command, each wiring the admin API to the output; the
+//! requests are built by small pure functions.
+
+use edge_token::core::{
+    admin::{
+        ClientInfo, ClientUpdate, Deleted, ListEntry, ListPage, NewClient, NewSecret, Rotation,
+    },
+    limit::Limit,
+};
+
+use crate::{
+    api::Api,
+    args::{ClientCommand, ClientRef, Fields, Target},
+    failure::{Failure, Outcome},
+    output,
+    text::percent_encode,
+};
+
+/// Runs a `client` command; `now` is the time the CLI started, in Unix seconds.
+pub fn run(command: ClientCommand, json: bool, now: u64) -> Outcome {
+    match command {
+        ClientCommand::Create { target, id, fields } => create(&target, id, fields, json),
+        ClientCommand::Show(client) => show(&client, json),
+        ClientCommand::List { target } => list(&target, json),
+        ClientCommand::Update {
+            client,
+            fields,
+            default_rate_limit,
+        } => update(&client, fields, default_rate_limit, json),
+        ClientCommand::Disable(client) => set_status(&client, "/disable", json),
+        ClientCommand::Enable(client) => set_status(&client, "/enable", json),
+        ClientCommand::Delete { client, yes } => delete(&client, yes, json),
+        ClientCommand::RotateSecret {
+            client,
+            old_expires_in,
+            old_expires_at,
+        } => {
+            let expiry = old_secret_expiry(old_expires_in.as_deref(), old_expires_at, now)?;
+            rotate(&client, expiry, json)
+        }
+        ClientCommand::RetireSecret { client, secret_id } => retire(&client, &secret_id, json),
+    }
+}
+
+fn create(target: &Target, id: Option<String>, fields: Fields, json: bool) -> Outcome {
+    let input = new_client(id, fields)?;
+    let api = Api::new(target)?;
+    let answer: NewSecret = api.call_with("POST", &api.path("clients"), &input)?;
+    output::created(&answer, &target.url, json);
+    Ok(())
+}
+
+fn show(client: &ClientRef, json: bool) -> Outcome {
+    let api = Api::new(&client.target)?;
+    let info: ClientInfo = api.call("GET", &api.client_path(&client.client_id, ""))?;
+    output::client(&info, json);
+    Ok(())
+}
+
+/// Every page of the list, in order (bounded by the API's cursor: it ends on the last page).
+fn list(target: &Target, json: bool) -> Outcome {
+    let api = Api::new(target)?;
+    let mut clients: Vec<ListEntry> = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let query = cursor.map_or(String::new(), |c| format!("?cursor={}", percent_encode(&c)));
+        let page: ListPage = api.call("GET", &format!("{}{query}", api.path("clients")))?;
+        clients.extend(page.clients);
+        cursor = page.cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    output::list(&target.tenant, &clients, json);
+    Ok(())
+}
+
+fn update(client: &ClientRef, fields: Fields, default_rate_limit: bool, json: bool) -> Outcome {
+    let change = update_request(fields, default_rate_limit)?;
+    let api = Api::new(&client.target)?;
+    let path = api.client_path(&client.client_id, "");
+    let info: ClientInfo = api.call_with("PATCH", &path, &change)?;
+    output::client(&info, json);
+    Ok(())
+}
+
+/// Disables or enables (`rest`: `/disable`, `/enable`).
+fn set_status(client: &ClientRef, rest: &str, json: bool) -> Outcome {
+    let api = Api::new(&client.target)?;
+    let info: ClientInfo = api.call("POST", &api.client_path(&client.client_id, rest))?;
+    output::client(&info, json);
+    Ok(())
+}
+
+fn delete(client: &ClientRef, yes: bool, json: bool) -> Outcome {
+    if !yes {
+        return Err(Failure::usage(format!(
+            "deleting {:?} cannot be undone: add --yes to confirm",
+            client.client_id
+        )));
+    }
+    let api = Api::new(&client.target)?;
+    let answer: Deleted = api.call("DELETE", &api.client_path(&client.client_id, ""))?;
+    output::deleted(&answer, json);
+    Ok(())
+}
+
+fn rotate(client: &ClientRef, old_secret_expires_at: Option<u64>, json: bool) -> Outcome {
+    let api = Api::new(&client.target)?;
+    let path = api.client_path(&client.client_id, "/secrets");
+    let rotation = Rotation {
+        old_secret_expires_at,
+    };
+    let answer: NewSecret = api.call_with("POST", &path, &rotation)?;
+    output::rotated(&answer, &client.target.url, json);
+    Ok(())
+}
+
+fn retire(client: &ClientRef, secret_id: &str, json: bool) -> Outcome {
+    let api = Api::new(&client.target)?;
+    let rest = format!("/secrets/{}", percent_encode(secret_id));
+    let info: ClientInfo = api.call("DELETE", &api.client_path(&client.client_id, &rest))?;
+    output::client(&info, json);
+    Ok(())
+}
+
+fn split(list: &str) -> Vec<String> {
+    list.split_whitespace().map(str::to_owned).collect()
+}
+
+/// The change that `fields` asks for; members it does not name stay absent.
+fn update_of(fields: Fields) -> ClientUpdate {
+    ClientUpdate {
+        scopes: fields.scopes.as_deref().map(split),
+        default_scopes: fields.default_scopes.as_deref().map(split),
+        audience: (!fields.audience.is_empty()).then_some(fields.audience),
+        token_ttl: fields.ttl,
+        rate_limit: fields
+            .per_minute
+            .zip(fields.burst)
+            .map(|(per_minute, burst)| Some(Limit { per_minute, burst })),
+        grant_types: fields.grant_types.as_deref().map(split),
+    }
+}
+
+/// An update's request: at least one setting named.
+fn update_request(fields: Fields, default_rate_limit: bool) -> Result<ClientUpdate, Failure> {
+    let mut change = update_of(fields);
+    if default_rate_limit {
+        change.rate_limit = Some(None);
+    }
+    if change == ClientUpdate::default() {
+        return Err(Failure::usage(
+            "nothing to update: name at least one setting",
+        ));
+    }
+    Ok(change)
+}
+
+/// A new client from `fields`, which must name its scopes and audience.
+fn new_client(client_id: Option<String>, fields: Fields) -> Result<NewClient, Failure> {
+    let update = update_of(fields);
+    let scopes = update.scopes.ok_or_else(|| {
+        Failure::usage("--scopes is required, e.g. --scopes \"orders:read orders:write\"")
+    })?;
+    let audience = update.audience.ok_or_else(|| {
+        Failure::usage("--audience is required, e.g. --audience https://api.example.com")
+    })?;
+    Ok(NewClient {
+        client_id,
+        scopes,
+        default_scopes: update.default_scopes.unwrap_or_default(),
+        audience,
+        token_ttl: update.token_ttl,
+        rate_limit: update.rate_limit.flatten(),
+        grant_types: update.grant_types,
+    })
+}
+
+/// When the current secret stops working after a rotation: `now` + `--old-expires-in`, or
+/// `--old-expires-at`, or the API's default (absent).
+fn old_secret_expiry(
+    expires_in: Option<&str>,
+    expires_at: Option<u64>,
+    now: u64,
+) -> Result<Option<u64>, Failure> {
+    match expires_in {
+        Some(duration) => Ok(Some(now + parse_duration(duration)?)),
+        None => Ok(expires_at),
+    }
+}
+
+/// Parses `30s`, `15m`, `24h`, `7d` (or bare seconds).
+fn parse_duration(text: &str) -> Result<u64, Failure> {
+    let bad = || {
+        Failure::usage(format!(
+            "{text:?} is not a duration such as 30s, 15m, 24h or 7d"
+        ))
+    };
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((at, _)) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let factor = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(factor).ok_or_else(bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_a_unit_or_seconds() {
+        assert_eq!(parse_duration("90").ok(), Some(90));
+        assert_eq!(parse_duration("15m").ok(), Some(900));
+        assert_eq!(parse_duration("24h").ok(), Some(86_400));
+        assert_eq!(parse_duration("7d").ok(), Some(604_800));
+        for bad in ["", "h", "5w", "-1s", "1.5h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_old_secret_expires_after_the_given_duration_or_at_the_given_time() {
+        assert_eq!(
+            old_secret_expiry(Some("1h"), None, 1_000).unwrap(),
+            Some(4_600)
+        );
+        assert_eq!(old_secret_expiry(None, Some(9), 1_000).unwrap(), Some(9));
+        assert_eq!(old_secret_expiry(None, None, 1_000).unwrap(), None);
+        assert_eq!(old_secret_expiry(Some("2x"), None, 0).unwrap_err().code, 2);
+    }
+
+    #[test]
+    fn an_update_names_only_what_was_given_and_at_least_one_setting() {
+        let fields = Fields {
+            ttl: Some(120),
+            ..Fields::default()
+        };
+        let change = update_request(fields, false).unwrap();
+        assert_eq!(change.token_ttl, Some(120));
+        assert_eq!(change.scopes, None);
+        assert_eq!(
+            update_request(Fields::default(), true).unwrap().rate_limit,
+            Some(None)
+        );
+        assert_eq!(
+            update_request(Fields::default(), false).unwrap_err().code,
+            2
+        );
+    }
+
+    #[test]
+    fn a_new_client_needs_scopes_and_audience() {
+        let fields = |scopes: Option<&str>, audience: &[&str]| Fields {
+            scopes: scopes.map(str::to_owned),
+            audience: audience.iter().map(|a| (*a).to_owned()).collect(),
+            ..Fields::default()
+        };
+        let made = new_client(None, fields(Some("a b"), &["x"])).unwrap();
+        assert_eq!(made.scopes, ["a", "b"]);
+        assert!(made.default_scopes.is_empty());
+        let no_scopes = new_client(None, fields(None, &["x"])).unwrap_err();
+        assert!(no_scopes.message.contains("--scopes is required"));
+        let no_audience = new_client(None, fields(Some("a"), &[])).unwrap_err();
+        assert!(no_audience.message.contains("--audience is required"));
+    }
+}
