@@ -15,11 +15,17 @@
 //   old tokens verify, new tokens carry the new kid; no private key out → "key rotation: …"
 //   token verify against the served JWKS                                → (within "key rotation: …")
 //   blocks list / clear (one address or all; the doubling forgotten)    → "blocks list shows an address blocked …"
+//   the admin token goes only where --url means (no userinfo trick,
+//   no redirect followed, JWKS over https or loopback only)             → "the admin token goes only to the origin --url names …"
+//   --json failures are JSON on stderr with the same exit codes         → "with --json, failures are JSON on stderr …"
+//   failures name the next step (npm start, keys generate, no token)    → "failures point to the next step …"
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { assert, jose, runCli, testLogHygiene, useWorker, within } from './harness.mjs';
+import { CLI_BIN, assert, jose, runCli, testLogHygiene, useWorker, within } from './harness.mjs';
 
 const w = useWorker({ adminToken: true });
 const dir = mkdtempSync(join(tmpdir(), 'edge-token-cli-'));
@@ -305,6 +311,82 @@ test('key rotation: add as next, promote, retire after expiry; old tokens verify
     for (const d of privateParts()) assert.ok(!out.includes(d), 'no private key in any output');
   }
   assert.ok(!listed.stdout.includes(privateParts()[0]));
+});
+
+/** The CLI without blocking this process (so that a server here can answer it): {code, stderr}. */
+const runCliAsync = (args, env) => new Promise((resolve, reject) => {
+  const child = spawn(CLI_BIN, args, { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, cwd: dir });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += d; });
+  const timer = setTimeout(() => child.kill(), 30_000);
+  child.on('error', reject);
+  child.on('close', (code) => { clearTimeout(timer); resolve({ code, stderr }); });
+});
+
+/** A loopback HTTP server that notes each request's path and Authorization, answering with `answer`. */
+async function recorder(host, answer) {
+  const seen = [];
+  const server = createServer((req, res) => {
+    seen.push({ path: req.url, authorization: req.headers.authorization });
+    answer(req, res);
+  });
+  await new Promise((r) => server.listen(0, host, r));
+  return { seen, port: server.address().port, close: () => new Promise((r) => server.close(r)) };
+}
+
+test('the admin token goes only to the origin --url names: no userinfo trick, no redirect, no plain-http JWKS', async () => {
+  const token = 'x'.repeat(40);
+  // 127.0.0.2 is on this machine, but is not a loopback host the CLI trusts with plain http.
+  const trap = await recorder('127.0.0.2', (req, res) => res.end('{}'));
+  try {
+    const sneaky = await runCliAsync(['client', 'list', '--url', `http://127.0.0.1:1@127.0.0.2:${trap.port}`], { EDGE_TOKEN_ADMIN_TOKEN: token });
+    assert.equal(sneaky.code, 2, sneaky.stderr);
+    assert.match(sneaky.stderr, /must not carry a user name or password/);
+    const redirecting = await recorder('127.0.0.1', (req, res) => {
+      res.writeHead(307, { Location: `http://127.0.0.2:${trap.port}${req.url}` }).end();
+    });
+    try {
+      const redirected = await runCliAsync(['client', 'list', '--url', `http://127.0.0.1:${redirecting.port}`], { EDGE_TOKEN_ADMIN_TOKEN: token });
+      assert.equal(redirected.code, 1, redirected.stderr);
+      assert.match(redirected.stderr, /redirect .* not followed/);
+      assert.equal(redirecting.seen.length, 1, 'one request to the origin named');
+      const jwks = await runCliAsync(['token', 'verify', 'a.b.c', '--url', `http://127.0.0.1:${redirecting.port}`], {});
+      assert.equal(jwks.code, 1, 'the JWKS redirect is not followed either');
+    } finally { await redirecting.close(); }
+    assert.deepEqual(trap.seen, [], 'nothing reached the other host');
+  } finally { await trap.close(); }
+  const plain = runCli(['token', 'verify', 'a.b.c', '--url', 'http://example.com']);
+  assert.equal(plain.code, 2, 'no JWKS over plain http to a remote host');
+  assert.match(plain.stderr, /must be https/);
+});
+
+test('with --json, failures are JSON on stderr with the same exit codes', () => {
+  const usage = cli(['client', 'create', '--audience', 'https://a.example']);
+  assert.equal(usage.code, 2);
+  assert.deepEqual(Object.keys(JSON.parse(usage.stderr)), ['error', 'message']);
+  assert.equal(JSON.parse(usage.stderr).error, 'usage');
+  assert.match(JSON.parse(usage.stderr).message, /--scopes is required/);
+  const refused = cli(['client', 'show', 'no-such-client']);
+  assert.equal(refused.code, 1);
+  assert.equal(JSON.parse(refused.stderr).error, 'not_found', 'the admin API\'s own code');
+  const unknown = runCli(['--json', 'client', 'frobnicate']);
+  assert.equal(unknown.code, 2);
+  assert.equal(JSON.parse(unknown.stderr).error, 'usage');
+  const text = runCli(['client', 'frobnicate']);
+  assert.equal(text.code, 2);
+  assert.throws(() => JSON.parse(text.stderr), 'without --json, text');
+});
+
+test('failures point to the next step: npm start, keys generate, a token to verify', () => {
+  const down = runCli(['client', 'list', '--url', 'http://127.0.0.1:1'], { env: { EDGE_TOKEN_ADMIN_TOKEN: 'x'.repeat(40) } });
+  assert.equal(down.code, 1);
+  assert.match(down.stderr, /could not reach http:\/\/127\.0\.0\.1:1: .*`npm start`/);
+  const noFile = runCli(['keys', 'add', '--file', 'keys.json'], { cwd: dir });
+  assert.equal(noFile.code, 1);
+  assert.match(noFile.stderr, /cannot read keys\.json: .*keys generate --out keys\.json/);
+  const empty = runCli(['token', 'verify', '--url', w.url], { input: '' });
+  assert.equal(empty.code, 2);
+  assert.match(empty.stderr, /no token given/);
 });
 
 testLogHygiene(w);
