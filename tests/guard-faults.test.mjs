@@ -5,8 +5,10 @@
 //   issue 3: a DO fault (simulated) gives the documented answers
 //     → "an object that throws gives 503 with Retry-After: 1" (and "... that never answers ...")
 //     → "without the object, failed authentications are still answered invalid_client"
+//   issue 9 (4d): errors from the source shards are logged and counted, not dropped
+//     → "when the source shards fail, failures are still answered, tokens issued, and each error logged with a count"
 import { describe, test } from 'node:test';
-import { assert, assertError, testLogHygiene, useWorker } from './harness.mjs';
+import { assert, assertError, assertIssued, testLogHygiene, useWorker } from './harness.mjs';
 
 for (const [fault, what] of [['throw', 'throws'], ['hang', 'never answers']]) {
   describe(`a guard object that ${what}`, () => {
@@ -30,3 +32,21 @@ for (const [fault, what] of [['throw', 'throws'], ['hang', 'never answers']]) {
     testLogHygiene(w, ` (${fault})`);
   });
 }
+
+describe('source shards that throw', () => {
+  const w = useWorker({ guardFault: 'throw', brokenGuards: ['SOURCE_GUARD'] });
+
+  test('when the source shards fail, failures are still answered, tokens issued, and each error logged with a count', async () => {
+    const c = await w.seedClient();
+    for (let i = 0; i < 3; i++) assertError(await w.token({ auth: [c.id, 'wrong-secret-value'] }), 401, 'invalid_client');
+    assertError(await w.token({ auth: ['no-such-client', 'x'] }), 401, 'invalid_client');
+    await assertIssued(w, await w.token({ auth: [c.id, c.secret] }), c, { scope: 'read', echo: true });
+    const errors = (await w.jsonLogLines(w.tokenAnswers.length))
+      .filter((l) => l.route === 'guard' && l.binding === 'SOURCE_GUARD');
+    assert.equal(errors.length, 4, 'one line per failed report to a shard');
+    assert.deepEqual(errors.map((l) => l.errors), [1, 2, 3, 4], "the isolate's running count of object errors");
+    assert.ok(errors.every((l) => l.path === 'failure' && !('outcome' in l)), 'names the request, and is no request line');
+  });
+
+  testLogHygiene(w, ' (source shards)');
+});

@@ -78,8 +78,8 @@ const PROBE = `export default { async fetch(req, env) {
   return target.fetch(req.url, { method: req.method, headers, body });
 } };`;
 
-// A stand-in for the per-client guard object that fails: `throw` answers every call with an
-// exception, `hang` never answers. Bound in place of ClientGuard to simulate an object fault.
+// A stand-in for a guard object that fails: `throw` answers every call with an exception,
+// `hang` never answers. Bound in place of the guard objects to simulate an object fault.
 const BROKEN_GUARD = `export class BrokenGuard {
   constructor(state, env) { this.mode = env.MODE; }
   async fetch() {
@@ -98,11 +98,12 @@ export class TestWorker {
   /**
    * `tenants`: the TENANTS var (default: wrangler.toml's); `tenant`: the one `token()` and
    * `seedClient()` use by default (default: the first); `issuer`: the origin (ISSUER);
-   * `guardFault` ('throw' | 'hang') binds CLIENT_GUARD to a broken object; `admin` runs the
-   * admin Worker beside the token Worker (default: when `adminToken` is given), `adminToken`
-   * sets its ADMIN_TOKEN secret (true: a random one), which switches the admin API on.
+   * `guardFault` ('throw' | 'hang') binds the objects named in `brokenGuards` (default
+   * CLIENT_GUARD) to a broken object; `admin` runs the admin Worker beside the token Worker
+   * (default: when `adminToken` is given), `adminToken` sets its ADMIN_TOKEN secret (true: a
+   * random one), which switches the admin API on.
    */
-  constructor({ tenants = WORKER.vars.TENANTS, tenant = Object.keys(tenants)[0], issuer = ISSUER, guardFault, adminToken, admin = Boolean(adminToken) } = {}) {
+  constructor({ tenants = WORKER.vars.TENANTS, tenant = Object.keys(tenants)[0], issuer = ISSUER, guardFault, brokenGuards = ['CLIENT_GUARD'], adminToken, admin = Boolean(adminToken) } = {}) {
     this.tenants = tenants;
     this.tenant = tenant;
     this.tokenPath = tenants[tenant].token_paths[0];
@@ -110,6 +111,7 @@ export class TestWorker {
     this.origin = issuer;
     this.issuer = this.issuerOf(tenant);
     this.guardFault = guardFault;
+    this.brokenGuards = brokenGuards;
     this.adminToken = adminToken === true ? randomToken() : adminToken;
     this.withAdmin = admin;
     this.keys = [generateSigningKey()];
@@ -128,9 +130,10 @@ export class TestWorker {
       name: 'broken-guard', modules: true, script: BROKEN_GUARD,
       compatibilityDate: WORKER.compatibilityDate, bindings: { MODE: this.guardFault },
     };
-    const durableObjects = broken
-      ? { ...worker.durableObjects, CLIENT_GUARD: { className: 'BrokenGuard', scriptName: broken.name, useSQLite: true } }
-      : worker.durableObjects;
+    const durableObjects = { ...worker.durableObjects };
+    for (const name of broken ? this.brokenGuards : []) {
+      durableObjects[name] = { className: 'BrokenGuard', scriptName: broken.name, useSQLite: true };
+    }
     const shared = {
       ISSUER: this.origin, TENANTS: this.tenants,
       SIGNING_KEYS: signingKeysJson(this.keys), CLIENT_SECRET_PEPPER: this.pepper,
@@ -224,10 +227,13 @@ export class TestWorker {
     return res.json();
   }
 
-  /** A caller address not used before by this instance (198.18.0.0/15, RFC 2544 test range). */
+  /**
+   * A caller address not used before by this instance (198.18.0.0/15, RFC 2544 test range).
+   * Consecutive ones are in different /24s, which are counted too (docs/limits.md).
+   */
   nextIp() {
     this.ips = (this.ips ?? 0) + 1;
-    return `198.${18 + (this.ips >> 16)}.${(this.ips >> 8) & 255}.${this.ips & 255}`;
+    return `198.${18 + ((this.ips >> 16) & 1)}.${this.ips & 255}.${(this.ips >> 8) & 255}`;
   }
 
   /** Stores text under a KV key as is (for broken records). */

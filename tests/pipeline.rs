@@ -391,9 +391,9 @@ fn a_client_under_guard_still_works_from_where_it_usually_works() {
     let objects = FakeObjects::default();
     let isolate = isolate(&objects);
     assert_eq!(isolate.token(&store, "svc", "s"), Ok(()));
-    // A distributed guess: 50 failures from 50 addresses, none of them blocked.
+    // A distributed guess: 50 failures from 50 networks, none of them blocked.
     for i in 0..50 {
-        let source = format!("203.0.113.{i}");
+        let source = format!("203.0.{i}.1");
         let outcome = isolate.call_from(&store, Some(&source), Some(&basic("svc", "guess")), GRANT);
         assert_eq!(outcome.result.unwrap_err(), Error::WrongSecret);
     }

@@ -33,18 +33,24 @@ pub struct SecretEntry {
     /// Unix seconds when the admin API made it (absent for older secrets).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<u64>,
+    /// The admin API generated the secret (256 random bits), so it cannot be guessed; absent
+    /// (false): imported, which also guards its client as a whole (docs/limits.md).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub generated: bool,
     /// Members this code does not know, kept as they are.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
 impl SecretEntry {
-    /// A new secret's entry: its hash, made at `now`, no expiry.
+    /// The entry of a secret the admin API generated: its hash, made at `now`, no expiry,
+    /// marked generated.
     pub fn new(hash: &SecretHash, now: u64) -> Self {
         Self {
             hash: hash.encode(),
             expires_at: None,
             created_at: Some(now),
+            generated: true,
             extra: Map::new(),
         }
     }
@@ -69,6 +75,7 @@ impl SecretEntry {
         Some(StoredSecret {
             hash: SecretHash::parse(&self.hash)?,
             expires_at: self.expires_at,
+            generated: self.generated,
         })
     }
 }

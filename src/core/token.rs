@@ -15,7 +15,7 @@ use super::{
     keys::KeySet,
     request::{attempts_basic, HttpRequest, TokenRequest},
     scope::{self, Scopes},
-    secret::{Pepper, SecretHash},
+    secret::Pepper,
     sign::Signer,
 };
 
@@ -146,16 +146,21 @@ impl Issuer {
     ) -> Result<TokenResponse, Error> {
         let now = now_ms / 1000;
         let guard = guard_name(&self.tenant.name, &request.client_id);
-        let (client, secret_hash) = match self.authenticate(store, request, now_ms).await {
-            Ok(found) => found,
+        let client = match self.find_client(store, request, now_ms).await {
+            Ok(client) => client,
             Err(error) => {
-                match error {
-                    Error::UnknownClient => limiter.report_failure(None),
-                    Error::WrongSecret => limiter.report_failure(Some(&guard)),
-                    _ => {}
+                if error == Error::UnknownClient {
+                    limiter.report_failure(now_ms);
                 }
                 return Err(error);
             }
+        };
+        let limit = client.limit.unwrap_or(self.tenant.rate_limit);
+        // Under guard, the same answer whatever the secret: decided before it is hashed.
+        limiter.gate(&guard, now_ms)?;
+        let Some(secret_hash) = client.authenticate(&self.pepper, &request.secret, now) else {
+            let guessable = client.guessable(now);
+            return Err(limiter.wrong_secret(&guard, limit, guessable, now_ms).await);
         };
         if !client.client_credentials_allowed {
             return Err(Error::GrantNotAllowed);
@@ -171,12 +176,7 @@ impl Issuer {
         )?;
         // Last before minting, so only a token actually issued spends the client's quota.
         limiter
-            .admit(
-                &guard,
-                client.limit.unwrap_or(self.tenant.rate_limit),
-                &secret_hash.encode(),
-                now_ms,
-            )
+            .admit(&guard, limit, &secret_hash.encode(), now_ms)
             .await?;
         let access_token = self.mint(signer, &client, &grant.scopes, now, jti).await?;
         Ok(TokenResponse {
@@ -188,27 +188,20 @@ impl Issuer {
         })
     }
 
-    /// Finds the client (in the isolate's cache, else in the store) and checks the secret. An
-    /// unknown client costs the same hash as a known one, and both failures give the same
-    /// answer.
-    async fn authenticate<S: ClientStore>(
+    /// Finds the client: in the isolate's cache, else in the store. An unknown client costs
+    /// the same hash as a known one, and both failures give the same answer.
+    async fn find_client<S: ClientStore>(
         &self,
         store: &S,
         request: &TokenRequest,
         now_ms: u64,
-    ) -> Result<(Rc<Client>, SecretHash), Error> {
-        let client = match self.records.get(&request.client_id, now_ms) {
-            Some(client) => client,
-            None => {
-                let client = Rc::new(self.read_client(store, request).await?);
-                self.records.insert(client.clone(), now_ms);
-                client
-            }
-        };
-        match client.authenticate(&self.pepper, &request.secret, now_ms / 1000) {
-            Some(hash) => Ok((client, hash)),
-            None => Err(Error::WrongSecret),
+    ) -> Result<Rc<Client>, Error> {
+        if let Some(client) = self.records.get(&request.client_id, now_ms) {
+            return Ok(client);
         }
+        let client = Rc::new(self.read_client(store, request).await?);
+        self.records.insert(client.clone(), now_ms);
+        Ok(client)
     }
 
     /// Reads and validates a record from the store.

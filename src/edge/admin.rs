@@ -23,8 +23,7 @@ use crate::core::{
     deployment::Deployment,
     error::Error,
     guard::{
-        source_key, source_shard, ClientCommand, ClientUsage, Limiter, SourceBlock, LIMIT_HOLD_MS,
-        SOURCE_SHARDS,
+        ClientCommand, ClientUsage, Limiter, Source, SourceBlock, LIMIT_HOLD_MS, SOURCE_SHARDS,
     },
     limit::Limit,
     record::Record,
@@ -107,12 +106,8 @@ pub async fn handle(
 /// The request's source (`CF-Connecting-IP`, set by Cloudflare's edge) and the isolate's
 /// memory of blocked sources, shared with the token Worker's `SOURCE_GUARD` shards.
 fn source_limiter(req: &Request, env: Env, ctx: Context) -> Limiter<guard::DoBackend> {
-    let source = req
-        .headers()
-        .get("CF-Connecting-IP")
-        .ok()
-        .flatten()
-        .and_then(|ip| source_key(&ip));
+    let address = req.headers().get("CF-Connecting-IP").ok().flatten();
+    let source = Source::from_header(address.as_deref());
     Limiter {
         cache: GUARD_CACHE.with(Rc::clone),
         backend: guard::DoBackend::new(env, Rc::new(ctx)),
@@ -130,7 +125,7 @@ fn refuse_source(
     access: AdminAccess,
     started: u64,
 ) -> Option<worker::Result<Response>> {
-    let source = limiter.source.as_deref().unwrap_or("unknown");
+    let source = limiter.source.key();
     if let Err(Error::Throttled { retry_after }) = limiter.check_source(Date::now().as_millis()) {
         log(None, 429, Some(source), started);
         let error = AdminError::new(
@@ -144,7 +139,7 @@ fn refuse_source(
     if access != AdminAccess::Denied {
         return None;
     }
-    limiter.report_failure(None);
+    limiter.report_failure(Date::now().as_millis());
     log(None, 401, Some(source), started);
     Some(answer(
         Err(AdminError::unauthorized()),
@@ -467,15 +462,18 @@ impl Admin<'_> {
     /// Forgets one source's block and failures (in its shard), or every source's. A token
     /// isolate keeps a block it already learnt until it ends (docs/limits.md).
     async fn clear_blocks(&self, source: Option<&str>) -> Answer {
-        let shards: Vec<u64> = match source {
-            Some(source) => vec![source_shard(source)],
+        // An address's every prefix (its /24, /56, /48 too) is in the shard of its widest.
+        let source = source.map(|s| Source::from_header(Some(s.strip_suffix("/64").unwrap_or(s))));
+        let shards: Vec<u64> = match &source {
+            Some(source) => vec![source.shard()],
             None => (0..SOURCE_SHARDS).collect(),
         };
+        let keys = source.as_ref().map(Source::keys);
         let mut cleared = 0;
         for shard in shards {
-            cleared += self.shard::<u64>(shard, "clear", &source).await?;
+            cleared += self.shard::<u64>(shard, "clear", &keys).await?;
         }
-        GUARD_CACHE.with(|cache| cache.borrow_mut().forget_blocks(source));
+        GUARD_CACHE.with(|cache| cache.borrow_mut().forget_blocks(source.as_ref()));
         reply(200, &Cleared { cleared })
     }
 

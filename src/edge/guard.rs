@@ -6,17 +6,24 @@
 
 #[cfg(not(feature = "admin-worker"))]
 use std::cell::RefCell;
-use std::{future::Future, pin::pin, rc::Rc, task::Poll, time::Duration};
+use std::{cell::Cell, future::Future, pin::pin, rc::Rc, task::Poll, time::Duration};
 
 use serde::{de::DeserializeOwned, Serialize};
 use wasm_bindgen::JsValue;
+use worker::{console_error, Context, Date, Delay, Env, Method, Request, RequestInit};
 #[cfg(not(feature = "admin-worker"))]
-use worker::{durable_object, DurableObject, ListOptions, Response, Result, State};
-use worker::{Context, Date, Delay, Env, Method, Request, RequestInit};
+use worker::{
+    durable_object,
+    js_sys::{Object, Reflect},
+    DurableObject, ListOptions, Response, Result, State,
+};
 
-use crate::core::guard::{Backend, ClientView, LeaseRequest, Unavailable};
+use crate::core::guard::{Backend, ClientView, FailureReport, LeaseRequest, Unavailable};
 #[cfg(not(feature = "admin-worker"))]
-use crate::core::guard::{ClientCommand, ClientGuardState, SourceEntry, SourceGuardState};
+use crate::core::guard::{
+    ClientCommand, ClientGuardState, SourceEntry, SourceGuardState, SourceUpdate, Storage,
+    StorageFailed, Stored,
+};
 
 /// The binding of the per-client objects.
 pub const CLIENT_GUARD: &str = "CLIENT_GUARD";
@@ -27,6 +34,11 @@ const ANSWER_WITHIN: Duration = Duration::from_millis(1_000);
 #[cfg(not(feature = "admin-worker"))]
 /// The storage key of an object's whole state.
 const STATE: &str = "state";
+
+thread_local! {
+    /// Requests to the guard objects that failed in this isolate, so far.
+    static OBJECT_ERRORS: Cell<u64> = const { Cell::new(0) };
+}
 
 /// The name of the source-address shard `shard`.
 pub fn shard_name(shard: u64) -> String {
@@ -74,8 +86,27 @@ pub async fn call<T: DeserializeOwned>(
     };
     match within(ANSWER_WITHIN, exchange).await {
         Some(Ok(answer)) => Ok(answer),
-        _ => Err(Unavailable),
+        _ => {
+            log_object_error(binding, name, path);
+            Err(Unavailable)
+        }
     }
+}
+
+/// Logs a failed request to a guard object with this isolate's running count of them: one
+/// JSON line without an `outcome` (it is not a request's line). A source shard is named; a
+/// client's object is not (its name holds the client id).
+fn log_object_error(binding: &str, name: &str, path: &str) {
+    let errors = OBJECT_ERRORS.with(|count| {
+        count.set(count.get() + 1);
+        count.get()
+    });
+    let object = (binding == SOURCE_GUARD).then_some(name);
+    let line = serde_json::json!({
+        "route": "guard", "event": "object_error", "binding": binding, "object": object,
+        "path": path, "errors": errors,
+    });
+    console_error!("{line}");
 }
 
 /// `future`'s output, or `None` if it takes longer than `limit`.
@@ -99,21 +130,25 @@ impl Backend for DoBackend {
         call(&self.env, CLIENT_GUARD, guard, "lease", request).await
     }
 
-    async fn client_failure(&self, guard: &str) -> std::result::Result<ClientView, Unavailable> {
-        call(&self.env, CLIENT_GUARD, guard, "failure", &()).await
+    async fn client_failure(
+        &self,
+        guard: &str,
+        report: &FailureReport,
+    ) -> std::result::Result<ClientView, Unavailable> {
+        call(&self.env, CLIENT_GUARD, guard, "failure", report).await
     }
 
     async fn source_failure(
         &self,
         shard: u64,
-        source: &str,
-    ) -> std::result::Result<u64, Unavailable> {
+        keys: &[String],
+    ) -> std::result::Result<Vec<(String, u64)>, Unavailable> {
         call(
             &self.env,
             SOURCE_GUARD,
             &shard_name(shard),
             "failure",
-            &source,
+            &keys,
         )
         .await
     }
@@ -128,53 +163,28 @@ impl Backend for DoBackend {
 }
 
 #[cfg(not(feature = "admin-worker"))]
-/// Loads an object's state on first use, and writes it back after each change.
-struct Stored<T> {
-    state: State,
-    value: RefCell<Option<T>>,
+/// An object's storage of its whole state under one key.
+struct DoStorage(State);
+
+#[cfg(not(feature = "admin-worker"))]
+impl Storage for DoStorage {
+    async fn load<T: DeserializeOwned>(&self) -> std::result::Result<Option<T>, StorageFailed> {
+        self.0.storage().get(STATE).await.map_err(|_| StorageFailed)
+    }
+
+    async fn save<T: Serialize>(&self, value: &T) -> std::result::Result<(), StorageFailed> {
+        self.0
+            .storage()
+            .put(STATE, value)
+            .await
+            .map_err(|_| StorageFailed)
+    }
 }
 
 #[cfg(not(feature = "admin-worker"))]
-impl<T: Default + Serialize + DeserializeOwned> Stored<T> {
-    fn new(state: State) -> Self {
-        Self {
-            state,
-            value: RefCell::new(None),
-        }
-    }
-
-    /// The state, from memory or else from storage (empty when there is none); the caller
-    /// puts it back.
-    async fn take(&self) -> Result<T> {
-        let cached = self.value.borrow_mut().take();
-        match cached {
-            Some(value) => Ok(value),
-            None => Ok(self
-                .state
-                .storage()
-                .get::<T>(STATE)
-                .await?
-                .unwrap_or_default()),
-        }
-    }
-
-    /// Runs `change` on the state and persists it. An object handles one event at a time
-    /// and storage writes are ordered, so no other request interleaves.
-    async fn update<R>(&self, change: impl FnOnce(&mut T) -> R) -> Result<R> {
-        let mut value = self.take().await?;
-        let result = change(&mut value);
-        let saved = self.state.storage().put(STATE, &value).await;
-        *self.value.borrow_mut() = Some(value);
-        saved.map(|()| result)
-    }
-
-    /// Reads the state without changing or writing it.
-    async fn read<R>(&self, look: impl FnOnce(&T) -> R) -> Result<R> {
-        let value = self.take().await?;
-        let result = look(&value);
-        *self.value.borrow_mut() = Some(value);
-        Ok(result)
-    }
+/// A storage failure as the object's answer: an error, which the isolate takes as unavailable.
+fn storage_error(StorageFailed: StorageFailed) -> worker::Error {
+    worker::Error::RustError("guard storage failed".into())
 }
 
 #[cfg(not(feature = "admin-worker"))]
@@ -186,34 +196,41 @@ async fn json_body<T: DeserializeOwned>(mut req: Request) -> Result<T> {
 /// One per client: its issuance bucket, revocation state and failure counter.
 #[durable_object(fetch)]
 pub struct ClientGuard {
-    stored: Stored<ClientGuardState>,
+    stored: Stored<ClientGuardState, DoStorage>,
 }
 
 #[cfg(not(feature = "admin-worker"))]
 impl DurableObject for ClientGuard {
     fn new(state: State, _env: Env) -> Self {
         Self {
-            stored: Stored::new(state),
+            stored: Stored::new(DoStorage(state)),
         }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
         let now = Date::now().as_millis();
+        let stored = &self.stored;
         let view = match req.path().as_str() {
             "/lease" => {
                 let request: LeaseRequest = json_body(req).await?;
-                self.stored.update(|s| s.lease(now, &request)).await?
+                stored.update(|s| s.lease(now, &request)).await
             }
-            "/failure" => self.stored.update(|s| s.failure(now)).await?,
+            "/failure" => {
+                let report: FailureReport = json_body(req).await?;
+                stored.update(|s| s.failure(now, &report)).await
+            }
             // Read-only, for the admin API: revocation state and each secret's last use.
-            "/usage" => return Response::from_json(&self.stored.read(|s| s.usage()).await?),
+            "/usage" => {
+                let usage = stored.read(|s| s.usage()).await.map_err(storage_error)?;
+                return Response::from_json(&usage);
+            }
             "/command" => {
                 let command: ClientCommand = json_body(req).await?;
-                self.stored.update(|s| s.apply(command)).await?
+                stored.update(|s| s.apply(command)).await
             }
             _ => return Response::error("not found", 404),
         };
-        Response::from_json(&view)
+        Response::from_json(&view.map_err(storage_error)?)
     }
 }
 
@@ -269,41 +286,63 @@ impl DurableObject for SourceGuard {
             Some(shard) => shard,
             None => self.load().await?,
         };
-        let (answer, put, forgotten) = match path.as_str() {
+        let (answer, update) = match path.as_str() {
             "/failure" => {
-                let source: String = json_body(req).await?;
-                let update = shard.failure(now, &source);
-                let put = Some((source, serde_json::to_string(&update.entry)?));
-                (
-                    serde_json::json!(update.blocked_until),
-                    put,
-                    update.forgotten,
-                )
+                let keys: Vec<String> = json_body(req).await?;
+                let update = shard.failure(now, &keys);
+                (serde_json::json!(update.blocked), update)
             }
-            // The operator's (admin API): read the blocks, or forget one source or all.
-            "/blocks" => (serde_json::json!(shard.blocked(now)), None, vec![]),
+            // The operator's (admin API): read the blocks, or forget one source's prefixes or
+            // every one.
+            "/blocks" => (
+                serde_json::json!(shard.blocked(now)),
+                SourceUpdate::default(),
+            ),
             "/clear" => {
-                let source: Option<String> = json_body(req).await?;
-                let forgotten = shard.clear(source.as_deref());
-                (serde_json::json!(forgotten.len()), None, forgotten)
+                let keys: Option<Vec<String>> = json_body(req).await?;
+                let forgotten = shard.clear(keys.as_deref());
+                let count = forgotten.len();
+                let update = SourceUpdate {
+                    forgotten,
+                    ..SourceUpdate::default()
+                };
+                (serde_json::json!(count), update)
             }
             _ => {
                 *self.shard.borrow_mut() = Some(shard);
                 return Response::error("not found", 404);
             }
         };
+        // In memory only once stored: after a failed write the shard is loaded again.
+        self.store(&update).await?;
         *self.shard.borrow_mut() = Some(shard);
+        Response::from_json(&answer)
+    }
+}
+
+#[cfg(not(feature = "admin-worker"))]
+impl SourceGuard {
+    /// Writes what a request changed, in one write of one small entry per prefix, then the
+    /// deletions.
+    async fn store(&self, update: &SourceUpdate) -> Result<()> {
         let storage = self.state.storage();
-        if let Some((source, entry)) = put {
-            storage.put(&format!("{SOURCE_KEY}{source}"), entry).await?;
+        if !update.changed.is_empty() {
+            let entries = Object::new();
+            for (key, entry) in &update.changed {
+                let name = JsValue::from_str(&format!("{SOURCE_KEY}{key}"));
+                let value = JsValue::from_str(&serde_json::to_string(entry)?);
+                Reflect::set(&entries, &name, &value)?;
+            }
+            storage.put_multiple_raw(entries).await?;
         }
-        if !forgotten.is_empty() {
-            let keys: Vec<String> = forgotten
+        if !update.forgotten.is_empty() {
+            let keys: Vec<String> = update
+                .forgotten
                 .iter()
                 .map(|s| format!("{SOURCE_KEY}{s}"))
                 .collect();
             storage.delete_multiple(keys).await?;
         }
-        Response::from_json(&answer)
+        Ok(())
     }
 }

@@ -33,7 +33,7 @@ use worker::{console_error, event, Context, Date, Env, Headers, Request, Respons
 use crate::core::{
     config::Endpoint,
     deployment::Deployment,
-    guard::{source_key, Limiter},
+    guard::{Limiter, Source},
     request::{HttpRequest, MAX_BODY_BYTES},
     token::{Issuer, Outcome, JTI_BYTES},
 };
@@ -180,7 +180,7 @@ async fn token(
     let limiter = Limiter {
         cache: GUARD_CACHE.with(Rc::clone),
         backend: guard::DoBackend::new(env.clone(), Rc::new(ctx)),
-        source: headers.source().and_then(source_key),
+        source: Source::from_header(headers.source()),
     };
     let http = HttpRequest {
         content_type: headers.content_type(),

@@ -22,8 +22,8 @@ use base64ct::{Base64, Encoding};
 use edge_token::core::{
     deployment::Deployment,
     guard::{
-        Backend, ClientCommand, ClientGuardState, ClientView, IsolateCache, LeaseRequest, Limiter,
-        SourceGuardState, Unavailable,
+        Backend, ClientCommand, ClientGuardState, ClientView, FailureReport, IsolateCache,
+        LeaseRequest, Limiter, Source, SourceGuardState, Unavailable,
     },
     request::HttpRequest,
     secret::{ClientSecret, Pepper},
@@ -152,23 +152,31 @@ impl Backend for FakeObjects {
         Ok(state.lease(self.now_ms.get(), request))
     }
 
-    async fn client_failure(&self, guard: &str) -> Result<ClientView, Unavailable> {
+    async fn client_failure(
+        &self,
+        guard: &str,
+        report: &FailureReport,
+    ) -> Result<ClientView, Unavailable> {
         self.up()?;
         let mut clients = self.clients.borrow_mut();
         Ok(clients
             .entry(guard.into())
             .or_default()
-            .failure(self.now_ms.get()))
+            .failure(self.now_ms.get(), report))
     }
 
-    async fn source_failure(&self, shard: u64, source: &str) -> Result<u64, Unavailable> {
+    async fn source_failure(
+        &self,
+        shard: u64,
+        keys: &[String],
+    ) -> Result<Vec<(String, u64)>, Unavailable> {
         self.up()?;
         let mut sources = self.sources.borrow_mut();
         let update = sources
             .entry(shard)
             .or_default()
-            .failure(self.now_ms.get(), source);
-        Ok(update.blocked_until)
+            .failure(self.now_ms.get(), keys);
+        Ok(update.blocked)
     }
 
     fn spawn(&self, task: impl Future<Output = ()> + 'static) {
@@ -264,7 +272,7 @@ impl Isolate {
         let limiter = Limiter {
             cache: self.cache.clone(),
             backend: self.objects.clone(),
-            source: source.map(str::to_owned),
+            source: Source::from_header(source),
         };
         let before = self.objects.calls.get();
         let outcome = block_on(issuer.issue(

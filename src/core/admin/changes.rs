@@ -203,6 +203,29 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn secrets_the_admin_api_generates_are_marked_so_and_others_are_imported() {
+        let r = record();
+        assert!(r.secrets[0].generated);
+        assert!(r.to_json().contains(r#""generated":true"#));
+        let client = Client::from_json("gen", &r.to_json()).unwrap();
+        assert!(!client.guessable(2_000));
+        // A record written by other means, or before the mark: imported.
+        let mut imported = r.clone();
+        imported.secrets[0].generated = false;
+        assert!(!imported.to_json().contains("generated"));
+        let client = Client::from_json("gen", &imported.to_json()).unwrap();
+        assert!(client.guessable(2_000));
+        // During a rotation from an imported secret, the client stays guessable until its
+        // old secret expires.
+        let rotation = Rotation {
+            old_secret_expires_at: Some(5_000),
+        };
+        let rotated = imported.rotate(&hash("s2"), rotation, 2_000).unwrap();
+        let client = Client::from_json("gen", &rotated.to_json()).unwrap();
+        assert!(client.guessable(4_999) && !client.guessable(5_000));
+    }
+
+    #[test]
     fn bad_input_is_refused_with_a_message_naming_the_member() {
         let cases = [
             (

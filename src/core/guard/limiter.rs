@@ -5,8 +5,9 @@
 use std::{cell::RefCell, future::Future, rc::Rc};
 
 use super::{
-    objects::{ClientView, LeaseRequest},
-    source_shard, throttled,
+    objects::{ClientView, FailureReport, LeaseRequest},
+    source::Source,
+    throttled,
     view::{CachedView, IsolateCache, Step},
 };
 use crate::core::{error::Error, limit::Limit};
@@ -21,10 +22,19 @@ pub struct Unavailable;
 pub trait Backend: Clone + 'static {
     /// Asks a client's object (named `guard`: [`crate::core::client::guard_name`]) for a lease.
     async fn lease(&self, guard: &str, request: &LeaseRequest) -> Result<ClientView, Unavailable>;
-    /// Reports a failed authentication to a client's object (named `guard`).
-    async fn client_failure(&self, guard: &str) -> Result<ClientView, Unavailable>;
-    /// Reports a failure from a source to its shard; answers until when it is blocked.
-    async fn source_failure(&self, shard: u64, source: &str) -> Result<u64, Unavailable>;
+    /// Reports a wrong secret to a client's object (named `guard`).
+    async fn client_failure(
+        &self,
+        guard: &str,
+        report: &FailureReport,
+    ) -> Result<ClientView, Unavailable>;
+    /// Reports a failure from a source (its [`Source::keys`]) to its shard; answers the
+    /// source's blocked prefixes and until when (Unix ms).
+    async fn source_failure(
+        &self,
+        shard: u64,
+        keys: &[String],
+    ) -> Result<Vec<(String, u64)>, Unavailable>;
     /// Runs `task` after the response, within the request's lifetime.
     fn spawn(&self, task: impl Future<Output = ()> + 'static);
     /// Unix ms now (background tasks finish later than they start).
@@ -37,47 +47,112 @@ pub struct Limiter<B: Backend> {
     pub cache: Rc<RefCell<IsolateCache>>,
     /// How to reach the objects.
     pub backend: B,
-    /// The request's source key ([`super::source_key`]), if known.
-    pub source: Option<String>,
+    /// The request's source.
+    pub source: Source,
 }
 
 impl<B: Backend> Limiter<B> {
-    /// Before any credential is checked: a source this isolate knows to be blocked is refused.
+    /// Before any credential is checked: a source this isolate knows to be blocked (at any of
+    /// its prefixes) is refused.
     pub fn check_source(&self, now: u64) -> Result<(), Error> {
-        let Some(source) = &self.source else {
-            return Ok(());
-        };
-        match self.cache.borrow().blocked_sources.get(source) {
-            Some(&until) if until > now => Err(throttled(until - now)),
-            _ => Ok(()),
+        match self.cache.borrow().blocked_until(&self.source, now) {
+            Some(until) => Err(throttled(until - now)),
+            None => Ok(()),
         }
     }
 
-    /// After a failed authentication: reported in the background, never delaying the answer.
-    /// `guard` (the client's guard name) is set only when the client exists.
-    pub fn report_failure(&self, guard: Option<&str>) {
-        if let Some(source) = self.source.clone() {
-            let (backend, cache) = (self.backend.clone(), self.cache.clone());
-            self.backend.spawn(async move {
-                if let Ok(until) = backend.source_failure(source_shard(&source), &source).await {
-                    let mut cache = cache.borrow_mut();
-                    cache.prune(backend.now_ms());
-                    if until > 0 {
-                        cache.blocked_sources.insert(source, until);
-                    }
-                }
-            });
+    /// After a failed authentication: reported to the source's shard in the background,
+    /// never delaying the answer, unless the isolate knows the source is blocked already
+    /// (checked again when the report is about to go).
+    pub fn report_failure(&self, now: u64) {
+        if self
+            .cache
+            .borrow()
+            .blocked_until(&self.source, now)
+            .is_some()
+        {
+            return;
         }
-        if let Some(guard) = guard.map(str::to_owned) {
-            let (backend, cache) = (self.backend.clone(), self.cache.clone());
+        let (backend, cache) = (self.backend.clone(), self.cache.clone());
+        let source = self.source.clone();
+        self.backend.spawn(async move {
+            if cache
+                .borrow()
+                .blocked_until(&source, backend.now_ms())
+                .is_some()
+            {
+                return;
+            }
+            if let Ok(blocked) = backend.source_failure(source.shard(), source.keys()).await {
+                let mut cache = cache.borrow_mut();
+                cache.prune(backend.now_ms());
+                cache.blocked_sources.extend(blocked);
+            }
+        });
+    }
+
+    /// Before the secret is hashed: a client this isolate knows to be under guard for the
+    /// request's source is refused, whatever the secret.
+    pub fn gate(&self, guard: &str, now: u64) -> Result<(), Error> {
+        let cache = self.cache.borrow();
+        match cache
+            .clients
+            .get(guard)
+            .and_then(|c| c.guarded(now, &self.source))
+        {
+            Some(until) => Err(throttled(until - now)),
+            None => Ok(()),
+        }
+    }
+
+    /// After a wrong secret for an existing client: reports it to the source's shard and to
+    /// the client's object, and answers [`Error::WrongSecret`], or the `429` a right secret
+    /// would get when the client turns out to be under guard for this source. With a fresh
+    /// view the report goes in the background; without one, the answer waits for the object,
+    /// as a right secret's lease request would.
+    pub async fn wrong_secret(
+        &self,
+        guard: &str,
+        limit: Limit,
+        guessable: bool,
+        now: u64,
+    ) -> Error {
+        self.report_failure(now);
+        let report = FailureReport {
+            prefix: self.source.prefix().to_owned(),
+            guessable,
+        };
+        let fresh = self
+            .cache
+            .borrow()
+            .clients
+            .get(guard)
+            .is_some_and(|c| c.is_fresh(now));
+        if fresh {
+            let (backend, cache, id) = (self.backend.clone(), self.cache.clone(), guard.to_owned());
             self.backend.spawn(async move {
-                if let Ok(view) = backend.client_failure(&guard).await {
-                    // Keep any lease; take in the new guard state.
-                    if let Some(cached) = cache.borrow_mut().clients.get_mut(&guard) {
-                        cached.view.guarded_until = view.guarded_until;
+                if let Ok(view) = backend.client_failure(&id, &report).await {
+                    if let Some(cached) = cache.borrow_mut().clients.get_mut(&id) {
+                        cached.take_guard(&view);
                     }
                 }
             });
+            return Error::WrongSecret;
+        }
+        let Ok(view) = self.backend.client_failure(guard, &report).await else {
+            return Error::WrongSecret;
+        };
+        let now = now.max(self.backend.now_ms());
+        let mut cache = self.cache.borrow_mut();
+        cache.prune(now);
+        let cached = cache
+            .clients
+            .entry(guard.to_owned())
+            .and_modify(|c| c.take_guard(&view))
+            .or_insert_with(|| CachedView::new(view, limit, now));
+        match cached.guarded(now, &self.source) {
+            Some(until) => throttled(until - now),
+            None => Error::WrongSecret,
         }
     }
 
@@ -89,9 +164,8 @@ impl<B: Backend> Limiter<B> {
         secret_hash: &str,
         now: u64,
     ) -> Result<(), Error> {
-        let source = self.source.as_deref();
         let step = match self.cache.borrow_mut().clients.get_mut(guard) {
-            Some(cached) => cached.decide(now, source, secret_hash),
+            Some(cached) => cached.decide(now, &self.source, secret_hash),
             None => Step::Ask,
         };
         match self.serve(step, guard, limit, secret_hash) {
@@ -123,7 +197,8 @@ impl<B: Backend> Limiter<B> {
 
     /// What to ask a client's object for at `now`: what the isolate's pace needs (plus one
     /// token when a request is `waiting`), giving back what it holds beyond that
-    /// ([`CachedView::lease_amounts`]); one token when it has no view of the client yet.
+    /// ([`CachedView::lease_amounts`]); one token when it has no view of the client yet. The
+    /// sources this isolate served since it last asked go along, to be learnt as good.
     fn lease_request(
         &self,
         guard: &str,
@@ -132,18 +207,23 @@ impl<B: Backend> Limiter<B> {
         now: u64,
         waiting: bool,
     ) -> LeaseRequest {
-        let (want, returned) = self
-            .cache
-            .borrow_mut()
-            .clients
-            .get_mut(guard)
-            .map_or((u64::from(waiting), 0), |c| c.lease_amounts(now, waiting));
+        let mut cache = self.cache.borrow_mut();
+        let cached = cache.clients.get_mut(guard);
+        let (want, returned, seen) = cached.map_or((u64::from(waiting), 0, Vec::new()), |c| {
+            let (want, returned) = c.lease_amounts(now, waiting);
+            (want, returned, c.take_seen())
+        });
         LeaseRequest {
             per_minute: limit.per_minute,
             burst: limit.burst,
             want,
             returned,
-            source: self.source.clone(),
+            source: self
+                .source
+                .has_address()
+                .then(|| self.source.key().to_owned()),
+            prefix: Some(self.source.prefix().to_owned()),
+            seen,
             secret_hash: secret_hash.to_owned(),
         }
     }
@@ -159,7 +239,7 @@ impl<B: Backend> Limiter<B> {
         let request = self.lease_request(guard, limit, secret_hash, now, true);
         let answer = self.backend.lease(guard, &request).await;
         let now = now.max(self.backend.now_ms());
-        let source = self.source.as_deref();
+        let source = &self.source;
         let mut cache = self.cache.borrow_mut();
         cache.prune(now);
         match answer {

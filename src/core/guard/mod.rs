@@ -1,16 +1,16 @@
 //! Issuance limits, failed-authentication throttling and fast revocation (docs/limits.md).
 //!
-//! Three layers, all pure, one module each:
-//! - [`objects`]: [`ClientGuardState`] and [`SourceGuardState`], what the Durable Objects keep
-//!   and decide;
+//! All pure, one module per idea:
+//! - [`objects`]: [`ClientGuardState`], what a client's Durable Object keeps and decides;
+//! - [`source`]: [`Source`], the prefixes a request's failures count against, and
+//!   [`SourceGuardState`], what a shard of them keeps and decides;
+//! - [`stored`]: [`Stored`], an object's state kept in agreement with its storage;
 //! - [`view`]: [`CachedView`] and [`IsolateCache`], what an isolate remembers of the objects'
 //!   answers and what it decides alone;
 //! - [`limiter`]: [`Limiter`], the isolate's side, which asks the objects through a [`Backend`]
 //!   only when it must, and otherwise refreshes in the background.
 //!
-//! This module holds what the layers share: the protections' constants and the source keys.
-
-use std::net::IpAddr;
+//! This module holds what the layers share: the protections' constants and the counters.
 
 use serde::{Deserialize, Serialize};
 
@@ -18,13 +18,19 @@ use super::{error::Error, limit::retry_after_seconds};
 
 pub mod limiter;
 pub mod objects;
+pub mod source;
+pub mod stored;
 pub mod view;
 
 pub use limiter::{Backend, Limiter, Unavailable};
 pub use objects::{
-    ClientCommand, ClientGuardState, ClientUsage, ClientView, LeaseRequest, SourceBlock,
-    SourceEntry, SourceGuardState, SourceUpdate,
+    ClientCommand, ClientGuardState, ClientUsage, ClientView, FailureReport, LeaseRequest,
 };
+pub use source::{
+    source_key, source_shard, Source, SourceBlock, SourceEntry, SourceGuardState, SourceUpdate,
+    MAX_SOURCES_PER_SHARD, SOURCE_THRESHOLD,
+};
+pub use stored::{Storage, StorageFailed, Stored};
 pub use view::{CachedView, IsolateCache, Step};
 
 /// How long an isolate may use a client's revocation view (and its lease) after the object
@@ -44,28 +50,35 @@ pub const BUSY_ASKS_PER_SECOND: u64 = 250;
 pub const LIMIT_HOLD_MS: u64 = 60_000 + crate::core::client::RECORD_TTL_MS + 5_000;
 /// Failures are counted in fixed windows of this length.
 pub const FAILURE_WINDOW_MS: u64 = 60_000;
-/// Failures within a window, from any source, that put a client under guard.
+/// Failures within a window, from any source, that put a client with an imported secret
+/// under guard.
 pub const CLIENT_GUARD_THRESHOLD: u32 = 50;
-/// How long a client stays under guard after its latest failure beyond the threshold.
+/// Failures within a window against one client from one source prefix
+/// ([`Source::prefix`]) that put that pair under guard.
+pub const CLIENT_PREFIX_THRESHOLD: u32 = 20;
+/// How long a client (or a client and prefix) stays under guard after its latest failure
+/// beyond the threshold.
 pub const CLIENT_GUARD_MS: u64 = 60_000;
+/// Source prefixes whose failures a client's object counts; when all are in use, a new one
+/// takes the place of one that is not under guard, or is not counted.
+pub const MAX_CLIENT_PREFIXES: usize = 64;
 /// How long a source that authenticated as a client stays known to it.
 pub const GOOD_SOURCE_MS: u64 = 24 * 3_600_000;
 /// Known-good sources kept per client.
 pub const MAX_GOOD_SOURCES: usize = 32;
+/// New sources an isolate notes as served for a client until its next lease request carries
+/// them to the object (further ones wait for a later request).
+pub const MAX_SEEN_SOURCES: usize = 8;
 /// Revoked secret hashes kept per client (a client has at most two live secrets).
 pub const MAX_REVOKED: usize = 8;
 /// Secret hashes whose last use a client's object remembers (the most recent first to stay).
 pub const MAX_LAST_USED: usize = 8;
-/// Failures within a window that block a source.
-pub const SOURCE_THRESHOLD: u32 = 10;
 /// The first block of a source; each further block doubles, up to [`SOURCE_BLOCK_MAX_MS`].
 pub const SOURCE_BLOCK_MS: u64 = 30_000;
 /// The longest block of a source.
 pub const SOURCE_BLOCK_MAX_MS: u64 = 15 * 60_000;
 /// A source without failures for this long is forgotten.
 pub const SOURCE_FORGET_MS: u64 = 15 * 60_000;
-/// Sources kept per shard; the least recently failing are dropped first.
-pub const MAX_SOURCES_PER_SHARD: usize = 1_024;
 /// Source addresses are spread over this many objects.
 pub const SOURCE_SHARDS: u64 = 16;
 
@@ -114,39 +127,30 @@ fn throttled(wait_ms: u64) -> Error {
     }
 }
 
-/// The throttling key of a `CF-Connecting-IP` value: the address, or its /64 for IPv6.
-pub fn source_key(address: &str) -> Option<String> {
-    match address.trim().parse::<IpAddr>().ok()? {
-        IpAddr::V4(v4) => Some(v4.to_string()),
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            Some(format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3]))
-        }
-    }
+/// A fixed-window failure counter.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Failures {
+    count: u32,
+    window_start: u64,
 }
 
-/// The shard (`0..SOURCE_SHARDS`) of a source key: FNV-1a, stable across builds.
-pub fn source_shard(key: &str) -> u64 {
-    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    hash % SOURCE_SHARDS
+impl Failures {
+    /// Counts one failure at `now`; returns the count in the current window.
+    fn add(&mut self, now: u64) -> u32 {
+        if now.saturating_sub(self.window_start) >= FAILURE_WINDOW_MS {
+            *self = Self {
+                count: 0,
+                window_start: now,
+            };
+        }
+        self.count += 1;
+        self.count
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ipv6_sources_count_per_slash_64_and_ipv4_per_address() {
-        assert_eq!(
-            source_key("2001:db8:1:2:aaaa::1"),
-            source_key("2001:db8:1:2:bbbb::9")
-        );
-        assert_ne!(source_key("2001:db8:1:2::1"), source_key("2001:db8:1:3::1"));
-        assert_eq!(source_key(" 192.0.2.7 ").as_deref(), Some("192.0.2.7"));
-        assert_eq!(source_key("not-an-ip"), None);
-    }
 
     #[test]
     fn a_per_second_count_remembers_this_second_and_the_last_only() {
@@ -160,15 +164,5 @@ mod tests {
         assert_eq!(count.recent(11_999), 3);
         assert_eq!(count.recent(12_000), 3);
         assert_eq!(count.recent(13_000), 0);
-    }
-
-    #[test]
-    fn shards_are_bounded_and_stable() {
-        let shards: std::collections::HashSet<u64> = (0..1000)
-            .map(|i| source_shard(&format!("10.0.{}.{}", i / 256, i % 256)))
-            .collect();
-        assert!(shards.iter().all(|s| *s < SOURCE_SHARDS));
-        assert_eq!(shards.len() as u64, SOURCE_SHARDS);
-        assert_eq!(source_shard("192.0.2.1"), source_shard("192.0.2.1"));
     }
 }

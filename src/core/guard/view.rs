@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 
 use super::{
-    objects::ClientView, throttled, PerSecond, BUSY_REFRESH_AFTER_MS, REFRESH_AFTER_MS, VIEW_TTL_MS,
+    objects::ClientView, source::Source, throttled, PerSecond, BUSY_REFRESH_AFTER_MS,
+    MAX_SEEN_SOURCES, REFRESH_AFTER_MS, VIEW_TTL_MS,
 };
 use crate::core::{
     error::Error,
@@ -39,6 +40,8 @@ pub struct CachedView {
     last_spent_ms: u64,
     /// The lease it needs at its recent pace ([`CachedView::pace`]).
     pace: u64,
+    /// Sources served that the view does not know as good, for the next lease request.
+    seen: Vec<String>,
 }
 
 impl CachedView {
@@ -55,6 +58,7 @@ impl CachedView {
             spent: PerSecond::default(),
             last_spent_ms: 0,
             pace: 0,
+            seen: Vec::new(),
         }
     }
 
@@ -111,8 +115,35 @@ impl CachedView {
         self.refreshing = false;
     }
 
+    /// Takes in the guard state of a failure report's answer; the lease and the revocation
+    /// view are kept.
+    pub fn take_guard(&mut self, view: &ClientView) {
+        self.view.guarded_until = view.guarded_until;
+        self.view
+            .guarded_prefixes
+            .clone_from(&view.guarded_prefixes);
+        self.view.good_sources.clone_from(&view.good_sources);
+    }
+
+    /// The sources served since the last lease request, for the next one to carry.
+    pub fn take_seen(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.seen)
+    }
+
+    /// Until when a request from `source` is under guard, if it is at `now`: from a view of
+    /// any age, since a guard only ends by expiring, and a source this isolate served is
+    /// known-good.
+    pub fn guarded(&self, now: u64, source: &Source) -> Option<u64> {
+        let key = source.has_address().then(|| source.key());
+        if key.is_some_and(|k| self.seen.iter().any(|s| s == k)) {
+            return None;
+        }
+        let until = self.view.guarded_until(key, source.prefix());
+        (until > now).then_some(until)
+    }
+
     /// Decides alone if it can: revocation and guard from the view, issuance from the lease.
-    pub fn decide(&mut self, now: u64, source: Option<&str>, secret_hash: &str) -> Step {
+    pub fn decide(&mut self, now: u64, source: &Source, secret_hash: &str) -> Step {
         if !self.is_fresh(now) {
             return Step::Ask;
         }
@@ -130,7 +161,8 @@ impl CachedView {
         self.lease_left -= 1;
         let pace = self.spend(now);
         // An isolate that expects no other request before the view expires refreshes
-        // nothing: its next request asks, and no token waits idle in it meanwhile.
+        // nothing: its next request asks, and no token waits idle in it meanwhile; but a new
+        // source it served is reported at once, in the background.
         let low = self.lease_left * 2 < pace;
         let refresh_after = if self.view.busy {
             BUSY_REFRESH_AFTER_MS
@@ -138,7 +170,8 @@ impl CachedView {
             REFRESH_AFTER_MS
         };
         let old = pace > 0 && now.saturating_sub(self.fetched_ms) >= refresh_after;
-        let refresh = !self.refreshing && (low || old);
+        let new_source = self.note_served(source);
+        let refresh = !self.refreshing && (low || old || new_source);
         self.refreshing |= refresh;
         Step::Serve { refresh }
     }
@@ -165,7 +198,7 @@ impl CachedView {
     pub fn decide_without_object(
         &mut self,
         now: u64,
-        source: Option<&str>,
+        source: &Source,
         secret_hash: &str,
     ) -> Result<(), Error> {
         if !self.is_fresh(now) {
@@ -182,18 +215,29 @@ impl CachedView {
         Ok(())
     }
 
-    fn refusal(&self, now: u64, source: Option<&str>, secret_hash: &str) -> Option<Error> {
+    fn refusal(&self, now: u64, source: &Source, secret_hash: &str) -> Option<Error> {
         if self.view.disabled {
             return Some(Error::ClientDisabled);
         }
         if self.view.revoked.iter().any(|h| h == secret_hash) {
             return Some(Error::WrongSecret);
         }
-        let known = source.is_some_and(|s| self.view.good_sources.iter().any(|g| g == s));
-        if self.view.guarded_until > now && !known {
-            return Some(throttled(self.view.guarded_until - now));
+        self.guarded(now, source)
+            .map(|until| throttled(until - now))
+    }
+
+    /// Notes a source just served, unless the view knows it as good already (or it has no
+    /// address); whether it was new.
+    fn note_served(&mut self, source: &Source) -> bool {
+        let key = source.key();
+        let known = !source.has_address()
+            || self.view.good_sources.iter().any(|g| g == key)
+            || self.seen.iter().any(|s| s == key);
+        let new = !known && self.seen.len() < MAX_SEEN_SOURCES;
+        if new {
+            self.seen.push(key.to_owned());
         }
-        None
+        new
     }
 
     /// The refusal of a client over its limit, which may ask again in `wait_ms`.
@@ -231,13 +275,23 @@ impl IsolateCache {
 
     /// Forgets what this isolate learnt of `source`'s block (of every source's when `None`),
     /// after an operator cleared it in its shard.
-    pub fn forget_blocks(&mut self, source: Option<&str>) {
+    pub fn forget_blocks(&mut self, source: Option<&Source>) {
         match source {
             Some(source) => {
-                self.blocked_sources.remove(source);
+                for key in source.keys() {
+                    self.blocked_sources.remove(key);
+                }
             }
             None => self.blocked_sources.clear(),
         }
+    }
+
+    /// Until when `source` is blocked at any of its prefixes, as their shard last answered,
+    /// if it is at `now`.
+    pub(super) fn blocked_until(&self, source: &Source, now: u64) -> Option<u64> {
+        let keys = source.keys().iter();
+        let until = *keys.filter_map(|k| self.blocked_sources.get(k)).max()?;
+        (until > now).then_some(until)
     }
 
     /// Drops the entries past their use, once a map has grown beyond [`MAX_CACHED`].
@@ -250,6 +304,7 @@ impl IsolateCache {
         }
     }
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,7 +334,7 @@ mod tests {
         cache.apply_command("unknown", &state.apply(ClientCommand::Disable));
         let cached = cache.clients.get_mut("svc").unwrap();
         assert_eq!(
-            cached.decide(10_001, None, "h"),
+            cached.decide(10_001, &nowhere(), "h"),
             Step::Refuse(Error::ClientDisabled)
         );
         assert!(!cache.clients.contains_key("unknown"));
@@ -287,6 +342,50 @@ mod tests {
 
     fn cached(view: ClientView) -> CachedView {
         CachedView::new(view, LIMIT, 10_000)
+    }
+
+    /// A request without a usable address.
+    fn nowhere() -> Source {
+        Source::from_header(None)
+    }
+
+    /// A request from `address`.
+    fn from(address: &str) -> Source {
+        Source::from_header(Some(address))
+    }
+
+    #[test]
+    fn a_new_source_served_is_noted_once_and_starts_a_background_refresh() {
+        let mut c = cached(ClientView {
+            granted: 8,
+            good_sources: vec!["192.0.2.1".into()],
+            ..ClientView::default()
+        });
+        let quiet = Step::Serve { refresh: false };
+        assert_eq!(c.decide(10_000, &from("192.0.2.1"), "h"), quiet);
+        assert_eq!(
+            c.decide(10_000, &from("192.0.2.2"), "h"),
+            Step::Serve { refresh: true }
+        );
+        c.refresh_failed();
+        assert_eq!(c.decide(10_000, &from("192.0.2.2"), "h"), quiet);
+        assert_eq!(c.decide(10_000, &nowhere(), "h"), quiet);
+        assert_eq!(c.take_seen(), ["192.0.2.2"]);
+        assert!(c.take_seen().is_empty());
+    }
+
+    #[test]
+    fn the_guard_in_a_view_applies_whatever_its_age_to_its_prefix_and_not_to_known_sources() {
+        let c = cached(ClientView {
+            guarded_prefixes: vec![("203.0.113.0/24".into(), 70_000)],
+            good_sources: vec!["203.0.113.1".into()],
+            ..ClientView::default()
+        });
+        let stale = 10_000 + 5 * VIEW_TTL_MS;
+        assert_eq!(c.guarded(stale, &from("203.0.113.9")), Some(70_000));
+        assert_eq!(c.guarded(stale, &from("203.0.113.1")), None);
+        assert_eq!(c.guarded(stale, &from("203.0.114.9")), None);
+        assert_eq!(c.guarded(70_000, &from("203.0.113.9")), None);
     }
 
     #[test]
@@ -311,16 +410,18 @@ mod tests {
             want: 2,
             returned: 0,
             source: None,
+            prefix: None,
+            seen: Vec::new(),
             secret_hash: "h".into(),
         };
         other.merge(state.lease(10_002, &stale), LIMIT, 10_002);
         assert_eq!(other.limit, lowered);
         // Its two old tokens are gone; the one granted under the new limit is all it has.
         assert!(matches!(
-            other.decide(10_003, None, "h"),
+            other.decide(10_003, &nowhere(), "h"),
             Step::Serve { .. }
         ));
-        assert_eq!(other.decide(10_004, None, "h"), Step::Ask);
+        assert_eq!(other.decide(10_004, &nowhere(), "h"), Step::Ask);
     }
 
     #[test]
@@ -329,9 +430,15 @@ mod tests {
             granted: 2,
             ..ClientView::default()
         });
-        assert_eq!(c.decide(10_000, None, "h"), Step::Serve { refresh: false });
-        assert_eq!(c.decide(10_001, None, "h"), Step::Serve { refresh: true });
-        assert_eq!(c.decide(10_002, None, "h"), Step::Ask);
+        assert_eq!(
+            c.decide(10_000, &nowhere(), "h"),
+            Step::Serve { refresh: false }
+        );
+        assert_eq!(
+            c.decide(10_001, &nowhere(), "h"),
+            Step::Serve { refresh: true }
+        );
+        assert_eq!(c.decide(10_002, &nowhere(), "h"), Step::Ask);
     }
 
     #[test]
@@ -340,19 +447,22 @@ mod tests {
             granted: 3,
             ..ClientView::default()
         });
-        assert_eq!(c.decide(10_000, None, "h"), Step::Serve { refresh: false });
         assert_eq!(
-            c.decide(10_000 + REFRESH_AFTER_MS, None, "h"),
+            c.decide(10_000, &nowhere(), "h"),
+            Step::Serve { refresh: false }
+        );
+        assert_eq!(
+            c.decide(10_000 + REFRESH_AFTER_MS, &nowhere(), "h"),
             Step::Serve { refresh: true }
         );
-        assert_eq!(c.decide(10_000 + VIEW_TTL_MS, None, "h"), Step::Ask);
+        assert_eq!(c.decide(10_000 + VIEW_TTL_MS, &nowhere(), "h"), Step::Ask);
         // One request in a view's life: its next request asks anyway.
         let mut once = cached(ClientView {
             granted: 3,
             ..ClientView::default()
         });
         assert_eq!(
-            once.decide(10_000 + REFRESH_AFTER_MS, None, "h"),
+            once.decide(10_000 + REFRESH_AFTER_MS, &nowhere(), "h"),
             Step::Serve { refresh: false }
         );
     }
@@ -364,13 +474,16 @@ mod tests {
             busy: true,
             ..ClientView::default()
         });
-        assert_eq!(c.decide(10_000, None, "h"), Step::Serve { refresh: false });
         assert_eq!(
-            c.decide(10_000 + REFRESH_AFTER_MS, None, "h"),
+            c.decide(10_000, &nowhere(), "h"),
             Step::Serve { refresh: false }
         );
         assert_eq!(
-            c.decide(10_000 + BUSY_REFRESH_AFTER_MS, None, "h"),
+            c.decide(10_000 + REFRESH_AFTER_MS, &nowhere(), "h"),
+            Step::Serve { refresh: false }
+        );
+        assert_eq!(
+            c.decide(10_000 + BUSY_REFRESH_AFTER_MS, &nowhere(), "h"),
             Step::Serve { refresh: true }
         );
     }
@@ -382,8 +495,14 @@ mod tests {
             ..ClientView::default()
         });
         // Two requests 10 ms apart: more than a lease a second, so a whole lease is wanted.
-        assert_eq!(c.decide(10_000, None, "h"), Step::Serve { refresh: false });
-        assert_eq!(c.decide(10_010, None, "h"), Step::Serve { refresh: true });
+        assert_eq!(
+            c.decide(10_000, &nowhere(), "h"),
+            Step::Serve { refresh: false }
+        );
+        assert_eq!(
+            c.decide(10_010, &nowhere(), "h"),
+            Step::Serve { refresh: true }
+        );
         assert_eq!(c.lease_amounts(10_010, false), (LIMIT.max_lease(), 0));
         c.merge(
             ClientView {
@@ -405,7 +524,7 @@ mod tests {
             granted: 1,
             ..ClientView::default()
         });
-        c.decide(10_000, None, "h");
+        c.decide(10_000, &nowhere(), "h");
         c.merge(
             ClientView {
                 granted: 1,
@@ -425,7 +544,7 @@ mod tests {
             ..ClientView::default()
         });
         assert_eq!(
-            disabled.decide(10_000, None, "h"),
+            disabled.decide(10_000, &nowhere(), "h"),
             Step::Refuse(Error::ClientDisabled)
         );
         let mut revoked = cached(ClientView {
@@ -434,11 +553,11 @@ mod tests {
             ..ClientView::default()
         });
         assert_eq!(
-            revoked.decide(10_000, None, "h"),
+            revoked.decide(10_000, &nowhere(), "h"),
             Step::Refuse(Error::WrongSecret)
         );
         assert_eq!(
-            revoked.decide(10_000, None, "other"),
+            revoked.decide(10_000, &nowhere(), "other"),
             Step::Serve { refresh: false }
         );
     }
@@ -448,19 +567,19 @@ mod tests {
         let mut c = cached(ClientView {
             granted: 2,
             guarded_until: 12_000,
-            good_sources: vec!["good".into()],
+            good_sources: vec!["192.0.2.1".into()],
             ..ClientView::default()
         });
         assert_eq!(
-            c.decide(10_000, Some("bad"), "h"),
+            c.decide(10_000, &from("203.0.113.9"), "h"),
             Step::Refuse(Error::Throttled { retry_after: 2 })
         );
         assert_eq!(
-            c.decide(10_000, None, "h"),
+            c.decide(10_000, &nowhere(), "h"),
             Step::Refuse(Error::Throttled { retry_after: 2 })
         );
         assert_eq!(
-            c.decide(10_000, Some("good"), "h"),
+            c.decide(10_000, &from("192.0.2.1"), "h"),
             Step::Serve { refresh: false }
         );
     }
@@ -473,14 +592,14 @@ mod tests {
             ..ClientView::default()
         });
         assert_eq!(
-            c.decide(10_100, None, "h"),
+            c.decide(10_100, &nowhere(), "h"),
             Step::Refuse(Error::RateLimited {
                 retry_after: 1,
                 burst: 8,
                 window: 8
             })
         );
-        assert_eq!(c.decide(10_700, None, "h"), Step::Ask);
+        assert_eq!(c.decide(10_700, &nowhere(), "h"), Step::Ask);
     }
 
     #[test]
@@ -489,9 +608,9 @@ mod tests {
             granted: 1,
             ..ClientView::default()
         });
-        assert_eq!(c.decide_without_object(10_500, None, "h"), Ok(()));
+        assert_eq!(c.decide_without_object(10_500, &nowhere(), "h"), Ok(()));
         assert_eq!(
-            c.decide_without_object(10_600, None, "h"),
+            c.decide_without_object(10_600, &nowhere(), "h"),
             Err(Error::GuardUnavailable)
         );
         let mut stale = cached(ClientView {
@@ -499,7 +618,7 @@ mod tests {
             ..ClientView::default()
         });
         assert_eq!(
-            stale.decide_without_object(10_000 + VIEW_TTL_MS, None, "h"),
+            stale.decide_without_object(10_000 + VIEW_TTL_MS, &nowhere(), "h"),
             Err(Error::GuardUnavailable)
         );
         let mut disabled = cached(ClientView {
@@ -508,7 +627,7 @@ mod tests {
             ..ClientView::default()
         });
         assert_eq!(
-            disabled.decide_without_object(10_000, None, "h"),
+            disabled.decide_without_object(10_000, &nowhere(), "h"),
             Err(Error::ClientDisabled)
         );
     }

@@ -8,7 +8,7 @@ use edge_token::core::{
     client::Client,
     deployment::Deployment,
     error::Error,
-    guard::Limiter,
+    guard::{Limiter, Source},
     record::TOKEN_TTL_RANGE,
     request::{HttpRequest, MAX_BODY_BYTES},
     sign::NativeSigner,
@@ -113,7 +113,7 @@ fn token_endpoint(input: &Input) -> Verdict {
     let limiter = Limiter {
         cache: Rc::default(),
         backend: objects.clone(),
-        source: None,
+        source: Source::from_header(None),
     };
     DEPLOYMENT.with(|deployment| {
         let (issuer, _) = deployment.route(PATH).expect("the token path");
