@@ -37,14 +37,17 @@ impl Isolate {
     }
 }
 
-/// Fifty wrong secrets for `svc`, one from each of fifty /24s (no source gets blocked).
+/// Fifty wrong secrets for `svc` (an imported secret), one from each of fifty /24s (no source
+/// gets blocked): the last puts the client under guard, and is answered so already.
 fn distributed_guess(isolate: &Isolate, store: &FakeStore) {
-    for i in 0..CLIENT_GUARD_THRESHOLD {
+    for i in 1..=CLIENT_GUARD_THRESHOLD {
         let source = format!("203.0.{i}.1");
-        assert_eq!(
-            isolate.from(store, Some(&source), "guess"),
-            Err(Error::WrongSecret)
-        );
+        let answer = isolate.from(store, Some(&source), "guess");
+        if i < CLIENT_GUARD_THRESHOLD {
+            assert_eq!(answer, Err(Error::WrongSecret));
+        } else {
+            assert!(matches!(answer, Err(Error::Throttled { .. })), "{answer:?}");
+        }
     }
 }
 
@@ -89,13 +92,16 @@ fn failures_from_five_sources_do_not_lock_out_a_client_with_a_generated_secret()
         let store = FakeStore::with("main", &[record]);
         let objects = FakeObjects::default();
         let isolate = isolate(&objects);
+        let mut answers = Vec::new();
         for a in 1..=5 {
             let source = format!("100.64.{a}.1");
             for _ in 0..10 {
-                let answer = isolate.from(&store, Some(&source), "guess");
-                assert_eq!(answer, Err(Error::WrongSecret));
+                answers.push(isolate.from(&store, Some(&source), "guess"));
             }
         }
+        let wrong = answers.iter().filter(|a| **a == Err(Error::WrongSecret));
+        // For an imported secret, the fiftieth put the client under guard.
+        assert_eq!(wrong.count(), if locked_out { 49 } else { 50 });
         isolate.advance(1_000);
         let sixth = isolate.from(&store, Some("100.64.9.1"), "s");
         assert_eq!(sixth.is_err(), locked_out, "{sixth:?}");
@@ -107,12 +113,16 @@ fn a_source_failing_against_a_client_with_a_generated_secret_is_guarded_for_that
     let store = FakeStore::with("main", &[generated()]);
     let objects = FakeObjects::default();
     let isolate = isolate(&objects);
-    // Twenty failures from two addresses of one /24, below each address's threshold.
-    for i in 0..20 {
+    // Twenty failures from two addresses of one /24, within each address's threshold: the
+    // twentieth puts the pair under guard.
+    for i in 1..=20 {
         let source = format!("100.65.1.{}", i % 2);
+        let answer = isolate.from(&store, Some(&source), "guess");
+        let guarded = matches!(answer, Err(Error::Throttled { .. }));
         assert_eq!(
-            isolate.from(&store, Some(&source), "guess"),
-            Err(Error::WrongSecret)
+            (answer.is_err(), guarded),
+            (true, i == 20),
+            "{i}: {answer:?}"
         );
     }
     assert!(matches!(

@@ -105,11 +105,11 @@ impl<B: Backend> Limiter<B> {
         }
     }
 
-    /// After a wrong secret for an existing client: reports it to the source's shard and to
-    /// the client's object, and answers [`Error::WrongSecret`], or the `429` a right secret
-    /// would get when the client turns out to be under guard for this source. With a fresh
-    /// view the report goes in the background; without one, the answer waits for the object,
-    /// as a right secret's lease request would.
+    /// After a wrong secret for an existing client: reports it to the source's shard (in the
+    /// background) and to the client's object, whose answer it waits for, as a right secret's
+    /// lease request may: [`Error::WrongSecret`], or the `429` a right secret gets when the
+    /// client is under guard for this source (this failure may be the one that put it there).
+    /// Without an answer, [`Error::WrongSecret`].
     pub async fn wrong_secret(
         &self,
         guard: &str,
@@ -122,23 +122,6 @@ impl<B: Backend> Limiter<B> {
             prefix: self.source.prefix().to_owned(),
             guessable,
         };
-        let fresh = self
-            .cache
-            .borrow()
-            .clients
-            .get(guard)
-            .is_some_and(|c| c.is_fresh(now));
-        if fresh {
-            let (backend, cache, id) = (self.backend.clone(), self.cache.clone(), guard.to_owned());
-            self.backend.spawn(async move {
-                if let Ok(view) = backend.client_failure(&id, &report).await {
-                    if let Some(cached) = cache.borrow_mut().clients.get_mut(&id) {
-                        cached.take_guard(&view);
-                    }
-                }
-            });
-            return Error::WrongSecret;
-        }
         let Ok(view) = self.backend.client_failure(guard, &report).await else {
             return Error::WrongSecret;
         };
