@@ -5,7 +5,7 @@
 use std::{cell::RefCell, collections::HashMap, future::Future, rc::Rc};
 
 use edge_token::core::guard::{
-    Backend, ClientCommand, ClientGuardState, ClientView, LeaseRequest, Unavailable,
+    Backend, ClientCommand, ClientGuardState, ClientView, FailureReport, LeaseRequest, Unavailable,
 };
 
 use super::engine::Engine;
@@ -146,12 +146,20 @@ impl Backend for SimBackend {
     }
 
     /// The simulation makes no failed authentication.
-    async fn client_failure(&self, _guard: &str) -> Result<ClientView, Unavailable> {
+    async fn client_failure(
+        &self,
+        _guard: &str,
+        _report: &FailureReport,
+    ) -> Result<ClientView, Unavailable> {
         Err(Unavailable)
     }
 
     /// The simulation makes no failed authentication.
-    async fn source_failure(&self, _shard: u64, _source: &str) -> Result<u64, Unavailable> {
+    async fn source_failure(
+        &self,
+        _shard: u64,
+        _keys: &[String],
+    ) -> Result<Vec<(String, u64)>, Unavailable> {
         Err(Unavailable)
     }
 

@@ -5,7 +5,7 @@ use std::{cell::RefCell, f64::consts::TAU, rc::Rc};
 
 use edge_token::core::{
     error::Error,
-    guard::{ClientCommand, IsolateCache, Limiter},
+    guard::{ClientCommand, IsolateCache, Limiter, Source},
     limit::{Bucket, Limit},
 };
 
@@ -264,7 +264,7 @@ impl World {
                     net: world.net.clone(),
                     location: slot.location,
                 },
-                source: Some("192.0.2.1".to_owned()),
+                source: Source::from_header(Some("192.0.2.1")),
             };
             let limit = world.scenario.limit;
             let result = limiter.admit(&world.guards[client], limit, "h", at).await;
