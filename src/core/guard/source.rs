@@ -37,10 +37,8 @@ impl Source {
     /// per /64, /56 and /48 (an IPv4-mapped IPv6 address counts as IPv4). A missing or
     /// unparsable value is the shared [`UNKNOWN_SOURCE`].
     pub fn from_header(value: Option<&str>) -> Self {
-        let keys = match value.and_then(|v| v.trim().parse::<IpAddr>().ok()) {
-            Some(IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_some() => {
-                v6.to_ipv4_mapped().map_or_else(Vec::new, ipv4_keys)
-            }
+        let address = value.and_then(|v| v.trim().parse::<IpAddr>().ok());
+        let keys = match address.map(|a| a.to_canonical()) {
             Some(IpAddr::V4(v4)) => ipv4_keys(v4),
             Some(IpAddr::V6(v6)) => {
                 let s = v6.segments();
