@@ -60,6 +60,7 @@ fn steps(c: &mut Criterion) {
     let (issuer, _) = deployment.route(PATH).expect("the token path");
     let authorization = basic(ID, SECRET);
     let http = HttpRequest {
+        query: None,
         content_type: Some(FORM),
         authorization: Some(&authorization),
         body: BODY.as_bytes(),

@@ -15,9 +15,11 @@
 //   storage-schema secrets[].expires_at                 → "an expired secret is refused with invalid_client ...", "a secret that expires in the future is accepted"
 //   RFC 6749 §5.2 unauthorized_client                   → "a client whose grant_types lack client_credentials ...", "a disabled client ..."
 //   authentication before authorization                 → "a disabled client with a wrong secret gets invalid_client, not unauthorized_client"
+//   contract: a secret in the id position is never logged → "a secret sent in the id position (a swapped pair) is logged only as a keyed tag"
 //   contract: no secret/token in logs                   → "the logs hold no secret, ..." (testLogHygiene)
 import { test } from 'node:test';
 import { assert, assertError, assertIssued, basicRaw, form, formEncode, testLogHygiene, useWorker } from './harness.mjs';
+import { randomBytes } from 'node:crypto';
 
 const w = useWorker();
 const GRANT = { grant_type: 'client_credentials' };
@@ -143,6 +145,28 @@ test('a disabled client is refused with unauthorized_client', async () => {
 test('a disabled client with a wrong secret gets invalid_client, not unauthorized_client', async () => {
   const c = await w.seedClient({ disabled: true });
   assertError(await w.token({ auth: [c.id, 'wrong-secret-value'] }), 401, 'invalid_client');
+});
+
+/** A text of the shape of a generated secret: the prefix and 49 base62 characters. */
+const secretShaped = () => `etcs_${Array.from(randomBytes(49), (b) => '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'[b % 62]).join('')}`;
+
+test('a secret sent in the id position (a swapped pair) is logged only as a keyed tag', async () => {
+  const c = await w.seedClient({ secret: secretShaped() });
+  const before = (await w.jsonLogLines(w.tokenAnswers.length)).filter((l) => 'outcome' in l).length;
+  assertError(await w.token({ auth: [c.secret, c.id] }), 401, 'invalid_client'); // curl -u SECRET:id
+  assertError(await w.token({ auth: [c.secret, c.id] }), 401, 'invalid_client');
+  assertError(await w.token({ params: { ...GRANT, client_id: `x${c.secret}`, client_secret: 'not-the-id-either' } }), 401, 'invalid_client');
+  assertError(await w.token({ auth: ['plain-unknown-id', 'some-wrong-secret'] }), 401, 'invalid_client');
+  const lines = (await w.jsonLogLines(w.tokenAnswers.length)).filter((l) => 'outcome' in l).slice(before);
+  assert.equal(lines.length, 4, 'one line per request');
+  for (const line of lines.slice(0, 3)) {
+    assert.equal(line.client_id, undefined, 'no client_id');
+    assert.match(line.client_tag ?? '', /^[A-Za-z0-9_-]{11}$/, 'a short tag');
+  }
+  assert.equal(lines[0].client_tag, lines[1].client_tag, 'the same text gets the same tag');
+  assert.notEqual(lines[0].client_tag, lines[2].client_tag, 'another text, another tag');
+  assert.equal(lines[3].client_id, 'plain-unknown-id', 'an ordinary id is logged as it is');
+  assert.equal(w.stdio.includes(c.secret.slice(5, 25)), false, 'no part of the secret in the output');
 });
 
 testLogHygiene(w);

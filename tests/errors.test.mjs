@@ -6,6 +6,8 @@
 //   RFC 6749 §3.2 parameters MUST NOT repeat             → "a repeated grant_type, scope, client_id or client_secret is refused with invalid_request"
 //   contract: body ≤ 8 KiB                               → "a body over 8 KiB is refused with invalid_request", "... streamed without Content-Length ..."
 //   contract: bad percent-encoding → invalid_request     → "a bad percent-encoding in a parameter is refused with invalid_request"
+//   RFC 6749 §2.3.1 no credentials in the URI: any query → invalid_request
+//                                                        → "credentials or any other query in the request URI are refused with invalid_request, even with a valid request"
 //   RFC 6749 §3.2 POST only; RFC 9110 §15.5.6 405 + Allow → "GET, PUT, DELETE and PATCH on the token path get 405 ...",
 //                                                          "a browser's GET on the token path is told the endpoint accepts only POST ..."
 //   RFC 6749 §5.1 no-store on every token-path answer   → assertError (harness), used by every refusal
@@ -53,6 +55,24 @@ test('a body without grant_type is refused with invalid_request', async () => {
 test('an empty grant_type counts as missing and is refused with invalid_request', async () => {
   const c = await w.seedClient();
   assertError(await w.token({ auth: [c.id, c.secret], params: { grant_type: '' } }), 400, 'invalid_request');
+});
+
+test('credentials or any other query in the request URI are refused with invalid_request, even with a valid request', async () => {
+  const c = await w.seedClient();
+  const queries = [
+    `client_secret=${encodeURIComponent(c.secret)}`, `client_id=${c.id}&client_secret=${encodeURIComponent(c.secret)}`,
+    'grant_type=client_credentials', 'scope=read', 'client_assertion_type=x&client_assertion=y', 'realm=other', 'x',
+  ];
+  for (const query of queries) {
+    const res = await w.token({ auth: [c.id, c.secret], path: `${w.tokenPath}?${query}` });
+    assertError(res, 400, 'invalid_request');
+  }
+  // Body credentials with the secret repeated in the URI: refused too.
+  const post = { ...GRANT, client_id: c.id, client_secret: c.secret };
+  assertError(await w.token({ params: post, path: `${w.tokenPath}?client_secret=${encodeURIComponent(c.secret)}` }), 400, 'invalid_request');
+  // The same requests without the query are served, so the query alone made the difference.
+  await assertIssued(w, await w.token({ auth: [c.id, c.secret] }), c, { scope: 'read', echo: true });
+  await assertIssued(w, await w.token({ auth: [c.id, c.secret], path: `${w.tokenPath}?` }), c, { scope: 'read', echo: true });
 });
 
 test('another grant_type is refused with unsupported_grant_type', async () => {

@@ -41,6 +41,7 @@ export function workerFromConfig(file) {
       className: b.class_name, useSQLite: b.script_name ? true : sqlite.has(b.class_name),
       ...(b.script_name ? { scriptName: b.script_name } : {}),
     }])),
+    ratelimits: Object.fromEntries((config.ratelimits ?? []).map((r) => [r.name, { simple: r.simple }])),
     vars: config.vars,
     config,
   };
@@ -323,10 +324,13 @@ export class TestWorker {
     if (contentType !== null) h['Content-Type'] = contentType;
     if (Array.isArray(auth)) {
       this.sensitive.add(auth[1]);
+      if (looksLikeSecret(auth[0])) this.sensitive.add(auth[0]); // a swapped pair: the id position holds a secret
       h.Authorization = basic(...auth);
     } else if (auth !== undefined) h.Authorization = auth;
     if (h.Authorization) this.sensitive.add(h.Authorization.replace(/^\S+\s+/, ''));
-    for (const [k, v] of new URLSearchParams(params)) if (k === 'client_secret' && v.length >= 8) this.sensitive.add(v);
+    for (const [k, v] of new URLSearchParams(params)) {
+      if ((k === 'client_secret' && v.length >= 8) || (k === 'client_id' && looksLikeSecret(v))) this.sensitive.add(v);
+    }
     return this.fetch(path, { method, headers: h, body: body ?? form(params), pad, stream, ip });
   }
 
@@ -415,6 +419,13 @@ export async function within(ms, what, attempt) {
   }
 }
 
+/** Generated client secrets start with this (src/core/credential.rs). */
+export const SECRET_PREFIX = 'etcs_';
+/** Whether a text is or carries a generated secret. */
+export const looksLikeSecret = (text) => typeof text === 'string' && text.includes(SECRET_PREFIX);
+/** Something with the shape of a generated secret anywhere in a text (the whole secret has 49 characters after the prefix). */
+const SECRET_SHAPE = /etcs_[0-9A-Za-z]{8,}/;
+
 /** Registers before/after hooks for one Worker per test file; returns it (filled in `before`). */
 export function useWorker(opts) {
   const w = new TestWorker(opts);
@@ -435,6 +446,8 @@ export function testLogHygiene(w, label = '') {
     let leaks = 0;
     for (const s of w.sensitive) if (s.length >= 8 && w.stdio.includes(s)) leaks++;
     assert.equal(leaks, 0, `${leaks} secret value(s) found in the Worker's output`);
+    // Also any secret-shaped text, known to this file or not (a secret sent as an id, say).
+    assert.equal(SECRET_SHAPE.test(w.stdio), false, "a generated secret's shape found in the Worker's output");
     assert.equal(lines.length, w.tokenAnswers.length, 'one JSON log line per token-path request');
     // Parallel requests are logged in the order they finish, not the order their answers
     // arrived here: compare the two as multisets of (error code, or the issued client_id).

@@ -9,6 +9,7 @@ use edge_token::core::{
     error::Error,
     guard::ClientCommand,
     token::{Outcome, TokenResponse},
+    unknown::UNKNOWN_ID_TTL_MS,
 };
 use jwt_compact::{alg::Ed25519, jwk::JsonWebKey, Algorithm, AlgorithmExt, UntrustedToken};
 use serde_json::{json, Value};
@@ -449,6 +450,25 @@ fn an_isolate_reuses_a_record_for_a_short_time_then_reads_it_again() {
 }
 
 #[test]
+fn an_unknown_id_named_again_soon_costs_no_store_read_and_a_created_one_is_found_later() {
+    let store = store_with(&[]);
+    let isolate = isolate(&FakeObjects::default());
+    // From no known source, so that the source throttling stays out of it.
+    let ghost = || isolate.basic_at(MAIN, &store, ("ghost", "s"), GRANT).map(|_| ());
+    for _ in 0..50 {
+        assert_eq!(ghost(), Err(Error::UnknownClient));
+        isolate.advance(100);
+    }
+    assert_eq!(store.reads.get(), 1, "one read for fifty requests");
+    // Created meanwhile: found once the isolate's memory of its absence has lapsed.
+    store.put("main", &record("ghost", "s"));
+    assert_eq!(ghost(), Err(Error::UnknownClient));
+    isolate.advance(UNKNOWN_ID_TTL_MS);
+    assert_eq!(ghost(), Ok(()));
+    assert_eq!(store.reads.get(), 2);
+}
+
+#[test]
 fn a_client_of_one_tenant_is_unknown_at_another() {
     let store = store_with(&[record("svc", "s")]);
     let isolate = isolate(&FakeObjects::default());
@@ -457,6 +477,7 @@ fn a_client_of_one_tenant_is_unknown_at_another() {
     assert_eq!(at(OTHER).unwrap_err(), Error::UnknownClient);
     // The same id registered in the other tenant is another client, with its own secret.
     store.put("other", &record("svc", "other-secret"));
+    isolate.advance(UNKNOWN_ID_TTL_MS); // this isolate remembered it as unknown there
     assert_eq!(at(OTHER).unwrap_err(), Error::WrongSecret);
     let token = isolate
         .basic_at(OTHER, &store, ("svc", "other-secret"), GRANT)

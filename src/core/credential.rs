@@ -5,7 +5,10 @@
 //! pasted somewhere it should not be can be found by a scanner with few false alarms, without
 //! asking us. Pure: the random bytes are passed in.
 
-use super::secret::ClientSecret;
+use super::{
+    client::is_valid_client_id,
+    secret::{ClientSecret, Pepper},
+};
 
 /// What every generated secret starts with ("edge-token client secret").
 pub const SECRET_PREFIX: &str = "etcs_";
@@ -90,6 +93,35 @@ pub fn generate_client_id(random: [u8; CLIENT_ID_RANDOM_BYTES]) -> String {
     base62(&random, CLIENT_ID_CHARS)
 }
 
+/// The longest presented client id the log shows as it is.
+pub const MAX_LOGGED_ID_CHARS: usize = 64;
+
+/// How the log names the client id a caller presented.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoggedId<'a> {
+    /// A valid id, at most [`MAX_LOGGED_ID_CHARS`] long, that does not look like a secret:
+    /// shown as it is.
+    Plain(&'a str),
+    /// Anything else: its keyed tag ([`Pepper::log_tag`]). A caller who swaps id and secret
+    /// (`curl -u SECRET:id`) puts the secret here, so it must never be logged.
+    Tag(String),
+}
+
+/// Whether `text` is or carries a generated secret: it contains the secret prefix anywhere
+/// (a mangled or wrapped secret still gives most of itself away).
+pub fn looks_like_secret(text: &str) -> bool {
+    text.contains(SECRET_PREFIX)
+}
+
+/// How the log shows the presented client id `id`.
+pub fn logged_client_id<'a>(id: &'a str, pepper: &Pepper) -> LoggedId<'a> {
+    if is_valid_client_id(id) && id.len() <= MAX_LOGGED_ID_CHARS && !looks_like_secret(id) {
+        LoggedId::Plain(id)
+    } else {
+        LoggedId::Tag(pepper.log_tag(id))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,5 +176,36 @@ mod tests {
         assert_eq!(id.len(), 22);
         assert!(id.bytes().all(|b| b.is_ascii_alphanumeric()));
         assert_eq!(generate_client_id([0; 16]), "0".repeat(22));
+    }
+
+    #[test]
+    fn a_secret_in_the_id_position_is_logged_only_as_a_keyed_tag() {
+        let pepper = Pepper::new("0123456789abcdef0123456789abcdef").unwrap();
+        let secret = generate_secret([9; 32]);
+        let secret = secret.expose();
+        for id in [
+            secret.to_owned(),
+            format!("x{secret}"),
+            secret[..20].to_owned(),
+            "a".repeat(65),
+            "bad\u{7f}id".to_owned(),
+            String::new(),
+        ] {
+            match logged_client_id(&id, &pepper) {
+                LoggedId::Tag(tag) => {
+                    assert_eq!(tag, pepper.log_tag(&id));
+                    assert!(!tag.contains("etcs_"));
+                }
+                LoggedId::Plain(_) => panic!("{} chars logged as is", id.len()),
+            }
+        }
+        for id in [
+            "svc",
+            "svc:a+b %x",
+            &generate_client_id([3; 16]),
+            &"a".repeat(64),
+        ] {
+            assert_eq!(logged_client_id(id, &pepper), LoggedId::Plain(id));
+        }
     }
 }

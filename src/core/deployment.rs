@@ -9,6 +9,7 @@ use super::{
     keys::KeySet,
     secret::Pepper,
     token::Issuer,
+    unknown::UnknownIds,
 };
 
 /// Every tenant's issuer and the paths that lead to them.
@@ -56,6 +57,7 @@ impl Deployment {
                 keys,
                 pepper: pepper.clone(),
                 records: RecordCache::default(),
+                unknown: UnknownIds::default(),
             });
         }
         Ok(Self { issuers, routes })

@@ -12,6 +12,9 @@ use std::fmt;
 pub enum Error {
     /// The token endpoint was called with a method other than `POST`.
     MethodNotAllowed,
+    /// The request URI has a query. RFC 6749 §2.3.1: client credentials MUST NOT be in the
+    /// URI; this endpoint reads none there, so any query is refused rather than ignored.
+    QueryInUri,
     /// The body is not `application/x-www-form-urlencoded`.
     UnsupportedContentType,
     /// The body is larger than [`crate::core::request::MAX_BODY_BYTES`].
@@ -180,7 +183,8 @@ impl Error {
         use ErrorCode as C;
         let (status, code, headers) = match self {
             Self::MethodNotAllowed => (405, C::InvalidRequest, vec![header("Allow", "POST")]),
-            Self::UnsupportedContentType
+            Self::QueryInUri
+            | Self::UnsupportedContentType
             | Self::BodyTooLarge
             | Self::MalformedBody
             | Self::DuplicateParameter
@@ -256,6 +260,7 @@ impl Error {
     pub fn reason(self) -> &'static str {
         match self {
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::QueryInUri => "query_in_uri",
             Self::UnsupportedContentType => "unsupported_content_type",
             Self::BodyTooLarge => "body_too_large",
             Self::MalformedBody => "malformed_body",
@@ -297,8 +302,9 @@ impl std::error::Error for Error {}
 mod tests {
     use super::*;
 
-    const ALL: [Error; 26] = [
+    const ALL: [Error; 27] = [
         Error::MethodNotAllowed,
+        Error::QueryInUri,
         Error::UnsupportedContentType,
         Error::BodyTooLarge,
         Error::MalformedBody,

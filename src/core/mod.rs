@@ -6,11 +6,14 @@
 //! The modules follow the pipeline of [`token::Issuer::issue`]:
 //! - [`request`] (with [`form`]): raw HTTP parts → a typed [`request::TokenRequest`];
 //! - [`client`] (with [`record`] and [`secret`]): the stored record, its one conversion to
-//!   the client the pipeline uses, and client authentication;
+//!   the client the pipeline uses, and client authentication; [`unknown`]: the ids the store
+//!   recently said do not exist;
 //! - [`scope`]: what the client is granted;
 //! - [`keys`]: the signing keys, the JWKS;
 //! - [`sign`]: the token's signing input (jwt-compact) and the Ed25519 [`sign::Signer`];
 //! - [`token`]: the checklist itself, and minting;
+//! - [`guard`] (with [`limit`] and [`gate`]): issuance limits, failure throttling, revocation,
+//!   and the cheap first gate that keeps failures off storage;
 //! - [`error`]: every reason to refuse, and its one mapping to RFC 6749 §5.2;
 //! - [`config`]: the origin and the tenants (issuers, paths, policies), RFC 8414 metadata;
 //! - [`deployment`]: every tenant's issuer, built once per isolate, and the routing table.
@@ -25,6 +28,7 @@ pub mod credential;
 pub mod deployment;
 pub mod error;
 pub mod form;
+pub mod gate;
 pub mod guard;
 pub mod keys;
 pub mod limit;
@@ -34,3 +38,4 @@ pub mod scope;
 pub mod secret;
 pub mod sign;
 pub mod token;
+pub mod unknown;

@@ -11,6 +11,10 @@ pub const MAX_BODY_BYTES: usize = 8 * 1024;
 /// The parts of an HTTP request the token endpoint looks at.
 #[derive(Debug, Clone, Copy)]
 pub struct HttpRequest<'a> {
+    /// The request URI's query (after `?`), if any. Any non-empty query is refused: RFC 6749
+    /// §2.3.1 forbids credentials in the URI, and silently ignoring one would keep a client
+    /// leaking its secret into every access log on the way.
+    pub query: Option<&'a str>,
     /// The `Content-Type` header, if any.
     pub content_type: Option<&'a str>,
     /// The `Authorization` header, if any.
@@ -130,6 +134,9 @@ impl TokenRequest {
     /// Parses a request, checking everything that needs no stored state, in the order a
     /// careful reader would: the envelope, the parameters, the grant type, the credentials.
     pub fn parse(http: &HttpRequest<'_>) -> Result<Self, Error> {
+        if http.query.is_some_and(|query| !query.is_empty()) {
+            return Err(Error::QueryInUri);
+        }
         if !is_form(http.content_type) {
             return Err(Error::UnsupportedContentType);
         }
@@ -185,6 +192,7 @@ mod tests {
 
     fn parse(authorization: Option<&str>, body: &str) -> Result<TokenRequest, Error> {
         TokenRequest::parse(&HttpRequest {
+            query: None,
             content_type: FORM,
             authorization,
             body: body.as_bytes(),
@@ -349,6 +357,7 @@ mod tests {
             (Some("Application/X-WWW-Form-Urlencoded"), true),
         ] {
             let result = TokenRequest::parse(&HttpRequest {
+                query: None,
                 content_type,
                 authorization: Some(&basic("id:s")),
                 body,
@@ -376,5 +385,33 @@ mod tests {
             parse(Some(&basic("id:s")), "grant_type=client_credentials&x=%G0"),
             Err(Error::MalformedBody)
         );
+    }
+
+    #[test]
+    fn any_query_in_the_uri_is_refused_even_with_a_good_body() {
+        let header = basic("id:s");
+        for query in [
+            "client_secret=s",
+            "client_id=id&client_secret=s",
+            "grant_type=client_credentials",
+            "scope=a",
+            "client_assertion=x",
+            "realm=other",
+        ] {
+            let result = TokenRequest::parse(&HttpRequest {
+                query: Some(query),
+                content_type: FORM,
+                authorization: Some(&header),
+                body: b"grant_type=client_credentials",
+            });
+            assert_eq!(result, Err(Error::QueryInUri), "{query}");
+        }
+        let empty = TokenRequest::parse(&HttpRequest {
+            query: Some(""),
+            content_type: FORM,
+            authorization: Some(&header),
+            body: b"grant_type=client_credentials",
+        });
+        assert!(empty.is_ok(), "a bare '?' carries nothing");
     }
 }

@@ -83,7 +83,25 @@ impl Pepper {
         mac.update(secret.expose().as_bytes());
         SecretHash(mac.finalize().into_bytes().into())
     }
+
+    /// A short keyed tag of `text` for the log, in place of text that must not be logged (a
+    /// secret sent where an id belongs): the first 64 bits of `HMAC-SHA-256(pepper, "log-tag\0"
+    /// ‖ text)`, base64url. The same text always gets the same tag, so lines can be matched
+    /// up, and an operator who has the pepper can compute the tag of a suspected value; nobody
+    /// else learns anything from it. The label keeps tags apart from stored secret hashes.
+    pub fn log_tag(&self, text: &str) -> String {
+        let mut mac = self.0.clone();
+        mac.update(LOG_TAG_LABEL);
+        mac.update(text.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        Base64UrlUnpadded::encode_string(&digest[..LOG_TAG_BYTES])
+    }
 }
+
+/// What a log tag's HMAC input starts with.
+const LOG_TAG_LABEL: &[u8] = b"log-tag\0";
+/// Bytes of the HMAC kept in a log tag: 64 bits, 11 base64url characters.
+pub const LOG_TAG_BYTES: usize = 8;
 
 impl fmt::Debug for Pepper {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -118,6 +136,30 @@ mod tests {
         //   b'Jefe-Jefe-Jefe-Jefe-Jefe-Jefe-Je', b'what do ya want for nothing?',
         //   hashlib.sha256).digest()).rstrip(b'='))"
         assert_eq!(hash.encode(), "BVRIhoDwx1iq63KqmKqS1WFLb4YmY8aH87lyIYiMMKs");
+    }
+
+    #[test]
+    fn a_log_tag_is_short_stable_keyed_and_not_a_prefix_of_the_secret_hash() {
+        let pepper = Pepper::new(PEPPER).unwrap();
+        let other = Pepper::new(&PEPPER.replace('0', "1")).unwrap();
+        let tag = pepper.log_tag("etcs_some-secret");
+        assert_eq!(tag.len(), 11);
+        assert_eq!(tag, pepper.log_tag("etcs_some-secret"), "stable");
+        assert_ne!(tag, pepper.log_tag("etcs_some-secreT"));
+        assert_ne!(
+            tag,
+            other.log_tag("etcs_some-secret"),
+            "keyed by the pepper"
+        );
+        let hash = pepper.hash(&ClientSecret::new("etcs_some-secret".into()));
+        assert!(
+            !hash.encode().starts_with(&tag),
+            "separate from the stored hash"
+        );
+        // python3 -c "import hmac,hashlib,base64;print(base64.urlsafe_b64encode(hmac.new(
+        //   b'0123456789abcdef0123456789abcdef', b'log-tag\x00abc', hashlib.sha256
+        //   ).digest()[:8]).rstrip(b'='))"
+        assert_eq!(pepper.log_tag("abc"), "WAnHjv1TWU4");
     }
 
     #[test]

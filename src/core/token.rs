@@ -17,6 +17,7 @@ use super::{
     scope::{self, Scopes},
     secret::Pepper,
     sign::Signer,
+    unknown::UnknownIds,
 };
 
 /// Random bytes in a token id: 128 bits (RFC 9068 §2.2 asks for enough to avoid collisions).
@@ -96,6 +97,8 @@ pub struct Issuer {
     pub pepper: Rc<Pepper>,
     /// Client records read recently ([`crate::core::client::RECORD_TTL_MS`]).
     pub records: RecordCache,
+    /// Ids the store said recently do not exist ([`crate::core::unknown::UNKNOWN_ID_TTL_MS`]).
+    pub unknown: UnknownIds,
 }
 
 impl Issuer {
@@ -199,22 +202,29 @@ impl Issuer {
         if let Some(client) = self.records.get(&request.client_id, now_ms) {
             return Ok(client);
         }
-        let client = Rc::new(self.read_client(store, request).await?);
+        let client = Rc::new(self.read_client(store, request, now_ms).await?);
         self.records.insert(client.clone(), now_ms);
         Ok(client)
     }
 
-    /// Reads and validates a record from the store.
+    /// Reads and validates a record from the store. An invalid id, or one the store recently
+    /// said is absent, costs no read.
     async fn read_client<S: ClientStore>(
         &self,
         store: &S,
         request: &TokenRequest,
+        now_ms: u64,
     ) -> Result<Client, Error> {
-        let record = if is_valid_client_id(&request.client_id) {
-            store
-                .record(&self.tenant.name, &request.client_id)
+        let id = &request.client_id;
+        let record = if is_valid_client_id(id) && !self.unknown.contains(id, now_ms) {
+            let record = store
+                .record(&self.tenant.name, id)
                 .await
-                .map_err(|StoreUnavailable| Error::StoreUnavailable)?
+                .map_err(|StoreUnavailable| Error::StoreUnavailable)?;
+            if record.is_none() {
+                self.unknown.insert(id, now_ms);
+            }
+            record
         } else {
             None
         };
@@ -222,7 +232,7 @@ impl Issuer {
             std::hint::black_box(self.pepper.hash(&request.secret));
             return Err(Error::UnknownClient);
         };
-        Client::from_json(&request.client_id, &record)
+        Client::from_json(id, &record)
     }
 
     /// The signed access token: its RFC 9068 claims, signed with the tenant's key.

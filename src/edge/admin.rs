@@ -247,6 +247,7 @@ impl Admin<'_> {
     /// time and KV's).
     fn forget(&self, id: &str) {
         self.issuer.records.forget(id);
+        self.issuer.unknown.forget(id);
     }
 
     async fn guard<T: DeserializeOwned>(

@@ -18,7 +18,10 @@ use worker::{
     DurableObject, ListOptions, Response, Result, State,
 };
 
-use crate::core::guard::{Backend, ClientView, FailureReport, LeaseRequest, Unavailable};
+use crate::core::{
+    gate::Gate,
+    guard::{Backend, ClientView, FailureReport, LeaseRequest, Unavailable},
+};
 #[cfg(not(feature = "admin-worker"))]
 use crate::core::guard::{
     ClientCommand, ClientGuardState, SourceEntry, SourceGuardState, SourceUpdate, Storage,
@@ -29,6 +32,9 @@ use crate::core::guard::{
 pub const CLIENT_GUARD: &str = "CLIENT_GUARD";
 /// The binding of the source-address shards.
 pub const SOURCE_GUARD: &str = "SOURCE_GUARD";
+/// The binding of the first gate: failed authentications per source, counted by the Workers
+/// Rate Limiting binding (wrangler.toml `[[ratelimits]]`; [`crate::core::gate`]).
+pub const FAILURE_GATE: &str = "FAILURE_GATE";
 /// An object that has not answered within this time is treated as unavailable.
 const ANSWER_WITHIN: Duration = Duration::from_millis(1_000);
 #[cfg(not(feature = "admin-worker"))]
@@ -68,6 +74,7 @@ pub async fn call<T: DeserializeOwned>(
     path: &str,
     body: &impl Serialize,
 ) -> std::result::Result<T, Unavailable> {
+    super::meter::add(|spent| spent.object_requests += 1);
     let exchange = async {
         let stub = env.durable_object(binding)?.get_by_name(name)?;
         let body = serde_json::to_string(body)?;
@@ -159,6 +166,20 @@ impl Backend for DoBackend {
 
     fn now_ms(&self) -> u64 {
         Date::now().as_millis()
+    }
+}
+
+/// Counts one more failure from `source` at the first gate; [`Gate::Absent`] when the binding
+/// is missing or fails, so that the shard then counts as it would without a gate.
+async fn first_gate(env: &Env, source: &str) -> Gate {
+    let Ok(gate) = env.rate_limiter(FAILURE_GATE) else {
+        return Gate::Absent;
+    };
+    super::meter::add(|spent| spent.gate_calls += 1);
+    match gate.limit(source.to_owned()).await {
+        Ok(outcome) if outcome.success => Gate::Within,
+        Ok(_) => Gate::Over,
+        Err(_) => Gate::Absent,
     }
 }
 

@@ -13,6 +13,7 @@
 #[cfg(feature = "admin-worker")]
 mod admin;
 mod guard;
+mod meter;
 #[cfg(not(feature = "admin-worker"))]
 mod sign;
 mod state;
@@ -32,6 +33,7 @@ use worker::{console_error, event, Context, Date, Env, Headers, Request, Respons
 #[cfg(not(feature = "admin-worker"))]
 use crate::core::{
     config::Endpoint,
+    credential::{logged_client_id, LoggedId},
     deployment::Deployment,
     guard::{Limiter, Source},
     request::{HttpRequest, MAX_BODY_BYTES},
@@ -139,7 +141,12 @@ async fn token_route(
         .map_err(|error| (error, issuer.wire(error, authorization)));
     let logged = answer.as_ref().map(|_| ()).map_err(|(e, w)| (*e, w.status));
     let line = LogLine::new("token", Some(&issuer.tenant.name), logged, started);
-    wire::log(&line.client(outcome.client_id.as_deref()).json());
+    let client = (outcome.client_id.as_deref()).map(|id| logged_client_id(id, &issuer.pepper));
+    let line = LogLine {
+        isolate: Some(meter::spent()),
+        ..line.client(client.as_ref())
+    };
+    wire::log(&line.json());
     match answer {
         Ok(token) => wire::issued(serde_json::to_string(&token)?),
         Err((_, wire)) => error_response(wire),
@@ -182,7 +189,9 @@ async fn token(
         backend: guard::DoBackend::new(env.clone(), Rc::new(ctx)),
         source: Source::from_header(headers.source()),
     };
+    let url = req.url();
     let http = HttpRequest {
+        query: url.as_ref().ok().and_then(|url| url.query()),
         content_type: headers.content_type(),
         authorization: headers.authorization(),
         body: &body,
@@ -271,6 +280,9 @@ struct LogLine<'a> {
     tenant: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     client_id: Option<&'a str>,
+    /// In place of `client_id` when the presented id may not be logged (it may be a secret).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_tag: Option<&'a str>,
     outcome: &'a str,
     status: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -280,6 +292,9 @@ struct LogLine<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     detail: Option<&'a str>,
     ms: u64,
+    /// On token lines: what this isolate has spent on storage so far ([`meter`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    isolate: Option<meter::Spent>,
 }
 
 impl<'a> LogLine<'a> {
@@ -305,21 +320,25 @@ impl<'a> LogLine<'a> {
             route,
             tenant,
             client_id: None,
+            client_tag: None,
             outcome,
             status,
             error,
             reason,
             detail: None,
+            isolate: None,
             ms: Date::now().as_millis().saturating_sub(started),
         }
     }
 
-    /// The client id the caller presented: the caller's text, cut to a sane length (at a character
-    /// boundary).
+    /// The client id the caller presented: as it is when it may be logged, else its tag.
     #[cfg(not(feature = "admin-worker"))]
-    fn client(mut self, client_id: Option<&'a str>) -> Self {
-        self.client_id =
-            client_id.map(|id| id.char_indices().nth(64).map_or(id, |(at, _)| &id[..at]));
+    fn client(mut self, client_id: Option<&'a LoggedId<'a>>) -> Self {
+        match client_id {
+            Some(LoggedId::Plain(id)) => self.client_id = Some(id),
+            Some(LoggedId::Tag(tag)) => self.client_tag = Some(tag),
+            None => {}
+        }
         self
     }
 

@@ -25,6 +25,7 @@ impl ClientStore for KvClientStore<'_> {
         tenant: &str,
         client_id: &str,
     ) -> Result<Option<String>, StoreUnavailable> {
+        super::meter::add(|spent| spent.kv_reads += 1);
         // A missing binding is a deployment fault that `wrangler deploy` already refuses.
         let kv = self.0.kv("CLIENTS").map_err(|_| StoreUnavailable)?;
         kv.get(&record_key(tenant, client_id))

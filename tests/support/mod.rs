@@ -280,6 +280,7 @@ impl Isolate {
             &limiter,
             &NativeSigner,
             &HttpRequest {
+                query: None,
                 content_type: Some("application/x-www-form-urlencoded"),
                 authorization,
                 body: body.as_bytes(),

@@ -1,0 +1,74 @@
+// What failed requests cost the account (docs/limits.md, "What a failure costs"): KV reads and
+// Durable Object requests per 1 000 failures, read from the isolate's totals that every token
+// log line carries (`isolate: {kv_reads, object_requests, gate_calls}`). Loops are bounded.
+// Requirement → test:
+//   issue 9.3: ≤ 20 KV reads + object requests per 1 000 random unknown ids from one source
+//              → "a thousand failures with random unknown ids from one source cost ten KV reads and one object request"
+//   issue 9.3: failures spread over sources cost no object request (the first gate)
+//              → "a thousand failures from a thousand sources cost one KV read each and no object request"
+//   issue 9.3: an unknown id is remembered (≤ KV's own 60 s)
+//              → "an unknown id named again from many sources costs one KV read"
+//   contract: no secret/token in logs, one line per token request → "the logs hold no secret, ..." (testLogHygiene)
+import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import { assert, testLogHygiene, useWorker } from './harness.mjs';
+
+const w = useWorker();
+const N = 1000;
+
+/**
+ * The isolate's totals once every request so far has been answered and its background work
+ * (failure reports) has run: a GET on the token path (405, no storage) logs them.
+ */
+async function spent() {
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await w.fetch(w.tokenPath, { method: 'GET' });
+  const lines = (await w.jsonLogLines(w.tokenAnswers.length)).filter((l) => l.isolate);
+  return lines.at(-1).isolate;
+}
+
+/** Runs `send(i)` for i < n one after the other; returns the cost and the statuses. */
+async function cost(send, n = N) {
+  const before = await spent();
+  const statuses = {};
+  for (let i = 0; i < n; i++) {
+    const { status } = await send(i);
+    statuses[status] = (statuses[status] ?? 0) + 1;
+  }
+  const after = await spent();
+  const used = Object.fromEntries(Object.keys(after).map((k) => [k, after[k] - before[k]]));
+  return { ...used, statuses };
+}
+
+const unknownId = () => `ghost-${randomBytes(8).toString('hex')}`;
+const report = (what, c, n = N) => console.log(`# ${what}: ${c.kv_reads} KV reads, ${c.object_requests} object requests, ${c.gate_calls} gate calls per ${n} failed requests; statuses ${JSON.stringify(c.statuses)}`);
+
+test('a thousand failures with random unknown ids from one source cost ten KV reads and one object request', async () => {
+  const c = await cost(() => w.token({ auth: [unknownId(), 'wrong-secret-value'], ip: '203.0.113.90' }));
+  report('one source', c);
+  assert.deepEqual(c.statuses, { 401: 10, 429: N - 10 }, 'the tenth failure blocks the source');
+  assert.ok(c.kv_reads <= 10, `KV reads: ${c.kv_reads}`);
+  assert.ok(c.object_requests <= 1, `object requests: ${c.object_requests}`);
+  assert.ok(c.kv_reads + c.object_requests <= 20, 'the goal: at most 20 in all');
+});
+
+test('a thousand failures from a thousand sources cost one KV read each and no object request', async () => {
+  const c = await cost(() => w.token({ auth: [unknownId(), 'wrong-secret-value'] }));
+  report(`${N} sources`, c);
+  assert.deepEqual(c.statuses, { 401: N });
+  assert.equal(c.kv_reads, N, 'a random id is read once');
+  assert.equal(c.object_requests, 0, 'within the first gate, no shard hears of it');
+  assert.equal(c.gate_calls, N, 'each failure is counted by the gate');
+});
+
+test('an unknown id named again from many sources costs one KV read', async () => {
+  // Fewer requests: they must all fall within the 30 s the id is remembered, on a busy machine too.
+  const id = unknownId(), n = 200;
+  const c = await cost(() => w.token({ auth: [id, 'wrong-secret-value'] }), n);
+  report(`one unknown id, ${n} sources`, c, n);
+  assert.deepEqual(c.statuses, { 401: n });
+  assert.equal(c.kv_reads, 1);
+  assert.equal(c.object_requests, 0);
+});
+
+testLogHygiene(w);
