@@ -26,6 +26,9 @@ const { values: opt } = parseArgs({
     'no-build': { type: 'boolean', default: false }, // reuse build/ and bench/hello/build/
     'no-micro': { type: 'boolean', default: false }, // skip the native microbenchmarks
     'cpu-samples': { type: 'string', default: '2000' }, // sequential requests for CPU per request
+    // Comma-separated scenario keys (hello, static, token, failures, peer, js_hello): a paired
+    // run of only those, printed as a short table; no sequential CPU samples, no results file.
+    only: { type: 'string' },
   },
 });
 const WARMUP = +opt.warmup, DURATION = +opt.duration, MAX = +opt.max, CONNECTIONS = +opt.connections;
@@ -165,6 +168,7 @@ function options(secrets, logs) {
           CLIENT_GUARD: { className: 'ClientGuard', useSQLite: true },
           SOURCE_GUARD: { className: 'SourceGuard', useSQLite: true },
         },
+        ratelimits: { FAILURE_GATE: { simple: { limit: 9, period: 60 } } }, // as in wrangler.toml
         bindings: { ISSUER: 'https://issuer.bench.test', TENANTS: { default: { token_paths: [TOKEN_PATH] } }, ...secrets },
       }),
     ],
@@ -338,7 +342,9 @@ async function measure(logs) {
       { key: 'js_hello', name: 'diagnostic: JS Worker, hello', url: probe, expect: 200, requests: [{ method: 'GET', path: '/' }] },
     ];
     const results = [];
-    for (const s of scenarios) results.push(await scenario(s, pid));
+    const only = opt.only?.split(',');
+    for (const s of scenarios) if (!only || only.includes(s.key)) results.push(await scenario(s, pid));
+    if (only) return { results, failureAddresses: ip };
 
     // CPU per request inside workerd, one request at a time, after the load (warm isolates).
     say(`workerd CPU per request: ${CPU_SAMPLES} sequential requests each (hello-world, token)`);
@@ -448,6 +454,7 @@ async function main() {
     e.message += `\n--- end of workerd output ---\n${logs.tail}`;
     throw e;
   }
+  if (opt.only) return reportOnly(measured);
   const by = Object.fromEntries(measured.results.map((r) => [r.key, r]));
   const ratio = (k, to = 'hello') => +(by[k].rps / by[to].rps).toFixed(3);
   const out = {
@@ -482,6 +489,15 @@ async function main() {
     console.error(`\n!!!!!!!! WARNING: ${r.name}: ${r.unexpected} answers were not ${r.expect} (statuses ${JSON.stringify(r.statuses)}, errors ${r.errors}, timeouts ${r.timeouts}); its figures do not measure the intended path !!!!!!!!`);
   }
   if (bad.length) process.exitCode = 1;
+}
+
+/** `--only`: the chosen scenarios of one run, side by side; nothing is written. */
+function reportOnly(measured) {
+  for (const r of measured.results) {
+    console.log(`${r.name}: ${r.rps} req/s, p50 ${r.p50_ms.toFixed(2)} ms, p99 ${r.p99_ms.toFixed(2)} ms, `
+      + `workerd CPU ${r.workerd_cpu_us_per_req} µs/req, statuses ${JSON.stringify(r.statuses)}, unexpected ${r.unexpected}`);
+  }
+  if (measured.results.some((r) => r.unexpected > 0)) process.exitCode = 1;
 }
 
 main().catch((e) => {

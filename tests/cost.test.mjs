@@ -41,7 +41,7 @@ async function cost(send, n = N) {
 }
 
 const unknownId = () => `ghost-${randomBytes(8).toString('hex')}`;
-const report = (what, c, n = N) => console.log(`# ${what}: ${c.kv_reads} KV reads, ${c.object_requests} object requests, ${c.gate_calls} gate calls per ${n} failed requests; statuses ${JSON.stringify(c.statuses)}`);
+const report = (what, c, n = N) => console.log(`${what}: ${c.kv_reads} KV reads, ${c.object_requests} object requests, ${c.gate_calls} gate calls per ${n} failed requests; statuses ${JSON.stringify(c.statuses)}`);
 
 test('a thousand failures with random unknown ids from one source cost ten KV reads and one object request', async () => {
   const c = await cost(() => w.token({ auth: [unknownId(), 'wrong-secret-value'], ip: '203.0.113.90' }));
