@@ -454,7 +454,11 @@ fn an_unknown_id_named_again_soon_costs_no_store_read_and_a_created_one_is_found
     let store = store_with(&[]);
     let isolate = isolate(&FakeObjects::default());
     // From no known source, so that the source throttling stays out of it.
-    let ghost = || isolate.basic_at(MAIN, &store, ("ghost", "s"), GRANT).map(|_| ());
+    let ghost = || {
+        isolate
+            .basic_at(MAIN, &store, ("ghost", "s"), GRANT)
+            .map(|_| ())
+    };
     for _ in 0..50 {
         assert_eq!(ghost(), Err(Error::UnknownClient));
         isolate.advance(100);
