@@ -31,24 +31,33 @@ async function spent() {
 async function cost(send, n = N) {
   const before = await spent();
   const statuses = {};
+  const started = Date.now();
   for (let i = 0; i < n; i++) {
     const { status } = await send(i);
     statuses[status] = (statuses[status] ?? 0) + 1;
   }
+  const elapsedMs = Date.now() - started;
   const after = await spent();
   const used = Object.fromEntries(Object.keys(after).map((k) => [k, after[k] - before[k]]));
-  return { ...used, statuses };
+  return { ...used, statuses, elapsedMs };
 }
 
 const unknownId = () => `ghost-${randomBytes(8).toString('hex')}`;
-const report = (what, c, n = N) => console.log(`${what}: ${c.kv_reads} KV reads, ${c.object_requests} object requests, ${c.gate_calls} gate calls per ${n} failed requests; statuses ${JSON.stringify(c.statuses)}`);
+const report = (what, c, n = N) => console.log(`${what}: ${c.kv_reads} KV reads, ${c.object_requests} object requests, ${c.gate_calls} gate calls per ${n} failed requests in ${c.elapsedMs} ms; statuses ${JSON.stringify(c.statuses)}`);
 
 test('a thousand failures with random unknown ids from one source cost ten KV reads and one object request', async () => {
   const c = await cost(() => w.token({ auth: [unknownId(), 'wrong-secret-value'], ip: '203.0.113.90' }));
   report('one source', c);
-  assert.deepEqual(c.statuses, { 401: 10, 429: N - 10 }, 'the tenth failure blocks the source');
-  assert.ok(c.kv_reads <= 10, `KV reads: ${c.kv_reads}`);
-  assert.ok(c.object_requests <= 1, `object requests: ${c.object_requests}`);
+  // The tenth failure blocks the source for 30 s; on a slow machine the run outlasts a block,
+  // and each new block costs one more failure (a KV read) and one report to the shard.
+  // The gate counts in whole minutes (as Miniflare emulates it): a minute that ends before
+  // the tenth failure gives up to 9 more.
+  const blocks = 1 + Math.floor(c.elapsedMs / 30_000), minutes = 1 + Math.ceil(c.elapsedMs / 60_000);
+  const checked = 9 * minutes + blocks;
+  assert.equal(c.statuses[401] + c.statuses[429], N, 'only 401 and 429');
+  assert.ok(c.statuses[401] >= 10 && c.statuses[401] <= checked, `${c.statuses[401]} failures checked in ${c.elapsedMs} ms`);
+  assert.ok(c.kv_reads <= checked, `KV reads: ${c.kv_reads}`);
+  assert.ok(c.object_requests <= blocks, `object requests: ${c.object_requests} for ${blocks} block(s)`);
   assert.ok(c.kv_reads + c.object_requests <= 20, 'the goal: at most 20 in all');
 });
 
