@@ -18,6 +18,8 @@ use worker::{
     DurableObject, ListOptions, Response, Result, State,
 };
 
+#[cfg(not(feature = "admin-worker"))]
+use crate::core::guard::{ClientCommand, ClientGuardState, SourceEntry, SourceGuardState};
 use crate::core::{
     gate::Gate,
     guard::{Backend, ClientView, FailureReport, LeaseRequest, Unavailable},
