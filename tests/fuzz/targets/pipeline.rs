@@ -119,7 +119,9 @@ fn token_endpoint(input: &Input) -> Verdict {
         let (issuer, _) = deployment.route(PATH).expect("the token path");
         // Each case its own isolate as far as the client goes: no record cached by another.
         issuer.records.forget(ID);
+        issuer.unknown.forget(ID);
         let http = HttpRequest {
+            query: None,
             content_type: Some("application/x-www-form-urlencoded"),
             authorization: authorization.as_deref(),
             body,

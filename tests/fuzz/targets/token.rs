@@ -244,6 +244,7 @@ fn token_request(input: &Input) -> Verdict {
     let content_type = text(&input[0]);
     let authorization = text(&input[1]);
     judge(TokenRequest::parse(&HttpRequest {
+        query: None,
         content_type: content_type.as_deref(),
         authorization: authorization.as_deref(),
         body: bytes(&input[2]),
@@ -254,6 +255,7 @@ fn basic_token_request(input: &Input) -> Verdict {
     let content_type = text(&input[0]);
     let authorization = input[1].as_deref().map(basic_header);
     judge(TokenRequest::parse(&HttpRequest {
+        query: None,
         content_type: content_type.as_deref(),
         authorization: authorization.as_deref(),
         body: bytes(&input[2]),
