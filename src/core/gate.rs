@@ -28,13 +28,18 @@ pub enum Gate {
 }
 
 impl Gate {
-    /// Whether the failure is reported to the source's shard.
-    pub fn reports(self) -> bool {
-        self != Self::Within
+    /// Where the failure is reported in the source's shard, if at all: over the gate as a trip
+    /// (the shard blocks the source at once), without a gate as a failure to count.
+    pub fn report_path(self) -> Option<&'static str> {
+        match self {
+            Self::Within => None,
+            Self::Over => Some("trip"),
+            Self::Absent => Some("failure"),
+        }
     }
 
     /// Until when (Unix ms) the isolate blocks the source, given the shard's answer to the
-    /// report (when [`Gate::reports`]): over the gate, at least a first block even if the
+    /// report (when [`Gate::report_path`] names one): over the gate, at least a first block even if the
     /// shard could not be asked or counts fewer failures than the gate did.
     pub fn blocked_until(
         self,
@@ -55,13 +60,13 @@ mod tests {
 
     #[test]
     fn within_the_budget_nothing_is_reported_and_nothing_blocked() {
-        assert!(!Gate::Within.reports());
+        assert_eq!(Gate::Within.report_path(), None);
         assert_eq!(Gate::Within.blocked_until(5, Ok(99)), Ok(0));
     }
 
     #[test]
     fn over_the_budget_the_source_is_blocked_even_without_the_shard() {
-        assert!(Gate::Over.reports());
+        assert_eq!(Gate::Over.report_path(), Some("trip"));
         let now = 1_000;
         assert_eq!(
             Gate::Over.blocked_until(now, Ok(0)),
@@ -81,7 +86,7 @@ mod tests {
 
     #[test]
     fn without_a_gate_the_shard_decides_alone() {
-        assert!(Gate::Absent.reports());
+        assert_eq!(Gate::Absent.report_path(), Some("failure"));
         assert_eq!(Gate::Absent.blocked_until(5, Ok(0)), Ok(0));
         assert_eq!(
             Gate::Absent.blocked_until(5, Err(Unavailable)),
