@@ -168,7 +168,11 @@ function options(secrets, logs) {
           CLIENT_GUARD: { className: 'ClientGuard', useSQLite: true },
           SOURCE_GUARD: { className: 'SourceGuard', useSQLite: true },
         },
-        ratelimits: { FAILURE_GATE: { simple: { limit: 9, period: 60 } } }, // as in wrangler.toml
+        ratelimits: { // as in wrangler.toml
+          FAILURE_GATE: { simple: { limit: 9, period: 60 } },
+          FAILURE_GATE_NETWORK: { simple: { limit: 39, period: 60 } },
+          FAILURE_GATE_SITE: { simple: { limit: 99, period: 60 } },
+        },
         bindings: { ISSUER: 'https://issuer.bench.test', TENANTS: { default: { token_paths: [TOKEN_PATH] } }, ...secrets },
       }),
     ],

@@ -19,24 +19,19 @@ use worker::{
 };
 
 #[cfg(not(feature = "admin-worker"))]
-use crate::core::guard::{ClientCommand, ClientGuardState, SourceEntry, SourceGuardState};
-use crate::core::{
-    gate::Gate,
-    guard::{Backend, ClientView, FailureReport, LeaseRequest, Unavailable},
-};
-#[cfg(not(feature = "admin-worker"))]
 use crate::core::guard::{
     ClientCommand, ClientGuardState, SourceEntry, SourceGuardState, SourceUpdate, Storage,
     StorageFailed, Stored,
+};
+use crate::core::{
+    gate::{gate_for, Gate, Report},
+    guard::{Backend, ClientView, FailureReport, LeaseRequest, Unavailable},
 };
 
 /// The binding of the per-client objects.
 pub const CLIENT_GUARD: &str = "CLIENT_GUARD";
 /// The binding of the source-address shards.
 pub const SOURCE_GUARD: &str = "SOURCE_GUARD";
-/// The binding of the first gate: failed authentications per source, counted by the Workers
-/// Rate Limiting binding (wrangler.toml `[[ratelimits]]`; [`crate::core::gate`]).
-pub const FAILURE_GATE: &str = "FAILURE_GATE";
 /// An object that has not answered within this time is treated as unavailable.
 const ANSWER_WITHIN: Duration = Duration::from_millis(1_000);
 #[cfg(not(feature = "admin-worker"))]
@@ -152,14 +147,18 @@ impl Backend for DoBackend {
         shard: u64,
         keys: &[String],
     ) -> std::result::Result<Vec<(String, u64)>, Unavailable> {
-        call(
-            &self.env,
-            SOURCE_GUARD,
-            &shard_name(shard),
-            "failure",
-            &keys,
-        )
-        .await
+        let mut verdicts = Vec::with_capacity(keys.len());
+        for key in keys {
+            verdicts.push((key.clone(), first_gate(&self.env, key).await));
+        }
+        let report = Report::new(&verdicts);
+        let answer = match report.request() {
+            Some((path, keys)) => {
+                call(&self.env, SOURCE_GUARD, &shard_name(shard), path, &keys).await
+            }
+            None => Ok(Vec::new()),
+        };
+        report.blocked(Date::now().as_millis(), answer)
     }
 
     fn spawn(&self, task: impl Future<Output = ()> + 'static) {
@@ -171,14 +170,15 @@ impl Backend for DoBackend {
     }
 }
 
-/// Counts one more failure from `source` at the first gate; [`Gate::Absent`] when the binding
-/// is missing or fails, so that the shard then counts as it would without a gate.
-async fn first_gate(env: &Env, source: &str) -> Gate {
-    let Ok(gate) = env.rate_limiter(FAILURE_GATE) else {
+/// Counts one more failure against the prefix `key` at its first gate (a Rate Limiting
+/// binding, wrangler.toml `[[ratelimits]]`); [`Gate::Absent`] when the binding is missing or
+/// fails, so that the shard then counts as it would without gates.
+async fn first_gate(env: &Env, key: &str) -> Gate {
+    let Ok(gate) = env.rate_limiter(gate_for(key).0) else {
         return Gate::Absent;
     };
     super::meter::add(|spent| spent.gate_calls += 1);
-    match gate.limit(source.to_owned()).await {
+    match gate.limit(key.to_owned()).await {
         Ok(outcome) if outcome.success => Gate::Within,
         Ok(_) => Gate::Over,
         Err(_) => Gate::Absent,
@@ -310,9 +310,13 @@ impl DurableObject for SourceGuard {
             None => self.load().await?,
         };
         let (answer, update) = match path.as_str() {
-            "/failure" => {
+            "/failure" | "/trip" => {
                 let keys: Vec<String> = json_body(req).await?;
-                let update = shard.failure(now, &keys);
+                let update = if path == "/trip" {
+                    shard.tripped(now, &keys)
+                } else {
+                    shard.failure(now, &keys)
+                };
                 (serde_json::json!(update.blocked), update)
             }
             // The operator's (admin API): read the blocks, or forget one source's prefixes or

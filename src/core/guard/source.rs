@@ -167,12 +167,23 @@ impl SourceGuardState {
 
     /// Counts a failure against each of a source's prefixes ([`Source::keys`]).
     pub fn failure(&mut self, now: u64, keys: &[String]) -> SourceUpdate {
+        self.count_all(now, keys, false)
+    }
+
+    /// A failure that took these prefixes over their first gates ([`crate::core::gate`]): their
+    /// thresholds' failures were counted there, so they are blocked now, unless they already
+    /// are (another isolate's report of the same trip doubles nothing).
+    pub fn tripped(&mut self, now: u64, keys: &[String]) -> SourceUpdate {
+        self.count_all(now, keys, true)
+    }
+
+    fn count_all(&mut self, now: u64, keys: &[String], tripped: bool) -> SourceUpdate {
         let mut update = SourceUpdate {
             forgotten: self.forget_quiet(now),
             ..SourceUpdate::default()
         };
         for key in keys {
-            self.count(now, key, &mut update);
+            self.count(now, key, tripped, &mut update);
         }
         update
     }
@@ -195,7 +206,7 @@ impl SourceGuardState {
     /// Counts one failure against `key`. A new key in a full shard takes the place of the
     /// least recently failing unblocked entry; when every entry is blocked, it is blocked for
     /// [`SOURCE_BLOCK_MS`] without an entry.
-    fn count(&mut self, now: u64, key: &str, update: &mut SourceUpdate) {
+    fn count(&mut self, now: u64, key: &str, tripped: bool, update: &mut SourceUpdate) {
         if !self.entries.contains_key(key) && self.entries.len() >= MAX_SOURCES_PER_SHARD {
             let oldest = self
                 .entries
@@ -212,7 +223,12 @@ impl SourceGuardState {
         }
         let entry = self.entries.entry(key.to_owned()).or_default();
         entry.last_failure = now;
-        if entry.failures.add(now) >= threshold(key) {
+        let reached = if tripped {
+            !entry.is_blocked(now)
+        } else {
+            entry.failures.add(now) >= threshold(key)
+        };
+        if reached {
             entry.blocks += 1;
             let factor = 1_u64 << (entry.blocks - 1).min(10);
             entry.blocked_until = now + (SOURCE_BLOCK_MS * factor).min(SOURCE_BLOCK_MAX_MS);
@@ -287,6 +303,27 @@ mod tests {
         let thresholds: Vec<u32> = keys("2001:db8::1").iter().map(|k| threshold(k)).collect();
         assert_eq!(thresholds, [10, 40, 100]);
         assert_eq!(threshold("192.0.2.0/24"), 40);
+    }
+
+    #[test]
+    fn a_prefix_over_its_gate_is_blocked_at_once_and_a_second_report_doubles_nothing() {
+        let mut shard = SourceGuardState::default();
+        let address = vec!["192.0.2.7".to_owned()];
+        let until = |update: SourceUpdate| update.blocked[0].1;
+        assert_eq!(
+            until(shard.tripped(1_000, &address)),
+            1_000 + SOURCE_BLOCK_MS
+        );
+        assert_eq!(
+            until(shard.tripped(2_000, &address)),
+            1_000 + SOURCE_BLOCK_MS
+        );
+        let later = 1_000 + SOURCE_BLOCK_MS;
+        assert_eq!(
+            until(shard.tripped(later, &address)),
+            later + 2 * SOURCE_BLOCK_MS
+        );
+        assert_eq!(shard.blocked(later)[0].blocks, 2, "an operator sees it");
     }
 
     #[test]
