@@ -34,7 +34,8 @@ for (const [fault, what] of [['throw', 'throws'], ['hang', 'never answers']]) {
 }
 
 describe('source shards that throw', () => {
-  const w = useWorker({ guardFault: 'throw', brokenGuards: ['SOURCE_GUARD'] });
+  // Without the first gates, so that every failure is reported to the (broken) shards.
+  const w = useWorker({ guardFault: 'throw', brokenGuards: ['SOURCE_GUARD'], gates: false });
 
   test('when the source shards fail, failures are still answered, tokens issued, and each error logged with a count', async () => {
     const c = await w.seedClient();

@@ -102,9 +102,11 @@ export class TestWorker {
    * `guardFault` ('throw' | 'hang') binds the objects named in `brokenGuards` (default
    * CLIENT_GUARD) to a broken object; `admin` runs the admin Worker beside the token Worker
    * (default: when `adminToken` is given), `adminToken` sets its ADMIN_TOKEN secret (true: a
-   * random one), which switches the admin API on.
+   * random one), which switches the admin API on. `gates: false` leaves out the first gates'
+   * Rate Limiting bindings, so that every failure goes to the source shards.
    */
-  constructor({ tenants = WORKER.vars.TENANTS, tenant = Object.keys(tenants)[0], issuer = ISSUER, guardFault, brokenGuards = ['CLIENT_GUARD'], adminToken, admin = Boolean(adminToken) } = {}) {
+  constructor({ tenants = WORKER.vars.TENANTS, tenant = Object.keys(tenants)[0], issuer = ISSUER, guardFault, brokenGuards = ['CLIENT_GUARD'], adminToken, admin = Boolean(adminToken), gates = true } = {}) {
+    this.gates = gates;
     this.tenants = tenants;
     this.tenant = tenant;
     this.tokenPath = tenants[tenant].token_paths[0];
@@ -144,6 +146,7 @@ export class TestWorker {
       host: '127.0.0.1', // the entry socket (the token Worker), used by `curl()`; loopback only
       workers: [{
         ...worker,
+        ...(this.gates ? {} : { ratelimits: {} }),
         durableObjects,
         bindings: { ...vars, ...shared, ...bindings },
       }, {
