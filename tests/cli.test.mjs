@@ -76,7 +76,10 @@ test('client create registers a client whose secret gets a token that verifies',
   assert.ok(shown, 'the secret is printed');
   w.sensitive.add(shown);
   assert.match(human.stdout, /shown once/);
-  assert.match(human.stdout, /curl -u '/);
+  // The curl line goes to the token Worker (ISSUER + the token path), not to the admin URL.
+  const curl = /try it: curl -u '[^']+' -d grant_type=client_credentials (\S+)/.exec(human.stdout)?.[1];
+  assert.equal(curl, `${w.origin}${w.tokenPath}`, 'the curl line names the token endpoint');
+  assert.equal(created.token_endpoint, `${w.origin}${w.tokenPath}`, 'and so does the JSON answer');
 });
 
 test('show, list and update: settings change, last use is shown, a bad update changes nothing', async () => {

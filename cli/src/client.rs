@@ -46,7 +46,7 @@ fn create(target: &Target, id: Option<String>, fields: Fields, json: bool) -> Ou
     let input = new_client(id, fields)?;
     let api = Api::new(target)?;
     let answer: NewSecret = api.call_with("POST", &api.path("clients"), &input)?;
-    output::created(&answer, &target.url, json);
+    output::created(&answer, json);
     Ok(())
 }
 
@@ -112,7 +112,7 @@ fn rotate(client: &ClientRef, old_secret_expires_at: Option<u64>, json: bool) ->
         old_secret_expires_at,
     };
     let answer: NewSecret = api.call_with("POST", &path, &rotation)?;
-    output::rotated(&answer, &client.target.url, json);
+    output::rotated(&answer, json);
     Ok(())
 }
 

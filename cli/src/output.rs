@@ -104,7 +104,7 @@ pub fn client(info: &ClientInfo, json: bool) {
 
 /// A new secret, shown once, under `heading`, with `note` on how it spreads, the client, and
 /// a `curl` line to try it at its tenant's token path.
-fn new_secret(answer: &NewSecret, url: &str, heading: &str, note: &str) {
+fn new_secret(answer: &NewSecret, heading: &str, note: &str) {
     let id = &answer.client.client_id;
     let secret = &answer.client_secret;
     println!("{heading}");
@@ -112,25 +112,24 @@ fn new_secret(answer: &NewSecret, url: &str, heading: &str, note: &str) {
     println!("  (shown once: only its hash is stored{note})\n");
     client(&answer.client, false);
     println!(
-        "\ntry it: curl -u '{}:{}' -d grant_type=client_credentials {}{}",
+        "\ntry it: curl -u '{}:{}' -d grant_type=client_credentials {}",
         percent_encode(id),
         percent_encode(secret),
-        url.trim_end_matches('/'),
-        answer.token_path
+        answer.token_endpoint
     );
 }
 
 /// A new client, with its secret, shown once.
-pub fn created(answer: &NewSecret, url: &str, json: bool) {
+pub fn created(answer: &NewSecret, json: bool) {
     if json {
         return print_json(answer);
     }
     let heading = format!("created client {}", answer.client.client_id);
-    new_secret(answer, url, &heading, "");
+    new_secret(answer, &heading, "");
 }
 
 /// A rotation: the new secret, shown once, and until when the old one works.
-pub fn rotated(answer: &NewSecret, url: &str, json: bool) {
+pub fn rotated(answer: &NewSecret, json: bool) {
     if json {
         return print_json(answer);
     }
@@ -140,7 +139,7 @@ pub fn rotated(answer: &NewSecret, url: &str, json: bool) {
         answer.client.client_id
     );
     let note = "; KV may take up to a minute to serve it everywhere";
-    new_secret(answer, url, &heading, note);
+    new_secret(answer, &heading, note);
 }
 
 /// The tenant's clients, one aligned row each.

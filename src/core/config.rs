@@ -56,6 +56,8 @@ pub struct Tenant {
     pub issuer: String,
     /// Where its clients ask for tokens; the first is the one the metadata names.
     pub token_paths: Vec<String>,
+    /// The URL of its first token path (the metadata's `token_endpoint`).
+    pub token_endpoint: String,
     /// Where its JWK Set is served.
     pub jwks_path: String,
     /// Where its metadata is served.
@@ -276,9 +278,10 @@ impl Tenants {
         let issuer = format!("{origin}{}", raw.issuer_path);
         let jwks_path = format!("{JWKS_PATH}{}", raw.issuer_path);
         let metadata_path = format!("{METADATA_PATH}{}", raw.issuer_path);
+        let token_endpoint = format!("{origin}{}", raw.token_paths[0]);
         let metadata = serde_json::json!({
             "issuer": issuer,
-            "token_endpoint": format!("{origin}{}", raw.token_paths[0]),
+            "token_endpoint": token_endpoint,
             "jwks_uri": format!("{origin}{jwks_path}"),
             "grant_types_supported": ["client_credentials"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
@@ -290,6 +293,7 @@ impl Tenants {
             name,
             issuer,
             token_paths: raw.token_paths,
+            token_endpoint,
             jwks_path,
             metadata_path,
             scope: ScopeRules { policy, wildcard },

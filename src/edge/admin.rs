@@ -354,6 +354,7 @@ impl Admin<'_> {
             client_secret: secret.expose().to_owned(),
             secret_id: None,
             token_path: self.issuer.tenant.token_paths[0].clone(),
+            token_endpoint: self.issuer.tenant.token_endpoint.clone(),
         };
         reply(201, &body)
     }
@@ -423,6 +424,7 @@ impl Admin<'_> {
             client_secret: secret.expose().to_owned(),
             secret_id: record.secrets.last().map(|s| s.id()),
             token_path: self.issuer.tenant.token_paths[0].clone(),
+            token_endpoint: self.issuer.tenant.token_endpoint.clone(),
         };
         reply(201, &body)
     }

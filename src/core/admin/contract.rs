@@ -165,8 +165,11 @@ pub struct NewSecret {
     /// The new secret's id (a rotation's answer only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_id: Option<String>,
-    /// The tenant's first token path, to try the client.
+    /// The tenant's first token path.
     pub token_path: String,
+    /// The URL of that path at the token Worker (`ISSUER` + path): where to try the client.
+    /// The admin Worker is elsewhere, so its own URL is no base for it.
+    pub token_endpoint: String,
 }
 
 /// One client of a list page.
