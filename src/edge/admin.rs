@@ -239,15 +239,7 @@ impl Admin<'_> {
             .execute()
             .await
             .map_err(kv_down)?;
-        self.forget(&record.client_id);
         Ok(())
-    }
-
-    /// This isolate's cached record is stale now (other isolates catch up within their cache
-    /// time and KV's).
-    fn forget(&self, id: &str) {
-        self.issuer.records.forget(id);
-        self.issuer.unknown.forget(id);
     }
 
     async fn guard<T: DeserializeOwned>(
@@ -389,7 +381,6 @@ impl Admin<'_> {
             .delete(&record_key(self.tenant, id))
             .await
             .map_err(kv_down)?;
-        self.forget(id);
         let deleted = Deleted {
             client_id: id.to_owned(),
             deleted: true,

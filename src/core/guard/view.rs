@@ -264,15 +264,6 @@ pub struct IsolateCache {
 const MAX_CACHED: usize = 10_000;
 
 impl IsolateCache {
-    /// Takes in the revocation state an operator's command just set in a client's object, so
-    /// that this isolate applies it at once (others within [`VIEW_TTL_MS`]). A lease is kept.
-    pub fn apply_command(&mut self, guard: &str, view: &ClientView) {
-        if let Some(cached) = self.clients.get_mut(guard) {
-            cached.view.disabled = view.disabled;
-            cached.view.revoked.clone_from(&view.revoked);
-        }
-    }
-
     /// Forgets what this isolate learnt of `source`'s block (of every source's when `None`),
     /// after an operator cleared it in its shard.
     pub fn forget_blocks(&mut self, source: Option<&Source>) {
@@ -314,31 +305,6 @@ mod tests {
         burst: 8,
     };
     use crate::core::guard::objects::{ClientCommand, ClientGuardState, LeaseRequest};
-
-    #[test]
-    fn a_command_reaches_the_isolates_cached_view_at_once() {
-        let mut cache = IsolateCache::default();
-        cache.clients.insert(
-            "svc".into(),
-            CachedView::new(
-                ClientView {
-                    granted: 3,
-                    ..ClientView::default()
-                },
-                LIMIT,
-                10_000,
-            ),
-        );
-        let mut state = ClientGuardState::default();
-        cache.apply_command("svc", &state.apply(ClientCommand::Disable));
-        cache.apply_command("unknown", &state.apply(ClientCommand::Disable));
-        let cached = cache.clients.get_mut("svc").unwrap();
-        assert_eq!(
-            cached.decide(10_001, &nowhere(), "h"),
-            Step::Refuse(Error::ClientDisabled)
-        );
-        assert!(!cache.clients.contains_key("unknown"));
-    }
 
     fn cached(view: ClientView) -> CachedView {
         CachedView::new(view, LIMIT, 10_000)
