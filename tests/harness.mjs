@@ -257,7 +257,8 @@ export class TestWorker {
     const record = { ...clientRecord({ id, secrets, pepper: this.pepper, scopes, defaultScopes, ...rest }), ...replace };
     for (const s of secrets) this.sensitive.add(typeof s === 'string' ? s : s.secret);
     await this.putRaw(kvKey(id, tenant), JSON.stringify(record));
-    return { id, secret: typeof secrets[0] === 'string' ? secrets[0] : secrets[0].secret, record, tenant };
+    const [first] = secrets; // none for a private_key_jwt client
+    return { id, secret: typeof first === 'object' ? first.secret : first, record, tenant };
   }
 
   /**

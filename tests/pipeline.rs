@@ -4,6 +4,7 @@
 mod support;
 
 use edge_token::core::{
+    assertion::Check,
     client::RECORD_TTL_MS,
     deployment::Deployment,
     error::Error,
@@ -532,4 +533,68 @@ fn a_tenant_may_answer_body_credential_failures_with_400_but_basic_always_with_4
     // Other errors keep their status.
     assert_eq!(issuer.wire(Error::ScopeNotAllowed, None).status, 400);
     assert_eq!(issuer.wire(Error::StoreUnavailable, None).status, 503);
+}
+
+/// A `private_key_jwt` record of `id` with [`KEY`]'s public half, pinned to EdDSA.
+fn key_record(id: &str) -> Value {
+    let mut r = record(id, "unused");
+    r["secrets"] = json!([]);
+    r["token_endpoint_auth_method"] = json!("private_key_jwt");
+    r["jwks"] = json!({ "keys": [{ "kty": "OKP", "crv": "Ed25519", "kid": "k1",
+        "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" }] });
+    r
+}
+
+/// A form body with an assertion for `id` signed by [`KEY`], with `jti`, to tenant `main`.
+fn assertion_body(id: &str, jti: &str) -> String {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    use jwt_compact::{Claims, Header};
+    let d = Base64UrlUnpadded::decode_vec("nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A").unwrap();
+    let seed = ed25519_compact::Seed::from_slice(&d).unwrap();
+    let key = ed25519_compact::KeyPair::from_seed(seed).sk;
+    let claims = json!({ "iss": id, "sub": id, "aud": support::ORIGIN, "iat": support::NOW,
+        "exp": support::NOW + 60, "jti": jti });
+    let jwt = Ed25519
+        .token(
+            &Header::empty().with_key_id("k1"),
+            &Claims::new(claims),
+            &key,
+        )
+        .unwrap();
+    format!(
+        "{GRANT}&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion={jwt}"
+    )
+}
+
+#[test]
+fn an_assertion_is_spent_in_the_clients_object_so_another_isolate_refuses_its_replay() {
+    let store = store_with(&[key_record("keyed")]);
+    let objects = FakeObjects::default();
+    let body = assertion_body("keyed", "once");
+    let first = isolate(&objects).call_from(&store, None, None, &body);
+    assert!(first.result.is_ok(), "{:?}", first.result);
+    assert_eq!(first.client_id.as_deref(), Some("keyed"));
+    let again = isolate(&objects).call_from(&store, None, None, &body);
+    assert_eq!(again.result, Err(Error::Assertion(Check::Replayed)));
+    let fresh = assertion_body("keyed", "twice");
+    assert!(isolate(&objects)
+        .call_from(&store, None, None, &fresh)
+        .result
+        .is_ok());
+}
+
+#[test]
+fn without_the_clients_object_a_valid_assertion_is_never_accepted() {
+    let store = store_with(&[key_record("keyed")]);
+    let objects = FakeObjects::default();
+    objects.down.set(true);
+    let outcome = isolate(&objects).call_from(&store, None, None, &assertion_body("keyed", "j"));
+    assert_eq!(outcome.result, Err(Error::GuardUnavailable));
+}
+
+#[test]
+fn a_secret_for_a_key_client_is_refused_as_a_method_mismatch() {
+    let store = store_with(&[key_record("keyed")]);
+    let outcome = call(&store, Some(&basic("keyed", "unused")), GRANT);
+    assert_eq!(outcome.result, Err(Error::Assertion(Check::MethodMismatch)));
 }

@@ -5,6 +5,7 @@ use std::{cell::RefCell, collections::HashMap, rc::Rc};
 
 use super::{
     error::Error,
+    jwk::ClientKeys,
     limit::Limit,
     record::Record,
     scope::Scopes,
@@ -86,8 +87,11 @@ pub struct StoredSecret {
 pub struct Client {
     /// The client id.
     pub id: String,
-    /// One or two live secrets.
+    /// One or two live secrets; none for a `private_key_jwt` client.
     pub secrets: Vec<StoredSecret>,
+    /// A `private_key_jwt` client's public keys and pinned algorithm; `None` for a client
+    /// with secrets.
+    pub keys: Option<ClientKeys>,
     /// Whether the client may use the client-credentials grant.
     pub client_credentials_allowed: bool,
     /// What the client may be granted.

@@ -284,7 +284,8 @@ impl Tenants {
             "token_endpoint": token_endpoint,
             "jwks_uri": format!("{origin}{jwks_path}"),
             "grant_types_supported": ["client_credentials"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+            "token_endpoint_auth_signing_alg_values_supported": crate::core::jwk::Alg::ALL.map(crate::core::jwk::Alg::name),
             // RFC 8414 requires the member; there is no authorization endpoint, so no type.
             "response_types_supported": [],
         })
@@ -439,7 +440,15 @@ mod tests {
         );
         assert_eq!(
             m["token_endpoint_auth_methods_supported"],
-            json!(["client_secret_basic", "client_secret_post"])
+            json!([
+                "client_secret_basic",
+                "client_secret_post",
+                "private_key_jwt"
+            ])
+        );
+        assert_eq!(
+            m["token_endpoint_auth_signing_alg_values_supported"],
+            json!(["EdDSA", "ES256", "RS256", "PS256"])
         );
         assert_eq!(m["grant_types_supported"], json!(["client_credentials"]));
         assert!(m["response_types_supported"].is_array());

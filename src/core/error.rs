@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use super::assertion::Check;
+
 /// A precise reason for not issuing a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Error {
@@ -41,6 +43,9 @@ pub enum Error {
     UnknownClient,
     /// The secret matches none of the client's live secrets (wrong or expired).
     WrongSecret,
+    /// A client assertion (`private_key_jwt`) failed a check, or the client's method is not
+    /// the one it used.
+    Assertion(Check),
     /// The client authenticated, but may not use the `client_credentials` grant.
     GrantNotAllowed,
     /// The client authenticated, but is disabled.
@@ -198,7 +203,8 @@ impl Error {
             Self::NoCredentials
             | Self::UnsupportedAuthScheme
             | Self::UnknownClient
-            | Self::WrongSecret => (
+            | Self::WrongSecret
+            | Self::Assertion(_) => (
                 401,
                 C::InvalidClient,
                 vec![header("WWW-Authenticate", WWW_AUTHENTICATE)],
@@ -274,6 +280,7 @@ impl Error {
             Self::UnsupportedAuthScheme => "unsupported_auth_scheme",
             Self::UnknownClient => "unknown_client",
             Self::WrongSecret => "wrong_secret",
+            Self::Assertion(check) => check.reason(),
             Self::GrantNotAllowed => "grant_not_allowed",
             Self::ClientDisabled => "client_disabled",
             Self::MalformedScope => "malformed_scope",
@@ -302,7 +309,7 @@ impl std::error::Error for Error {}
 mod tests {
     use super::*;
 
-    const ALL: [Error; 27] = [
+    const ALL: [Error; 29] = [
         Error::MethodNotAllowed,
         Error::QueryInUri,
         Error::UnsupportedContentType,
@@ -318,6 +325,8 @@ mod tests {
         Error::UnsupportedAuthScheme,
         Error::UnknownClient,
         Error::WrongSecret,
+        Error::Assertion(Check::Replayed),
+        Error::Assertion(Check::Malformed),
         Error::GrantNotAllowed,
         Error::ClientDisabled,
         Error::MalformedScope,
@@ -343,6 +352,9 @@ mod tests {
             Error::UnsupportedAuthScheme,
             Error::UnknownClient,
             Error::WrongSecret,
+            Error::Assertion(Check::Signature),
+            Error::Assertion(Check::Replayed),
+            Error::Assertion(Check::MethodMismatch),
         ]
         .iter()
         .map(|e| (e.wire(), e.wire().body()))

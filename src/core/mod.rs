@@ -7,7 +7,8 @@
 //! - [`request`] (with [`form`]): raw HTTP parts → a typed [`request::TokenRequest`];
 //! - [`client`] (with [`record`] and [`secret`]): the stored record, its one conversion to
 //!   the client the pipeline uses, and client authentication; [`unknown`]: the ids the store
-//!   recently said do not exist;
+//!   recently said do not exist; [`assertion`] (with [`jwk`]): `private_key_jwt` client
+//!   assertions, their checks and the client's public keys;
 //! - [`scope`]: what the client is granted;
 //! - [`keys`]: the signing keys, the JWKS;
 //! - [`sign`]: the token's signing input (jwt-compact) and the Ed25519 [`sign::Signer`];
@@ -22,6 +23,7 @@
 //! contract, record changes and view) and [`credential`] (the format of generated secrets and client ids).
 
 pub mod admin;
+pub mod assertion;
 pub mod client;
 pub mod config;
 pub mod credential;
@@ -30,6 +32,7 @@ pub mod error;
 pub mod form;
 pub mod gate;
 pub mod guard;
+pub mod jwk;
 pub mod keys;
 pub mod limit;
 pub mod record;

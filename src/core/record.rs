@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use super::{
     client::{Client, StoredSecret},
+    jwk::{Alg, ClientKeys},
     limit::Limit,
     scope::{ScopeToken, Scopes},
     secret::SecretHash,
@@ -21,6 +22,10 @@ pub const TOKEN_TTL_RANGE: std::ops::RangeInclusive<u64> = 60..=86_400;
 /// Bytes of a secret's hash that name it (`secrets[].id`, in hex: never mistaken for a
 /// command-line option, as a base64url `-` at the start would be): 72 bits.
 pub const SECRET_ID_BYTES: usize = 9;
+/// The `token_endpoint_auth_method` (RFC 7591 §2) of a client with keys instead of secrets.
+pub const PRIVATE_KEY_JWT: &str = "private_key_jwt";
+/// The methods of a client with secrets (either is accepted from it; absent means these).
+pub const SECRET_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
 
 /// One entry of `secrets` as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,6 +110,16 @@ pub struct Record {
     /// Its issuance limit; absent = the tenant's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<Limit>,
+    /// How it authenticates: absent or a [`SECRET_METHODS`] entry (secrets), or
+    /// [`PRIVATE_KEY_JWT`] (no secrets; `jwks`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_method: Option<String>,
+    /// The one algorithm its assertions may use (RFC 7591 §2); absent = `EdDSA`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_signing_alg: Option<String>,
+    /// Its public keys (RFC 7517 JWK Set), for `private_key_jwt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<Value>,
     /// Members this code does not know, kept as they are.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -126,9 +141,36 @@ impl Record {
         serde_json::to_string(self).unwrap_or_default()
     }
 
+    /// The client's keys when it uses `private_key_jwt` (`Some(None)` when it uses secrets),
+    /// or `None` when the method, algorithm and keys do not agree with each other and with
+    /// the number of secrets.
+    pub fn client_keys(&self) -> Option<Option<ClientKeys>> {
+        match self.token_endpoint_auth_method.as_deref() {
+            Some(PRIVATE_KEY_JWT) => {
+                let alg = self.token_endpoint_auth_signing_alg.as_deref();
+                let alg = alg.map_or(Some(Alg::EdDSA), Alg::parse)?;
+                let keys = ClientKeys::parse(self.jwks.as_ref()?, alg).ok()?;
+                self.secrets.is_empty().then_some(Some(keys))
+            }
+            None => self.secret_method_fits().then_some(None),
+            Some(method) if SECRET_METHODS.contains(&method) => {
+                self.secret_method_fits().then_some(None)
+            }
+            Some(_) => None,
+        }
+    }
+
+    /// A secret client: 1 or 2 secrets, and neither keys nor an assertion algorithm.
+    fn secret_method_fits(&self) -> bool {
+        (1..=MAX_SECRETS).contains(&self.secrets.len())
+            && self.jwks.is_none()
+            && self.token_endpoint_auth_signing_alg.is_none()
+    }
+
     /// The [`Client`] the token path uses, if the record keeps every rule of the schema and
     /// is the record of `expected_id`.
     pub fn into_client(self, expected_id: &str) -> Option<Client> {
+        let keys = self.client_keys()?;
         let secrets: Option<Vec<StoredSecret>> =
             self.secrets.iter().map(SecretEntry::stored).collect();
         let secrets = secrets?;
@@ -137,7 +179,6 @@ impl Record {
         let limit = self.rate_limit;
         let valid = self.v == SCHEMA_VERSION
             && self.client_id == expected_id
-            && (1..=MAX_SECRETS).contains(&secrets.len())
             && default_scopes.is_subset_of(&scopes)
             && TOKEN_TTL_RANGE.contains(&self.token_ttl)
             && !self.audience.is_empty()
@@ -146,6 +187,7 @@ impl Record {
         valid.then(|| Client {
             id: self.client_id,
             secrets,
+            keys,
             client_credentials_allowed: self.grant_types.iter().any(|g| g == "client_credentials"),
             scopes,
             default_scopes,
@@ -243,6 +285,58 @@ pub(crate) mod tests {
             with("rate_limit", json!({ "per_minute": 0, "burst": 5 })),
             with("rate_limit", json!({ "per_minute": 5 })),
         ];
+        for json in bad {
+            assert_eq!(
+                Client::from_json("svc", &json),
+                Err(Error::BadClientRecord),
+                "{json}"
+            );
+        }
+    }
+
+    /// A valid `private_key_jwt` record of `svc`: RFC 8037's public key, no secret.
+    pub(crate) fn key_record() -> serde_json::Value {
+        let mut r = record();
+        r["secrets"] = json!([]);
+        r["token_endpoint_auth_method"] = json!(PRIVATE_KEY_JWT);
+        r["jwks"] = json!({ "keys": [{ "kty": "OKP", "crv": "Ed25519", "kid": "k1",
+            "x": crate::core::jwk::tests::RFC8037_X }] });
+        r
+    }
+
+    #[test]
+    fn a_private_key_jwt_record_has_keys_and_no_secret_and_a_secret_record_the_reverse() {
+        let client = Client::from_json("svc", &key_record().to_string()).unwrap();
+        let keys = client.keys.unwrap();
+        assert_eq!((keys.alg, keys.keys.len()), (Alg::EdDSA, 1));
+        assert!(client.secrets.is_empty());
+        assert_eq!(
+            Client::from_json("svc", &record().to_string())
+                .unwrap()
+                .keys,
+            None
+        );
+        let basic = with("token_endpoint_auth_method", json!("client_secret_basic"));
+        assert!(Client::from_json("svc", &basic).is_ok());
+        let mut bad = Vec::new();
+        for (field, value) in [
+            ("secrets", record()["secrets"].clone()),
+            ("jwks", json!(null)),
+            (
+                "jwks",
+                json!({ "keys": [{ "kty": "OKP", "crv": "Ed25519",
+                "x": crate::core::jwk::tests::RFC8037_X, "d": "private" }] }),
+            ),
+            ("token_endpoint_auth_signing_alg", json!("HS256")),
+            ("token_endpoint_auth_signing_alg", json!("ES256")),
+            ("token_endpoint_auth_method", json!("tls_client_auth")),
+        ] {
+            let mut r = key_record();
+            r[field] = value;
+            bad.push(r.to_string());
+        }
+        bad.push(with("jwks", key_record()["jwks"].clone()));
+        bad.push(with("token_endpoint_auth_signing_alg", json!("EdDSA")));
         for json in bad {
             assert_eq!(
                 Client::from_json("svc", &json),

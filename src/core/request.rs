@@ -3,7 +3,12 @@
 
 use base64ct::{Base64, Encoding};
 
-use super::{error::Error, form, secret::ClientSecret};
+use super::{
+    assertion::{Assertion, Check, ASSERTION_TYPE},
+    error::Error,
+    form,
+    secret::ClientSecret,
+};
 
 /// The largest body we read. A client-credentials request is well under 1 KiB.
 pub const MAX_BODY_BYTES: usize = 8 * 1024;
@@ -79,13 +84,23 @@ impl Authorization {
     }
 }
 
+/// How the client authenticated (RFC 6749 §2.3, RFC 7523 §2.2): one method per request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A secret, over Basic or in the body.
+    Secret(ClientSecret),
+    /// A `private_key_jwt` assertion, read but not yet checked.
+    Assertion(Box<Assertion>),
+}
+
 /// A well-formed client-credentials token request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRequest {
-    /// The presented client id (not yet known to exist).
+    /// The presented client id (not yet known to exist): Basic's or the body's, else the
+    /// assertion's `sub`.
     pub client_id: String,
-    /// The presented secret.
-    pub secret: ClientSecret,
+    /// The presented credential.
+    pub credential: Credential,
     /// The raw `scope` parameter; `None` when omitted or empty.
     pub scope: Option<String>,
 }
@@ -97,6 +112,8 @@ struct Params {
     scope: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
+    client_assertion_type: Option<String>,
+    client_assertion: Option<String>,
 }
 
 impl Params {
@@ -104,13 +121,15 @@ impl Params {
     /// and an empty value counts as omitted (RFC 6749 §3.2).
     fn collect(pairs: Vec<(String, String)>) -> Result<Self, Error> {
         let mut params = Self::default();
-        let mut seen = [false; 4];
+        let mut seen = [false; 6];
         for (name, value) in pairs {
             let (index, slot) = match name.as_str() {
                 "grant_type" => (0, &mut params.grant_type),
                 "scope" => (1, &mut params.scope),
                 "client_id" => (2, &mut params.client_id),
                 "client_secret" => (3, &mut params.client_secret),
+                "client_assertion_type" => (4, &mut params.client_assertion_type),
+                "client_assertion" => (5, &mut params.client_assertion),
                 _ => continue,
             };
             if std::mem::replace(&mut seen[index], true) {
@@ -150,6 +169,13 @@ impl TokenRequest {
             Some("client_credentials") => {}
             Some(_) => return Err(Error::UnsupportedGrantType),
         }
+        let asserted = params.client_assertion.is_some() || params.client_assertion_type.is_some();
+        if asserted {
+            if http.authorization.is_some() || params.client_secret.is_some() {
+                return Err(Error::MultipleAuthMethods);
+            }
+            return Self::asserted(params);
+        }
         let (client_id, secret) = match Authorization::parse(http.authorization) {
             Authorization::NotBasic => return Err(Error::UnsupportedAuthScheme),
             Authorization::Malformed => return Err(Error::MalformedBasic),
@@ -174,9 +200,38 @@ impl TokenRequest {
         };
         Ok(Self {
             client_id,
-            secret,
+            credential: Credential::Secret(secret),
             scope: params.scope,
         })
+    }
+
+    /// A `private_key_jwt` request (RFC 7523 §2.2): the assertion type exactly, the assertion
+    /// well-formed, and the client id the body's or else the assertion's `sub`.
+    fn asserted(params: Params) -> Result<Self, Error> {
+        let refused = |check| Err(Error::Assertion(check));
+        let (Some(ASSERTION_TYPE), Some(text)) = (
+            params.client_assertion_type.as_deref(),
+            params.client_assertion.as_deref(),
+        ) else {
+            return refused(Check::TypeUnsupported);
+        };
+        let assertion = Assertion::parse(text).map_err(Error::Assertion)?;
+        let Some(client_id) = params.client_id.or_else(|| assertion.claims.sub.clone()) else {
+            return refused(Check::Malformed);
+        };
+        Ok(Self {
+            client_id,
+            credential: Credential::Assertion(Box::new(assertion)),
+            scope: params.scope,
+        })
+    }
+
+    /// The presented secret, if the client sent one.
+    pub fn secret(&self) -> Option<&ClientSecret> {
+        match &self.credential {
+            Credential::Secret(secret) => Some(secret),
+            Credential::Assertion(_) => None,
+        }
     }
 }
 
@@ -204,7 +259,7 @@ mod tests {
         let header = basic("svc%3Aa%2Bb+%25x:p%25%2B%3A+w");
         let req = parse(Some(&header), "grant_type=client_credentials").unwrap();
         assert_eq!(req.client_id, "svc:a+b %x");
-        assert_eq!(req.secret.expose(), "p%+: w");
+        assert_eq!(req.secret().unwrap().expose(), "p%+: w");
     }
 
     #[test]
@@ -216,7 +271,7 @@ mod tests {
     #[test]
     fn a_raw_plus_in_a_basic_secret_is_a_space() {
         let req = parse(Some(&basic("id:a+b")), "grant_type=client_credentials").unwrap();
-        assert_eq!(req.secret.expose(), "a b");
+        assert_eq!(req.secret().unwrap().expose(), "a b");
     }
 
     #[test]
@@ -253,7 +308,10 @@ mod tests {
             "grant_type=client_credentials&client_id=a%20b&client_secret=s%2B&scope=x+y",
         )
         .unwrap();
-        assert_eq!((req.client_id.as_str(), req.secret.expose()), ("a b", "s+"));
+        assert_eq!(
+            (req.client_id.as_str(), req.secret().unwrap().expose()),
+            ("a b", "s+")
+        );
         assert_eq!(req.scope.as_deref(), Some("x y"));
     }
 
@@ -308,6 +366,77 @@ mod tests {
                 "{body}"
             );
         }
+    }
+
+    /// A well-formed (unsigned, unchecked) assertion whose `sub` is `svc`.
+    fn assertion() -> String {
+        use base64ct::Base64UrlUnpadded as B;
+        let part = |json: &str| B::encode_string(json.as_bytes());
+        format!(
+            "{}.{}.{}",
+            part(r#"{"alg":"EdDSA"}"#),
+            part(r#"{"sub":"svc"}"#),
+            part("s")
+        )
+    }
+
+    fn asserted(extra: &str) -> String {
+        let kind = "urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer";
+        format!(
+            "grant_type=client_credentials&client_assertion_type={kind}&client_assertion={}{extra}",
+            assertion()
+        )
+    }
+
+    #[test]
+    fn an_assertion_names_its_client_by_sub_or_by_an_agreeing_body_client_id() {
+        let req = parse(None, &asserted("")).unwrap();
+        assert_eq!(req.client_id, "svc");
+        assert!(matches!(req.credential, Credential::Assertion(_)));
+        assert!(req.secret().is_none());
+        // A disagreeing body client_id is looked up, and its sub check fails later.
+        assert_eq!(
+            parse(None, &asserted("&client_id=other"))
+                .unwrap()
+                .client_id,
+            "other"
+        );
+    }
+
+    #[test]
+    fn an_assertion_beside_basic_or_a_client_secret_is_an_invalid_request() {
+        assert_eq!(
+            parse(Some(&basic("svc:s")), &asserted("")),
+            Err(Error::MultipleAuthMethods)
+        );
+        assert_eq!(
+            parse(None, &asserted("&client_secret=s")),
+            Err(Error::MultipleAuthMethods)
+        );
+        assert_eq!(
+            parse(None, &asserted("&client_assertion=x")),
+            Err(Error::DuplicateParameter)
+        );
+    }
+
+    #[test]
+    fn the_assertion_type_must_be_exactly_jwt_bearer() {
+        let a = assertion();
+        for body in [
+            format!("grant_type=client_credentials&client_assertion={a}"),
+            format!("grant_type=client_credentials&client_assertion_type=jwt-bearer&client_assertion={a}"),
+            "grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer".to_owned(),
+        ] {
+            assert_eq!(
+                parse(None, &body),
+                Err(Error::Assertion(Check::TypeUnsupported)),
+                "{body}"
+            );
+        }
+        assert_eq!(
+            parse(None, &asserted("").replace(&a, "not.a.jws")),
+            Err(Error::Assertion(Check::Malformed))
+        );
     }
 
     #[test]

@@ -8,12 +8,15 @@ use std::rc::Rc;
 use serde::Serialize;
 
 use super::{
+    assertion::{Assertion, Check},
     client::{guard_name, is_valid_client_id, Client, RecordCache},
     config::Tenant,
     error::{Error, Wire},
-    guard::{Backend, Limiter},
+    guard::{Backend, Limiter, SpendRequest},
+    jwk::Verifier,
     keys::KeySet,
-    request::{attempts_basic, HttpRequest, TokenRequest},
+    record::PRIVATE_KEY_JWT,
+    request::{attempts_basic, Credential, HttpRequest, TokenRequest},
     scope::{self, Scopes},
     secret::Pepper,
     sign::Signer,
@@ -111,8 +114,8 @@ impl Issuer {
     }
 
     /// Handles one token request at Unix time `now_ms` (milliseconds), with `jti` random
-    /// bytes; a token is signed by `signer`.
-    pub async fn issue<S: ClientStore, B: Backend, K: Signer>(
+    /// bytes; a token is signed by `signer`, which also verifies client assertions.
+    pub async fn issue<S: ClientStore, B: Backend, K: Signer + Verifier>(
         &self,
         store: &S,
         limiter: &Limiter<B>,
@@ -131,14 +134,20 @@ impl Issuer {
                     .grant(store, limiter, signer, &request, now_ms, jti)
                     .await,
             },
-            Err(error) => Outcome {
-                client_id: None,
-                result: Err(error),
-            },
+            Err(error) => {
+                // A malformed assertion names no client it could count against.
+                if matches!(error, Error::Assertion(_)) {
+                    limiter.report_failure(now_ms);
+                }
+                Outcome {
+                    client_id: None,
+                    result: Err(error),
+                }
+            }
         }
     }
 
-    async fn grant<S: ClientStore, B: Backend, K: Signer>(
+    async fn grant<S: ClientStore, B: Backend, K: Signer + Verifier>(
         &self,
         store: &S,
         limiter: &Limiter<B>,
@@ -161,9 +170,22 @@ impl Issuer {
         let limit = client.limit.unwrap_or(self.tenant.rate_limit);
         // Under guard, the same answer whatever the secret: decided before it is hashed.
         limiter.gate(&guard, now_ms)?;
-        let Some(secret_hash) = client.authenticate(&self.pepper, &request.secret, now) else {
-            let guessable = client.guessable(now);
-            return Err(limiter.wrong_secret(&guard, limit, guessable, now_ms).await);
+        let lease_key = match self
+            .authenticate(signer, limiter, &guard, &client, request, now_ms)
+            .await
+        {
+            Ok(key) => key,
+            Err(error @ (Error::WrongSecret | Error::Assertion(_))) => {
+                let guessable = client.guessable(now);
+                let verdict = limiter.wrong_secret(&guard, limit, guessable, now_ms).await;
+                // The client's object may answer that it is now under guard (a 429).
+                return Err(if verdict == Error::WrongSecret {
+                    error
+                } else {
+                    verdict
+                });
+            }
+            Err(error) => return Err(error),
         };
         if !client.client_credentials_allowed {
             return Err(Error::GrantNotAllowed);
@@ -178,9 +200,7 @@ impl Issuer {
             &self.tenant.scope,
         )?;
         // Last before minting, so only a token actually issued spends the client's quota.
-        limiter
-            .admit(&guard, limit, &secret_hash.encode(), now_ms)
-            .await?;
+        limiter.admit(&guard, limit, &lease_key, now_ms).await?;
         let access_token = self.mint(signer, &client, &grant.scopes, now, jti).await?;
         Ok(TokenResponse {
             access_token,
@@ -189,6 +209,65 @@ impl Issuer {
             scope: (grant.echo || self.tenant.always_return_scope)
                 .then(|| grant.scopes.to_scope_string()),
         })
+    }
+
+    /// Authenticates the client by the one method its record names: the hash of its secret,
+    /// or [`PRIVATE_KEY_JWT`] for an assertion (what its object's lease requests carry).
+    async fn authenticate<B: Backend, K: Verifier>(
+        &self,
+        verifier: &K,
+        limiter: &Limiter<B>,
+        guard: &str,
+        client: &Client,
+        request: &TokenRequest,
+        now_ms: u64,
+    ) -> Result<String, Error> {
+        match (&request.credential, &client.keys) {
+            (Credential::Secret(secret), None) => client
+                .authenticate(&self.pepper, secret, now_ms / 1000)
+                .map(|hash| hash.encode())
+                .ok_or(Error::WrongSecret),
+            (Credential::Assertion(assertion), Some(_)) => {
+                self.check_assertion(verifier, client, assertion, now_ms)
+                    .await?;
+                let spend = SpendRequest {
+                    jti: assertion.jti_digest(),
+                    until_ms: assertion.remember_until_ms(),
+                };
+                limiter.spend_assertion(guard, &spend).await?;
+                Ok(PRIVATE_KEY_JWT.to_owned())
+            }
+            _ => Err(Error::Assertion(Check::MethodMismatch)),
+        }
+    }
+
+    /// Every check of an assertion but the `jti`'s single use: header, signature, claims.
+    async fn check_assertion<K: Verifier>(
+        &self,
+        verifier: &K,
+        client: &Client,
+        assertion: &Assertion,
+        now_ms: u64,
+    ) -> Result<(), Error> {
+        let keys = client
+            .keys
+            .as_ref()
+            .ok_or(Error::Assertion(Check::MethodMismatch))?;
+        let index = assertion.check_header(keys).map_err(Error::Assertion)?;
+        let key = keys.keys.get(index).ok_or(Error::BadClientRecord)?;
+        let input = assertion.signing_input.as_bytes();
+        match verifier.verify(key, input, &assertion.signature).await {
+            Ok(true) => {}
+            Ok(false) => return Err(Error::Assertion(Check::Signature)),
+            Err(_) => return Err(Error::BadClientRecord),
+        }
+        let audiences = [
+            self.tenant.issuer.as_str(),
+            self.tenant.token_endpoint.as_str(),
+        ];
+        assertion
+            .check_claims(&client.id, &audiences, now_ms / 1000)
+            .map_err(Error::Assertion)
     }
 
     /// Finds the client: in the isolate's cache, else in the store. An unknown client costs
@@ -229,7 +308,9 @@ impl Issuer {
             None
         };
         let Some(record) = record else {
-            std::hint::black_box(self.pepper.hash(&request.secret));
+            if let Some(secret) = request.secret() {
+                std::hint::black_box(self.pepper.hash(secret));
+            }
             return Err(Error::UnknownClient);
         };
         Client::from_json(id, &record)

@@ -25,7 +25,7 @@ use crate::core::guard::{
 };
 use crate::core::{
     gate::{gate_for, Gate, Report},
-    guard::{Backend, ClientView, FailureReport, LeaseRequest, Unavailable},
+    guard::{Backend, ClientView, FailureReport, LeaseRequest, SpendRequest, Spent, Unavailable},
 };
 
 /// The binding of the per-client objects.
@@ -142,6 +142,14 @@ impl Backend for DoBackend {
         call(&self.env, CLIENT_GUARD, guard, "failure", report).await
     }
 
+    async fn spend_assertion(
+        &self,
+        guard: &str,
+        request: &SpendRequest,
+    ) -> std::result::Result<Spent, Unavailable> {
+        call(&self.env, CLIENT_GUARD, guard, "assertion", request).await
+    }
+
     async fn source_failure(
         &self,
         shard: u64,
@@ -241,6 +249,12 @@ impl DurableObject for ClientGuard {
             "/failure" => {
                 let report: FailureReport = json_body(req).await?;
                 stored.update(|s| s.failure(now, &report)).await
+            }
+            // A private_key_jwt assertion's jti, spent once (core::guard::assertions).
+            "/assertion" => {
+                let spend: SpendRequest = json_body(req).await?;
+                let spent = stored.update(|s| s.spend_assertion(now, &spend)).await;
+                return Response::from_json(&spent.map_err(storage_error)?);
             }
             // Read-only, for the admin API: revocation state and each secret's last use.
             "/usage" => {

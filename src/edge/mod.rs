@@ -20,6 +20,8 @@ mod state;
 #[cfg(not(feature = "admin-worker"))]
 mod store;
 #[cfg(not(feature = "admin-worker"))]
+mod verify;
+#[cfg(not(feature = "admin-worker"))]
 mod wire;
 
 use std::{cell::RefCell, future::poll_fn, pin::pin, rc::Rc};

@@ -5,7 +5,8 @@
 use std::{cell::RefCell, collections::HashMap, future::Future, rc::Rc};
 
 use edge_token::core::guard::{
-    Backend, ClientCommand, ClientGuardState, ClientView, FailureReport, LeaseRequest, Unavailable,
+    Backend, ClientCommand, ClientGuardState, ClientView, FailureReport, LeaseRequest,
+    SpendRequest, Spent, Unavailable,
 };
 
 use super::engine::Engine;
@@ -151,6 +152,15 @@ impl Backend for SimBackend {
         _guard: &str,
         _report: &FailureReport,
     ) -> Result<ClientView, Unavailable> {
+        Err(Unavailable)
+    }
+
+    /// The simulation's clients use secrets.
+    async fn spend_assertion(
+        &self,
+        _guard: &str,
+        _request: &SpendRequest,
+    ) -> Result<Spent, Unavailable> {
         Err(Unavailable)
     }
 

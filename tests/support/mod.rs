@@ -23,7 +23,7 @@ use edge_token::core::{
     deployment::Deployment,
     guard::{
         Backend, ClientCommand, ClientGuardState, ClientView, FailureReport, IsolateCache,
-        LeaseRequest, Limiter, Source, SourceGuardState, Unavailable,
+        LeaseRequest, Limiter, Source, SourceGuardState, SpendRequest, Spent, Unavailable,
     },
     request::HttpRequest,
     secret::{ClientSecret, Pepper},
@@ -163,6 +163,19 @@ impl Backend for FakeObjects {
             .entry(guard.into())
             .or_default()
             .failure(self.now_ms.get(), report))
+    }
+
+    async fn spend_assertion(
+        &self,
+        guard: &str,
+        request: &SpendRequest,
+    ) -> Result<Spent, Unavailable> {
+        self.up()?;
+        let mut clients = self.clients.borrow_mut();
+        Ok(clients
+            .entry(guard.into())
+            .or_default()
+            .spend_assertion(self.now_ms.get(), request))
     }
 
     async fn source_failure(

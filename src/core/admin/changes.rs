@@ -72,6 +72,9 @@ impl Record {
             audience: validate::audience_list(&input.audience)?,
             disabled: false,
             rate_limit: input.rate_limit.map(validate::limit).transpose()?,
+            token_endpoint_auth_method: None,
+            token_endpoint_auth_signing_alg: None,
+            jwks: None,
             extra: Map::new(),
         };
         check(&record)?;

@@ -5,12 +5,13 @@
 use std::{cell::RefCell, future::Future, rc::Rc};
 
 use super::{
+    assertions::{SpendRequest, Spent},
     objects::{ClientView, FailureReport, LeaseRequest},
     source::Source,
     throttled,
     view::{CachedView, IsolateCache, Step},
 };
-use crate::core::{error::Error, limit::Limit};
+use crate::core::{assertion::Check, error::Error, limit::Limit};
 
 /// The object could not be asked (error, overload, or no answer in time).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +29,12 @@ pub trait Backend: Clone + 'static {
         guard: &str,
         report: &FailureReport,
     ) -> Result<ClientView, Unavailable>;
+    /// Spends an assertion's `jti` in a client's object (named `guard`).
+    async fn spend_assertion(
+        &self,
+        guard: &str,
+        request: &SpendRequest,
+    ) -> Result<Spent, Unavailable>;
     /// Reports a failure from a source (its [`Source::keys`]) to its shard; answers the
     /// source's blocked prefixes and until when (Unix ms).
     async fn source_failure(
@@ -136,6 +143,18 @@ impl<B: Backend> Limiter<B> {
         match cached.guarded(now, &self.source) {
             Some(until) => throttled(until - now),
             None => Error::WrongSecret,
+        }
+    }
+
+    /// Spends an assertion's `jti` in the client's object, which alone can tell a replay:
+    /// refused when it was seen, and never accepted unchecked (the object unreachable, 503;
+    /// too many live assertions, 429 until the oldest lapses).
+    pub async fn spend_assertion(&self, guard: &str, request: &SpendRequest) -> Result<(), Error> {
+        match self.backend.spend_assertion(guard, request).await {
+            Ok(Spent::Fresh) => Ok(()),
+            Ok(Spent::Replayed) => Err(Error::Assertion(Check::Replayed)),
+            Ok(Spent::Full { retry_after_ms }) => Err(throttled(retry_after_ms)),
+            Err(Unavailable) => Err(Error::GuardUnavailable),
         }
     }
 

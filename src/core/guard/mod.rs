@@ -2,6 +2,7 @@
 //!
 //! All pure, one module per idea:
 //! - [`objects`]: [`ClientGuardState`], what a client's Durable Object keeps and decides;
+//! - [`assertions`]: the `jti`s of a client's assertions, kept in its object (single use);
 //! - [`source`]: [`Source`], the prefixes a request's failures count against, and
 //!   [`SourceGuardState`], what a shard of them keeps and decides;
 //! - [`stored`]: [`Stored`], an object's state kept in agreement with its storage;
@@ -16,12 +17,14 @@ use serde::{Deserialize, Serialize};
 
 use super::{error::Error, limit::retry_after_seconds};
 
+pub mod assertions;
 pub mod limiter;
 pub mod objects;
 pub mod source;
 pub mod stored;
 pub mod view;
 
+pub use assertions::{SpendRequest, Spent};
 pub use limiter::{Backend, Limiter, Unavailable};
 pub use objects::{
     ClientCommand, ClientGuardState, ClientUsage, ClientView, FailureReport, LeaseRequest,

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
+    assertions::{SeenAssertions, SpendRequest, Spent},
     Failures, PerSecond, BUSY_ASKS_PER_SECOND, CLIENT_GUARD_MS, CLIENT_GUARD_THRESHOLD,
     CLIENT_PREFIX_THRESHOLD, GOOD_SOURCE_MS, MAX_CLIENT_PREFIXES, MAX_GOOD_SOURCES, MAX_LAST_USED,
     MAX_REVOKED, MAX_SEEN_SOURCES,
@@ -135,6 +136,9 @@ pub struct ClientGuardState {
     /// Failures per source prefix; absent in state stored before it existed.
     #[serde(default)]
     prefixes: Vec<PrefixFailures>,
+    /// The live `jti`s of a `private_key_jwt` client's assertions (absent when none).
+    #[serde(default, skip_serializing_if = "SeenAssertions::is_empty")]
+    assertions: SeenAssertions,
 }
 
 /// A client's failures from one source prefix, and its guard for that prefix.
@@ -287,6 +291,11 @@ impl ClientGuardState {
             }
         }
         self.view(0, 0)
+    }
+
+    /// Spends an assertion's `jti` ([`super::assertions`]).
+    pub fn spend_assertion(&mut self, now: u64, request: &SpendRequest) -> Spent {
+        self.assertions.spend(now, request)
     }
 
     /// What the admin API shows of the object.
