@@ -294,6 +294,9 @@ async function measure(logs) {
     // The limiter grants every request, through the full lease path.
     const record = clientRecord({ id, secrets: [secret], pepper, scopes: ['read'], defaultScopes: ['read'],
       audience: [AUDIENCE], rate_limit: { per_minute: 1_000_000, burst: 1_000_000 } });
+    // As the admin API writes a secret it generated (256 bits): wrong secrets then count per
+    // source prefix only, not toward a client-wide guard (docs/limits.md).
+    record.secrets[0].generated = true;
     await (await mf.getKVNamespace('CLIENTS', 'edge-token')).put(kvKey(id), JSON.stringify(record));
 
     // One checked token before the load: the path under test really issues valid tokens. Its
@@ -326,9 +329,11 @@ async function measure(logs) {
       { issuer: 'http://127.0.0.1/peer', audience: AUDIENCE, typ: 'at+jwt', algorithms: ['EdDSA'] });
     if (peerToken.payload.scope !== 'read') throw new Error('the peer\'s token lacks the scope');
 
-    // Failures: every request from its own 10.x address, so the source block never trips.
+    // Failures: every request from an IPv6 address in a /48 of its own (2a00::/16 holds 2^32 of
+    // them), so neither a source block nor a prefix gate (per address, /56, /48) ever trips.
     let ip = 0;
-    const nextIp = () => { ip++; return `10.${(ip >> 16) & 255}.${(ip >> 8) & 255}.${ip & 255}`; };
+    const hex = (n) => (n & 0xffff).toString(16);
+    const nextIp = () => { ip++; return `2a00:${hex(ip >>> 16)}:${hex(ip)}::1`; };
     const failing = (auth) => ({ method: 'POST', path: TOKEN_PATH, body: BODY, headers: FORM,
       setupRequest: (req) => { req.headers['CF-Connecting-IP'] = nextIp(); req.headers.Authorization = auth(); return req; } });
     const wrongSecret = basicAuth(id, randomToken());
@@ -407,7 +412,7 @@ function report(out) {
     console.log(`\nnative microbenchmarks (criterion, ${out.micro.seconds} s): µs per operation, median [mean 95 % CI]; target whole pipeline < 40 µs`);
     for (const m of out.micro.results) console.log(`  ${pad(`${m.group}: ${m.name}`, 70)} ${num(m.median_us.toFixed(2), 8)}  [${m.mean_ci95_us.map((v) => v.toFixed(2)).join(' – ')}]`);
   }
-  console.log(`\nfailure mix: ${out.failure_addresses} distinct CF-Connecting-IP (10.x), one per request: the source block never trips (no 429 path)`);
+  console.log(`\nfailure mix: ${out.failure_addresses} distinct CF-Connecting-IP, each in a /48 of its own: no source block or gate trips (no 429 path)`);
   if (out.builds.endpoint_s !== undefined) console.log(`builds: endpoint ${out.builds.endpoint_s} s, hello-world ${out.builds.hello_s} s`);
   console.log(`whole run: ${out.total_s} s; figures in bench/results/latest.json, chart in bench/results/latest.svg`);
 }
@@ -465,7 +470,7 @@ async function main() {
     date: new Date().toISOString(),
     machine: machine(),
     settings: { warmup_s: WARMUP, duration_s: DURATION, max_requests: MAX, connections: CONNECTIONS, cpu_samples: CPU_SAMPLES,
-      failure_mix: 'half wrong secret for the seeded client, half unknown client ids; one CF-Connecting-IP per request (10.x): source blocking excluded',
+      failure_mix: 'half wrong secret for the seeded client, half unknown client ids; one CF-Connecting-IP per request, each in a /48 of its own: source blocking and gates excluded',
       peer: 'node-oidc-provider in one node process: client_credentials, client_secret_basic, EdDSA JWT access tokens (at+jwt), scope=read asked',
       hello_target_dir: relative(ROOT, HELLO_TARGET) || '.' },
     builds, wasm, startup: measured.startup,
