@@ -28,6 +28,15 @@ pub struct HttpRequest<'a> {
     pub body: &'a [u8],
 }
 
+/// The query of a request URL as the runtime serializes it (WHATWG): between the first `?`
+/// and the fragment; `None` without a `?`, `Some("")` for a bare one. The serialization
+/// percent-encodes `#` everywhere before the fragment and `?` before the query, so the first
+/// of each starts them; reading it so spares the Worker a URL parser.
+pub fn query_of(url: &str) -> Option<&str> {
+    let before_fragment = url.split_once('#').map_or(url, |(head, _)| head);
+    before_fragment.split_once('?').map(|(_, query)| query)
+}
+
 /// What the `Authorization` header says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Authorization {
@@ -514,6 +523,21 @@ mod tests {
             parse(Some(&basic("id:s")), "grant_type=client_credentials&x=%G0"),
             Err(Error::MalformedBody)
         );
+    }
+
+    #[test]
+    fn the_query_is_read_from_the_serialized_url_as_a_url_parser_reads_it() {
+        for url in [
+            "https://auth.example.com/oauth2/token",
+            "https://auth.example.com/oauth2/token?",
+            "https://auth.example.com/oauth2/token?client_secret=s&x=%3F",
+            "https://auth.example.com/a%3Fb/token?q=1#frag?x",
+            "https://auth.example.com/token#only?fragment",
+            "http://127.0.0.1:8787/oauth2/token?realm=other#",
+        ] {
+            let parsed = url::Url::parse(url).unwrap();
+            assert_eq!(query_of(url), parsed.query(), "{url}");
+        }
     }
 
     #[test]

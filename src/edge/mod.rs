@@ -38,7 +38,7 @@ use crate::core::{
     credential::{logged_client_id, LoggedId},
     deployment::Deployment,
     guard::{Limiter, Source},
-    request::{HttpRequest, MAX_BODY_BYTES},
+    request::{query_of, HttpRequest, MAX_BODY_BYTES},
     token::{Issuer, Outcome, JTI_BYTES},
 };
 use crate::core::{
@@ -191,9 +191,9 @@ async fn token(
         backend: guard::DoBackend::new(env.clone(), Rc::new(ctx)),
         source: Source::from_header(headers.source()),
     };
-    let url = req.url();
+    let url = req.inner().url();
     let http = HttpRequest {
-        query: url.as_ref().ok().and_then(|url| url.query()),
+        query: query_of(&url),
         content_type: headers.content_type(),
         authorization: headers.authorization(),
         body: &body,
