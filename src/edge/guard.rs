@@ -9,14 +9,15 @@ use std::cell::RefCell;
 use std::{cell::Cell, future::Future, pin::pin, rc::Rc, task::Poll, time::Duration};
 
 use serde::{de::DeserializeOwned, Serialize};
-use wasm_bindgen::JsValue;
-use worker::{console_error, Context, Date, Delay, Env, Method, Request, RequestInit};
-#[cfg(not(feature = "admin-worker"))]
+use wasm_bindgen::{JsCast, JsValue};
 use worker::{
-    durable_object,
-    js_sys::{Object, Reflect},
-    DurableObject, ListOptions, Response, Result, State,
+    console_error,
+    js_sys::{Function, Object, Promise, Reflect},
+    wasm_bindgen_futures::JsFuture,
+    Context, Date, Delay, Env, Method, Request, RequestInit,
 };
+#[cfg(not(feature = "admin-worker"))]
+use worker::{durable_object, js_sys::JSON, DurableObject, ListOptions, Response, Result, State};
 
 #[cfg(not(feature = "admin-worker"))]
 use crate::core::guard::{
@@ -186,11 +187,22 @@ async fn first_gate(env: &Env, key: &str) -> Gate {
         return Gate::Absent;
     };
     super::meter::add(|spent| spent.gate_calls += 1);
-    match gate.limit(key.to_owned()).await {
-        Ok(outcome) if outcome.success => Gate::Within,
-        Ok(_) => Gate::Over,
+    match gate_limit(gate.as_ref(), key).await {
+        Ok(true) => Gate::Within,
+        Ok(false) => Gate::Over,
         Err(_) => Gate::Absent,
     }
+}
+
+/// `gate.limit({key})`'s `success`, called directly: workers-rs's `RateLimiter::limit` goes
+/// through serde-wasm-bindgen, which would be the token Worker's only use of it.
+async fn gate_limit(gate: &JsValue, key: &str) -> std::result::Result<bool, JsValue> {
+    let options = Object::new();
+    Reflect::set(&options, &JsValue::from_str("key"), &JsValue::from_str(key))?;
+    let limit: Function = Reflect::get(gate, &JsValue::from_str("limit"))?.dyn_into()?;
+    let promise: Promise = limit.call1(gate, &options)?.dyn_into()?;
+    let outcome = JsFuture::from(promise).await?;
+    Ok(Reflect::get(&outcome, &JsValue::from_str("success"))?.as_bool() == Some(true))
 }
 
 #[cfg(not(feature = "admin-worker"))]
@@ -200,13 +212,24 @@ struct DoStorage(State);
 #[cfg(not(feature = "admin-worker"))]
 impl Storage for DoStorage {
     async fn load<T: DeserializeOwned>(&self) -> std::result::Result<Option<T>, StorageFailed> {
-        self.0.storage().get(STATE).await.map_err(|_| StorageFailed)
+        let found = self.0.storage().get_multiple(vec![STATE]).await;
+        let value = found.map_err(|_| StorageFailed)?.get(&JsValue::from_str(STATE));
+        if value.is_undefined() {
+            return Ok(None);
+        }
+        // JSON text; state stored before it was text is a structured object of the same shape.
+        let json = value
+            .as_string()
+            .or_else(|| JSON::stringify(&value).ok().and_then(|s| s.as_string()))
+            .ok_or(StorageFailed)?;
+        serde_json::from_str(&json).map(Some).map_err(|_| StorageFailed)
     }
 
     async fn save<T: Serialize>(&self, value: &T) -> std::result::Result<(), StorageFailed> {
+        let json = serde_json::to_string(value).map_err(|_| StorageFailed)?;
         self.0
             .storage()
-            .put(STATE, value)
+            .put_raw(STATE, JsValue::from_str(&json))
             .await
             .map_err(|_| StorageFailed)
     }
@@ -220,7 +243,7 @@ fn storage_error(StorageFailed: StorageFailed) -> worker::Error {
 
 #[cfg(not(feature = "admin-worker"))]
 async fn json_body<T: DeserializeOwned>(mut req: Request) -> Result<T> {
-    req.json().await
+    Ok(serde_json::from_str(&req.text().await?)?)
 }
 
 #[cfg(not(feature = "admin-worker"))]
