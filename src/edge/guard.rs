@@ -213,7 +213,9 @@ struct DoStorage(State);
 impl Storage for DoStorage {
     async fn load<T: DeserializeOwned>(&self) -> std::result::Result<Option<T>, StorageFailed> {
         let found = self.0.storage().get_multiple(vec![STATE]).await;
-        let value = found.map_err(|_| StorageFailed)?.get(&JsValue::from_str(STATE));
+        let value = found
+            .map_err(|_| StorageFailed)?
+            .get(&JsValue::from_str(STATE));
         if value.is_undefined() {
             return Ok(None);
         }
@@ -222,7 +224,9 @@ impl Storage for DoStorage {
             .as_string()
             .or_else(|| JSON::stringify(&value).ok().and_then(|s| s.as_string()))
             .ok_or(StorageFailed)?;
-        serde_json::from_str(&json).map(Some).map_err(|_| StorageFailed)
+        serde_json::from_str(&json)
+            .map(Some)
+            .map_err(|_| StorageFailed)
     }
 
     async fn save<T: Serialize>(&self, value: &T) -> std::result::Result<(), StorageFailed> {
