@@ -90,7 +90,8 @@ pub struct ClientRef {
 /// The `client` commands.
 #[derive(Subcommand)]
 pub enum ClientCommand {
-    /// Register a client: the id is generated unless given; the secret is shown once.
+    /// Register a client: the id is generated unless given; the secret is shown once. With
+    /// --jwks, a private_key_jwt client: no secret, its public keys instead.
     Create {
         /// Where the admin API is.
         #[command(flatten)]
@@ -98,6 +99,9 @@ pub enum ClientCommand {
         /// A client id of your choice (default: 22 random characters).
         #[arg(long)]
         id: Option<String>,
+        /// The algorithm of a --jwks client's assertions: EdDSA (default), ES256, RS256, PS256.
+        #[arg(long, requires = "jwks")]
+        signing_alg: Option<String>,
         /// Its settings.
         #[command(flatten)]
         fields: Fields,
@@ -155,6 +159,26 @@ pub enum ClientCommand {
         /// The secret's id, as `client show` lists it.
         secret_id: String,
     },
+    /// Print a client assertion (private_key_jwt, RFC 7523) signed with a private key file,
+    /// to try a client: pass it as client_assertion. It is accepted once, for --ttl seconds.
+    Assertion {
+        /// A JWK Set file of Ed25519 private keys (`keys generate --out FILE`); the first signs.
+        #[arg(long)]
+        key: PathBuf,
+        /// The client id: the assertion's iss and sub.
+        #[arg(long, allow_hyphen_values = true)]
+        client: String,
+        /// Its aud: the tenant's issuer or token endpoint URL.
+        #[arg(
+            long,
+            env = "EDGE_TOKEN_ISSUER",
+            default_value = "http://127.0.0.1:8787"
+        )]
+        audience: String,
+        /// Seconds until it expires (1-300).
+        #[arg(long, default_value_t = 60)]
+        ttl: u64,
+    },
 }
 
 /// A client's settings, for create and update.
@@ -181,6 +205,10 @@ pub struct Fields {
     /// Grant types, space-separated (default "client_credentials").
     #[arg(long)]
     pub grant_types: Option<String>,
+    /// A JWK Set file of the client's keys (private_key_jwt). Only the public members are
+    /// sent: a private key file (`keys generate --out FILE`) may be given as it is.
+    #[arg(long)]
+    pub jwks: Option<PathBuf>,
 }
 
 /// The JWK Set to work on.

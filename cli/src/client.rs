@@ -19,7 +19,12 @@ use crate::{
 /// Runs a `client` command; `now` is the time the CLI started, in Unix seconds.
 pub fn run(command: ClientCommand, json: bool, now: u64) -> Outcome {
     match command {
-        ClientCommand::Create { target, id, fields } => create(&target, id, fields, json),
+        ClientCommand::Create {
+            target,
+            id,
+            signing_alg,
+            fields,
+        } => create(&target, id, signing_alg, fields, json),
         ClientCommand::Show(client) => show(&client, json),
         ClientCommand::List { target } => list(&target, json),
         ClientCommand::Update {
@@ -39,11 +44,27 @@ pub fn run(command: ClientCommand, json: bool, now: u64) -> Outcome {
             rotate(&client, expiry, json)
         }
         ClientCommand::RetireSecret { client, secret_id } => retire(&client, &secret_id, json),
+        ClientCommand::Assertion {
+            key,
+            client,
+            audience,
+            ttl,
+        } => crate::assertion::print(&key, &client, &audience, ttl, now, json),
     }
 }
 
-fn create(target: &Target, id: Option<String>, fields: Fields, json: bool) -> Outcome {
-    let input = new_client(id, fields)?;
+fn create(
+    target: &Target,
+    id: Option<String>,
+    signing_alg: Option<String>,
+    fields: Fields,
+    json: bool,
+) -> Outcome {
+    let mut input = new_client(id, fields)?;
+    if input.jwks.is_some() {
+        input.token_endpoint_auth_method = Some("private_key_jwt".to_owned());
+        input.token_endpoint_auth_signing_alg = signing_alg;
+    }
     let api = Api::new(target)?;
     let answer: NewSecret = api.call_with("POST", &api.path("clients"), &input)?;
     output::created(&answer, json);
@@ -128,9 +149,15 @@ fn split(list: &str) -> Vec<String> {
     list.split_whitespace().map(str::to_owned).collect()
 }
 
-/// The change that `fields` asks for; members it does not name stay absent.
-fn update_of(fields: Fields) -> ClientUpdate {
-    ClientUpdate {
+/// The change that `fields` asks for; members it does not name stay absent. A `--jwks`
+/// file is read here (its public members only).
+fn update_of(fields: Fields) -> Result<ClientUpdate, Failure> {
+    let jwks = fields
+        .jwks
+        .as_deref()
+        .map(crate::assertion::public_jwks)
+        .transpose()?;
+    Ok(ClientUpdate {
         scopes: fields.scopes.as_deref().map(split),
         default_scopes: fields.default_scopes.as_deref().map(split),
         audience: (!fields.audience.is_empty()).then_some(fields.audience),
@@ -140,12 +167,13 @@ fn update_of(fields: Fields) -> ClientUpdate {
             .zip(fields.burst)
             .map(|(per_minute, burst)| Some(Limit { per_minute, burst })),
         grant_types: fields.grant_types.as_deref().map(split),
-    }
+        jwks,
+    })
 }
 
 /// An update's request: at least one setting named.
 fn update_request(fields: Fields, default_rate_limit: bool) -> Result<ClientUpdate, Failure> {
-    let mut change = update_of(fields);
+    let mut change = update_of(fields)?;
     if default_rate_limit {
         change.rate_limit = Some(None);
     }
@@ -159,7 +187,7 @@ fn update_request(fields: Fields, default_rate_limit: bool) -> Result<ClientUpda
 
 /// A new client from `fields`, which must name its scopes and audience.
 fn new_client(client_id: Option<String>, fields: Fields) -> Result<NewClient, Failure> {
-    let update = update_of(fields);
+    let update = update_of(fields)?;
     let scopes = update.scopes.ok_or_else(|| {
         Failure::usage("--scopes is required, e.g. --scopes \"orders:read orders:write\"")
     })?;
@@ -174,6 +202,8 @@ fn new_client(client_id: Option<String>, fields: Fields) -> Result<NewClient, Fa
         token_ttl: update.token_ttl,
         rate_limit: update.rate_limit.flatten(),
         grant_types: update.grant_types,
+        jwks: update.jwks,
+        ..NewClient::default()
     })
 }
 

@@ -18,6 +18,7 @@
 
 mod api;
 mod args;
+mod assertion;
 mod blocks;
 mod client;
 mod devvars;

@@ -69,6 +69,23 @@ pub fn client(info: &ClientInfo, json: bool) {
         }
     );
     println!("audience      {}", info.audience.join(" "));
+    if let Some(method) = &info.token_endpoint_auth_method {
+        let kids = info
+            .jwks
+            .as_ref()
+            .and_then(|set| set["keys"].as_array())
+            .map(|keys| {
+                let kids: Vec<&str> = keys.iter().filter_map(|k| k["kid"].as_str()).collect();
+                kids.join(" ")
+            });
+        println!(
+            "auth          {method} ({}), keys: {}",
+            info.token_endpoint_auth_signing_alg
+                .as_deref()
+                .unwrap_or("EdDSA"),
+            kids.unwrap_or_default()
+        );
+    }
     println!("token_ttl     {} s", info.token_ttl);
     println!(
         "rate_limit    {} per minute, burst {}{}",
@@ -106,7 +123,9 @@ pub fn client(info: &ClientInfo, json: bool) {
 /// a `curl` line to try it at its tenant's token path.
 fn new_secret(answer: &NewSecret, heading: &str, note: &str) {
     let id = &answer.client.client_id;
-    let secret = &answer.client_secret;
+    let Some(secret) = &answer.client_secret else {
+        return keyed(answer, heading);
+    };
     println!("{heading}");
     println!("client_secret {secret}");
     println!("  (shown once: only its hash is stored{note})\n");
@@ -116,6 +135,17 @@ fn new_secret(answer: &NewSecret, heading: &str, note: &str) {
         percent_encode(id),
         percent_encode(secret),
         answer.token_endpoint
+    );
+}
+
+/// A new private_key_jwt client: no secret; a line that gets a token with a test assertion.
+fn keyed(answer: &NewSecret, heading: &str) {
+    println!("{heading}");
+    println!("no secret: it authenticates with assertions signed by its keys (private_key_jwt)\n");
+    client(&answer.client, false);
+    println!(
+        "\ntry it: curl -d grant_type=client_credentials \\\n  -d client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer \\\n  -d client_assertion=$(edge-token-admin client assertion --key KEY.json --client '{}' --audience {}) \\\n  {}",
+        answer.client.client_id, answer.token_endpoint, answer.token_endpoint
     );
 }
 

@@ -343,7 +343,7 @@ impl Admin<'_> {
         self.store(&record).await?;
         let body = NewSecret {
             client: self.info(&record, Some(&ClientUsage::default())),
-            client_secret: secret.expose().to_owned(),
+            client_secret: (!record.secrets.is_empty()).then(|| secret.expose().to_owned()),
             secret_id: None,
             token_path: self.issuer.tenant.token_paths[0].clone(),
             token_endpoint: self.issuer.tenant.token_endpoint.clone(),
@@ -412,7 +412,7 @@ impl Admin<'_> {
         let usage = self.usage(id).await;
         let body = NewSecret {
             client: self.info(&record, usage.as_ref()),
-            client_secret: secret.expose().to_owned(),
+            client_secret: Some(secret.expose().to_owned()),
             secret_id: record.secrets.last().map(|s| s.id()),
             token_path: self.issuer.tenant.token_paths[0].clone(),
             token_endpoint: self.issuer.tenant.token_endpoint.clone(),

@@ -11,7 +11,7 @@ use super::{
 };
 use crate::core::{
     client::is_valid_client_id,
-    record::{Record, SecretEntry, MAX_SECRETS, SCHEMA_VERSION},
+    record::{Record, SecretEntry, MAX_SECRETS, PRIVATE_KEY_JWT, SCHEMA_VERSION},
     secret::SecretHash,
 };
 
@@ -61,10 +61,19 @@ impl Record {
         let grants = input
             .grant_types
             .unwrap_or_else(|| vec!["client_credentials".to_owned()]);
+        let keyed = validate::auth_method(
+            input.token_endpoint_auth_method.as_deref(),
+            input.token_endpoint_auth_signing_alg.as_deref(),
+            input.jwks.as_ref(),
+        )?;
         let record = Self {
             v: SCHEMA_VERSION,
             client_id,
-            secrets: vec![SecretEntry::new(first_secret, now)],
+            // A private_key_jwt client has no secret at all.
+            secrets: match keyed {
+                Some(_) => Vec::new(),
+                None => vec![SecretEntry::new(first_secret, now)],
+            },
             grant_types: validate::grant_list(&grants)?,
             scopes: validate::scope_list("scopes", &input.scopes)?,
             default_scopes: validate::scope_list("default_scopes", &input.default_scopes)?,
@@ -72,9 +81,9 @@ impl Record {
             audience: validate::audience_list(&input.audience)?,
             disabled: false,
             rate_limit: input.rate_limit.map(validate::limit).transpose()?,
-            token_endpoint_auth_method: None,
-            token_endpoint_auth_signing_alg: None,
-            jwks: None,
+            token_endpoint_auth_method: input.token_endpoint_auth_method,
+            token_endpoint_auth_signing_alg: keyed.map(|alg| alg.name().to_owned()),
+            jwks: keyed.and(input.jwks),
             extra: Map::new(),
         };
         check(&record)?;
@@ -102,6 +111,14 @@ impl Record {
         if let Some(grants) = update.grant_types {
             next.grant_types = validate::grant_list(&grants)?;
         }
+        if let Some(jwks) = update.jwks {
+            let alg = self.client_keys().flatten().map(|keys| keys.alg);
+            let alg = alg.ok_or_else(|| {
+                AdminError::invalid("jwks: only a private_key_jwt client has keys")
+            })?;
+            validate::client_keys(&jwks, alg)?;
+            next.jwks = Some(jwks);
+        }
         check(&next)?;
         Ok(next)
     }
@@ -121,6 +138,11 @@ impl Record {
             return Err(AdminError::invalid(format!(
                 "old_secret_expires_at must be from now to now + {MAX_OVERLAP_SECONDS} s (Unix seconds)"
             )));
+        }
+        if self.token_endpoint_auth_method.as_deref() == Some(PRIVATE_KEY_JWT) {
+            return Err(AdminError::conflict(
+                "a private_key_jwt client has no secret: change its keys with `client update ID --jwks FILE`",
+            ));
         }
         let mut next = self.clone();
         next.secrets.retain(|s| s.live(now));
@@ -190,6 +212,71 @@ pub(super) mod tests {
             1_000,
         )
         .unwrap()
+    }
+
+    /// A `private_key_jwt` client's input with the public key `x` and `extra` members.
+    fn keyed(extra: &str) -> String {
+        format!(
+            r#"{{"scopes":["a"],"audience":["https://api"],"token_endpoint_auth_method":"private_key_jwt",
+            "jwks":{{"keys":[{{"kty":"OKP","crv":"Ed25519","kid":"k1","x":"{}"}}]}}{extra}}}"#,
+            crate::core::jwk::tests::RFC8037_X
+        )
+    }
+
+    #[test]
+    fn a_private_key_jwt_client_is_created_without_a_secret_and_its_keys_can_change() {
+        let r = Record::create(input(&keyed("")), "gen".into(), &hash("s1"), 1_000).unwrap();
+        assert!(r.secrets.is_empty());
+        assert_eq!(r.token_endpoint_auth_signing_alg.as_deref(), Some("EdDSA"));
+        assert!(Client::from_json("gen", &r.to_json())
+            .unwrap()
+            .keys
+            .is_some());
+        let other = serde_json::json!({ "keys": [{ "kty": "OKP", "crv": "Ed25519", "kid": "k2",
+            "x": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8" }] });
+        let update: ClientUpdate =
+            serde_json::from_value(serde_json::json!({ "jwks": other })).unwrap();
+        assert_eq!(r.updated(update).unwrap().jwks, Some(other.clone()));
+        let refused = r
+            .rotate(&hash("s2"), Rotation::default(), 2_000)
+            .unwrap_err();
+        assert!(
+            refused.message.contains("private_key_jwt"),
+            "{}",
+            refused.message
+        );
+        let update: ClientUpdate =
+            serde_json::from_value(serde_json::json!({ "jwks": other })).unwrap();
+        let on_secret = record().updated(update).unwrap_err();
+        assert!(
+            on_secret.message.contains("private_key_jwt"),
+            "{}",
+            on_secret.message
+        );
+    }
+
+    #[test]
+    fn keys_with_private_members_or_without_their_method_are_refused_with_the_reason() {
+        let private = keyed("").replace(r#""kid":"k1""#, r#""kid":"k1","d":"secret""#);
+        let cases = [
+            (private, "\"d\""),
+            (
+                keyed(r#","token_endpoint_auth_signing_alg":"HS256""#),
+                "EdDSA",
+            ),
+            (
+                keyed("").replace(r#""token_endpoint_auth_method":"private_key_jwt","#, ""),
+                "private_key_jwt",
+            ),
+            (
+                keyed("").replace("private_key_jwt", "tls_client_auth"),
+                "token_endpoint_auth_method",
+            ),
+        ];
+        for (json, reason) in cases {
+            let error = Record::create(input(&json), "gen".into(), &hash("s1"), 1_000).unwrap_err();
+            assert!(error.message.contains(reason), "{json}: {}", error.message);
+        }
     }
 
     #[test]

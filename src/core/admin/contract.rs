@@ -4,6 +4,7 @@
 //! always sent them in.
 
 use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
 
 use super::error::AdminError;
 use crate::core::limit::Limit;
@@ -34,6 +35,15 @@ pub struct NewClient {
     /// Grants; default `["client_credentials"]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant_types: Option<Vec<String>>,
+    /// `private_key_jwt` for a client with keys and no secret; default: a secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_method: Option<String>,
+    /// The algorithm of a `private_key_jwt` client's assertions; default `EdDSA`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_signing_alg: Option<String>,
+    /// A `private_key_jwt` client's public keys, a JWK Set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<Value>,
 }
 
 /// `null` in JSON as `Some(None)`, absence as `None`.
@@ -69,6 +79,9 @@ pub struct ClientUpdate {
     /// New grant types.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant_types: Option<Vec<String>>,
+    /// New public keys of a `private_key_jwt` client (a key rotation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<Value>,
 }
 
 /// `GET …/blocks`: the source addresses blocked after failed authentications. They are shared
@@ -134,6 +147,9 @@ pub struct ClientInfo {
     pub disabled: bool,
     /// Grants it may use.
     pub grant_types: Vec<String>,
+    /// A `private_key_jwt` client's public keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<Value>,
     /// Its issuance limit, its own or the default.
     pub rate_limit: Limit,
     /// Whether `rate_limit` is the default.
@@ -144,6 +160,12 @@ pub struct ClientInfo {
     pub secrets: Vec<SecretInfo>,
     /// Its tenant.
     pub tenant: String,
+    /// `private_key_jwt` for a client with keys; absent for a client with secrets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_method: Option<String>,
+    /// The algorithm of a `private_key_jwt` client's assertions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_signing_alg: Option<String>,
     /// Seconds a token lives.
     pub token_ttl: u64,
     /// Whether the guard object did not answer (status and last use may be incomplete).
@@ -160,8 +182,10 @@ fn is_false(value: &bool) -> bool {
 pub struct NewSecret {
     /// The client after the change.
     pub client: ClientInfo,
-    /// The new secret, in clear: shown this once.
-    pub client_secret: String,
+    /// The new secret, in clear: shown this once; absent for a `private_key_jwt` client,
+    /// which has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
     /// The new secret's id (a rotation's answer only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_id: Option<String>,

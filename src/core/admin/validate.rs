@@ -4,8 +4,9 @@
 
 use super::error::AdminError;
 use crate::core::{
+    jwk::{Alg, BadKeySet, ClientKeys},
     limit::{Limit, MAX_RATE},
-    record::{Record, TOKEN_TTL_RANGE},
+    record::{Record, PRIVATE_KEY_JWT, SECRET_METHODS, TOKEN_TTL_RANGE},
     scope::ScopeToken,
 };
 
@@ -98,6 +99,53 @@ pub fn token_ttl(ttl: u64) -> Result<u64, AdminError> {
             TOKEN_TTL_RANGE.end()
         )))
     }
+}
+
+/// How a new client authenticates: `Some(alg)` for `private_key_jwt` (whose `jwks` must then
+/// be public keys of `alg`), `None` for a secret (neither `jwks` nor an algorithm given).
+pub fn auth_method(
+    method: Option<&str>,
+    alg: Option<&str>,
+    jwks: Option<&serde_json::Value>,
+) -> Result<Option<Alg>, AdminError> {
+    match method {
+        Some(PRIVATE_KEY_JWT) => {
+            let alg = alg.map_or(Some(Alg::EdDSA), Alg::parse).ok_or_else(|| {
+                AdminError::invalid(
+                    "token_endpoint_auth_signing_alg: one of EdDSA, ES256, RS256, PS256",
+                )
+            })?;
+            let jwks = jwks.ok_or_else(|| {
+                AdminError::invalid("jwks: a private_key_jwt client needs its public keys")
+            })?;
+            client_keys(jwks, alg)?;
+            Ok(Some(alg))
+        }
+        None => secret_only(alg, jwks),
+        Some(m) if SECRET_METHODS.contains(&m) => secret_only(alg, jwks),
+        Some(_) => Err(AdminError::invalid(
+            "token_endpoint_auth_method: client_secret_basic, client_secret_post or private_key_jwt",
+        )),
+    }
+}
+
+fn secret_only(
+    alg: Option<&str>,
+    jwks: Option<&serde_json::Value>,
+) -> Result<Option<Alg>, AdminError> {
+    if alg.is_some() || jwks.is_some() {
+        return Err(AdminError::invalid(
+            "jwks and token_endpoint_auth_signing_alg need token_endpoint_auth_method private_key_jwt",
+        ));
+    }
+    Ok(None)
+}
+
+/// A JWK Set of public keys of `alg`, with the reason when it is not one.
+pub fn client_keys(jwks: &serde_json::Value, alg: Alg) -> Result<(), AdminError> {
+    ClientKeys::parse(jwks, alg)
+        .map(|_| ())
+        .map_err(|BadKeySet(why)| AdminError::invalid(format!("jwks: {why}")))
 }
 
 /// A rate limit that [`Limit::is_valid`] accepts.

@@ -35,6 +35,7 @@ impl Record {
             default_scopes: self.default_scopes.clone(),
             disabled: self.disabled || usage.is_some_and(|u| u.disabled),
             grant_types: self.grant_types.clone(),
+            jwks: self.jwks.clone(),
             rate_limit: self.rate_limit.unwrap_or(DEFAULT_LIMIT),
             rate_limit_is_default: self.rate_limit.is_none(),
             scopes: self.scopes.clone(),
@@ -44,6 +45,8 @@ impl Record {
                 .map(|s| secret_info(s, usage, now))
                 .collect(),
             tenant: tenant.to_owned(),
+            token_endpoint_auth_method: self.token_endpoint_auth_method.clone(),
+            token_endpoint_auth_signing_alg: self.token_endpoint_auth_signing_alg.clone(),
             token_ttl: self.token_ttl,
             usage_unavailable: usage.is_none(),
         }

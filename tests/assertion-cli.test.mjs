@@ -1,0 +1,88 @@
+// private_key_jwt through the operator's tools (issue 11): the admin API registers a client
+// with public keys and no secret, the CLI registers one from a JWK Set file (`--jwks`) and
+// makes a test assertion (`client assertion --key`), so one command tries it; tokens verified
+// with `jose`. Requirement → test: tests/README.md ("private_key_jwt").
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { assert, assertError, jose, runCli, testLogHygiene, useWorker } from './harness.mjs';
+
+const TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+const w = useWorker({ adminToken: true });
+const dir = mkdtempSync(join(tmpdir(), 'edge-token-assertion-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The CLI against the test Worker, with its admin token in the environment. */
+const cli = (args, { url = true } = {}) => runCli(['--json', ...args, ...(url ? ['--url', w.adminUrl] : [])], {
+  cwd: dir, env: { EDGE_TOKEN_ADMIN_TOKEN: w.adminToken },
+});
+const ok = (r) => { assert.equal(r.code, 0, `exit 0 (stderr: ${r.stderr.slice(0, 300)})`); return r.json; };
+const present = (jwt) => {
+  w.sensitive.add(jwt);
+  return w.token({ params: { grant_type: 'client_credentials', client_assertion_type: TYPE, client_assertion: jwt } });
+};
+/** A private Ed25519 JWK Set file made by the CLI; its `d`s become sensitive. */
+function keyFile(name) {
+  const path = join(dir, name);
+  ok(runCli(['--json', 'keys', 'generate', '--out', path], { cwd: dir }));
+  for (const k of JSON.parse(readFileSync(path, 'utf8')).keys) w.sensitive.add(k.d);
+  return path;
+}
+
+test('client create --jwks registers a client without a secret whose CLI-made assertion gets a token', async () => {
+  const key = keyFile('billing.json');
+  const created = ok(cli(['client', 'create', '--id', 'billing-job', '--jwks', key, '--scopes', 'billing:write',
+    '--default-scopes', 'billing:write', '--audience', 'https://billing.example.com']));
+  assert.equal('client_secret' in created, false, 'no secret in the answer');
+  assert.equal(created.client.token_endpoint_auth_method, 'private_key_jwt');
+  assert.equal(created.client.token_endpoint_auth_signing_alg, 'EdDSA');
+  assert.deepEqual(created.client.secrets, []);
+  const sent = JSON.stringify(created.client.jwks);
+  assert.equal(/"d"/.test(sent), false, 'only the public members were sent');
+  const { client_assertion: jwt } = ok(cli(['client', 'assertion', '--key', key, '--client', 'billing-job',
+    '--audience', w.issuer], { url: false }));
+  const res = await present(jwt);
+  assert.equal(res.status, 200, `status (body error: ${res.json?.error})`);
+  const client = { id: 'billing-job', record: { token_ttl: created.client.token_ttl, audience: created.client.audience } };
+  await w.verifyToken(res.json.access_token, client, { scope: 'billing:write' });
+  assertError(await present(jwt), 401, 'invalid_client'); // spent
+  const text = runCli(['client', 'assertion', '--key', key, '--client', 'billing-job'], { cwd: dir });
+  assert.equal(text.code, 0);
+  assert.equal(jose.decodeJwt(text.stdout.trim()).aud, 'http://127.0.0.1:8787', 'the local issuer by default');
+  w.sensitive.add(text.stdout.trim());
+});
+
+test('client update --jwks replaces the keys; rotate-secret is refused for a key client', () => {
+  const first = keyFile('first.json');
+  const second = keyFile('second.json');
+  ok(cli(['client', 'create', '--id', 'rotating-job', '--jwks', first, '--scopes', 'a', '--audience', 'https://a.example']));
+  const updated = ok(cli(['client', 'update', 'rotating-job', '--jwks', second]));
+  const kid = JSON.parse(readFileSync(second, 'utf8')).keys[0];
+  assert.equal(updated.jwks.keys.length, 1);
+  assert.equal(updated.jwks.keys[0].x, kid.x, 'the new public key');
+  const rotate = cli(['client', 'rotate-secret', 'rotating-job']);
+  assert.notEqual(rotate.code, 0);
+  assert.match(rotate.stderr, /private_key_jwt/);
+});
+
+test('the admin API refuses private key material, a missing jwks, and keys for a secret client', async () => {
+  const { privateKey } = await jose.generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
+  const jwk = await jose.exportJWK(privateKey);
+  w.sensitive.add(jwk.d);
+  const base = { scopes: ['a'], audience: ['https://a.example'] };
+  const path = `/admin/v1/tenants/${w.tenant}/clients`;
+  for (const [body, what] of [
+    [{ ...base, token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [jwk] } }, /"d"/],
+    [{ ...base, token_endpoint_auth_method: 'private_key_jwt' }, /jwks/],
+    [{ ...base, token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'HS256', jwks: { keys: [jwk] } }, /EdDSA/],
+    [{ ...base, jwks: { keys: [] } }, /private_key_jwt/],
+  ]) {
+    const res = await w.admin(path, { method: 'POST', body });
+    assert.equal(res.status, 400, `status (${res.json?.message})`);
+    assert.match(res.json.message, what);
+    assert.equal(res.text.includes(jwk.d), false, 'the private key is not echoed');
+  }
+});
+
+testLogHygiene(w);
