@@ -78,6 +78,8 @@ const BODIES: &[&[u8]] = &[
     b"grant_type=client_credentials&client_id=a%20b&client_secret=s%2B&scope=x+y&resource=r",
     b"b=2&&a=1&b=&flag",
     b"grant%5Ftype=client_credentials&scope=",
+    // private_key_jwt: a well-formed (unsigned) assertion, so mutations reach its parser.
+    b"grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=eyJhbGciOiJFZERTQSIsImtpZCI6ImsifQ.eyJpc3MiOiJzdmMiLCJzdWIiOiJzdmMiLCJleHAiOjF9.c2ln",
 ];
 /// Bodies that go with Basic credentials (no `client_secret`).
 const BASIC_BODIES: &[&[u8]] = &[
@@ -97,6 +99,8 @@ const FORM_WORDS: &[&[u8]] = &[
     b"client_credentials",
     b"client_id",
     b"client_secret",
+    b"client_assertion",
+    b"client_assertion_type",
     b"scope",
     b"%2B",
     b"%25",
