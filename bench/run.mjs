@@ -172,6 +172,7 @@ function options(secrets, logs) {
           FAILURE_GATE: { simple: { limit: 9, period: 60 } },
           FAILURE_GATE_NETWORK: { simple: { limit: 39, period: 60 } },
           FAILURE_GATE_SITE: { simple: { limit: 99, period: 60 } },
+          CLIENT_FAILURE_GATE: { simple: { limit: 19, period: 60 } },
         },
         bindings: { ISSUER: 'https://issuer.bench.test', TENANTS: { default: { token_paths: [TOKEN_PATH] } }, ...secrets },
       }),

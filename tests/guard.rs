@@ -5,7 +5,11 @@ mod support;
 
 use edge_token::core::{
     error::Error,
-    guard::{FailureReport, Limiter, Source, CLIENT_GUARD_THRESHOLD, SOURCE_THRESHOLD},
+    gate::CLIENT_GATE_BUDGET,
+    guard::{
+        FailureReport, Limiter, Source, CLIENT_GUARD_THRESHOLD, CLIENT_PREFIX_THRESHOLD,
+        SOURCE_THRESHOLD,
+    },
 };
 use serde_json::{json, Value};
 use support::{basic, deployment, hash, record, FakeObjects, FakeStore, Isolate};
@@ -133,6 +137,43 @@ fn a_source_failing_against_a_client_with_a_generated_secret_is_guarded_for_that
 }
 
 #[test]
+fn with_the_client_gate_only_the_failure_over_it_reaches_the_object_and_guards_that_prefix() {
+    let store = FakeStore::with("main", &[generated()]);
+    let objects = FakeObjects::default();
+    objects.client_gate.set(Some(CLIENT_GATE_BUDGET));
+    let isolate = isolate(&objects);
+    for i in 1..=CLIENT_PREFIX_THRESHOLD {
+        let source = format!("100.65.1.{}", i % 2);
+        let answer = isolate.from(&store, Some(&source), "guess");
+        let over = i == CLIENT_PREFIX_THRESHOLD;
+        let guarded = matches!(answer, Err(Error::Throttled { .. }));
+        assert_eq!((answer.is_err(), guarded), (true, over), "{i}: {answer:?}");
+        assert_eq!(objects.failure_reports.get(), usize::from(over), "{i}");
+    }
+    assert!(matches!(
+        isolate.from(&store, Some("100.65.1.7"), "s"),
+        Err(Error::Throttled { .. })
+    ));
+    assert_eq!(isolate.from(&store, Some("100.65.2.7"), "s"), Ok(()));
+}
+
+#[test]
+fn a_client_with_a_guessable_secret_is_counted_by_its_object_gate_or_not() {
+    let store = FakeStore::with("main", &[record("svc", "s")]);
+    let objects = FakeObjects::default();
+    objects.client_gate.set(Some(CLIENT_GATE_BUDGET));
+    let isolate = isolate(&objects);
+    for i in 1..=3 {
+        let source = format!("100.66.{i}.1");
+        assert_eq!(
+            isolate.from(&store, Some(&source), "guess"),
+            Err(Error::WrongSecret)
+        );
+    }
+    assert_eq!(objects.failure_reports.get(), 3, "every failure, precisely");
+}
+
+#[test]
 fn every_source_that_authenticates_is_recorded_not_only_those_that_ask_the_object() {
     let store = FakeStore::with("main", &[record("svc", "s")]);
     let objects = FakeObjects::default();
@@ -221,6 +262,7 @@ fn a_failure_report_names_the_prefix_and_whether_the_secret_may_be_guessed() {
     let report = FailureReport {
         prefix: "2001:db8:1::/48".into(),
         guessable: false,
+        tripped: false,
     };
     for _ in 1..19 {
         state.failure(objects.now_ms.get(), &report);

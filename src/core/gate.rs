@@ -11,7 +11,7 @@
 
 use super::guard::{
     source::{threshold, NETWORK_THRESHOLD, SOURCE_THRESHOLD},
-    Unavailable, SOURCE_BLOCK_MS,
+    Unavailable, CLIENT_PREFIX_THRESHOLD, SOURCE_BLOCK_MS,
 };
 
 /// The binding that counts failures per address (IPv4, IPv6 /64, or the shared unknown key).
@@ -20,6 +20,12 @@ pub const ADDRESS_GATE: &str = "FAILURE_GATE";
 pub const NETWORK_GATE: &str = "FAILURE_GATE_NETWORK";
 /// The binding that counts failures per IPv6 /48.
 pub const SITE_GATE: &str = "FAILURE_GATE_SITE";
+/// The binding that counts a client's wrong secrets per source prefix, for a client whose
+/// secrets were all generated (a client with a guessable secret is counted by its object).
+pub const CLIENT_GATE: &str = "CLIENT_FAILURE_GATE";
+/// [`CLIENT_GATE`]'s budget (`simple.limit` in wrangler.toml): one short of the prefix's
+/// threshold, so that the threshold's failure is the one that guards the prefix.
+pub const CLIENT_GATE_BUDGET: u32 = CLIENT_PREFIX_THRESHOLD - 1;
 /// The bindings' `simple.period` in wrangler.toml, in seconds.
 pub const GATE_PERIOD_SECONDS: u32 = 60;
 
@@ -34,6 +40,12 @@ pub fn gate_for(key: &str) -> (&'static str, u32) {
         _ => SITE_GATE,
     };
     (binding, limit - 1)
+}
+
+/// The key of [`CLIENT_GATE`] for wrong secrets of the client `guard` (its object's name)
+/// from the source prefix `prefix`.
+pub fn client_gate_key(guard: &str, prefix: &str) -> String {
+    format!("{guard}|{prefix}")
 }
 
 /// What a gate said of one more failure against a prefix.
@@ -189,5 +201,9 @@ mod tests {
             );
             assert!(config.contains(&binding), "wrangler.toml: {binding}");
         }
+        let client = format!(
+            "name = \"{CLIENT_GATE}\"\nnamespace_id = \"1004\"\nsimple = {{ limit = {CLIENT_GATE_BUDGET}, period = {GATE_PERIOD_SECONDS} }}"
+        );
+        assert!(config.contains(&client), "wrangler.toml: {client}");
     }
 }

@@ -25,7 +25,7 @@ use crate::core::guard::{
     StorageFailed, Stored,
 };
 use crate::core::{
-    gate::{gate_for, Gate, Report},
+    gate::{gate_for, Gate, Report, CLIENT_GATE},
     guard::{Backend, ClientView, FailureReport, LeaseRequest, SpendRequest, Spent, Unavailable},
 };
 
@@ -158,7 +158,10 @@ impl Backend for DoBackend {
     ) -> std::result::Result<Vec<(String, u64)>, Unavailable> {
         let mut verdicts = Vec::with_capacity(keys.len());
         for key in keys {
-            verdicts.push((key.clone(), first_gate(&self.env, key).await));
+            verdicts.push((
+                key.clone(),
+                first_gate(&self.env, gate_for(key).0, key).await,
+            ));
         }
         let report = Report::new(&verdicts);
         let answer = match report.request() {
@@ -170,6 +173,10 @@ impl Backend for DoBackend {
         report.blocked(Date::now().as_millis(), answer)
     }
 
+    async fn client_gate(&self, key: &str) -> Gate {
+        first_gate(&self.env, CLIENT_GATE, key).await
+    }
+
     fn spawn(&self, task: impl Future<Output = ()> + 'static) {
         self.ctx.wait_until(task);
     }
@@ -179,11 +186,11 @@ impl Backend for DoBackend {
     }
 }
 
-/// Counts one more failure against the prefix `key` at its first gate (a Rate Limiting
-/// binding, wrangler.toml `[[ratelimits]]`); [`Gate::Absent`] when the binding is missing or
-/// fails, so that the shard then counts as it would without gates.
-async fn first_gate(env: &Env, key: &str) -> Gate {
-    let Ok(gate) = env.rate_limiter(gate_for(key).0) else {
+/// Counts one more failure against `key` at the Rate Limiting binding `binding`
+/// (wrangler.toml `[[ratelimits]]`); [`Gate::Absent`] when the binding is missing or fails,
+/// so that the objects then count as they would without gates.
+async fn first_gate(env: &Env, binding: &str, key: &str) -> Gate {
+    let Ok(gate) = env.rate_limiter(binding) else {
         return Gate::Absent;
     };
     super::meter::add(|spent| spent.gate_calls += 1);

@@ -21,6 +21,7 @@ use std::{
 use base64ct::{Base64, Encoding};
 use edge_token::core::{
     deployment::Deployment,
+    gate::Gate,
     guard::{
         Backend, ClientCommand, ClientGuardState, ClientView, FailureReport, IsolateCache,
         LeaseRequest, Limiter, Source, SourceGuardState, SpendRequest, Spent, Unavailable,
@@ -113,6 +114,13 @@ pub struct FakeObjects {
     background: Rc<RefCell<Vec<Task>>>,
     /// The objects' clock (Unix ms).
     pub now_ms: Rc<Cell<u64>>,
+    /// The client gate's budget per key, when there is one (as `CLIENT_FAILURE_GATE` in
+    /// wrangler.toml); none: no gate, the objects count every failure.
+    pub client_gate: Rc<Cell<Option<u32>>>,
+    /// The client gate's counts by key (never reset: tests run within its period).
+    gate_counts: Rc<RefCell<HashMap<String, u32>>>,
+    /// Wrong secrets reported to client objects so far.
+    pub failure_reports: Rc<Cell<usize>>,
 }
 
 impl FakeObjects {
@@ -158,11 +166,26 @@ impl Backend for FakeObjects {
         report: &FailureReport,
     ) -> Result<ClientView, Unavailable> {
         self.up()?;
+        self.failure_reports.set(self.failure_reports.get() + 1);
         let mut clients = self.clients.borrow_mut();
         Ok(clients
             .entry(guard.into())
             .or_default()
             .failure(self.now_ms.get(), report))
+    }
+
+    async fn client_gate(&self, key: &str) -> Gate {
+        let Some(budget) = self.client_gate.get() else {
+            return Gate::Absent;
+        };
+        let mut counts = self.gate_counts.borrow_mut();
+        let count = counts.entry(key.to_owned()).or_default();
+        *count += 1;
+        if *count <= budget {
+            Gate::Within
+        } else {
+            Gate::Over
+        }
     }
 
     async fn spend_assertion(

@@ -11,7 +11,12 @@ use super::{
     throttled,
     view::{CachedView, IsolateCache, Step},
 };
-use crate::core::{assertion::Check, error::Error, limit::Limit};
+use crate::core::{
+    assertion::Check,
+    error::Error,
+    gate::{client_gate_key, Gate},
+    limit::Limit,
+};
 
 /// The object could not be asked (error, overload, or no answer in time).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +47,12 @@ pub trait Backend: Clone + 'static {
         shard: u64,
         keys: &[String],
     ) -> Result<Vec<(String, u64)>, Unavailable>;
+    /// Counts one more wrong secret at the client gate `key` ([`client_gate_key`]), which
+    /// costs no storage operation. Without a gate ([`Gate::Absent`], the default) the
+    /// client's object counts every failure.
+    async fn client_gate(&self, _key: &str) -> Gate {
+        Gate::Absent
+    }
     /// Runs `task` after the response, within the request's lifetime.
     fn spawn(&self, task: impl Future<Output = ()> + 'static);
     /// Unix ms now (background tasks finish later than they start).
@@ -117,6 +128,11 @@ impl<B: Backend> Limiter<B> {
     /// lease request may: [`Error::WrongSecret`], or the `429` a right secret gets when the
     /// client is under guard for this source (this failure may be the one that put it there).
     /// Without an answer, [`Error::WrongSecret`].
+    ///
+    /// A client whose secrets were all generated cannot be guessed, so its failures are
+    /// first counted per source prefix at the client gate, without the object: within the
+    /// gate's budget the answer is [`Error::WrongSecret`] at once; the failure over it goes to
+    /// the object as a trip, which guards the prefix.
     pub async fn wrong_secret(
         &self,
         guard: &str,
@@ -125,9 +141,21 @@ impl<B: Backend> Limiter<B> {
         now: u64,
     ) -> Error {
         self.report_failure(now);
+        let prefix = self.source.prefix();
+        let gate = if guessable {
+            Gate::Absent
+        } else {
+            self.backend
+                .client_gate(&client_gate_key(guard, prefix))
+                .await
+        };
+        if gate == Gate::Within {
+            return Error::WrongSecret;
+        }
         let report = FailureReport {
-            prefix: self.source.prefix().to_owned(),
+            prefix: prefix.to_owned(),
             guessable,
+            tripped: gate == Gate::Over,
         };
         let Ok(view) = self.backend.client_failure(guard, &report).await else {
             return Error::WrongSecret;
