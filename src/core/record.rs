@@ -120,9 +120,20 @@ pub struct Record {
     /// Its public keys (RFC 7517 JWK Set), for `private_key_jwt`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks: Option<Value>,
+    /// The version the client's guard object gave the record's latest write (admin API,
+    /// docs/admin-api.md); absent (0): written before versions existed. Every write of the
+    /// admin API gives one (at least 1), so it is always stored from then on.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub version: u64,
     /// Members this code does not know, kept as they are.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// Whether a version is 0 (unknown): not written, so that an older record reads and writes
+/// back as it was.
+fn is_zero(version: &u64) -> bool {
+    *version == 0
 }
 
 fn scope_list(tokens: &[String]) -> Option<Scopes> {

@@ -1,7 +1,7 @@
 //! The admin API's HTTP glue (docs/admin-api.md): reads the request, KV and the guard object,
-//! lets [`crate::core::admin`] decide, and carries out the writes in an order that never
-//! leaves a half-done change in force: what must act at once (disable, retire) goes to the
-//! client's guard object first, then KV; a refused change writes nothing.
+//! lets [`crate::core::admin`] decide, and carries out each change as one compare-and-set at
+//! the client's guard object ([`RecordWrite`]: the record's version, and what must act at
+//! once), then KV, undoing the object's write when KV fails; a refused change writes nothing.
 
 use std::rc::Rc;
 
@@ -23,9 +23,9 @@ use crate::core::{
     deployment::Deployment,
     error::Error,
     guard::{
-        ClientCommand, ClientUsage, Limiter, Source, SourceBlock, LIMIT_HOLD_MS, SOURCE_SHARDS,
+        ClientCommand, ClientUsage, Limiter, RecordAnswer, RecordUndo, RecordWrite, Source,
+        SourceBlock, LIMIT_HOLD_MS, SOURCE_SHARDS,
     },
-    limit::Limit,
     record::Record,
     token::Issuer,
 };
@@ -258,12 +258,52 @@ impl Admin<'_> {
             })
     }
 
-    /// Sends a command to the client's object; the token Worker's isolates take it in within
-    /// a second (docs/limits.md).
-    async fn command(&self, id: &str, command: ClientCommand) -> Result<(), AdminError> {
-        self.guard::<serde_json::Value>(id, "command", &command)
+    /// A `/record` request to the client's object; `None` when it did not answer.
+    async fn record_call(&self, id: &str, body: &impl Serialize) -> Option<RecordAnswer> {
+        let name = guard_name(self.tenant, id);
+        guard::call(self.env, guard::CLIENT_GUARD, &name, "record", body)
             .await
-            .map(drop)
+            .ok()
+    }
+
+    /// Carries out a change: first at the client's object, a compare-and-set on the record's
+    /// version whose commands the token Worker's isolates take in within a second
+    /// (docs/limits.md); then in KV, `record` with the version the object gave, or (`None`)
+    /// the record deleted. When KV fails, the object's write is undone.
+    async fn commit(
+        &self,
+        id: &str,
+        write: &RecordWrite,
+        record: Option<&mut Record>,
+    ) -> Result<(), AdminError> {
+        let answer = self.record_call(id, write).await.ok_or_else(|| {
+            AdminError::unavailable(
+                "the client's guard object did not answer: the change may be in force there, \
+                 KV was not changed; show the client and repeat the change",
+            )
+        })?;
+        let version = answer.written()?;
+        let stored = match record {
+            Some(record) => {
+                record.version = version;
+                self.store(record).await
+            }
+            None => self
+                .kv
+                .delete(&record_key(self.tenant, id))
+                .await
+                .map_err(kv_down),
+        };
+        if stored.is_err() {
+            let undo = self.record_call(id, &RecordUndo { undo: version }).await;
+            return Err(RecordAnswer::after_failed_kv(undo));
+        }
+        Ok(())
+    }
+
+    /// Until when a limit set now overrides the isolates' copies of the record.
+    fn limit_until(&self) -> u64 {
+        self.now_ms + LIMIT_HOLD_MS
     }
 
     async fn usage(&self, id: &str) -> Option<ClientUsage> {
@@ -312,9 +352,8 @@ impl Admin<'_> {
     }
 
     async fn create(&self, input: NewClient) -> Answer {
-        let chosen = input.client_id.is_some();
         let secret = generate_secret(random()?);
-        let record = Record::create(
+        let mut record = Record::create(
             input,
             generate_client_id(random()?),
             &self.issuer.pepper.hash(&secret),
@@ -327,20 +366,21 @@ impl Admin<'_> {
             .text()
             .await
             .map_err(kv_down)?;
-        if existing.is_some() {
-            return Err(AdminError::conflict(format!(
+        let exists = || {
+            AdminError::conflict(format!(
                 "client {id:?} already exists in tenant {:?}",
                 self.tenant
-            )));
+            ))
+        };
+        // KV first: a record written before versions is unknown to its object.
+        if existing.is_some() {
+            return Err(exists());
         }
-        if chosen {
-            // A deleted client's object stays disabled and may hold its limit: a new client
-            // of the same id starts afresh.
-            self.command(&id, ClientCommand::Enable).await?;
-            let limit = record.rate_limit.unwrap_or(self.issuer.tenant.rate_limit);
-            self.set_limit(&id, limit).await?;
-        }
-        self.store(&record).await?;
+        let limit = record.rate_limit.unwrap_or(self.issuer.tenant.rate_limit);
+        let write = RecordWrite::create(limit, self.limit_until());
+        self.commit(&id, &write, Some(&mut record))
+            .await
+            .map_err(|e| if e.status == 409 { exists() } else { e })?;
         let body = NewSecret {
             client: self.info(&record, Some(&ClientUsage::default())),
             client_secret: (!record.secrets.is_empty()).then(|| secret.expose().to_owned()),
@@ -357,30 +397,25 @@ impl Admin<'_> {
 
     async fn update(&self, id: &str, update: ClientUpdate) -> Answer {
         let before = self.load(id).await?;
-        let record = before.updated(update)?;
+        let mut record = before.updated(update)?;
         let limit = |r: &Record| r.rate_limit.unwrap_or(self.issuer.tenant.rate_limit);
-        if limit(&record) != limit(&before) {
-            // In force at once everywhere first, over the isolates' copies of the record.
-            self.set_limit(id, limit(&record)).await?;
-        }
-        self.store(&record).await?;
+        // A changed limit is in force at once, over the isolates' copies of the record.
+        let write = RecordWrite::update(
+            before.version,
+            limit(&before),
+            limit(&record),
+            self.limit_until(),
+        );
+        self.commit(id, &write, Some(&mut record)).await?;
         self.shown(&record).await
     }
 
-    /// Has the client's object apply `limit` at once, until every isolate reads it from KV.
-    async fn set_limit(&self, id: &str, limit: Limit) -> Result<(), AdminError> {
-        let until_ms = self.now_ms + LIMIT_HOLD_MS;
-        self.command(id, ClientCommand::SetLimit { limit, until_ms })
-            .await
-    }
-
     async fn delete(&self, id: &str) -> Answer {
-        self.load(id).await?;
-        self.command(id, ClientCommand::Disable).await?;
-        self.kv
-            .delete(&record_key(self.tenant, id))
-            .await
-            .map_err(kv_down)?;
+        let record = self.load(id).await?;
+        // Every secret revoked in the object, which a client re-created with this id keeps.
+        let hashes = record.secrets.iter().map(|s| s.hash.clone());
+        self.commit(id, &RecordWrite::delete(record.version, hashes), None)
+            .await?;
         let deleted = Deleted {
             client_id: id.to_owned(),
             deleted: true,
@@ -391,24 +426,25 @@ impl Admin<'_> {
 
     async fn set_disabled(&self, id: &str, disabled: bool) -> Answer {
         let mut record = self.load(id).await?;
+        let expected = record.version;
         record.disabled = disabled;
-        if disabled {
-            // At once everywhere first; KV, which is slow to spread, second.
-            self.command(id, ClientCommand::Disable).await?;
-            self.store(&record).await?;
+        let command = if disabled {
+            ClientCommand::Disable
         } else {
-            // KV first: until the object is enabled too, the client stays refused.
-            self.store(&record).await?;
-            self.command(id, ClientCommand::Enable).await?;
-        }
+            ClientCommand::Enable
+        };
+        let write = RecordWrite::change(expected, vec![command]);
+        self.commit(id, &write, Some(&mut record)).await?;
         self.shown(&record).await
     }
 
     async fn rotate(&self, id: &str, rotation: Rotation) -> Answer {
         let secret = generate_secret(random()?);
         let hash = self.issuer.pepper.hash(&secret);
-        let record = self.load(id).await?.rotate(&hash, rotation, self.now())?;
-        self.store(&record).await?;
+        let before = self.load(id).await?;
+        let mut record = before.rotate(&hash, rotation, self.now())?;
+        let write = RecordWrite::change(before.version, Vec::new());
+        self.commit(id, &write, Some(&mut record)).await?;
         let usage = self.usage(id).await;
         let body = NewSecret {
             client: self.info(&record, usage.as_ref()),
@@ -472,10 +508,10 @@ impl Admin<'_> {
     }
 
     async fn retire(&self, id: &str, secret_id: &str) -> Answer {
-        let (record, hash) = self.load(id).await?.retire(secret_id, self.now())?;
-        self.command(id, ClientCommand::RevokeSecret { hash })
-            .await?;
-        self.store(&record).await?;
+        let before = self.load(id).await?;
+        let (mut record, hash) = before.retire(secret_id, self.now())?;
+        let write = RecordWrite::change(before.version, vec![ClientCommand::RevokeSecret { hash }]);
+        self.commit(id, &write, Some(&mut record)).await?;
         self.shown(&record).await
     }
 }

@@ -21,8 +21,8 @@ use worker::{durable_object, js_sys::JSON, DurableObject, ListOptions, Response,
 
 #[cfg(not(feature = "admin-worker"))]
 use crate::core::guard::{
-    ClientCommand, ClientGuardState, SourceEntry, SourceGuardState, SourceUpdate, Storage,
-    StorageFailed, Stored,
+    ClientCommand, ClientGuardState, RecordRequest, SourceEntry, SourceGuardState, SourceUpdate,
+    Storage, StorageFailed, Stored,
 };
 use crate::core::{
     gate::{gate_for, Gate, Report, CLIENT_GATE},
@@ -295,9 +295,17 @@ impl DurableObject for ClientGuard {
                 let usage = stored.read(|s| s.usage()).await.map_err(storage_error)?;
                 return Response::from_json(&usage);
             }
+            // For tests: one command, as the admin API's writes apply them.
             "/command" => {
                 let command: ClientCommand = json_body(req).await?;
                 stored.update(|s| s.apply(command)).await
+            }
+            // The admin API's writes: a compare-and-set on the record's version, or its undo;
+            // in force only once stored.
+            "/record" => {
+                let request: RecordRequest = json_body(req).await?;
+                let answer = stored.update(|s| s.record_request(request)).await;
+                return Response::from_json(&answer.map_err(storage_error)?);
             }
             _ => return Response::error("not found", 404),
         };

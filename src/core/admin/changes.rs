@@ -84,6 +84,7 @@ impl Record {
             token_endpoint_auth_method: input.token_endpoint_auth_method,
             token_endpoint_auth_signing_alg: keyed.map(|alg| alg.name().to_owned()),
             jwks: keyed.and(input.jwks),
+            version: 0,
             extra: Map::new(),
         };
         check(&record)?;

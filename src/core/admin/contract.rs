@@ -171,6 +171,10 @@ pub struct ClientInfo {
     /// Whether the guard object did not answer (status and last use may be incomplete).
     #[serde(default, skip_serializing_if = "is_false")]
     pub usage_unavailable: bool,
+    /// The record's version (0: written before versions existed); each change gives a new
+    /// one, and a change based on an older one is refused (`409`).
+    #[serde(default)]
+    pub version: u64,
 }
 
 fn is_false(value: &bool) -> bool {

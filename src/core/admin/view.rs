@@ -49,6 +49,7 @@ impl Record {
             token_endpoint_auth_signing_alg: self.token_endpoint_auth_signing_alg.clone(),
             token_ttl: self.token_ttl,
             usage_unavailable: usage.is_none(),
+            version: self.version,
         }
     }
 }

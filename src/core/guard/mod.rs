@@ -3,6 +3,8 @@
 //! All pure, one module per idea:
 //! - [`objects`]: [`ClientGuardState`], what a client's Durable Object keeps and decides;
 //! - [`assertions`]: the `jti`s of a client's assertions, kept in its object (single use);
+//! - [`record`]: [`RecordWrite`], the admin API's compare-and-set writes through a client's
+//!   object, numbered by record version, and their undo;
 //! - [`source`]: [`Source`], the prefixes a request's failures count against, and
 //!   [`SourceGuardState`], what a shard of them keeps and decides;
 //! - [`stored`]: [`Stored`], an object's state kept in agreement with its storage;
@@ -20,6 +22,7 @@ use super::{error::Error, limit::retry_after_seconds};
 pub mod assertions;
 pub mod limiter;
 pub mod objects;
+pub mod record;
 pub mod source;
 pub mod stored;
 pub mod view;
@@ -29,6 +32,7 @@ pub use limiter::{Backend, Limiter, Unavailable};
 pub use objects::{
     ClientCommand, ClientGuardState, ClientUsage, ClientView, FailureReport, LeaseRequest,
 };
+pub use record::{RecordAnswer, RecordMark, RecordRequest, RecordUndo, RecordWrite};
 pub use source::{
     source_key, source_shard, Source, SourceBlock, SourceEntry, SourceGuardState, SourceUpdate,
     MAX_SOURCES_PER_SHARD, SOURCE_THRESHOLD,

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     assertions::{SeenAssertions, SpendRequest, Spent},
+    record::{RecordMark, WriteSnapshot},
     Failures, PerSecond, BUSY_ASKS_PER_SECOND, CLIENT_GUARD_MS, CLIENT_GUARD_THRESHOLD,
     CLIENT_PREFIX_THRESHOLD, GOOD_SOURCE_MS, MAX_CLIENT_PREFIXES, MAX_GOOD_SOURCES, MAX_LAST_USED,
     MAX_REVOKED, MAX_SEEN_SOURCES,
@@ -121,8 +122,10 @@ pub enum ClientCommand {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientGuardState {
     bucket: Option<(u64, u64)>,
-    disabled: bool,
-    revoked: Vec<String>,
+    /// The client is refused.
+    pub(super) disabled: bool,
+    /// Hashes of revoked secrets, at most [`MAX_REVOKED`], the oldest dropped first.
+    pub(super) revoked: Vec<String>,
     failures: Failures,
     guarded_until: u64,
     good_sources: Vec<(String, u64)>,
@@ -136,13 +139,23 @@ pub struct ClientGuardState {
     /// An operator's limit and until when it overrides the lease requests' (absent in state
     /// stored before it existed).
     #[serde(default)]
-    limit_set: Option<(Limit, u64)>,
+    pub(super) limit_set: Option<(Limit, u64)>,
     /// Failures per source prefix; absent in state stored before it existed.
     #[serde(default)]
     prefixes: Vec<PrefixFailures>,
     /// The live `jti`s of a `private_key_jwt` client's assertions (absent when none).
     #[serde(default, skip_serializing_if = "SeenAssertions::is_empty")]
     assertions: SeenAssertions,
+    /// What the object knows of the client's record (absent in state stored before it
+    /// existed: nothing known).
+    #[serde(default)]
+    pub(super) record: RecordMark,
+    /// The highest record version the object gave, undone ones included (absent: 0).
+    #[serde(default)]
+    pub(super) issued: u64,
+    /// What the latest admin write changed, to undo it when its KV write fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) last_write: Option<WriteSnapshot>,
 }
 
 /// A client's failures from one source prefix, and its guard for that prefix.
@@ -278,8 +291,15 @@ impl ClientGuardState {
         self.prefixes.retain(|p| p.is_live(now));
     }
 
-    /// Applies an operator's command.
+    /// Applies an operator's command; answers the view.
     pub fn apply(&mut self, command: ClientCommand) -> ClientView {
+        self.command(command);
+        self.view(0, 0)
+    }
+
+    /// Applies an operator's command: the one way of doing so, for `/command` and for the
+    /// admin API's writes ([`super::record`]).
+    pub(super) fn command(&mut self, command: ClientCommand) {
         match command {
             ClientCommand::Disable => self.disabled = true,
             ClientCommand::Enable => self.disabled = false,
@@ -294,7 +314,6 @@ impl ClientGuardState {
                 self.limit_set = Some((limit, until_ms));
             }
         }
-        self.view(0, 0)
     }
 
     /// Spends an assertion's `jti` ([`super::assertions`]).
