@@ -323,7 +323,7 @@ export class TestWorker {
    * `body`: a literal body instead. `contentType` defaults to the form type (null: none).
    * `path`: another token path (default: the default tenant's first).
    */
-  token({ auth, params = { grant_type: 'client_credentials' }, body, contentType = FORM, headers = {}, method = 'POST', pad, stream, ip, path = this.tokenPath } = {}) {
+  token({ auth, params = { grant_type: 'client_credentials' }, body, contentType = FORM, headers = {}, method = 'POST', pad, stream, ip, cf, path = this.tokenPath } = {}) {
     const h = { ...headers };
     if (contentType !== null) h['Content-Type'] = contentType;
     if (Array.isArray(auth)) {
@@ -335,7 +335,7 @@ export class TestWorker {
     for (const [k, v] of new URLSearchParams(params)) {
       if ((k === 'client_secret' && v.length >= 8) || (k === 'client_id' && looksLikeSecret(v))) this.sensitive.add(v);
     }
-    return this.fetch(path, { method, headers: h, body: body ?? form(params), pad, stream, ip });
+    return this.fetch(path, { method, headers: h, body: body ?? form(params), pad, stream, ip, ...(cf ? { cf } : {}) });
   }
 
   /** A tenant's JWKS, from where its metadata says it is. */

@@ -39,6 +39,19 @@ test('Basic credentials with the same client_id in the body are accepted', async
   await assertIssued(w, res, c, { scope: 'read', echo: true });
 });
 
+test('a token request\'s log line carries its CF-Ray and the country of its source, when they are plain values', async () => {
+  const c = await w.seedClient();
+  const before = (await w.jsonLogLines(w.tokenAnswers.length)).filter((l) => l.route === 'token').length;
+  await w.token({ auth: [c.id, c.secret], headers: { 'CF-Ray': '8e9f0a1b2c3d4e5f-AMS' }, cf: { country: 'NL' } });
+  await w.token({ auth: [c.id, 'wrong'], headers: { 'CF-Ray': 'not a ray\ttoken' }, cf: { country: 'Netherlands' } });
+  const [issued, refused] = (await w.jsonLogLines(w.tokenAnswers.length)).filter((l) => l.route === 'token').slice(before);
+  assert.equal(issued.outcome, 'issued');
+  assert.equal(issued.ray, '8e9f0a1b2c3d4e5f-AMS');
+  assert.equal(issued.country, 'NL');
+  assert.equal(refused.outcome, 'refused');
+  assert.ok(!('ray' in refused) && !('country' in refused), JSON.stringify(refused));
+});
+
 test('two tokens for the same client carry different jti values', async () => {
   const c = await w.seedClient();
   const jtis = [];

@@ -146,6 +146,8 @@ async fn token_route(
     let client = (outcome.client_id.as_deref()).map(|id| logged_client_id(id, &issuer.pepper));
     let line = LogLine {
         isolate: Some(meter::spent()),
+        ray: headers.ray(),
+        country: headers.country(),
         ..line.client(client.as_ref())
     };
     wire::log(&line.json());
@@ -294,6 +296,12 @@ struct LogLine<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     detail: Option<&'a str>,
     ms: u64,
+    /// The request's `CF-Ray`, to find it in Cloudflare's own logs and traces.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ray: Option<&'a str>,
+    /// The country Cloudflare located the source in (`request.cf.country`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    country: Option<&'a str>,
     /// On token lines: what this isolate has spent on storage so far ([`meter`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     isolate: Option<meter::Spent>,
@@ -328,6 +336,8 @@ impl<'a> LogLine<'a> {
             error,
             reason,
             detail: None,
+            ray: None,
+            country: None,
             isolate: None,
             ms: Date::now().as_millis().saturating_sub(started),
         }

@@ -12,25 +12,30 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use worker::{worker_sys::web_sys, Headers, Request, Response, ResponseBody, Result};
 
 #[wasm_bindgen(inline_js = r#"
-export function tokenHeaders(h) {
+export function tokenHeaders(r) {
+  const h = r.headers;
   const v = (name) => { const s = h.get(name); return s === null ? "\0" : s; };
-  return v("authorization") + "\n" + v("content-type") + "\n" + v("cf-connecting-ip") + "\n" + v("content-length");
+  const country = r.cf && typeof r.cf.country === "string" ? r.cf.country.replace(/[\n\0]/g, "") : "\0";
+  return v("authorization") + "\n" + v("content-type") + "\n" + v("cf-connecting-ip") + "\n" +
+    v("content-length") + "\n" + v("cf-ray") + "\n" + country;
 }
 "#)]
 extern "C" {
-    /// The four headers, each `"\0"` when absent, joined by `"\n"`: neither can occur in a
-    /// header value (RFC 9110 §5.5, and the Headers API refuses both).
+    /// The five headers and `request.cf.country`, each `"\0"` when absent, joined by
+    /// `"\n"`: neither can occur in a header value (RFC 9110 §5.5, and the Headers API
+    /// refuses both), and they are taken out of the country.
     #[wasm_bindgen(js_name = tokenHeaders)]
-    fn token_headers(headers: &web_sys::Headers) -> String;
+    fn token_headers(request: &web_sys::Request) -> String;
 }
 
-/// The request headers the token route reads, fetched in one call.
+/// The request headers the token route reads, and the country Cloudflare located its source
+/// in, fetched in one call.
 pub struct TokenHeaders(String);
 
 impl TokenHeaders {
     /// Reads them from `req`.
     pub fn read(req: &Request) -> Self {
-        Self(token_headers(&req.headers().0))
+        Self(token_headers(req.inner()))
     }
 
     fn field(&self, n: usize) -> Option<&str> {
@@ -57,6 +62,27 @@ impl TokenHeaders {
     pub fn content_length(&self) -> Option<usize> {
         self.field(3).and_then(|n| n.parse().ok())
     }
+
+    /// `CF-Ray`, the request's id in Cloudflare's logs, when it is a plain token of at most
+    /// 64 characters (it is logged).
+    pub fn ray(&self) -> Option<&str> {
+        self.field(4).filter(|ray| is_log_token(ray))
+    }
+
+    /// `request.cf.country`: the ISO 3166-1 alpha-2 code (or Cloudflare's `T1`, `XX`) of the
+    /// source's location, when it is one.
+    pub fn country(&self) -> Option<&str> {
+        self.field(5)
+            .filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphanumeric()))
+    }
+}
+
+/// Whether `value` may go into a log line as it is: 1 to 64 ASCII letters, digits and `-`.
+fn is_log_token(value: &str) -> bool {
+    (1..=64).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 thread_local! {
