@@ -125,6 +125,12 @@ pub enum ClientCommand {
         /// Go back to the default rate limit (600 per minute, burst 50).
         #[arg(long, conflicts_with_all = ["per_minute", "burst"])]
         default_rate_limit: bool,
+        /// Tokens whose request names no audience get every audience again (no default).
+        #[arg(long, conflicts_with = "default_audience")]
+        all_audiences: bool,
+        /// Remove every custom claim.
+        #[arg(long, conflicts_with = "claim")]
+        clear_claims: bool,
     },
     /// Refuse the client everywhere, at once (through its guard object).
     Disable(ClientRef),
@@ -190,9 +196,20 @@ pub struct Fields {
     /// Scopes granted when a request names none (a subset of --scopes; "" for none).
     #[arg(long)]
     pub default_scopes: Option<String>,
-    /// The `aud` of its tokens; repeat for several.
+    /// An audience its tokens may be for; repeat for several. A request picks some with
+    /// `resource` or `audience`; one that names none gets --default-audience (or all).
     #[arg(long)]
     pub audience: Vec<String>,
+    /// The `aud` of a token whose request names none (one of --audience); repeat for several.
+    /// Default: every audience.
+    #[arg(long)]
+    pub default_audience: Vec<String>,
+    /// A static claim of its tokens, NAME=VALUE; VALUE is JSON if it parses as JSON (42,
+    /// true, ["a","b"], "\"42\""), else text. Repeat for several; on update, the claims
+    /// given replace all the old ones. Names the token sets itself (iss, sub, aud, ...) are
+    /// refused.
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub claim: Vec<String>,
     /// Token lifetime in seconds (60-86400; default 3600).
     #[arg(long)]
     pub ttl: Option<u64>,

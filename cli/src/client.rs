@@ -1,6 +1,8 @@
 //! `client …`: one function per command, each wiring the admin API to the output; the
 //! requests are built by small pure functions.
 
+use serde_json::{Map, Value};
+
 use edge_token::core::{
     admin::{
         ClientInfo, ClientUpdate, Deleted, ListEntry, ListPage, NewClient, NewSecret, Rotation,
@@ -31,7 +33,16 @@ pub fn run(command: ClientCommand, json: bool, now: u64) -> Outcome {
             client,
             fields,
             default_rate_limit,
-        } => update(&client, fields, default_rate_limit, json),
+            all_audiences,
+            clear_claims,
+        } => {
+            let resets = Resets {
+                rate_limit: default_rate_limit,
+                audiences: all_audiences,
+                claims: clear_claims,
+            };
+            update(&client, fields, resets, json)
+        }
         ClientCommand::Disable(client) => set_status(&client, "/disable", json),
         ClientCommand::Enable(client) => set_status(&client, "/enable", json),
         ClientCommand::Delete { client, yes } => delete(&client, yes, json),
@@ -96,8 +107,8 @@ fn list(target: &Target, json: bool) -> Outcome {
     Ok(())
 }
 
-fn update(client: &ClientRef, fields: Fields, default_rate_limit: bool, json: bool) -> Outcome {
-    let change = update_request(fields, default_rate_limit)?;
+fn update(client: &ClientRef, fields: Fields, resets: Resets, json: bool) -> Outcome {
+    let change = update_request(fields, resets)?;
     let api = Api::new(&client.target)?;
     let path = api.client_path(&client.client_id, "");
     let info: ClientInfo = api.call_with("PATCH", &path, &change)?;
@@ -149,6 +160,25 @@ fn split(list: &str) -> Vec<String> {
     list.split_whitespace().map(str::to_owned).collect()
 }
 
+/// `--claim NAME=VALUE` options as a claims object: VALUE as JSON when it parses as JSON,
+/// else as text; `None` when there are none.
+fn claims_of(options: &[String]) -> Result<Option<Map<String, Value>>, Failure> {
+    if options.is_empty() {
+        return Ok(None);
+    }
+    let mut claims = Map::new();
+    for option in options {
+        let (name, value) = option.split_once('=').ok_or_else(|| {
+            Failure::usage(format!(
+                "--claim {option:?} must be NAME=VALUE, e.g. --claim tenant_id=acme"
+            ))
+        })?;
+        let value = serde_json::from_str(value).unwrap_or_else(|_| Value::from(value));
+        claims.insert(name.to_owned(), value);
+    }
+    Ok(Some(claims))
+}
+
 /// The change that `fields` asks for; members it does not name stay absent. A `--jwks`
 /// file is read here (its public members only).
 fn update_of(fields: Fields) -> Result<ClientUpdate, Failure> {
@@ -168,14 +198,34 @@ fn update_of(fields: Fields) -> Result<ClientUpdate, Failure> {
             .map(|(per_minute, burst)| Some(Limit { per_minute, burst })),
         grant_types: fields.grant_types.as_deref().map(split),
         jwks,
+        default_audience: (!fields.default_audience.is_empty())
+            .then_some(Some(fields.default_audience)),
+        claims: claims_of(&fields.claim)?,
     })
 }
 
+/// The settings an update returns to their defaults.
+#[derive(Default)]
+struct Resets {
+    /// The tenant's rate limit.
+    rate_limit: bool,
+    /// Every audience when a request names none.
+    audiences: bool,
+    /// No custom claims.
+    claims: bool,
+}
+
 /// An update's request: at least one setting named.
-fn update_request(fields: Fields, default_rate_limit: bool) -> Result<ClientUpdate, Failure> {
+fn update_request(fields: Fields, resets: Resets) -> Result<ClientUpdate, Failure> {
     let mut change = update_of(fields)?;
-    if default_rate_limit {
+    if resets.rate_limit {
         change.rate_limit = Some(None);
+    }
+    if resets.audiences {
+        change.default_audience = Some(None);
+    }
+    if resets.claims {
+        change.claims = Some(Map::new());
     }
     if change == ClientUpdate::default() {
         return Err(Failure::usage(
@@ -203,6 +253,8 @@ fn new_client(client_id: Option<String>, fields: Fields) -> Result<NewClient, Fa
         rate_limit: update.rate_limit.flatten(),
         grant_types: update.grant_types,
         jwks: update.jwks,
+        default_audience: update.default_audience.flatten(),
+        claims: update.claims,
         ..NewClient::default()
     })
 }
@@ -275,17 +327,50 @@ mod tests {
             ttl: Some(120),
             ..Fields::default()
         };
-        let change = update_request(fields, false).unwrap();
+        let change = update_request(fields, Resets::default()).unwrap();
         assert_eq!(change.token_ttl, Some(120));
         assert_eq!(change.scopes, None);
+        let reset = |resets| update_request(Fields::default(), resets).unwrap();
+        let limit = Resets {
+            rate_limit: true,
+            ..Resets::default()
+        };
+        assert_eq!(reset(limit).rate_limit, Some(None));
+        let audiences = Resets {
+            audiences: true,
+            ..Resets::default()
+        };
+        assert_eq!(reset(audiences).default_audience, Some(None));
+        let claims = Resets {
+            claims: true,
+            ..Resets::default()
+        };
+        assert_eq!(reset(claims).claims, Some(Map::new()));
         assert_eq!(
-            update_request(Fields::default(), true).unwrap().rate_limit,
-            Some(None)
-        );
-        assert_eq!(
-            update_request(Fields::default(), false).unwrap_err().code,
+            update_request(Fields::default(), Resets::default())
+                .unwrap_err()
+                .code,
             2
         );
+    }
+
+    #[test]
+    fn claims_are_json_when_they_parse_as_json_and_text_otherwise() {
+        let options = [
+            "tenant_id=acme",
+            "n=42",
+            "roles=[\"a\",\"b\"]",
+            "s=\"42\"",
+            "eq=a=b",
+        ]
+        .map(str::to_owned);
+        let claims = claims_of(&options).unwrap().unwrap();
+        assert_eq!(
+            Value::Object(claims),
+            serde_json::json!({ "tenant_id": "acme", "n": 42, "roles": ["a", "b"], "s": "42", "eq": "a=b" })
+        );
+        assert_eq!(claims_of(&[]).unwrap(), None);
+        assert_eq!(claims_of(&["novalue".to_owned()]).unwrap_err().code, 2);
     }
 
     #[test]

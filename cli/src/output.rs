@@ -86,6 +86,16 @@ pub fn client(info: &ClientInfo, json: bool) {
             kids.unwrap_or_default()
         );
     }
+    match &info.default_audience {
+        Some(defaults) => println!("  default     {}", defaults.join(" ")),
+        None => println!("  default     every audience"),
+    }
+    if !info.claims.is_empty() {
+        println!(
+            "claims        {}",
+            serde_json::Value::from(info.claims.clone())
+        );
+    }
     println!("token_ttl     {} s", info.token_ttl);
     println!(
         "rate_limit    {} per minute, burst {}{}",
@@ -130,8 +140,11 @@ fn new_secret(answer: &NewSecret, heading: &str, note: &str) {
     println!("client_secret {secret}");
     println!("  (shown once: only its hash is stored{note})\n");
     client(&answer.client, false);
+    let scope = answer.try_scope.as_deref().map_or(String::new(), |s| {
+        format!(" -d 'scope={}'", percent_encode(s))
+    });
     println!(
-        "\ntry it: curl -u '{}:{}' -d grant_type=client_credentials {}",
+        "\ntry it: curl -u '{}:{}' -d grant_type=client_credentials{scope} {}",
         percent_encode(id),
         percent_encode(secret),
         answer.token_endpoint

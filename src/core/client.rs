@@ -100,8 +100,12 @@ pub struct Client {
     pub default_scopes: Scopes,
     /// Seconds a token lives.
     pub token_ttl: u64,
-    /// The `aud` of its tokens.
+    /// The audiences its tokens may be for.
     pub audience: Vec<String>,
+    /// The audiences of a token whose request names none; empty = every audience.
+    pub default_audience: Vec<String>,
+    /// Static claims of its tokens (checked: no reserved name, bounded).
+    pub claims: serde_json::Map<String, serde_json::Value>,
     /// Whether the client is refused.
     pub disabled: bool,
     /// Its issuance limit, if its record sets one (else its tenant's default applies).

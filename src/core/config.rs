@@ -5,10 +5,13 @@
 use std::{collections::HashMap, fmt};
 
 use serde::Deserialize;
+use serde_json::{Map, Value};
 
 use super::{
+    audience::ResourceServer,
+    claims,
     limit::{Limit, DEFAULT_LIMIT, MAX_RATE},
-    scope::{ScopePolicy, ScopeRules, ScopeToken},
+    scope::{OmittedScope, ScopePolicy, ScopeRules, ScopeToken, Scopes},
 };
 
 /// Where the JWKS is served: this, then the tenant's issuer path (RFC 8414 §3 style).
@@ -21,6 +24,12 @@ pub const DEFAULT_SIGNING_KEYS: &str = "SIGNING_KEYS";
 pub const MAX_TENANTS: usize = 64;
 /// The most token paths one tenant may declare.
 pub const MAX_TOKEN_PATHS: usize = 16;
+/// The most resource servers one tenant may declare.
+pub const MAX_RESOURCE_SERVERS: usize = 64;
+/// The most scopes one resource server may define.
+pub const MAX_SERVER_SCOPES: usize = 256;
+/// The longest resource server identifier (as the longest audience of a client).
+pub const MAX_IDENTIFIER_CHARS: usize = 512;
 
 /// A configuration value that cannot be used. Names the var and the tenant, never a secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +83,11 @@ pub struct Tenant {
     /// Whether the response names the granted `scope` even when it equals the request
     /// (RFC 6749 §5.1 makes it optional then; some clients expect it).
     pub always_return_scope: bool,
+    /// The APIs it declares, each with the scopes it defines; empty: scopes are not bound to
+    /// audiences.
+    pub resource_servers: Vec<ResourceServer>,
+    /// Static claims of every token it issues (a client's own win over these).
+    pub claims: Map<String, Value>,
     metadata: String,
 }
 
@@ -103,6 +117,83 @@ struct RawTenant {
     invalid_client_status: Option<u16>,
     #[serde(default)]
     always_return_scope: bool,
+    #[serde(default)]
+    omitted_scope: Option<String>,
+    #[serde(default)]
+    resource_servers: Vec<RawResourceServer>,
+    #[serde(default)]
+    claims: Map<String, Value>,
+}
+
+/// One entry of `resource_servers` as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawResourceServer {
+    identifier: String,
+    #[serde(default)]
+    scopes: Vec<String>,
+}
+
+/// Validates a tenant's `resource_servers`: distinct identifiers of 1–512 characters without
+/// spaces, scope tokens, within the bounds; the message is what is wrong.
+fn resource_servers(raw: Vec<RawResourceServer>) -> Result<Vec<ResourceServer>, String> {
+    if raw.len() > MAX_RESOURCE_SERVERS {
+        return Err(format!("may declare at most {MAX_RESOURCE_SERVERS}"));
+    }
+    let mut out: Vec<ResourceServer> = Vec::with_capacity(raw.len());
+    for server in raw {
+        let id = server.identifier;
+        if id.is_empty()
+            || id.chars().count() > MAX_IDENTIFIER_CHARS
+            || id.chars().any(|c| c.is_control() || c.is_whitespace())
+        {
+            return Err(format!(
+                "identifier must be 1-{MAX_IDENTIFIER_CHARS} characters without spaces"
+            ));
+        }
+        if out.iter().any(|s| s.identifier == id) {
+            return Err(format!("identifier {id:?} is declared twice"));
+        }
+        let tokens: Option<Vec<ScopeToken>> =
+            server.scopes.iter().map(|t| ScopeToken::parse(t)).collect();
+        match tokens {
+            Some(tokens) if tokens.len() <= MAX_SERVER_SCOPES => out.push(ResourceServer {
+                identifier: id,
+                scopes: Scopes::from_tokens(tokens),
+            }),
+            _ => {
+                return Err(format!(
+                    "scopes of {id:?} must be at most {MAX_SERVER_SCOPES} scope tokens"
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The RFC 8414 metadata of a tenant; `scopes_supported` when it declares resource servers.
+fn metadata(
+    issuer: &str,
+    token_endpoint: &str,
+    jwks_uri: &str,
+    servers: &[ResourceServer],
+) -> String {
+    let mut metadata = serde_json::json!({
+        "issuer": issuer,
+        "token_endpoint": token_endpoint,
+        "jwks_uri": jwks_uri,
+        "grant_types_supported": ["client_credentials"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": crate::core::jwk::Alg::ALL.map(crate::core::jwk::Alg::name),
+        // RFC 8414 requires the member; there is no authorization endpoint, so no type.
+        "response_types_supported": [],
+    });
+    if !servers.is_empty() {
+        let all = Scopes::from_tokens(servers.iter().flat_map(|s| s.scopes.iter().cloned()));
+        let names: Vec<&str> = all.iter().map(ScopeToken::as_str).collect();
+        metadata["scopes_supported"] = names.into();
+    }
+    metadata.to_string()
 }
 
 /// Every tenant, and the exact paths that lead to them.
@@ -275,21 +366,26 @@ impl Tenants {
         if !matches!(invalid_client_status, 400 | 401) {
             return Err(at("invalid_client_status", "must be 400 or 401"));
         }
+        let omitted = match raw.omitted_scope.as_deref() {
+            None | Some("defaults") => OmittedScope::Defaults,
+            Some("none") => OmittedScope::None,
+            Some("error") => OmittedScope::Error,
+            Some(_) => {
+                return Err(at(
+                    "omitted_scope",
+                    "must be \"defaults\", \"none\" or \"error\"",
+                ))
+            }
+        };
+        let servers =
+            resource_servers(raw.resource_servers).map_err(|e| at("resource_servers", &e))?;
+        claims::check(&raw.claims).map_err(|e| at("claims", &e.0))?;
         let issuer = format!("{origin}{}", raw.issuer_path);
         let jwks_path = format!("{JWKS_PATH}{}", raw.issuer_path);
         let metadata_path = format!("{METADATA_PATH}{}", raw.issuer_path);
         let token_endpoint = format!("{origin}{}", raw.token_paths[0]);
-        let metadata = serde_json::json!({
-            "issuer": issuer,
-            "token_endpoint": token_endpoint,
-            "jwks_uri": format!("{origin}{jwks_path}"),
-            "grant_types_supported": ["client_credentials"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
-            "token_endpoint_auth_signing_alg_values_supported": crate::core::jwk::Alg::ALL.map(crate::core::jwk::Alg::name),
-            // RFC 8414 requires the member; there is no authorization endpoint, so no type.
-            "response_types_supported": [],
-        })
-        .to_string();
+        let jwks_uri = format!("{origin}{jwks_path}");
+        let metadata = metadata(&issuer, &token_endpoint, &jwks_uri, &servers);
         Ok(Tenant {
             name,
             issuer,
@@ -297,11 +393,17 @@ impl Tenants {
             token_endpoint,
             jwks_path,
             metadata_path,
-            scope: ScopeRules { policy, wildcard },
+            scope: ScopeRules {
+                policy,
+                wildcard,
+                omitted,
+            },
             signing_keys,
             rate_limit,
             invalid_client_status,
             always_return_scope: raw.always_return_scope,
+            resource_servers: servers,
+            claims: raw.claims,
             metadata,
         })
     }
@@ -386,6 +488,9 @@ mod tests {
         assert_eq!(t.rate_limit, DEFAULT_LIMIT);
         assert_eq!(t.invalid_client_status, 401);
         assert!(!t.always_return_scope);
+        assert_eq!(t.scope.omitted, OmittedScope::Defaults);
+        assert!(t.resource_servers.is_empty() && t.claims.is_empty());
+        assert!(!t.metadata_json().contains("scopes_supported"));
         assert_eq!(tenants.route("/oauth2/token"), Some((0, Endpoint::Token)));
         assert_eq!(
             tenants.route("/.well-known/jwks.json"),
@@ -395,6 +500,32 @@ mod tests {
             tenants.route("/.well-known/oauth-authorization-server"),
             Some((0, Endpoint::Metadata))
         );
+    }
+
+    #[test]
+    fn resource_servers_claims_and_the_omitted_scope_rule_are_read() {
+        let tenants = one(json!({
+            "token_paths": ["/t"],
+            "omitted_scope": "none",
+            "claims": { "tenant_id": "acme" },
+            "resource_servers": [
+                { "identifier": "https://a", "scopes": ["a:read", "shared"] },
+                { "identifier": "urn:b", "scopes": ["b:read", "shared"] },
+            ],
+        }))
+        .unwrap();
+        let t = &tenants.tenants()[0];
+        assert_eq!(t.scope.omitted, OmittedScope::None);
+        assert_eq!(t.claims["tenant_id"], "acme");
+        assert_eq!(t.resource_servers[1].identifier, "urn:b");
+        assert_eq!(
+            t.resource_servers[1].scopes.to_scope_string(),
+            "b:read shared"
+        );
+        let m: serde_json::Value = serde_json::from_str(t.metadata_json()).unwrap();
+        assert_eq!(m["scopes_supported"], json!(["a:read", "shared", "b:read"]));
+        let error = one(json!({ "token_paths": ["/t"], "omitted_scope": "error" })).unwrap();
+        assert_eq!(error.tenants()[0].scope.omitted, OmittedScope::Error);
     }
 
     #[test]
@@ -509,6 +640,32 @@ mod tests {
             (
                 json!({ "token_paths": ["/t"], "invalid_client_status": 403 }),
                 "invalid_client_status",
+            ),
+            (
+                json!({ "token_paths": ["/t"], "omitted_scope": "all" }),
+                "omitted_scope",
+            ),
+            (
+                json!({ "token_paths": ["/t"], "claims": { "aud": "x" } }),
+                "claims",
+            ),
+            (
+                json!({ "token_paths": ["/t"], "claims": { "big": "x".repeat(4096) } }),
+                "claims",
+            ),
+            (
+                json!({ "token_paths": ["/t"], "resource_servers": [{ "identifier": "a b" }] }),
+                "resource_servers",
+            ),
+            (
+                json!({ "token_paths": ["/t"], "resource_servers": [
+                    { "identifier": "https://a" }, { "identifier": "https://a" }] }),
+                "resource_servers",
+            ),
+            (
+                json!({ "token_paths": ["/t"], "resource_servers": [
+                    { "identifier": "https://a", "scopes": ["a b"] }] }),
+                "resource_servers",
             ),
         ];
         for (settings, field) in cases {

@@ -54,8 +54,13 @@ pub enum Error {
     MalformedScope,
     /// A requested scope is not among the client's allowed scopes.
     ScopeNotAllowed,
-    /// No scope was requested and the client has no default scopes.
+    /// No scope was requested, and the tenant's `omitted_scope` grants nothing for it
+    /// (`defaults` with no default scopes for the token's audiences, or `error`).
     NoScope,
+    /// A `resource` that is not an absolute URI, or more audiences than a request may name.
+    MalformedTarget,
+    /// A requested audience (`resource` or `audience`) is not one of the client's.
+    TargetNotAllowed,
     /// The client is over its issuance limit (docs/limits.md).
     RateLimited {
         /// Seconds until a token is available.
@@ -96,6 +101,8 @@ pub enum ErrorCode {
     UnsupportedGrantType,
     /// `invalid_scope`
     InvalidScope,
+    /// `invalid_target` (RFC 8707 §2)
+    InvalidTarget,
     /// `server_error`: a fault of ours.
     ServerError,
     /// `temporarily_unavailable`: a fault of ours, worth retrying.
@@ -111,6 +118,7 @@ impl ErrorCode {
             Self::UnauthorizedClient => "unauthorized_client",
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidScope => "invalid_scope",
+            Self::InvalidTarget => "invalid_target",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
         }
@@ -129,6 +137,9 @@ impl ErrorCode {
             }
             Self::UnsupportedGrantType => "The grant type is not supported.",
             Self::InvalidScope => "The requested scope is invalid, unknown, or malformed.",
+            Self::InvalidTarget => {
+                "The requested resource or audience is invalid, unknown, or not allowed."
+            }
             Self::ServerError => "The server could not process the request.",
             Self::TemporarilyUnavailable => "The server is temporarily unavailable; retry later.",
         }
@@ -213,6 +224,7 @@ impl Error {
             Self::MalformedScope | Self::ScopeNotAllowed | Self::NoScope => {
                 (400, C::InvalidScope, vec![])
             }
+            Self::MalformedTarget | Self::TargetNotAllowed => (400, C::InvalidTarget, vec![]),
             // draft-ietf-httpapi-ratelimit-headers: the policy is the bucket (quota = burst,
             // window = the time to refill it), and nothing remains until `retry_after`.
             Self::RateLimited {
@@ -286,6 +298,8 @@ impl Error {
             Self::MalformedScope => "malformed_scope",
             Self::ScopeNotAllowed => "scope_not_allowed",
             Self::NoScope => "no_scope",
+            Self::MalformedTarget => "malformed_target",
+            Self::TargetNotAllowed => "target_not_allowed",
             Self::RateLimited { .. } => "rate_limited",
             Self::Throttled { .. } => "throttled",
             Self::StoreUnavailable => "store_unavailable",
@@ -332,6 +346,8 @@ mod tests {
         Error::MalformedScope,
         Error::ScopeNotAllowed,
         Error::NoScope,
+        Error::MalformedTarget,
+        Error::TargetNotAllowed,
         Error::RateLimited {
             retry_after: 2,
             burst: 12,

@@ -9,7 +9,9 @@
 //!   the client the pipeline uses, and client authentication; [`unknown`]: the ids the store
 //!   recently said do not exist; [`assertion`] (with [`jwk`]): `private_key_jwt` client
 //!   assertions, their checks and the client's public keys;
-//! - [`scope`]: what the client is granted;
+//! - [`audience`]: which of the client's audiences the token is for (RFC 8707 `resource`,
+//!   `audience`), and which scopes go with them; [`scope`]: what the client is granted;
+//!   [`claims`]: the static custom claims of a tenant and a client;
 //! - [`keys`]: the signing keys, the JWKS;
 //! - [`sign`]: the token's signing input (jwt-compact) and the Ed25519 [`sign::Signer`];
 //! - [`token`]: the checklist itself, and minting;
@@ -24,6 +26,8 @@
 
 pub mod admin;
 pub mod assertion;
+pub mod audience;
+pub mod claims;
 pub mod client;
 pub mod config;
 pub mod credential;

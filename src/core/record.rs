@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{
+    claims,
     client::{Client, StoredSecret},
     jwk::{Alg, ClientKeys},
     limit::Limit,
@@ -125,6 +126,13 @@ pub struct Record {
     /// admin API gives one (at least 1), so it is always stored from then on.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub version: u64,
+    /// The `aud` of a token whose request names none: a non-empty subset of `audience`;
+    /// absent = every audience.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_audience: Option<Vec<String>>,
+    /// Static claims of its tokens (docs/storage-schema.md); absent = none.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub claims: Map<String, Value>,
     /// Members this code does not know, kept as they are.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -188,13 +196,19 @@ impl Record {
         let scopes = scope_list(&self.scopes)?;
         let default_scopes = scope_list(&self.default_scopes)?;
         let limit = self.rate_limit;
+        let default_audience_valid = self
+            .default_audience
+            .as_ref()
+            .is_none_or(|d| !d.is_empty() && d.iter().all(|a| self.audience.contains(a)));
         let valid = self.v == SCHEMA_VERSION
             && self.client_id == expected_id
             && default_scopes.is_subset_of(&scopes)
             && TOKEN_TTL_RANGE.contains(&self.token_ttl)
             && !self.audience.is_empty()
             && self.audience.iter().all(|a| !a.is_empty())
-            && limit.is_none_or(Limit::is_valid);
+            && limit.is_none_or(Limit::is_valid)
+            && default_audience_valid
+            && claims::check(&self.claims).is_ok();
         valid.then(|| Client {
             id: self.client_id,
             secrets,
@@ -204,6 +218,8 @@ impl Record {
             default_scopes,
             token_ttl: self.token_ttl,
             audience: self.audience,
+            default_audience: self.default_audience.unwrap_or_default(),
+            claims: self.claims,
             disabled: self.disabled,
             limit,
         })
@@ -295,6 +311,12 @@ pub(crate) mod tests {
             with("disabled", json!("no")),
             with("rate_limit", json!({ "per_minute": 0, "burst": 5 })),
             with("rate_limit", json!({ "per_minute": 5 })),
+            with("default_audience", json!([])),
+            with("default_audience", json!(["https://other"])),
+            with("default_audience", json!("https://api")),
+            with("claims", json!({ "scope": "admin" })),
+            with("claims", json!({ "big": "x".repeat(4096) })),
+            with("claims", json!(["not", "an", "object"])),
         ];
         for json in bad {
             assert_eq!(
@@ -355,6 +377,22 @@ pub(crate) mod tests {
                 "{json}"
             );
         }
+    }
+
+    #[test]
+    fn default_audience_and_claims_are_read_and_absent_means_every_audience_and_none() {
+        let plain = Client::from_json("svc", &record().to_string()).unwrap();
+        assert!(plain.default_audience.is_empty() && plain.claims.is_empty());
+        let mut r = record();
+        r["audience"] = json!(["https://api", "urn:b"]);
+        r["default_audience"] = json!(["urn:b"]);
+        r["claims"] = json!({ "tenant_id": "t1", "roles": ["a", "b"] });
+        let client = Client::from_json("svc", &r.to_string()).unwrap();
+        assert_eq!(client.default_audience, ["urn:b"]);
+        assert_eq!(client.claims["roles"], json!(["a", "b"]));
+        let again: serde_json::Value =
+            serde_json::from_str(&Record::parse(&r.to_string()).unwrap().to_json()).unwrap();
+        assert_eq!(again, r, "written back as read");
     }
 
     #[test]

@@ -5,6 +5,7 @@ use base64ct::{Base64, Encoding};
 
 use super::{
     assertion::{Assertion, Check, ASSERTION_TYPE},
+    audience::Requested,
     error::Error,
     form,
     secret::ClientSecret,
@@ -112,6 +113,8 @@ pub struct TokenRequest {
     pub credential: Credential,
     /// The raw `scope` parameter; `None` when omitted or empty.
     pub scope: Option<String>,
+    /// The audiences it names (`resource`, `audience`), not yet checked.
+    pub targets: Requested,
 }
 
 /// The parameters this endpoint reads; any other is ignored (RFC 6749 §3.2).
@@ -123,16 +126,28 @@ struct Params {
     client_secret: Option<String>,
     client_assertion_type: Option<String>,
     client_assertion: Option<String>,
+    targets: Requested,
 }
 
 impl Params {
     /// Collects the known parameters; a repeat is an error even when one value is empty,
-    /// and an empty value counts as omitted (RFC 6749 §3.2).
+    /// and an empty value counts as omitted (RFC 6749 §3.2). The exceptions, which may
+    /// repeat: `resource` (RFC 8707 §2) and `audience` (whose values may also be
+    /// space-separated); their empty values are dropped.
     fn collect(pairs: Vec<(String, String)>) -> Result<Self, Error> {
         let mut params = Self::default();
         let mut seen = [false; 6];
         for (name, value) in pairs {
             let (index, slot) = match name.as_str() {
+                "resource" if !value.is_empty() => {
+                    params.targets.resources.push(value);
+                    continue;
+                }
+                "audience" => {
+                    let values = value.split(' ').filter(|v| !v.is_empty());
+                    params.targets.audiences.extend(values.map(str::to_owned));
+                    continue;
+                }
                 "grant_type" => (0, &mut params.grant_type),
                 "scope" => (1, &mut params.scope),
                 "client_id" => (2, &mut params.client_id),
@@ -211,6 +226,7 @@ impl TokenRequest {
             client_id,
             credential: Credential::Secret(secret),
             scope: params.scope,
+            targets: params.targets,
         })
     }
 
@@ -232,6 +248,7 @@ impl TokenRequest {
             client_id,
             credential: Credential::Assertion(Box::new(assertion)),
             scope: params.scope,
+            targets: params.targets,
         })
     }
 
@@ -452,9 +469,26 @@ mod tests {
     fn unknown_parameters_are_ignored_even_when_repeated() {
         let req = parse(
             Some(&basic("id:s")),
-            "x=1&grant_type=client_credentials&x=2&resource=r",
+            "x=1&grant_type=client_credentials&x=2&realm=r",
         );
         assert!(req.is_ok());
+    }
+
+    #[test]
+    fn resource_and_audience_may_repeat_and_audience_may_hold_several_values() {
+        let req = parse(
+            Some(&basic("id:s")),
+            "grant_type=client_credentials&resource=https%3A%2F%2Fa&audience=b+c&resource=&resource=urn%3Ad&audience=e&audience=",
+        )
+        .unwrap();
+        assert_eq!(req.targets.resources, ["https://a", "urn:d"]);
+        assert_eq!(req.targets.audiences, ["b", "c", "e"]);
+        let none = parse(
+            Some(&basic("id:s")),
+            "grant_type=client_credentials&resource=",
+        )
+        .unwrap();
+        assert!(none.targets.is_empty(), "an empty value counts as omitted");
     }
 
     #[test]

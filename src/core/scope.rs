@@ -80,7 +80,7 @@ impl Scopes {
 /// What was granted, and whether the response must name it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
-    /// The granted scopes; never empty.
+    /// The granted scopes; empty only for an omitted scope under [`OmittedScope::None`].
     pub scopes: Scopes,
     /// RFC 6749 §5.1: `scope` is returned when it differs from what was requested.
     pub echo: bool,
@@ -96,27 +96,54 @@ pub enum ScopePolicy {
     Subset,
 }
 
-/// A tenant's scope rules: the policy, and an optional token that stands for every scope
-/// the client is allowed (e.g. `*`).
+/// What a request without `scope` is granted (a tenant's `omitted_scope`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OmittedScope {
+    /// `defaults`: the client's default scopes; none → `invalid_scope` (RFC 6749 §3.3).
+    Defaults,
+    /// `none`: the client's default scopes, or, when it has none, a token without scope.
+    None,
+    /// `error`: `invalid_scope`, whatever the defaults: every request must name its scope.
+    Error,
+}
+
+/// A tenant's scope rules: the policy, an optional token that stands for every scope the
+/// client is allowed (e.g. `*`), and what an omitted scope is granted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScopeRules {
     /// Strict or subset.
     pub policy: ScopePolicy,
     /// The token meaning "all my allowed scopes", if the tenant has one.
     pub wildcard: Option<ScopeToken>,
+    /// What a request without `scope` gets.
+    pub omitted: OmittedScope,
 }
 
 impl ScopeRules {
-    /// The RFC default: strict, no wildcard.
+    /// The RFC default: strict, no wildcard, the defaults when `scope` is omitted.
     pub const STRICT: Self = Self {
         policy: ScopePolicy::Strict,
         wildcard: None,
+        omitted: OmittedScope::Defaults,
     };
 }
 
-/// Decides the grant. An omitted scope means the client's defaults, and no defaults means
-/// `invalid_scope` (§3.3). A requested wildcard grants everything allowed. Otherwise the
-/// policy decides what happens to scopes outside the allowed set.
+/// The grant of a request without `scope`, by the tenant's `omitted_scope`; the defaults are
+/// named in the response, an empty grant is not.
+fn omitted(defaults: &Scopes, rule: OmittedScope) -> Result<Grant, Error> {
+    match rule {
+        OmittedScope::Error => Err(Error::NoScope),
+        OmittedScope::Defaults if defaults.is_empty() => Err(Error::NoScope),
+        OmittedScope::Defaults | OmittedScope::None => Ok(Grant {
+            scopes: defaults.clone(),
+            echo: !defaults.is_empty(),
+        }),
+    }
+}
+
+/// Decides the grant. An omitted scope is granted what the tenant's `omitted_scope` says. A
+/// requested wildcard grants everything allowed. Otherwise the policy decides what happens to
+/// scopes outside the allowed set.
 pub fn decide(
     requested: Option<&str>,
     allowed: &Scopes,
@@ -124,13 +151,7 @@ pub fn decide(
     rules: &ScopeRules,
 ) -> Result<Grant, Error> {
     let Some(requested) = requested else {
-        if defaults.is_empty() {
-            return Err(Error::NoScope);
-        }
-        return Ok(Grant {
-            scopes: defaults.clone(),
-            echo: true,
-        });
+        return omitted(defaults, rules.omitted);
     };
     let asked = Scopes::parse(requested)?;
     let scopes = if rules.wildcard.as_ref().is_some_and(|w| asked.contains(w)) {
@@ -229,14 +250,50 @@ mod tests {
     fn subset() -> ScopeRules {
         ScopeRules {
             policy: ScopePolicy::Subset,
-            wildcard: None,
+            ..ScopeRules::STRICT
         }
     }
 
     fn wildcard() -> ScopeRules {
         ScopeRules {
-            policy: ScopePolicy::Strict,
             wildcard: ScopeToken::parse("*"),
+            ..ScopeRules::STRICT
+        }
+    }
+
+    fn when_omitted(omitted: OmittedScope) -> ScopeRules {
+        ScopeRules {
+            omitted,
+            ..ScopeRules::STRICT
+        }
+    }
+
+    #[test]
+    fn an_omitted_scope_follows_the_tenants_omitted_scope_rule() {
+        let (allowed, defaults, none) = (scopes("a b"), scopes("b"), Scopes::default());
+        let grant = |d: &Scopes, rule| decide(None, &allowed, d, &when_omitted(rule));
+        // defaults: the defaults, or invalid_scope without them (today's rule).
+        assert_eq!(
+            grant(&defaults, OmittedScope::Defaults).unwrap().scopes,
+            defaults
+        );
+        assert_eq!(grant(&none, OmittedScope::Defaults), Err(Error::NoScope));
+        // none: the defaults, or a token without scope, not echoed.
+        let with = grant(&defaults, OmittedScope::None).unwrap();
+        assert_eq!((with.scopes, with.echo), (defaults.clone(), true));
+        let without = grant(&none, OmittedScope::None).unwrap();
+        assert!(without.scopes.is_empty() && !without.echo);
+        // error: a scope must always be named.
+        assert_eq!(grant(&defaults, OmittedScope::Error), Err(Error::NoScope));
+        assert_eq!(grant(&none, OmittedScope::Error), Err(Error::NoScope));
+        // A named scope is decided alike under each rule.
+        for rule in [
+            OmittedScope::Defaults,
+            OmittedScope::None,
+            OmittedScope::Error,
+        ] {
+            let named = decide(Some("a"), &allowed, &none, &when_omitted(rule)).unwrap();
+            assert_eq!(named.scopes, scopes("a"));
         }
     }
 

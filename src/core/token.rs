@@ -3,12 +3,14 @@
 //! Pure: the client store and the guard objects are traits, and the time and the token id's
 //! random bytes are passed in.
 
-use std::rc::Rc;
+use std::{borrow::Cow, rc::Rc};
 
 use serde::Serialize;
 
 use super::{
     assertion::{Assertion, Check},
+    audience::{self, Requested},
+    claims::Extra,
     client::{guard_name, is_valid_client_id, Client, RecordCache},
     config::Tenant,
     error::{Error, Wire},
@@ -17,7 +19,7 @@ use super::{
     keys::KeySet,
     record::PRIVATE_KEY_JWT,
     request::{attempts_basic, Credential, HttpRequest, TokenRequest},
-    scope::{self, Scopes},
+    scope::{self, Grant, Scopes},
     secret::Pepper,
     sign::Signer,
     unknown::UnknownIds,
@@ -75,17 +77,30 @@ enum Audience<'a> {
     Many(&'a [String]),
 }
 
-/// RFC 9068 §2.2 claims.
+/// RFC 9068 §2.2 claims, then the tenant's and the client's static claims. `scope` is left
+/// out of a token granted no scope (an omitted scope under `omitted_scope = "none"`).
 #[derive(Serialize)]
 struct AccessTokenClaims<'a> {
     iss: &'a str,
     sub: &'a str,
     aud: Audience<'a>,
     client_id: &'a str,
+    #[serde(skip_serializing_if = "String::is_empty")]
     scope: String,
     iat: u64,
     exp: u64,
     jti: String,
+    #[serde(flatten)]
+    extra: Extra<'a>,
+}
+
+/// What a token is for: its audiences and its grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shape<'a> {
+    /// Its `aud`.
+    pub audience: Cow<'a, [String]>,
+    /// Its scopes, and whether the answer names them.
+    pub grant: Grant,
 }
 
 /// One tenant's issuer, as an isolate keeps it across requests: its configuration, keys, the
@@ -193,20 +208,18 @@ impl Issuer {
         if client.disabled {
             return Err(Error::ClientDisabled);
         }
-        let grant = scope::decide(
-            request.scope.as_deref(),
-            &client.scopes,
-            &client.default_scopes,
-            &self.tenant.scope,
-        )?;
+        let Shape { audience, grant } =
+            self.shape(&client, &request.targets, request.scope.as_deref())?;
         // Last before minting, so only a token actually issued spends the client's quota.
         limiter.admit(&guard, limit, &lease_key, now_ms).await?;
-        let access_token = self.mint(signer, &client, &grant.scopes, now, jti).await?;
+        let access_token = self
+            .mint(signer, &client, &audience, &grant.scopes, now, jti)
+            .await?;
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",
             expires_in: client.token_ttl,
-            scope: (grant.echo || self.tenant.always_return_scope)
+            scope: ((grant.echo || self.tenant.always_return_scope) && !grant.scopes.is_empty())
                 .then(|| grant.scopes.to_scope_string()),
         })
     }
@@ -270,6 +283,39 @@ impl Issuer {
             .map_err(Error::Assertion)
     }
 
+    /// The token's audiences (from `targets`, else the client's defaults) and the scopes it
+    /// is granted among those its audiences may carry (the tenant's resource servers).
+    pub fn shape<'c>(
+        &self,
+        client: &'c Client,
+        targets: &Requested,
+        scope: Option<&str>,
+    ) -> Result<Shape<'c>, Error> {
+        let audience = audience::select(targets, &client.audience, &client.default_audience)?;
+        let servers = &self.tenant.resource_servers;
+        let allowed = audience::scopes_for(servers, &audience, &client.scopes);
+        let defaults = audience::scopes_for(servers, &audience, &client.default_scopes);
+        let grant = scope::decide(scope, &allowed, &defaults, &self.tenant.scope)?;
+        Ok(Shape { audience, grant })
+    }
+
+    /// The `scope` a request with no other parameter must name to get this client a token:
+    /// `None` when one without `scope` gets one, else every scope it may be granted for its
+    /// default audiences (the operator CLI's "try it" line). `None` too when no scope works.
+    pub fn try_scope(&self, client: &Client) -> Option<String> {
+        let targets = Requested::default();
+        if self.shape(client, &targets, None).is_ok() {
+            return None;
+        }
+        let audience = audience::select(&targets, &client.audience, &client.default_audience);
+        let servers = &self.tenant.resource_servers;
+        let scope =
+            audience::scopes_for(servers, &audience.ok()?, &client.scopes).to_scope_string();
+        self.shape(client, &targets, Some(&scope))
+            .is_ok()
+            .then_some(scope)
+    }
+
     /// Finds the client: in the isolate's cache, else in the store. An unknown client costs
     /// the same hash as a known one, and both failures give the same answer.
     async fn find_client<S: ClientStore>(
@@ -316,17 +362,19 @@ impl Issuer {
         Client::from_json(id, &record)
     }
 
-    /// The signed access token: its RFC 9068 claims, signed with the tenant's key.
+    /// The signed access token: its RFC 9068 claims and the static ones, signed with the
+    /// tenant's key.
     async fn mint<K: Signer>(
         &self,
         signer: &K,
         client: &Client,
+        audience: &[String],
         scopes: &Scopes,
         now: u64,
         jti: [u8; JTI_BYTES],
     ) -> Result<String, Error> {
         use base64ct::{Base64UrlUnpadded, Encoding};
-        let aud = match client.audience.as_slice() {
+        let aud = match audience {
             [one] => Audience::One(one),
             many => Audience::Many(many),
         };
@@ -339,6 +387,10 @@ impl Issuer {
             iat: now,
             exp: now + client.token_ttl,
             jti: Base64UrlUnpadded::encode_string(&jti),
+            extra: Extra {
+                tenant: &self.tenant.claims,
+                client: &client.claims,
+            },
         };
         self.keys
             .sign(signer, ACCESS_TOKEN_TYP, claims)

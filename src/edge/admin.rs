@@ -387,8 +387,15 @@ impl Admin<'_> {
             secret_id: None,
             token_path: self.issuer.tenant.token_paths[0].clone(),
             token_endpoint: self.issuer.tenant.token_endpoint.clone(),
+            try_scope: self.try_scope(&record),
         };
         reply(201, &body)
+    }
+
+    /// The `scope` the "try it" request of a new secret must name, if any.
+    fn try_scope(&self, record: &Record) -> Option<String> {
+        let client = record.clone().into_client(&record.client_id)?;
+        self.issuer.try_scope(&client)
     }
 
     async fn show(&self, id: &str) -> Answer {
@@ -452,6 +459,7 @@ impl Admin<'_> {
             secret_id: record.secrets.last().map(|s| s.id()),
             token_path: self.issuer.tenant.token_paths[0].clone(),
             token_endpoint: self.issuer.tenant.token_endpoint.clone(),
+            try_scope: self.try_scope(&record),
         };
         reply(201, &body)
     }

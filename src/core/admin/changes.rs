@@ -85,6 +85,12 @@ impl Record {
             token_endpoint_auth_signing_alg: keyed.map(|alg| alg.name().to_owned()),
             jwks: keyed.and(input.jwks),
             version: 0,
+            default_audience: input
+                .default_audience
+                .as_deref()
+                .map(validate::default_audience)
+                .transpose()?,
+            claims: validate::claims(input.claims.unwrap_or_default())?,
             extra: Map::new(),
         };
         check(&record)?;
@@ -119,6 +125,15 @@ impl Record {
             })?;
             validate::client_keys(&jwks, alg)?;
             next.jwks = Some(jwks);
+        }
+        if let Some(defaults) = update.default_audience {
+            next.default_audience = defaults
+                .as_deref()
+                .map(validate::default_audience)
+                .transpose()?;
+        }
+        if let Some(claims) = update.claims {
+            next.claims = validate::claims(claims)?;
         }
         check(&next)?;
         Ok(next)
@@ -346,6 +361,18 @@ pub(super) mod tests {
                 r#"{"scopes":["a"],"audience":["x"],"grant_types":["a b"]}"#,
                 "grant_types",
             ),
+            (
+                r#"{"scopes":["a"],"audience":["x"],"default_audience":["y"]}"#,
+                "default_audience must be a subset of audience",
+            ),
+            (
+                r#"{"scopes":["a"],"audience":["x"],"default_audience":[]}"#,
+                "default_audience:",
+            ),
+            (
+                r#"{"scopes":["a"],"audience":["x"],"claims":{"client_id":"y"}}"#,
+                "claims: the claim \"client_id\" is set by the token itself",
+            ),
         ];
         for (json, expected) in cases {
             let error = Record::create(input(json), "g".into(), &hash("s"), 0).unwrap_err();
@@ -387,6 +414,36 @@ pub(super) mod tests {
         let error = r.updated(bad).unwrap_err();
         assert!(error.message.contains("default_scopes must be a subset"));
         assert_eq!(r, record(), "the original is untouched");
+    }
+
+    #[test]
+    fn default_audience_and_claims_are_set_replaced_and_cleared() {
+        let r = Record::create(
+            input(
+                r#"{"scopes":["a"],"audience":["x","y"],"default_audience":["y"],"claims":{"tier":"gold"}}"#,
+            ),
+            "g".into(),
+            &hash("s"),
+            0,
+        )
+        .unwrap();
+        assert_eq!(r.default_audience.as_deref(), Some(&["y".to_owned()][..]));
+        assert_eq!(r.claims["tier"], "gold");
+        let change: ClientUpdate =
+            parse_body(br#"{"default_audience":null,"claims":{"roles":["r"]}}"#).unwrap();
+        let next = r.updated(change).unwrap();
+        assert_eq!(next.default_audience, None);
+        assert_eq!(
+            Value::Object(next.claims.clone()),
+            serde_json::json!({"roles":["r"]})
+        );
+        let cleared = next
+            .updated(parse_body(br#"{"claims":{}}"#).unwrap())
+            .unwrap();
+        assert!(cleared.claims.is_empty() && !cleared.to_json().contains("claims"));
+        // Dropping an audience that is a default one is refused, the record left as it was.
+        let narrowed = r.updated(parse_body(br#"{"audience":["x"]}"#).unwrap());
+        assert!(narrowed.unwrap_err().message.contains("default_audience"));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! always sent them in.
 
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::error::AdminError;
 use crate::core::limit::Limit;
@@ -44,6 +44,13 @@ pub struct NewClient {
     /// A `private_key_jwt` client's public keys, a JWK Set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks: Option<Value>,
+    /// `aud` of a token whose request names none, a subset of `audience`; default every
+    /// audience.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_audience: Option<Vec<String>>,
+    /// Static claims of its tokens; default none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claims: Option<Map<String, Value>>,
 }
 
 /// `null` in JSON as `Some(None)`, absence as `None`.
@@ -82,6 +89,16 @@ pub struct ClientUpdate {
     /// New public keys of a `private_key_jwt` client (a key rotation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks: Option<Value>,
+    /// New default audiences; `null` returns to every audience.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub default_audience: Option<Option<Vec<String>>>,
+    /// New static claims, replacing the old ones as a whole (`{}`: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claims: Option<Map<String, Value>>,
 }
 
 /// `GET …/blocks`: the source addresses blocked after failed authentications. They are shared
@@ -137,10 +154,16 @@ pub struct SecretInfo {
 /// A client as the API shows it (`GET …/clients/{id}` and the answer of every change).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientInfo {
-    /// `aud` of its tokens.
+    /// The audiences its tokens may be for.
     pub audience: Vec<String>,
+    /// Static claims of its tokens.
+    #[serde(default)]
+    pub claims: Map<String, Value>,
     /// The client id.
     pub client_id: String,
+    /// `aud` of a token whose request names none; `None`: every audience.
+    #[serde(default)]
+    pub default_audience: Option<Vec<String>>,
     /// What it gets when it asks for nothing.
     pub default_scopes: Vec<String>,
     /// Whether it is refused (in its record or in its guard object).
@@ -198,6 +221,10 @@ pub struct NewSecret {
     /// The URL of that path at the token Worker (`ISSUER` + path): where to try the client.
     /// The admin Worker is elsewhere, so its own URL is no base for it.
     pub token_endpoint: String,
+    /// The `scope` a first request must name to get a token (the tenant's `omitted_scope`
+    /// refuses one without it); absent: none needed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub try_scope: Option<String>,
 }
 
 /// One client of a list page.

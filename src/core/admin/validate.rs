@@ -2,8 +2,11 @@
 //! rules that span members, and the token path's own reader as the last word, are in
 //! [`check`].
 
+use serde_json::{Map, Value};
+
 use super::error::AdminError;
 use crate::core::{
+    claims,
     jwk::{Alg, BadKeySet, ClientKeys},
     limit::{Limit, MAX_RATE},
     record::{Record, PRIVATE_KEY_JWT, SECRET_METHODS, TOKEN_TTL_RANGE},
@@ -69,6 +72,28 @@ pub fn audience_list(list: &[String]) -> Result<Vec<String>, AdminError> {
         },
         |a| format!("audience: {a:?} must be 1-{MAX_AUDIENCE_CHARS} characters without spaces"),
     )
+}
+
+/// The default audiences: 1 or more values (their membership of `audience` is [`check`]ed).
+pub fn default_audience(list: &[String]) -> Result<Vec<String>, AdminError> {
+    let mut out: Vec<String> = Vec::new();
+    for value in list {
+        if !out.contains(value) {
+            out.push(value.clone());
+        }
+    }
+    if out.is_empty() {
+        return Err(AdminError::invalid(
+            "default_audience: 1 or more values of audience (null: every audience)",
+        ));
+    }
+    Ok(out)
+}
+
+/// Static claims: no name the token sets itself, bounded in size ([`claims::check`]).
+pub fn claims(claims: Map<String, Value>) -> Result<Map<String, Value>, AdminError> {
+    claims::check(&claims).map_err(|e| AdminError::invalid(format!("claims: {}", e.0)))?;
+    Ok(claims)
 }
 
 /// Grant type names (RFC 6749 A.10: a grant-name, or an absolute URI for an extension grant).
@@ -175,6 +200,19 @@ pub fn check(record: &Record) -> Result<(), AdminError> {
         return Err(AdminError::invalid(format!(
             "default_scopes must be a subset of scopes; not in scopes: {}",
             outside.join(" ")
+        )));
+    }
+    let stray: Vec<&str> = record
+        .default_audience
+        .iter()
+        .flatten()
+        .filter(|a| !record.audience.contains(a))
+        .map(String::as_str)
+        .collect();
+    if !stray.is_empty() {
+        return Err(AdminError::invalid(format!(
+            "default_audience must be a subset of audience; not in audience: {}",
+            stray.join(" ")
         )));
     }
     if record.keeps_the_schema() {

@@ -31,7 +31,9 @@ impl Record {
     pub fn info(&self, tenant: &str, usage: Option<&ClientUsage>, now: u64) -> ClientInfo {
         ClientInfo {
             audience: self.audience.clone(),
+            claims: self.claims.clone(),
             client_id: self.client_id.clone(),
+            default_audience: self.default_audience.clone(),
             default_scopes: self.default_scopes.clone(),
             disabled: self.disabled || usage.is_some_and(|u| u.disabled),
             grant_types: self.grant_types.clone(),

@@ -6,7 +6,7 @@ use edge_token::core::{
     error::Error,
     form,
     request::{attempts_basic, Authorization, HttpRequest, TokenRequest, MAX_BODY_BYTES},
-    scope::{self, ScopePolicy, ScopeRules, ScopeToken, Scopes},
+    scope::{self, OmittedScope, ScopePolicy, ScopeRules, ScopeToken, Scopes},
 };
 
 use super::{budget, bytes, check, fields1, text, Target, Verdict};
@@ -315,6 +315,11 @@ fn scope_decision(input: &Input) -> Verdict {
         wildcard: rules_field
             .get(1..)
             .and_then(|w| ScopeToken::parse(&String::from_utf8_lossy(w))),
+        omitted: match rules_field.first().map(|b| b / 2 % 3) {
+            Some(1) => OmittedScope::None,
+            Some(2) => OmittedScope::Error,
+            _ => OmittedScope::Defaults,
+        },
     };
     if let Some(Ok(parsed)) = requested.as_deref().map(Scopes::parse) {
         let again = Scopes::parse(&parsed.to_scope_string());
@@ -325,7 +330,10 @@ fn scope_decision(input: &Input) -> Verdict {
     }
     match scope::decide(requested.as_deref(), &allowed, &defaults, &rules) {
         Ok(grant) => {
-            check(!grant.scopes.is_empty(), "an empty grant")?;
+            check(
+                !grant.scopes.is_empty() || (requested.is_none() && defaults.is_empty()),
+                "an empty grant for a named scope or beside defaults",
+            )?;
             check(
                 requested.is_none() || grant.scopes.is_subset_of(&allowed),
                 "a grant beyond the allowed scopes",
