@@ -4,6 +4,8 @@
 // Requirement → test:
 //   --help for every command                                            → "every command has --help …"
 //   create → token works (verified with jose)                          → "client create registers a client whose secret gets a token …"
+//   the printed try-it curl line works for the client just made         → "the try-it line that client create prints gets a token …"
+//   --default-audience, --claim; reserved claims refused; resets        → "client create and update set default audiences and claims …"
 //   show / list / update; last-used time; bad update changes nothing    → "show, list and update …"
 //   rotate → both secrets work until expiry, then only the new one      → "rotate-secret: both secrets work until the old one expires …"
 //   retire → refused within a second                                    → "retire-secret refuses the old secret within a second"
@@ -77,9 +79,58 @@ test('client create registers a client whose secret gets a token that verifies',
   w.sensitive.add(shown);
   assert.match(human.stdout, /shown once/);
   // The curl line goes to the token Worker (ISSUER + the token path), not to the admin URL.
-  const curl = /try it: curl -u '[^']+' -d grant_type=client_credentials (\S+)/.exec(human.stdout)?.[1];
+  const curl = /try it: curl .* (\S+)$/m.exec(human.stdout)?.[1];
   assert.equal(curl, `${w.origin}${w.tokenPath}`, 'the curl line names the token endpoint');
   assert.equal(created.token_endpoint, `${w.origin}${w.tokenPath}`, 'and so does the JSON answer');
+});
+
+/** Runs the `try it: curl …` line of a human `client create` output against the token Worker. */
+async function runTryIt(stdout) {
+  const line = /^try it: curl (.*)$/m.exec(stdout)?.[1];
+  assert.ok(line, 'a try-it line is printed');
+  const args = line.match(/'[^']*'|\S+/g).map((a) => a.replace(/^'(.*)'$/, '$1').replace(w.origin, '{HOST}'));
+  return w.curl(args);
+}
+
+test("the try-it line that client create prints gets a token for the client it made, with or without default scopes", async () => {
+  const create = (extra) => {
+    const r = runCli(['client', 'create', '--url', w.adminUrl, '--audience', 'https://a.example', ...extra],
+      { cwd: dir, env: { EDGE_TOKEN_ADMIN_TOKEN: w.adminToken } });
+    assert.equal(r.code, 0, r.stderr);
+    w.sensitive.add(/client_secret (\S+)/.exec(r.stdout)[1]);
+    return r.stdout;
+  };
+  // The CLI's defaults: no default scopes, so under the default tenant (omitted_scope
+  // "defaults") the line must name the scope.
+  const bare = create(['--scopes', 'orders:read orders:write', '--ttl', '600']);
+  assert.match(bare, /-d 'scope=orders%3Aread%20orders%3Awrite'/);
+  const res = await runTryIt(bare);
+  assert.equal(res.status, 200, `the try-it line works (${res.json?.error})`);
+  const id = /^created client (\S+)$/m.exec(bare)[1];
+  await w.verifyToken(res.json.access_token, { id, record: { token_ttl: 600, audience: ['https://a.example'] } },
+    { scope: 'orders:read orders:write' });
+  // With default scopes a request without scope works, and the line names none.
+  const withDefaults = create(['--scopes', 'a b', '--default-scopes', 'a']);
+  assert.doesNotMatch(withDefaults, /scope=/);
+  assert.equal((await runTryIt(withDefaults)).status, 200);
+});
+
+test('client create and update set default audiences and claims, and tokens carry them', async () => {
+  const { client, client_secret: secret } = createClient(['--audience', 'https://b.example',
+    '--default-audience', 'https://b.example', '--claim', 'tenant_id=acme', '--claim', 'roles=["r1","r2"]']);
+  assert.deepEqual(client.default_audience, ['https://b.example']);
+  assert.deepEqual(client.claims, { tenant_id: 'acme', roles: ['r1', 'r2'] });
+  const res = await w.token({ auth: [client.client_id, secret] });
+  const { payload } = await w.verifyToken(res.json.access_token,
+    { id: client.client_id, record: { token_ttl: client.token_ttl, audience: ['https://b.example'] } }, { scope: 'orders:read' });
+  assert.equal(payload.tenant_id, 'acme');
+  assert.deepEqual(payload.roles, ['r1', 'r2']);
+  const reserved = cli(['client', 'update', client.client_id, '--claim', 'sub=someone-else']);
+  assert.notEqual(reserved.code, 0, 'a reserved claim is refused');
+  assert.match(reserved.stderr, /sub\\?" is set by the token itself/);
+  const reset = ok(cli(['client', 'update', client.client_id, '--all-audiences', '--clear-claims']));
+  assert.equal(reset.default_audience, null);
+  assert.deepEqual(reset.claims, {});
 });
 
 test('show, list and update: settings change, last use is shown, a bad update changes nothing', async () => {

@@ -482,9 +482,10 @@ export function assertError(res, status, code) {
 
 /**
  * Asserts a successful token answer (RFC 6749 §5.1) and verifies the token; `scope` is the
- * expected grant, `echo` whether the response must carry `scope`. Returns the verified token.
+ * expected grant, `echo` whether the response must carry `scope`, `audience` the expected
+ * `aud` values (default: every audience of the client). Returns the verified token.
  */
-export async function assertIssued(w, res, client, { scope, echo }) {
+export async function assertIssued(w, res, client, { scope, echo, audience }) {
   assert.equal(res.status, 200, `status (body error: ${res.json?.error})`);
   assert.match(res.headers.get('content-type') ?? '', /^application\/json\b/, 'Content-Type');
   assertNoStore(res);
@@ -496,5 +497,5 @@ export async function assertIssued(w, res, client, { scope, echo }) {
   assert.deepEqual(extra, [], 'no other members (no refresh_token)');
   if (echo) assert.deepEqual(body.scope?.split(' ').sort(), scope.split(' ').sort(), 'scope echoed');
   else assert.equal('scope' in body, false, 'scope not echoed when granted as requested');
-  return { token: body.access_token, ...(await w.verifyToken(body.access_token, client, { scope })) };
+  return { token: body.access_token, ...(await w.verifyToken(body.access_token, client, { scope, ...(audience ? { audience } : {}) })) };
 }

@@ -3,6 +3,8 @@
 // isolation of tenants, which that URL scheme is about:
 //   the document's curl (client_secret_post to /$TENANT_ID/$WORKSPACE_ID/oauth2/token)
 //                                        → "the document's curl line gets a token with the tenant's issuer"
+//   the same curl line for a client without default scopes (omitted_scope = "none")
+//                                        → "the document's curl line gets a client without default scopes a token without scope"
 //   "Limit the scope the client application can access"
 //                                        → "a scope beyond the client's is refused (strict policy)"
 //   another workspace is another tenant  → "a workspace that is not configured is not found"
@@ -24,6 +26,16 @@ test('the document\'s curl line gets a token with the tenant\'s issuer', async (
     '--header', 'Content-Type: application/x-www-form-urlencoded',
     '--data-raw', `grant_type=client_credentials&client_id=${formEncode(c.id)}&client_secret=${formEncode(c.secret)}`]);
   const { payload } = await assertIssued(w, res, c, { scope: 'orders.read', echo: true });
+  assert.equal(payload.iss, 'https://issuer.test/acme/default');
+});
+
+test('the document\'s curl line gets a client without default scopes a token without scope', async () => {
+  const c = await w.seedClient({ scopes: ['orders.read'], defaultScopes: [] });
+  const res = await w.curl(['-X', 'POST', `{HOST}${PATH}`,
+    '--header', 'Content-Type: application/x-www-form-urlencoded',
+    '--data-raw', `grant_type=client_credentials&client_id=${formEncode(c.id)}&client_secret=${formEncode(c.secret)}`]);
+  const { payload } = await assertIssued(w, res, c, { echo: false });
+  assert.equal('scope' in payload, false, 'no scope claim');
   assert.equal(payload.iss, 'https://issuer.test/acme/default');
 });
 

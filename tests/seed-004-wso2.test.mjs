@@ -7,6 +7,8 @@
 //                                        → "the document's second curl line (curl -u) gets a token"
 //   response {"token_type":"Bearer","expires_in":...,"access_token":...}; "Support for refresh token grant - No"
 //                                        → the shape checks in both, and "the refresh_token grant is unsupported"
+//   the same request (no scope) for a client without default scopes (omitted_scope = "none")
+//                                        → "the document's request gets a client without default scopes a token without scope"
 import { test } from 'node:test';
 import { SEED_TENANTS, assert, assertError, assertIssued, testLogHygiene, useWorker } from './harness.mjs';
 
@@ -36,6 +38,15 @@ test('the document\'s second curl line (curl -u) gets a token', async () => {
   assertShape(res);
   const { payload } = await assertIssued(w, res, c, { scope: 'default', echo: true });
   assert.equal(payload.iss, 'https://issuer.test');
+});
+
+test('the document\'s request gets a client without default scopes a token without scope', async () => {
+  const c = await w.seedClient({ scopes: ['orders:read'], defaultScopes: [], ttl: 3600 });
+  const res = await w.curl(['-u', `${c.id}:${c.secret}`, '-k', '-d', 'grant_type=client_credentials',
+    '-H', 'Content-Type:application/x-www-form-urlencoded', '{HOST}/oauth2/token']);
+  assertShape(res);
+  const { payload } = await assertIssued(w, res, c, { echo: false });
+  assert.equal('scope' in payload, false, 'no scope claim');
 });
 
 test('the refresh_token grant is unsupported', async () => {

@@ -90,7 +90,7 @@ test('the media type and the Basic scheme name are matched case-insensitively', 
 
 test('unknown parameters are ignored', async () => {
   const c = await w.seedClient();
-  const res = await w.token({ auth: [c.id, c.secret], params: [['grant_type', 'client_credentials'], ['resource', 'x'], ['foo', 'bar'], ['foo', 'baz']] });
+  const res = await w.token({ auth: [c.id, c.secret], params: [['grant_type', 'client_credentials'], ['foo', 'bar'], ['foo', 'baz'], ['realm', 'x']] });
   await assertIssued(w, res, c, { scope: 'read', echo: true });
 });
 
