@@ -40,11 +40,15 @@ pub fn targets() -> Vec<Target> {
 }
 
 thread_local! {
-    /// One tenant that takes the less common branches: subset scopes, a wildcard, and
-    /// `invalid_client` as 400 without Basic.
+    /// One tenant that takes the less common branches: subset scopes, a wildcard,
+    /// `invalid_client` as 400 without Basic, a token without scope when none is asked for
+    /// and the client has no defaults, resource servers and static claims.
     static DEPLOYMENT: Deployment = support::deployment(&json!({ "default": {
         "token_paths": [PATH], "scope_policy": "subset", "scope_wildcard": "*",
-        "invalid_client_status": 400
+        "invalid_client_status": 400, "omitted_scope": "none",
+        "claims": { "tenant_id": "t" },
+        "resource_servers": [{ "identifier": "https://a", "scopes": ["read"] },
+                             { "identifier": "b", "scopes": ["write"] }]
     }}));
 }
 
@@ -63,6 +67,13 @@ const WORDS: &[&[u8]] = &[
     b"\"grant_types\":[]",
     b"\"token_ttl\":60",
     b"\"expires_at\":1",
+    b"&resource=https%3A%2F%2Fa",
+    b"&audience=b",
+    b"+https://a",
+    b"\"audience\":[\"https://a\",\"b\"]",
+    b"\"default_audience\":[\"b\"]",
+    b"\"claims\":{\"roles\":[\"x\"]}",
+    b"\"claims\":{\"aud\":1}",
 ];
 
 /// Fields: `Authorization`, the body, the record stored for [`ID`].
@@ -76,6 +87,10 @@ fn seeds() -> Vec<Input> {
         { "hash": support::hash("old"), "expires_at": support::NOW + 60 },
         { "hash": support::hash(SECRET) }
     ]);
+    let mut shaped = record.clone();
+    shaped["audience"] = json!(["https://a", "b", "c"]);
+    shaped["default_audience"] = json!(["b"]);
+    shaped["claims"] = json!({ "roles": ["x"], "tenant_id": "mine" });
     let basic = support::basic(ID, SECRET).into_bytes();
     let case = |auth: Option<&[u8]>, body: &str, record: &serde_json::Value| {
         vec![
@@ -96,7 +111,37 @@ fn seeds() -> Vec<Input> {
             "grant_type=client_credentials&client_id=svc&client_secret=s3cret&scope=*",
             &rotated,
         ),
+        case(
+            Some(&basic),
+            "grant_type=client_credentials&resource=https%3A%2F%2Fa&audience=b+https://a",
+            &shaped,
+        ),
     ]
+}
+
+/// Whether a token's `sub` and `client_id` are the client's, whatever its static claims, and
+/// every `aud` value one of its audiences.
+fn claims_keep_their_rules(token: &str, stored: &str) -> bool {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    let Ok(client) = Client::from_json(ID, stored) else {
+        return false;
+    };
+    let payload = token.split('.').nth(1).unwrap_or_default();
+    let Ok(bytes) = Base64UrlUnpadded::decode_vec(payload) else {
+        return false;
+    };
+    let Ok(claims) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return false;
+    };
+    let aud: Vec<&str> = match &claims["aud"] {
+        serde_json::Value::String(one) => vec![one.as_str()],
+        serde_json::Value::Array(many) => many.iter().filter_map(|v| v.as_str()).collect(),
+        _ => vec![],
+    };
+    claims["sub"] == ID
+        && claims["client_id"] == ID
+        && !aud.is_empty()
+        && aud.iter().all(|a| client.audience.iter().any(|c| c == a))
 }
 
 fn token_endpoint(input: &Input) -> Verdict {
@@ -149,6 +194,10 @@ fn token_endpoint(input: &Input) -> Verdict {
                     TOKEN_TTL_RANGE.contains(&token.expires_in)
                         && token.access_token.split('.').count() == 3,
                     "a malformed token response",
+                )?;
+                check(
+                    claims_keep_their_rules(&token.access_token, &stored),
+                    "a token whose sub, client_id or aud is not the client's",
                 )?;
                 Ok(true)
             }
