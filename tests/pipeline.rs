@@ -146,6 +146,23 @@ fn several_audiences_become_an_array() {
 }
 
 #[test]
+fn a_resource_narrows_aud_and_the_clients_static_claims_are_signed_in() {
+    let mut r = record("svc", "s");
+    r["audience"] = json!(["https://a", "https://b"]);
+    r["claims"] = json!({ "roles": ["x"] });
+    let store = store_with(&[r]);
+    let body = format!("{GRANT}&resource=https%3A%2F%2Fb");
+    let token = call_basic(&store, ("svc", "s"), &body).result.unwrap();
+    let (claims, _) = verified_claims(&token.access_token);
+    assert_eq!(claims["aud"], "https://b");
+    assert_eq!(claims["roles"], json!(["x"]));
+    let other = format!("{GRANT}&audience=https://c");
+    let refused = call_basic(&store, ("svc", "s"), &other).result.unwrap_err();
+    assert_eq!(refused, Error::TargetNotAllowed);
+    assert_eq!(refused.wire().code.as_str(), "invalid_target");
+}
+
+#[test]
 fn an_unknown_client_and_a_wrong_secret_are_answered_alike() {
     let store = store_with(&[record("svc", "s3cret")]);
     let wrong = call_basic(&store, ("svc", "nope"), GRANT);

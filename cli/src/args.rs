@@ -20,6 +20,8 @@ pub struct Cli {
 
 /// The command groups.
 #[derive(Subcommand)]
+// Parsed once per run: the size of the largest group (a client's settings) costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Clients and their secrets, through the Worker's admin API.
     #[command(subcommand)]
