@@ -5,6 +5,9 @@
 #   bash scripts/build.sh admin     the admin Worker (wrangler.admin.toml) into build/admin/:
 #                                   the same crate with the feature `admin-worker`
 # Further arguments go to worker-build (then to cargo build).
+# Without further arguments, a Worker whose last build is newer than every input (src/,
+# Cargo.toml, Cargo.lock, this script) is not built again: `wrangler dev` runs [build] at start
+# and once more when its watcher is ready, so `npm start` would otherwise build twice.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 worker=${1:-token}
@@ -25,6 +28,16 @@ export ESBUILD_BIN="$PWD/node_modules/.bin/esbuild"
 mkdir -p target
 exec 9>target/.worker-build.lock
 flock 9
+stamp="$out/.built"
+if [ $# -eq 0 ] && [ -f "$stamp" ] && [ -f "$out/index.js" ] &&
+  [ -z "$(find src Cargo.toml Cargo.lock scripts/build.sh -newer "$stamp" -print -quit)" ]; then
+  echo "build.sh: $out/ is newer than every input (src, Cargo.toml, Cargo.lock, scripts/build.sh): not rebuilt" >&2
+  exit 0
+fi
+# The stamp takes the time the build starts: an input changed during the build is newer.
+rm -f "$stamp"
+started="target/.worker-build-$worker.started"
+touch "$started"
 worker-build --release --out-dir "$out" "$@" "${features[@]}"
 
 # wasm-opt as worker-build would run it (-O, the wasm features workerd supports), but without
@@ -34,3 +47,5 @@ wasm_features=(mutable-globals sign-ext nontrapping-float-to-int bulk-memory mul
 "$WASM_OPT_BIN" "$out/index_bg.wasm" -o "$out/index_bg.opt.wasm" -O --strip-debug \
   "${wasm_features[@]/#/--enable-}"
 mv "$out/index_bg.opt.wasm" "$out/index_bg.wasm"
+# Put in place last: a build that failed half-way leaves no stamp, so the next one runs in full.
+if [ $# -eq 0 ]; then mv "$started" "$stamp"; fi

@@ -5,22 +5,27 @@
 // on purpose.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { ROOT, clientRecord, curlExample, ensureDevVars, putLocalClient, randomToken } from './devstate.mjs';
+import { ROOT, clientRecord, curlExample, ensureDevVars, generateSecret, putLocalClient, unixNow } from './devstate.mjs';
 
 /** Where the demo secret is kept: with the local KV, so that wiping one wipes the other. */
 const DEMO_SECRET = join(ROOT, '.wrangler', 'state', 'demo-client-secret');
 const AUDIENCE = 'https://api.example.com';
+/** The local URLs (scripts/dev.sh passes its ports). */
+const TOKEN_URL = `http://127.0.0.1:${process.env.EDGE_TOKEN_DEV_PORT ?? 8787}`;
+const ADMIN_URL = `http://127.0.0.1:${process.env.EDGE_TOKEN_DEV_ADMIN_PORT ?? 8788}`;
 
 try {
   const { vars, created } = ensureDevVars();
   console.log(created ? 'dev: created .dev.vars (signing key, pepper, admin token)' : 'dev: using the existing .dev.vars');
   // A new pepper (new .dev.vars) invalidates the stored hash: the demo client is written again.
   const kept = !created && existsSync(DEMO_SECRET) ? readFileSync(DEMO_SECRET, 'utf8').trim() : '';
-  const secret = kept || randomToken();
+  // An `etcs_…` secret like every other (the admin API's format), which secret scanners know.
+  const secret = kept || generateSecret();
   if (!kept) {
     putLocalClient(clientRecord({
       id: 'demo', secrets: [secret], pepper: vars.CLIENT_SECRET_PEPPER,
       scopes: ['demo:read', 'demo:write'], defaultScopes: ['demo:read'], audience: [AUDIENCE],
+      created_at: unixNow(),
     }));
     mkdirSync(dirname(DEMO_SECRET), { recursive: true });
     writeFileSync(DEMO_SECRET, `${secret}\n`, { mode: 0o600 });
@@ -32,9 +37,9 @@ dev: demo client (${kept ? 'the same secret as at the last start' : 'a new secre
   scopes:        demo:read demo:write (default demo:read)
   audience:      ${AUDIENCE}
 
-  ${curlExample('demo', secret)}
+  ${curlExample('demo', secret, `${TOKEN_URL}/oauth2/token`)}
 
-dev: the token Worker on http://127.0.0.1:8787, the admin Worker (admin API) on http://127.0.0.1:8788
+dev: the token Worker on ${TOKEN_URL}, the admin Worker (admin API) on ${ADMIN_URL}
 dev: manage clients and keys (admin API, token from .dev.vars), in another terminal:
   npm run -s admin -- client create --scopes "a b" --audience https://api.example.com
   npm run -s admin -- --help

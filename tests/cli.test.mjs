@@ -7,6 +7,8 @@
 //   the printed try-it curl line works for the client just made         → "the try-it line that client create prints gets a token …"
 //   --default-audience, --claim; reserved claims refused; resets        → "client create and update set default audiences and claims …"
 //   show / list / update; last-used time; bad update changes nothing    → "show, list and update …"
+//   list: aligned, status, creation, scopes, audience; "not seen yet"   → "client list aligns one row per client …"
+//   locally (.dev.vars) promote/retire do not wait; --file still does   → "locally (.dev.vars) promote and retire do not wait …"
 //   rotate → both secrets work until expiry, then only the new one      → "rotate-secret: both secrets work until the old one expires …"
 //   retire → refused within a second                                    → "retire-secret refuses the old secret within a second"
 //   disable → refused within a second; enable; delete                   → "disable refuses the client within a second …"
@@ -149,9 +151,15 @@ test('show, list and update: settings change, last use is shown, a bad update ch
 
   const shown = ok(cli(['client', 'show', id]));
   assert.ok(Math.abs(shown.secrets[0].last_used_at - Date.now() / 1000) <= 5, 'last use about now');
+  assert.ok(Math.abs(shown.created_at - Date.now() / 1000) <= 30, 'made about now');
   const human = runCli(['client', 'show', id, '--url', w.adminUrl], { cwd: dir, env: { EDGE_TOKEN_ADMIN_TOKEN: w.adminToken } });
   assert.match(human.stdout, /last used \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/, 'human output gives a date');
-  assert.ok(ok(cli(['client', 'list'])).clients.some((c) => c.client_id === id && c.disabled === false), 'listed');
+  assert.match(human.stdout, /^created +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/m, 'and the creation time');
+  const listed = ok(cli(['client', 'list'])).clients.find((c) => c.client_id === id);
+  assert.deepEqual({ ...listed, created_at: typeof listed.created_at }, {
+    client_id: id, disabled: false, created_at: 'number',
+    scopes: ['orders:read', 'orders:write', 'orders:admin'], audience: ['https://a.example', 'https://b.example'],
+  }, 'listed with what tells clients apart, from the KV metadata');
 
   const bad = cli(['client', 'update', id, '--default-scopes', 'not-allowed']);
   assert.equal(bad.code, 1);
@@ -162,6 +170,27 @@ test('show, list and update: settings change, last use is shown, a bad update ch
   }
   const back = ok(cli(['client', 'update', id, '--default-rate-limit']));
   assert.equal(back.rate_limit_is_default, true);
+});
+
+test('client list aligns one row per client with status, creation, scopes and audience; a new secret reads "not seen yet"', async () => {
+  const a = createClient(['--id', 'list-a']).client;
+  const b = ok(cli(['client', 'create', '--id', 'list-bb', '--scopes', 'x', '--audience', 'https://b.example'])).client;
+  const text = runCli(['client', 'list', '--url', w.adminUrl], { cwd: dir, env: { EDGE_TOKEN_ADMIN_TOKEN: w.adminToken } });
+  assert.equal(text.code, 0, text.stderr);
+  const lines = text.stdout.split('\n');
+  const header = lines.find((l) => l.startsWith('  CLIENT'));
+  assert.match(header, /^ {2}CLIENT +STATUS +CREATED +SCOPES +AUDIENCE$/);
+  const rowA = lines.find((l) => l.startsWith('  list-a '));
+  const rowB = lines.find((l) => l.startsWith('  list-bb '));
+  assert.match(rowA, /enabled +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +orders:read orders:write +https:\/\/api\.example\.com$/);
+  assert.match(rowB, /enabled +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +x +https:\/\/b\.example$/);
+  for (const column of ['STATUS', 'CREATED', 'SCOPES', 'AUDIENCE']) {
+    const at = header.indexOf(column);
+    assert.ok(rowA[at - 1] === ' ' && rowA[at] !== ' ' && rowB[at - 1] === ' ' && rowB[at] !== ' ', `${column} aligned`);
+  }
+  assert.match(text.stdout, /last use of each secret: `client show ID`/);
+  const shown = runCli(['client', 'show', a.client_id, '--url', w.adminUrl], { cwd: dir, env: { EDGE_TOKEN_ADMIN_TOKEN: w.adminToken } });
+  assert.match(shown.stdout, /last used not seen yet \(recorded within 1 s while in use\)/);
 });
 
 test('rotate-secret: both secrets work until the old one expires, then only the new one', async () => {
@@ -275,12 +304,33 @@ test('against local dev state: the admin token and the signing keys come from .d
   const added = runCli(['--json', 'keys', 'add'], { cwd: local });
   assert.equal(added.code, 0, added.stderr);
   assert.equal(added.json.keys.length, 2);
-  assert.match(added.json.next_step, /restart `npm start`/);
+  assert.match(added.json.next_step, /a running `npm start` reloads both Workers/);
   const vars = readFileSync(join(local, '.dev.vars'), 'utf8');
   assert.match(vars, /^ADMIN_TOKEN=/m, 'other lines kept');
   const set = JSON.parse(/^SIGNING_KEYS='(.*)'$/m.exec(vars)[1]);
   assert.equal(set.keys[0].d, w.keys[0].d, 'the signing key is unchanged');
   assert.ok(!added.stdout.includes(set.keys[1].d), 'the new private key is not printed');
+});
+
+test('locally (.dev.vars) promote and retire do not wait, and say why; with --file they still do', () => {
+  const local = mkdtempSync(join(dir, 'local-waits-'));
+  writeFileSync(join(local, '.dev.vars'), `SIGNING_KEYS='{"keys":[${JSON.stringify(w.keys[0])}]}'\n`);
+  const file = join(local, 'keys.json');
+  writeFileSync(file, JSON.stringify({ keys: [w.keys[0]] }));
+  for (const where of [[], ['--file', file]]) ok(runCli(['--json', 'keys', 'add', ...where], { cwd: local }));
+  const kid = (where) => ok(runCli(['--json', 'keys', 'list', ...where], { cwd: local })).keys.map((k) => k.kid);
+  const [oldKid, newKid] = kid([]);
+  const text = runCli(['keys', 'add'], { cwd: local });
+  assert.match(text.stdout, /Promote it when you like \(locally there is no wait/);
+  const promoted = runCli(['keys', 'promote', newKid], { cwd: local });
+  assert.equal(promoted.code, 0, `no 300 s wait in .dev.vars (stderr: ${promoted.stderr.slice(0, 200)})`);
+  const retired = runCli(['keys', 'retire', oldKid], { cwd: local });
+  assert.equal(retired.code, 0, `no token-lifetime wait in .dev.vars (stderr: ${retired.stderr.slice(0, 200)})`);
+  assert.match(retired.stdout, /locally no wait: tokens it signed that have not expired stop verifying/);
+  const [, fileNew] = kid(['--file', file]);
+  const refused = runCli(['keys', 'promote', '--file', file, fileNew], { cwd: local });
+  assert.equal(refused.code, 1, 'a deployment\'s key file still waits');
+  assert.match(refused.stderr, /--force/);
 });
 
 test('a kid or client id that starts with "-" is taken as a value, not an option', () => {

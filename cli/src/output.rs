@@ -2,8 +2,9 @@
 
 use std::path::Path;
 
-use edge_token::core::admin::{
-    BlockList, Cleared, ClientInfo, Deleted, ListEntry, NewSecret, SecretInfo,
+use edge_token::core::{
+    admin::{BlockList, Cleared, ClientInfo, Deleted, ListEntry, NewSecret, SecretInfo},
+    guard::VIEW_TTL_MS,
 };
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -41,9 +42,16 @@ fn table(rows: &[Vec<String>]) -> Vec<String> {
         .collect()
 }
 
-/// A secret's last use as shown: a date, or why there is none yet.
+/// A secret's last use as shown: a date, or that none was recorded yet. A use is recorded
+/// when the token Worker's isolate asks the client's guard object, which it does for a request
+/// that finds its view of the client older than [`VIEW_TTL_MS`], and within that time while
+/// requests keep coming (docs/admin-api.md, "Last use of each secret").
 fn last_use(secret: &SecretInfo) -> String {
-    time_or(secret.last_used_at, "not seen")
+    let within = VIEW_TTL_MS.div_ceil(1000);
+    time_or(
+        secret.last_used_at,
+        &format!("not seen yet (recorded within {within} s while in use)"),
+    )
 }
 
 /// A client's settings and secrets.
@@ -57,6 +65,13 @@ pub fn client(info: &ClientInfo, json: bool) {
     println!(
         "status        {}",
         if info.disabled { "DISABLED" } else { "enabled" }
+    );
+    println!(
+        "created       {}",
+        time_or(
+            info.created_at,
+            "not recorded (made before creation times were kept)"
+        )
     );
     println!("grant_types   {}", info.grant_types.join(" "));
     println!(
@@ -185,24 +200,44 @@ pub fn rotated(answer: &NewSecret, json: bool) {
     new_secret(answer, &heading, note);
 }
 
-/// The tenant's clients, one aligned row each.
+/// One client's row of a list: what its KV metadata says, `?` for what it lacks.
+fn list_row(c: &ListEntry) -> Vec<String> {
+    let status = match c.disabled {
+        Some(true) => "disabled",
+        Some(false) => "enabled",
+        None => "?",
+    };
+    let words = |list: &Option<Vec<String>>| list.as_ref().map_or("?".to_owned(), |l| l.join(" "));
+    vec![
+        format!("  {}", c.client_id),
+        status.to_owned(),
+        c.created_at
+            .map_or("?".to_owned(), |at| time(at).replace(" UTC", "")),
+        words(&c.scopes),
+        words(&c.audience),
+    ]
+}
+
+/// The tenant's clients, one aligned row each, from the list's metadata; last use is one
+/// guard object request per client, so only `client show` asks for it.
 pub fn list(tenant: &str, clients: &[ListEntry], json: bool) {
     if json {
         return print_json(&json!({ "tenant": tenant, "clients": clients }));
     }
-    println!("{} client(s) in tenant {tenant}", clients.len());
-    let mut rows = vec![vec!["  CLIENT".to_owned(), "STATUS".to_owned()]];
-    rows.extend(clients.iter().map(|c| {
-        let status = match c.disabled {
-            Some(true) => "disabled",
-            Some(false) => "enabled",
-            None => "unknown (see `client show`)",
-        };
-        vec![format!("  {}", c.client_id), status.to_owned()]
-    }));
+    println!("{} client(s) in tenant {tenant} (times UTC)", clients.len());
+    let head = ["  CLIENT", "STATUS", "CREATED", "SCOPES", "AUDIENCE"];
+    let mut rows = vec![head.map(str::to_owned).to_vec()];
+    rows.extend(clients.iter().map(list_row));
     for line in table(&rows) {
         println!("{line}");
     }
+    if clients
+        .iter()
+        .any(|c| c.scopes.is_none() || c.created_at.is_none())
+    {
+        println!("(? : not in the list's metadata, e.g. a client last written before it was kept)");
+    }
+    println!("last use of each secret: `client show ID`");
 }
 
 /// A deletion.
@@ -342,6 +377,44 @@ mod tests {
             vec!["aaa".to_owned(), "b".to_owned(), "".to_owned()],
         ];
         assert_eq!(table(&rows), ["a    bb  c", "aaa  b"]);
+    }
+
+    #[test]
+    fn a_list_row_shows_scopes_audience_and_creation_or_a_question_mark() {
+        let entry = ListEntry {
+            audience: Some(vec!["https://a".into(), "https://b".into()]),
+            client_id: "svc".into(),
+            created_at: Some(1_767_225_599),
+            disabled: Some(false),
+            scopes: Some(vec!["x".into(), "y".into()]),
+        };
+        assert_eq!(
+            list_row(&entry),
+            [
+                "  svc",
+                "enabled",
+                "2025-12-31 23:59:59",
+                "x y",
+                "https://a https://b"
+            ]
+        );
+        let old = ListEntry::from_metadata("old", Some(&json!({ "disabled": true })));
+        assert_eq!(list_row(&old), ["  old", "disabled", "?", "?", "?"]);
+    }
+
+    #[test]
+    fn a_secret_not_seen_yet_says_within_what_time_a_use_is_recorded() {
+        let secret = SecretInfo {
+            created_at: None,
+            expires_at: None,
+            id: "ab".into(),
+            last_used_at: None,
+            live: true,
+        };
+        assert_eq!(
+            last_use(&secret),
+            "not seen yet (recorded within 1 s while in use)"
+        );
     }
 
     #[test]

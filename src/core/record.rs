@@ -20,6 +20,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub const MAX_SECRETS: usize = 2;
 /// Token lifetimes a record may set, in seconds.
 pub const TOKEN_TTL_RANGE: std::ops::RangeInclusive<u64> = 60..=86_400;
+/// The most a record's KV metadata may take when written (KV allows 1 024 bytes).
+pub const MAX_METADATA_BYTES: usize = 1_000;
 /// Bytes of a secret's hash that name it (`secrets[].id`, in hex: never mistaken for a
 /// command-line option, as a base64url `-` at the start would be): 72 bits.
 pub const SECRET_ID_BYTES: usize = 9;
@@ -133,6 +135,10 @@ pub struct Record {
     /// Static claims of its tokens (docs/storage-schema.md); absent = none.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub claims: Map<String, Value>,
+    /// Unix seconds when it was made (by the admin API, or by `npm start` for the demo
+    /// client); absent in records made before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<u64>,
     /// Members this code does not know, kept as they are.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -230,9 +236,19 @@ impl Record {
         self.clone().into_client(&self.client_id).is_some()
     }
 
-    /// The KV metadata stored beside the record, so that a list needs no read per client.
+    /// The KV metadata stored beside the record, so that a list needs no read per client:
+    /// status, creation time, scopes and audience, the last two left out when together they
+    /// would take the metadata over [`MAX_METADATA_BYTES`].
     pub fn metadata(&self) -> Value {
-        serde_json::json!({ "disabled": self.disabled })
+        let brief = serde_json::json!({ "created_at": self.created_at, "disabled": self.disabled });
+        let mut full = brief.clone();
+        full["scopes"] = self.scopes.clone().into();
+        full["audience"] = self.audience.clone().into();
+        if full.to_string().len() <= MAX_METADATA_BYTES {
+            full
+        } else {
+            brief
+        }
     }
 }
 
@@ -393,6 +409,28 @@ pub(crate) mod tests {
         let again: serde_json::Value =
             serde_json::from_str(&Record::parse(&r.to_string()).unwrap().to_json()).unwrap();
         assert_eq!(again, r, "written back as read");
+    }
+
+    #[test]
+    fn the_metadata_carries_what_a_list_shows_within_kvs_bound() {
+        let mut record = Record::parse(&record().to_string()).unwrap();
+        record.created_at = Some(7);
+        let meta = record.metadata();
+        assert_eq!(meta["scopes"], json!(["a", "b"]));
+        assert_eq!(meta["audience"], json!(["https://api"]));
+        assert_eq!(
+            (meta["created_at"].clone(), meta["disabled"].clone()),
+            (json!(7), json!(false))
+        );
+        record.audience = vec!["https://a-long-audience.example".repeat(40)];
+        let meta = record.metadata();
+        assert!(meta.to_string().len() <= MAX_METADATA_BYTES);
+        assert_eq!(
+            meta.get("audience"),
+            None,
+            "too long: left to `client show`"
+        );
+        assert_eq!(meta["disabled"], json!(false));
     }
 
     #[test]

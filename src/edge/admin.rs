@@ -330,14 +330,7 @@ impl Admin<'_> {
         let clients = page
             .keys
             .iter()
-            .map(|key| ListEntry {
-                client_id: key.name[prefix.len()..].to_owned(),
-                disabled: key
-                    .metadata
-                    .as_ref()
-                    .and_then(|m| m.get("disabled"))
-                    .and_then(serde_json::Value::as_bool),
-            })
+            .map(|key| ListEntry::from_metadata(&key.name[prefix.len()..], key.metadata.as_ref()))
             .collect();
         let cursor = (!page.list_complete).then_some(page.cursor).flatten();
         let tenant = self.tenant.to_owned();

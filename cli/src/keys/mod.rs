@@ -3,8 +3,10 @@
 //! The first key signs; every key is published. Each key carries two members of ours, which
 //! the Worker ignores and never publishes: `edge_token_added_at` and `edge_token_demoted_at`
 //! (Unix seconds), so that `promote` can wait out JWKS caches and `retire` can wait until the
-//! tokens a key signed have expired ([`rules`]). Private keys are written to files only
-//! ([`store`]), never printed.
+//! tokens a key signed have expired ([`rules`]). Those waits protect verifiers of a
+//! deployment; in `.dev.vars` (`npm start`'s keys) the verifiers and tokens are the
+//! developer's own, so there the commands do not wait and say what a verifier may notice.
+//! Private keys are written to files only ([`store`]), never printed.
 
 pub mod rules;
 pub mod store;
@@ -99,9 +101,12 @@ fn add(file: KeyFile, alg: Alg, json: bool, now: u64) -> Outcome {
     let key = generate(alg, now)?;
     let kid = kids(std::slice::from_ref(&key))?.remove(0);
     keys.insert(1.min(keys.len()), key);
-    let done = format!(
-        "added {kid} as next: published, not signing. Promote it after {JWKS_MAX_AGE} s, once JWKS caches have it."
-    );
+    let when = if store.is_local() {
+        "Promote it when you like (locally there is no wait: a verifier of yours that cached the JWKS fetches it again for an unknown kid, or restart it)".to_owned()
+    } else {
+        format!("Promote it after {JWKS_MAX_AGE} s, once JWKS caches have it.")
+    };
+    let done = format!("added {kid} as next: published, not signing. {when}");
     save_and_report(&store, &keys, &done, json)
 }
 
@@ -112,7 +117,10 @@ fn promote(file: KeyFile, kid: &str, force: bool, json: bool, now: u64) -> Outco
     if at == 0 {
         return Err(Failure::new(format!("{kid} already signs")));
     }
-    if let (Some(reason), false) = (promote_refusal(kid, &keys[at], now), force) {
+    if let (Some(reason), false) = (
+        promote_refusal(kid, &keys[at], now),
+        force || store.is_local(),
+    ) {
         return Err(Failure::new(reason));
     }
     let done = format!("{kid} now signs; the previous key stays published until you retire it");
@@ -128,11 +136,15 @@ fn retire(file: KeyFile, kid: &str, max_ttl: u64, force: bool, json: bool, now: 
             "{kid} is the signing key: promote another key first"
         )));
     }
-    if let (Some(reason), false) = (retire_refusal(kid, &keys[at], max_ttl, now), force) {
-        return Err(Failure::new(reason));
+    let refusal = retire_refusal(kid, &keys[at], max_ttl, now);
+    if let (Some(reason), false) = (&refusal, force || store.is_local()) {
+        return Err(Failure::new(reason.clone()));
     }
     keys.remove(at);
-    let done = format!("retired {kid}: no longer published");
+    let mut done = format!("retired {kid}: no longer published");
+    if refusal.is_some() && store.is_local() {
+        done.push_str(" (locally no wait: tokens it signed that have not expired stop verifying)");
+    }
     save_and_report(&store, &keys, &done, json)
 }
 

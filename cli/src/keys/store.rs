@@ -46,6 +46,12 @@ impl Store {
         }
     }
 
+    /// Whether it is the local `.dev.vars` of `npm start`, whose verifiers and tokens are the
+    /// developer's own: the rotation waits do not apply there.
+    pub fn is_local(&self) -> bool {
+        matches!(self, Self::DevVars(_))
+    }
+
     /// Its file.
     pub fn path(&self) -> &Path {
         match self {
@@ -104,7 +110,7 @@ impl Store {
         match self {
             Self::File(path) => deploy_step(path),
             Self::DevVars(path) => format!(
-                "{} updated: restart `npm start` (wrangler dev reads it at start)",
+                "{} updated: a running `npm start` reloads both Workers with it within a few seconds (the demo secret stays)",
                 path.display()
             ),
         }

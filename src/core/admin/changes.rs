@@ -91,6 +91,7 @@ impl Record {
                 .map(validate::default_audience)
                 .transpose()?,
             claims: validate::claims(input.claims.unwrap_or_default())?,
+            created_at: Some(now),
             extra: Map::new(),
         };
         check(&record)?;

@@ -164,6 +164,10 @@ pub struct ClientInfo {
     /// `aud` of a token whose request names none; `None`: every audience.
     #[serde(default)]
     pub default_audience: Option<Vec<String>>,
+    /// Unix seconds when it was made, if its record says (records made before it was kept
+    /// do not).
+    #[serde(default)]
+    pub created_at: Option<u64>,
     /// What it gets when it asks for nothing.
     pub default_scopes: Vec<String>,
     /// Whether it is refused (in its record or in its guard object).
@@ -227,13 +231,24 @@ pub struct NewSecret {
     pub try_scope: Option<String>,
 }
 
-/// One client of a list page.
+/// One client of a list page, from its KV metadata (no read per client): each member `None`
+/// when the metadata does not have it (records written before it was kept, or scopes and
+/// audience too long for the metadata; `client show` has them all).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListEntry {
+    /// `aud` of its tokens.
+    #[serde(default)]
+    pub audience: Option<Vec<String>>,
     /// The client id.
     pub client_id: String,
-    /// Its status from the KV metadata; `None` when the metadata has none.
+    /// Unix seconds when it was made.
+    #[serde(default)]
+    pub created_at: Option<u64>,
+    /// Whether it is refused (as its record says; `client show` asks its guard object too).
     pub disabled: Option<bool>,
+    /// What it may be granted.
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
 }
 
 /// `GET …/clients`: one page of the tenant's clients.

@@ -1,7 +1,9 @@
 //! What the admin API shows of a client: everything but the hashes, with the guard object's
 //! view of each secret's last use and of the client's status.
 
-use super::contract::{ClientInfo, SecretInfo};
+use serde_json::Value;
+
+use super::contract::{ClientInfo, ListEntry, SecretInfo};
 use crate::core::{
     guard::ClientUsage,
     limit::DEFAULT_LIMIT,
@@ -34,6 +36,7 @@ impl Record {
             claims: self.claims.clone(),
             client_id: self.client_id.clone(),
             default_audience: self.default_audience.clone(),
+            created_at: self.created_at,
             default_scopes: self.default_scopes.clone(),
             disabled: self.disabled || usage.is_some_and(|u| u.disabled),
             grant_types: self.grant_types.clone(),
@@ -52,6 +55,30 @@ impl Record {
             token_ttl: self.token_ttl,
             usage_unavailable: usage.is_none(),
             version: self.version,
+        }
+    }
+}
+
+impl ListEntry {
+    /// The list's entry of `client_id` from the KV metadata stored beside its record
+    /// ([`Record::metadata`]); what the metadata lacks stays `None`.
+    pub fn from_metadata(client_id: &str, metadata: Option<&Value>) -> Self {
+        let member = |name: &str| metadata.and_then(|m| m.get(name));
+        let list = |name: &str| {
+            member(name).and_then(Value::as_array).map(|items| {
+                items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+        };
+        Self {
+            audience: list("audience"),
+            client_id: client_id.to_owned(),
+            created_at: member("created_at").and_then(Value::as_u64),
+            disabled: member("disabled").and_then(Value::as_bool),
+            scopes: list("scopes"),
         }
     }
 }
@@ -82,5 +109,22 @@ mod tests {
         assert_eq!(info.rate_limit.per_minute, 600);
         assert!(!text.contains("usage_unavailable"));
         assert!(r.info("default", None, 3_000).usage_unavailable);
+    }
+
+    #[test]
+    fn a_list_entry_reads_what_the_metadata_has_and_leaves_the_rest_unknown() {
+        let mut r = record();
+        r.created_at = Some(1_000);
+        let entry = ListEntry::from_metadata("svc", Some(&r.metadata()));
+        assert_eq!(entry.created_at, Some(1_000));
+        assert_eq!(entry.disabled, Some(false));
+        assert_eq!(entry.scopes.as_deref(), Some(r.scopes.as_slice()));
+        assert_eq!(entry.audience.as_deref(), Some(r.audience.as_slice()));
+        let old = ListEntry::from_metadata("svc", Some(&serde_json::json!({ "disabled": true })));
+        assert_eq!(
+            (old.disabled, old.scopes, old.created_at),
+            (Some(true), None, None)
+        );
+        assert_eq!(ListEntry::from_metadata("svc", None).disabled, None);
     }
 }
