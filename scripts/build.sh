@@ -31,7 +31,7 @@ flock 9
 stamp="$out/.built"
 if [ $# -eq 0 ] && [ -f "$stamp" ] && [ -f "$out/index.js" ] &&
   [ -z "$(find src Cargo.toml Cargo.lock scripts/build.sh -newer "$stamp" -print -quit)" ]; then
-  echo "build.sh: $out/ is newer than every input (src, Cargo.toml, Cargo.lock, scripts/build.sh): not rebuilt" >&2
+  echo "build.sh: $out/ is up to date (newer than src, Cargo.toml, Cargo.lock, scripts/build.sh): not rebuilt" >&2
   exit 0
 fi
 # The stamp takes the time the build starts: an input changed during the build is newer.

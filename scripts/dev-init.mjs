@@ -22,10 +22,11 @@ try {
   // An `etcs_…` secret like every other (the admin API's format), which secret scanners know.
   const secret = kept || generateSecret();
   if (!kept) {
+    const now = unixNow();
     putLocalClient(clientRecord({
-      id: 'demo', secrets: [secret], pepper: vars.CLIENT_SECRET_PEPPER,
+      id: 'demo', secrets: [{ secret, created_at: now }], pepper: vars.CLIENT_SECRET_PEPPER,
       scopes: ['demo:read', 'demo:write'], defaultScopes: ['demo:read'], audience: [AUDIENCE],
-      created_at: unixNow(),
+      created_at: now,
     }));
     mkdirSync(dirname(DEMO_SECRET), { recursive: true });
     writeFileSync(DEMO_SECRET, `${secret}\n`, { mode: 0o600 });

@@ -68,7 +68,7 @@ export const hashSecret = (pepper, secret) =>
   createHmac('sha256', Buffer.from(pepper, 'utf8')).update(secret, 'utf8').digest('base64url');
 
 /**
- * A v1 client record. `secrets` are plaintext secrets (string, or {secret, expires_at});
+ * A v1 client record. `secrets` are plaintext secrets (string, or {secret, expires_at, created_at});
  * `overrides` replace fields verbatim (the tests use them to build broken records too).
  */
 export function clientRecord({ id, secrets, pepper, scopes = [], defaultScopes = [],
@@ -77,9 +77,8 @@ export function clientRecord({ id, secrets, pepper, scopes = [], defaultScopes =
     v: 1,
     client_id: id,
     secrets: secrets.map((s) => {
-      const { secret, expires_at } = typeof s === 'string' ? { secret: s } : s;
-      return expires_at === undefined ? { hash: hashSecret(pepper, secret) }
-        : { hash: hashSecret(pepper, secret), expires_at };
+      const { secret, ...times } = typeof s === 'string' ? { secret: s } : s;
+      return { hash: hashSecret(pepper, secret), ...times };
     }),
     grant_types: ['client_credentials'],
     scopes,

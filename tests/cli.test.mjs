@@ -321,7 +321,7 @@ test('locally (.dev.vars) promote and retire do not wait, and say why; with --fi
   const kid = (where) => ok(runCli(['--json', 'keys', 'list', ...where], { cwd: local })).keys.map((k) => k.kid);
   const [oldKid, newKid] = kid([]);
   const text = runCli(['keys', 'add'], { cwd: local });
-  assert.match(text.stdout, /Promote it when you like \(locally there is no wait/);
+  assert.match(text.stdout, /Promote it when you like: locally nothing waits/);
   const promoted = runCli(['keys', 'promote', newKid], { cwd: local });
   assert.equal(promoted.code, 0, `no 300 s wait in .dev.vars (stderr: ${promoted.stderr.slice(0, 200)})`);
   const retired = runCli(['keys', 'retire', oldKid], { cwd: local });

@@ -280,20 +280,25 @@ pub fn cleared(cleared: &Cleared, json: bool) {
     );
 }
 
+/// A key's row, as described by `keys::rules::describe`: kid, role, when added and, for a
+/// key that stopped signing, when it did (a signing or next key has no demotion to show).
+fn key_row(k: &Value) -> Vec<String> {
+    let when = |v: &Value| v.as_u64().map_or_else(|| "not recorded".to_owned(), time);
+    let role = k["role"].as_str().unwrap_or("");
+    let mut row = vec![
+        format!("  {}", k["kid"].as_str().unwrap_or("")),
+        role.to_owned(),
+        format!("added {}", when(&k["added_at"])),
+    ];
+    if role == "previous" {
+        row.push(format!("demoted {}", when(&k["demoted_at"])));
+    }
+    row
+}
+
 /// Keys as described by `keys::rules::describe`, one aligned row each.
 fn print_keys(described: &[Value]) {
-    let when = |v: &Value| v.as_u64().map_or_else(|| "not recorded".to_owned(), time);
-    let rows: Vec<Vec<String>> = described
-        .iter()
-        .map(|k| {
-            vec![
-                format!("  {}", k["kid"].as_str().unwrap_or("")),
-                k["role"].as_str().unwrap_or("").to_owned(),
-                format!("added {}", when(&k["added_at"])),
-                format!("demoted {}", when(&k["demoted_at"])),
-            ]
-        })
-        .collect();
+    let rows: Vec<Vec<String>> = described.iter().map(key_row).collect();
     for line in table(&rows) {
         println!("{line}");
     }
@@ -400,6 +405,25 @@ mod tests {
         );
         let old = ListEntry::from_metadata("old", Some(&json!({ "disabled": true })));
         assert_eq!(list_row(&old), ["  old", "disabled", "?", "?", "?"]);
+    }
+
+    #[test]
+    fn only_a_key_that_stopped_signing_shows_a_demotion() {
+        let signing = json!({ "kid": "a", "role": "signing", "added_at": 1_767_225_599 });
+        assert_eq!(
+            key_row(&signing),
+            ["  a", "signing", "added 2025-12-31 23:59:59 UTC"]
+        );
+        let previous = json!({ "kid": "b", "role": "previous", "added_at": null, "demoted_at": 0 });
+        assert_eq!(
+            key_row(&previous),
+            [
+                "  b",
+                "previous",
+                "added not recorded",
+                "demoted 1970-01-01 00:00:00 UTC"
+            ]
+        );
     }
 
     #[test]

@@ -102,7 +102,7 @@ fn add(file: KeyFile, alg: Alg, json: bool, now: u64) -> Outcome {
     let kid = kids(std::slice::from_ref(&key))?.remove(0);
     keys.insert(1.min(keys.len()), key);
     let when = if store.is_local() {
-        "Promote it when you like (locally there is no wait: a verifier of yours that cached the JWKS fetches it again for an unknown kid, or restart it)".to_owned()
+        "Promote it when you like: locally nothing waits (a verifier of yours that cached the JWKS may need to fetch it again).".to_owned()
     } else {
         format!("Promote it after {JWKS_MAX_AGE} s, once JWKS caches have it.")
     };
