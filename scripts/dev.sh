@@ -14,7 +14,8 @@
 # secret as they were.
 # Ctrl-C stops both; arguments go to both `wrangler dev`s. EDGE_TOKEN_DEV_PORT and
 # EDGE_TOKEN_DEV_ADMIN_PORT (and EDGE_TOKEN_DEV_INSPECTOR_PORT, the admin Worker's inspector)
-# move the ports, e.g. for a second checkout.
+# move the ports, e.g. for a second checkout; EDGE_TOKEN_DEV_SKIP_SETUP=1 skips setup.sh (the
+# test of `npm start` runs it in a copy that shares the checkout's node_modules).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export EDGE_TOKEN_DEV_PORT=${EDGE_TOKEN_DEV_PORT:-8787}
@@ -24,7 +25,7 @@ export EDGE_TOKEN_DEV_ADMIN_PORT=${EDGE_TOKEN_DEV_ADMIN_PORT:-8788}
 export CLOUDFLARE_CF_FETCH_ENABLED=${CLOUDFLARE_CF_FETCH_ENABLED:-false}
 # Before anything touches the local state: a second `npm start` stops here, saying so.
 node scripts/dev-ports.mjs "$EDGE_TOKEN_DEV_PORT" "$EDGE_TOKEN_DEV_ADMIN_PORT"
-bash scripts/setup.sh
+[ "${EDGE_TOKEN_DEV_SKIP_SETUP:-}" = 1 ] || bash scripts/setup.sh
 node scripts/dev-init.mjs
 wrangler=node_modules/.bin/wrangler
 issuer=(--var "ISSUER:http://127.0.0.1:$EDGE_TOKEN_DEV_PORT")

@@ -128,7 +128,8 @@ async function startDev(root, ports, registry) {
   const child = spawn('bash', ['scripts/dev.sh'], {
     cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, EDGE_TOKEN_DEV_PORT: String(ports.token), EDGE_TOKEN_DEV_ADMIN_PORT: String(ports.admin),
-      EDGE_TOKEN_DEV_INSPECTOR_PORT: String(ports.inspector), WRANGLER_REGISTRY_PATH: registry, WRANGLER_SEND_METRICS: 'false' },
+      EDGE_TOKEN_DEV_INSPECTOR_PORT: String(ports.inspector), EDGE_TOKEN_DEV_SKIP_SETUP: '1',
+      WRANGLER_REGISTRY_PATH: registry, WRANGLER_SEND_METRICS: 'false' },
   });
   const run = { out: '', child, exitCode: null };
   child.stdout.on('data', (d) => { run.out += d; });
@@ -148,8 +149,8 @@ test('npm start keeps the demo secret across restarts and takes key changes in .
     return;
   }
   // A copy of the checkout with the built Workers (timestamps kept, so nothing is rebuilt) and
-  // the checkout's node_modules linked. Without package-lock.json, setup.sh never runs `npm ci`
-  // there, which would empty the linked node_modules.
+  // the checkout's node_modules linked; setup.sh is skipped (its `npm ci` would empty the linked
+  // node_modules), and without package-lock.json it could not run `npm ci` anyway.
   const root = mkdtempSync(join(tmpdir(), 'edge-token-npm-start-'));
   // `cp -a` keeps directories' times too (fs.cpSync gives them the time of the copy).
   const copied = spawnSync('cp', ['-a', ...['scripts', 'src', 'build', 'Cargo.toml', 'Cargo.lock', 'package.json',
