@@ -5,11 +5,13 @@
 //   a change based on a stale read gets 409 and writes nothing        → "a change based on a stale read of KV …"
 //   delete + re-create does not revive the old secret where a stale
 //   record is still read (an isolate's 10 s record cache)              → "a deleted and re-created client refuses the old secret …"
+//   the same for a private_key_jwt client's old key (no secret to
+//   revoke: the object's floor, the version of the latest creation)   → "a deleted and re-created private_key_jwt client refuses …"
 //   each change gives the record a new version, shown as `version`     → the three tests above
 //   no admin token, secret or hash in the logs                         → testLogHygiene
-import { createHmac } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { test } from 'node:test';
-import { assert, assertError, kvKey, testLogHygiene, useWorker, within } from './harness.mjs';
+import { assert, assertError, jose, kvKey, testLogHygiene, useWorker, within } from './harness.mjs';
 
 const w = useWorker({ adminToken: true });
 const API = '/admin/v1/tenants/default';
@@ -98,6 +100,54 @@ test('a deleted and re-created client refuses the old secret although an isolate
   await w.verifyToken(served.json.access_token, asClient(second.json.client), { scope: 'orders:read' });
   assertError(await w.token({ auth: [id, oldSecret] }), 401, 'invalid_client');
   assert.ok(second.json.client.version > first.json.client.version, 'versions grow across delete and re-create');
+});
+
+/** A new Ed25519 key pair: its private key and its public JWK (with a `kid`). */
+async function keyPair() {
+  const { publicKey, privateKey } = await jose.generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
+  return { privateKey, jwk: { ...(await jose.exportJWK(publicKey)), kid: `k-${randomUUID().slice(0, 8)}` } };
+}
+
+/** A token request of client `id` with a fresh RFC 7523 assertion signed by `key`. */
+async function withAssertion(id, key) {
+  const t = Math.floor(Date.now() / 1000);
+  const jwt = await new jose.SignJWT({ iss: id, sub: id, aud: w.issuer, iat: t, exp: t + 60, jti: randomUUID() })
+    .setProtectedHeader({ alg: 'EdDSA', kid: key.jwk.kid }).sign(key.privateKey);
+  w.sensitive.add(jwt);
+  return w.token({ params: {
+    grant_type: 'client_credentials', client_assertion: jwt,
+    client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+  } });
+}
+
+test('a deleted and re-created private_key_jwt client refuses the old key although an isolate still holds the old record', async () => {
+  // Such a client has no secret whose hash a delete could revoke: the stale record's key would
+  // pass its own check. The object's floor (the latest creation's version) refuses the record.
+  const id = 'reborn-keys';
+  const [oldKey, newKey] = [await keyPair(), await keyPair()];
+  const keyed = (key) => create({ client_id: id, token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [key.jwk] } });
+  const first = await keyed(oldKey);
+  assert.equal(first.status, 201, first.text.slice(0, 200));
+  const readAt = Date.now();
+  const token = await withAssertion(id, oldKey);
+  assert.equal(token.status, 200, 'the first key works');
+  await w.verifyToken(token.json.access_token, asClient(first.json.client), { scope: 'orders:read' });
+  assert.equal((await admin(`/clients/${id}`, { method: 'DELETE' })).status, 200);
+  const second = await keyed(newKey);
+  assert.equal(second.status, 201, 'the id can be used again');
+  await within(1500, 'the old key refused', async () => (await withAssertion(id, oldKey)).status === 401);
+  assertError(await withAssertion(id, oldKey), 401, 'invalid_client');
+  assert.ok(Date.now() - readAt < 9_000, 'refused while the isolate still holds the old record');
+  const lines = (await w.jsonLogLines(w.tokenAnswers.length)).filter((l) => l.route === 'token' && l.status === 401);
+  assert.equal(lines.at(-1)?.reason, 'stale_record', 'the log names why');
+  let served;
+  for (let i = 0; i < 30 && served?.status !== 200; i++) {
+    served = await withAssertion(id, newKey);
+    if (served.status !== 200) await sleep(500);
+  }
+  assert.equal(served.status, 200, 'the new key works within 15 s');
+  await w.verifyToken(served.json.access_token, asClient(second.json.client), { scope: 'orders:read' });
+  assertError(await withAssertion(id, oldKey), 401, 'invalid_client');
 });
 
 testLogHygiene(w);

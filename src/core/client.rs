@@ -110,6 +110,9 @@ pub struct Client {
     pub disabled: bool,
     /// Its issuance limit, if its record sets one (else its tenant's default applies).
     pub limit: Option<Limit>,
+    /// The version of the record it was read from (0: written before versions existed),
+    /// checked against the floor its guard object keeps ([`crate::core::guard::ClientView`]).
+    pub version: u64,
 }
 
 impl Client {

@@ -43,6 +43,9 @@ pub enum Error {
     UnknownClient,
     /// The secret matches none of the client's live secrets (wrong or expired).
     WrongSecret,
+    /// The client record this isolate read is older than the client's latest creation (a
+    /// stale copy of a deleted client's record, which may name its secrets or keys).
+    StaleRecord,
     /// A client assertion (`private_key_jwt`) failed a check, or the client's method is not
     /// the one it used.
     Assertion(Check),
@@ -215,6 +218,7 @@ impl Error {
             | Self::UnsupportedAuthScheme
             | Self::UnknownClient
             | Self::WrongSecret
+            | Self::StaleRecord
             | Self::Assertion(_) => (
                 401,
                 C::InvalidClient,
@@ -292,6 +296,7 @@ impl Error {
             Self::UnsupportedAuthScheme => "unsupported_auth_scheme",
             Self::UnknownClient => "unknown_client",
             Self::WrongSecret => "wrong_secret",
+            Self::StaleRecord => "stale_record",
             Self::Assertion(check) => check.reason(),
             Self::GrantNotAllowed => "grant_not_allowed",
             Self::ClientDisabled => "client_disabled",
@@ -323,7 +328,7 @@ impl std::error::Error for Error {}
 mod tests {
     use super::*;
 
-    const ALL: [Error; 31] = [
+    const ALL: [Error; 32] = [
         Error::MethodNotAllowed,
         Error::QueryInUri,
         Error::UnsupportedContentType,
@@ -339,6 +344,7 @@ mod tests {
         Error::UnsupportedAuthScheme,
         Error::UnknownClient,
         Error::WrongSecret,
+        Error::StaleRecord,
         Error::Assertion(Check::Replayed),
         Error::Assertion(Check::Malformed),
         Error::GrantNotAllowed,
@@ -368,6 +374,7 @@ mod tests {
             Error::UnsupportedAuthScheme,
             Error::UnknownClient,
             Error::WrongSecret,
+            Error::StaleRecord,
             Error::Assertion(Check::Signature),
             Error::Assertion(Check::Replayed),
             Error::Assertion(Check::MethodMismatch),

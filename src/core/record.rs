@@ -228,6 +228,7 @@ impl Record {
             claims: self.claims,
             disabled: self.disabled,
             limit,
+            version: self.version,
         })
     }
 

@@ -211,7 +211,9 @@ impl Issuer {
         let Shape { audience, grant } =
             self.shape(&client, &request.targets, request.scope.as_deref())?;
         // Last before minting, so only a token actually issued spends the client's quota.
-        limiter.admit(&guard, limit, &lease_key, now_ms).await?;
+        limiter
+            .admit(&guard, limit, &lease_key, client.version, now_ms)
+            .await?;
         let access_token = self
             .mint(signer, &client, &audience, &grant.scopes, now, jti)
             .await?;

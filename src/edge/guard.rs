@@ -304,7 +304,7 @@ impl DurableObject for ClientGuard {
             // in force only once stored.
             "/record" => {
                 let request: RecordRequest = json_body(req).await?;
-                let answer = stored.update(|s| s.record_request(request)).await;
+                let answer = stored.update(|s| s.record_request(now, request)).await;
                 return Response::from_json(&answer.map_err(storage_error)?);
             }
             _ => return Response::error("not found", 404),

@@ -267,7 +267,9 @@ impl World {
                 source: Source::from_header(Some("192.0.2.1")),
             };
             let limit = world.scenario.limit;
-            let result = limiter.admit(&world.guards[client], limit, "h", at).await;
+            let result = limiter
+                .admit(&world.guards[client], limit, "h", 0, at)
+                .await;
             let mut metrics = world.metrics.borrow_mut();
             metrics.finish(client, at, world.engine.now(), &result);
             metrics.judge(ideal, &result);

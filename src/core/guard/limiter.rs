@@ -186,21 +186,23 @@ impl<B: Backend> Limiter<B> {
         }
     }
 
-    /// For an authenticated client: revocation, guard and issuance limit.
+    /// For a client authenticated with the credential `secret_hash` names, by its record of
+    /// `version`: revocation, guard and issuance limit.
     pub async fn admit(
         &self,
         guard: &str,
         limit: Limit,
         secret_hash: &str,
+        version: u64,
         now: u64,
     ) -> Result<(), Error> {
         let step = match self.cache.borrow_mut().clients.get_mut(guard) {
-            Some(cached) => cached.decide(now, &self.source, secret_hash),
+            Some(cached) => cached.decide(now, &self.source, secret_hash, version),
             None => Step::Ask,
         };
         match self.serve(step, guard, limit, secret_hash) {
             Some(answer) => answer,
-            None => self.ask(guard, limit, secret_hash, now).await,
+            None => self.ask(guard, limit, secret_hash, version, now).await,
         }
     }
 
@@ -264,6 +266,7 @@ impl<B: Backend> Limiter<B> {
         guard: &str,
         limit: Limit,
         secret_hash: &str,
+        version: u64,
         now: u64,
     ) -> Result<(), Error> {
         let request = self.lease_request(guard, limit, secret_hash, now, true);
@@ -279,7 +282,7 @@ impl<B: Backend> Limiter<B> {
                     .entry(guard.to_owned())
                     .and_modify(|c| c.merge(view.clone(), limit, now))
                     .or_insert_with(|| CachedView::new(view, limit, now));
-                let step = cached.decide(now, source, secret_hash);
+                let step = cached.decide(now, source, secret_hash, version);
                 let empty = cached.rate_limited(cached.view.wait_ms);
                 drop(cache);
                 // Asking again after a fresh answer: it granted nothing.
@@ -287,7 +290,7 @@ impl<B: Backend> Limiter<B> {
                     .unwrap_or(Err(empty))
             }
             Err(Unavailable) => match cache.clients.get_mut(guard) {
-                Some(cached) => cached.decide_without_object(now, source, secret_hash),
+                Some(cached) => cached.decide_without_object(now, source, secret_hash, version),
                 None => Err(Error::GuardUnavailable),
             },
         }

@@ -78,6 +78,15 @@ pub struct ClientView {
     /// isolates' copies of the record; isolates use it instead of their copy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<Limit>,
+    /// The version the client's latest creation gave its record: a copy of an older record
+    /// (one of a deleted client, still cached somewhere) is not to be used (0: none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub floor: u64,
+}
+
+/// Whether a number is 0 (left out of the view).
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl ClientView {
@@ -156,6 +165,9 @@ pub struct ClientGuardState {
     /// What the latest admin write changed, to undo it when its KV write fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) last_write: Option<WriteSnapshot>,
+    /// The record version of the client's latest creation ([`ClientView::floor`]; absent: 0).
+    #[serde(default)]
+    pub(super) floor: u64,
 }
 
 /// A client's failures from one source prefix, and its guard for that prefix.
@@ -346,6 +358,7 @@ impl ClientGuardState {
             good_sources: self.good_sources.iter().map(|(s, _)| s.clone()).collect(),
             busy: false,
             limit: self.limit_set.map(|(limit, _)| limit),
+            floor: self.floor,
         }
     }
 }

@@ -169,19 +169,39 @@ pub struct WriteSnapshot {
     pub revoked: Vec<String>,
     /// The operator's limit before it.
     pub limit_set: Option<(Limit, u64)>,
+    /// The floor before it ([`crate::core::guard::ClientView::floor`]; absent: 0).
+    #[serde(default)]
+    pub floor: u64,
+    /// When the object carried it out (Unix ms; absent: 0, never taken for lost).
+    #[serde(default)]
+    pub at: u64,
 }
+
+/// How long after a write the object takes it for lost when a later write is based on the
+/// record it replaced (docs/admin-api.md, "One write at a time"): KV's propagation (up to
+/// 60 s) and a margin. A write whose KV write landed is read everywhere by then, so a write
+/// still based on the record before it can only follow a write that never reached KV (its
+/// answer lost, or the KV write failed and so did its undo).
+pub const LOST_WRITE_MS: u64 = 75_000;
 
 impl ClientGuardState {
     /// Carries out an admin write unless it conflicts ([`RecordMark::conflicts`]): gives the
     /// record its next version (versions only grow, across undos, deletes and re-creates
     /// too), applies the commands and keeps a snapshot to undo them. On a conflict nothing
     /// changes and the answer names the version the object knows.
-    pub fn write_record(&mut self, write: RecordWrite) -> RecordAnswer {
+    ///
+    /// A write that conflicts only because of a latest write older than [`LOST_WRITE_MS`],
+    /// which KV never showed (the write is based on the record before it), undoes that lost
+    /// write first: a client is never held by a lost answer for longer.
+    pub fn write_record(&mut self, now: u64, write: RecordWrite) -> RecordAnswer {
         if self.record.conflicts(write.expected) {
-            return RecordAnswer {
-                done: false,
-                version: self.record.version,
-            };
+            if !self.lost_before(now, write.expected) {
+                return RecordAnswer {
+                    done: false,
+                    version: self.record.version,
+                };
+            }
+            self.undo_record(self.record.version);
         }
         let version = self
             .issued
@@ -194,9 +214,15 @@ impl ClientGuardState {
             disabled: self.disabled,
             revoked: self.revoked.clone(),
             limit_set: self.limit_set,
+            floor: self.floor,
+            at: now,
         });
         for command in write.commands {
             self.command(command);
+        }
+        if write.expected.is_none() {
+            // A creation: copies of the records before it (a deleted client's) are refused.
+            self.floor = version;
         }
         self.record = RecordMark {
             version,
@@ -209,6 +235,17 @@ impl ClientGuardState {
         }
     }
 
+    /// Whether the latest write was lost, as seen from a write based on `expected`: it is
+    /// older than [`LOST_WRITE_MS`] and `expected` is what it replaced.
+    fn lost_before(&self, now: u64, expected: Option<u64>) -> bool {
+        self.last_write.as_ref().is_some_and(|before| {
+            before.version == self.record.version
+                && before.at > 0
+                && now.saturating_sub(before.at) >= LOST_WRITE_MS
+                && !before.mark.conflicts(expected)
+        })
+    }
+
     /// Sets back the write of `version` if it is still the latest; otherwise changes nothing.
     pub fn undo_record(&mut self, version: u64) -> RecordAnswer {
         let latest = self.record.version == version;
@@ -218,6 +255,7 @@ impl ClientGuardState {
                 self.disabled = before.disabled;
                 self.revoked = before.revoked;
                 self.limit_set = before.limit_set;
+                self.floor = before.floor;
                 RecordAnswer {
                     done: true,
                     version: self.record.version,
@@ -234,9 +272,9 @@ impl ClientGuardState {
     }
 
     /// A `/record` request.
-    pub fn record_request(&mut self, request: RecordRequest) -> RecordAnswer {
+    pub fn record_request(&mut self, now: u64, request: RecordRequest) -> RecordAnswer {
         match request {
-            RecordRequest::Write(write) => self.write_record(write),
+            RecordRequest::Write(write) => self.write_record(now, write),
             RecordRequest::Undo(RecordUndo { undo }) => self.undo_record(undo),
         }
     }
@@ -253,7 +291,11 @@ mod tests {
     };
 
     fn lease(state: &mut ClientGuardState, hash: &str) -> u64 {
-        let request = LeaseRequest {
+        state.lease(0, &request(hash)).granted
+    }
+
+    fn request(hash: &str) -> LeaseRequest {
+        LeaseRequest {
             per_minute: 60,
             burst: 8,
             want: 1,
@@ -262,15 +304,14 @@ mod tests {
             prefix: None,
             seen: Vec::new(),
             secret_hash: hash.into(),
-        };
-        state.lease(0, &request).granted
+        }
     }
 
     fn created() -> ClientGuardState {
         let mut state = ClientGuardState::default();
         assert_eq!(
             state
-                .write_record(RecordWrite::create(LIMIT, 75_000))
+                .write_record(0, RecordWrite::create(LIMIT, 75_000))
                 .written(),
             Ok(1)
         );
@@ -281,7 +322,7 @@ mod tests {
     fn a_second_create_of_one_client_conflicts_and_changes_nothing() {
         let mut state = created();
         let before = state.clone();
-        let again = state.write_record(RecordWrite::create(LIMIT, 75_000));
+        let again = state.write_record(0, RecordWrite::create(LIMIT, 75_000));
         assert_eq!(again.version, 1);
         assert_eq!(again.written().unwrap_err().status, 409);
         assert_eq!(state, before);
@@ -291,17 +332,21 @@ mod tests {
     fn a_write_based_on_a_stale_version_conflicts_and_changes_nothing() {
         let mut state = created();
         assert_eq!(
-            state.write_record(RecordWrite::change(1, vec![])).written(),
+            state
+                .write_record(0, RecordWrite::change(1, vec![]))
+                .written(),
             Ok(2)
         );
         let before = state.clone();
         let stale = RecordWrite::change(1, vec![ClientCommand::Disable]);
-        let answer = state.write_record(stale);
+        let answer = state.write_record(0, stale);
         assert_eq!((answer.done, answer.version), (false, 2));
         assert_eq!(state, before);
         assert_eq!(lease(&mut state, "h"), 1, "not disabled");
         assert_eq!(
-            state.write_record(RecordWrite::change(2, vec![])).written(),
+            state
+                .write_record(0, RecordWrite::change(2, vec![]))
+                .written(),
             Ok(3)
         );
     }
@@ -313,7 +358,7 @@ mod tests {
         for read in [0, 5] {
             let mut state = ClientGuardState::default();
             let write = RecordWrite::change(read, vec![ClientCommand::Disable]);
-            assert_eq!(state.write_record(write).written(), Ok(read + 1));
+            assert_eq!(state.write_record(0, write).written(), Ok(read + 1));
             assert_eq!(lease(&mut state, "h"), 0, "the command is in force");
         }
     }
@@ -322,12 +367,14 @@ mod tests {
     fn versions_grow_across_delete_and_re_create_and_old_secrets_stay_revoked() {
         let mut state = created();
         let delete = RecordWrite::delete(1, ["h1".to_owned(), "h2".to_owned()]);
-        assert_eq!(state.write_record(delete).written(), Ok(2));
+        assert_eq!(state.write_record(0, delete).written(), Ok(2));
         // A stale read of the deleted record: a conflict.
-        let stale = state.write_record(RecordWrite::change(2, vec![]));
+        let stale = state.write_record(0, RecordWrite::change(2, vec![]));
         assert!(!stale.done);
         assert_eq!(
-            state.write_record(RecordWrite::create(LIMIT, 1)).written(),
+            state
+                .write_record(0, RecordWrite::create(LIMIT, 1))
+                .written(),
             Ok(3)
         );
         assert_eq!(lease(&mut state, "h1"), 0, "the deleted client's secret");
@@ -339,7 +386,7 @@ mod tests {
         let mut state = created();
         let before = state.clone();
         let write = RecordWrite::delete(1, ["h1".to_owned()]);
-        assert_eq!(state.write_record(write).written(), Ok(2));
+        assert_eq!(state.write_record(0, write).written(), Ok(2));
         assert!(!state.undo_record(1).done, "not that write's version");
         assert!(state.undo_record(2).done);
         assert_eq!(state.record, before.record);
@@ -352,11 +399,13 @@ mod tests {
         assert!(!state.undo_record(2).done, "undone once");
         // The next write gets a version never given before.
         assert_eq!(
-            state.write_record(RecordWrite::change(1, vec![])).written(),
+            state
+                .write_record(0, RecordWrite::change(1, vec![]))
+                .written(),
             Ok(3)
         );
         // A write after the one to undo: the undo changes nothing.
-        state.write_record(RecordWrite::change(3, vec![]));
+        state.write_record(0, RecordWrite::change(3, vec![]));
         let later = state.clone();
         assert!(!state.undo_record(3).done);
         assert_eq!(state, later);
@@ -365,13 +414,82 @@ mod tests {
     #[test]
     fn a_version_the_object_gave_and_undid_is_accepted_when_kv_holds_it() {
         let mut state = created();
-        state.write_record(RecordWrite::change(1, vec![]));
+        state.write_record(0, RecordWrite::change(1, vec![]));
         assert!(state.undo_record(2).done);
         // KV's write had landed after all: it holds version 2.
         assert_eq!(
-            state.write_record(RecordWrite::change(2, vec![])).written(),
+            state
+                .write_record(0, RecordWrite::change(2, vec![]))
+                .written(),
             Ok(3)
         );
+    }
+
+    #[test]
+    fn a_creation_raises_the_floor_below_which_records_are_refused_and_its_undo_lowers_it() {
+        let mut state = created();
+        assert_eq!(state.lease(0, &request("h")).floor, 1);
+        let delete = RecordWrite::delete(1, Vec::new());
+        assert_eq!(state.write_record(0, delete).written(), Ok(2));
+        assert_eq!(state.lease(0, &request("h")).floor, 1, "a delete keeps it");
+        let again = state.write_record(0, RecordWrite::create(LIMIT, 1));
+        assert_eq!(again.written(), Ok(3));
+        assert_eq!(state.lease(0, &request("h")).floor, 3);
+        assert!(state.undo_record(3).done);
+        assert_eq!(state.lease(0, &request("h")).floor, 1);
+    }
+
+    #[test]
+    fn a_lost_write_holds_later_writes_only_until_it_is_taken_for_lost_and_undone() {
+        let mut state = ClientGuardState::default();
+        let t = 1_000_000;
+        let create = RecordWrite::create(LIMIT, t + 75_000);
+        assert_eq!(state.write_record(t, create).written(), Ok(1));
+        // A disable whose answer was lost: KV still holds version 1.
+        let lost = RecordWrite::change(1, vec![ClientCommand::Disable]);
+        assert_eq!(state.write_record(t + 1_000, lost).written(), Ok(2));
+        let retry =
+            || RecordWrite::change(1, vec![ClientCommand::RevokeSecret { hash: "h1".into() }]);
+        let early = state.write_record(t + 1_000 + LOST_WRITE_MS - 1, retry());
+        assert_eq!(
+            (early.done, early.version),
+            (false, 2),
+            "KV may still be catching up"
+        );
+        let late = state.write_record(t + 1_000 + LOST_WRITE_MS, retry());
+        assert_eq!(late.written(), Ok(3));
+        assert_eq!(lease(&mut state, "h2"), 1, "the lost disable is undone");
+        assert_eq!(lease(&mut state, "h1"), 0, "the new write is in force");
+    }
+
+    #[test]
+    fn only_a_write_based_on_what_the_lost_write_replaced_undoes_it() {
+        let mut state = ClientGuardState::default();
+        let t = 1_000_000;
+        state.write_record(t, RecordWrite::create(LIMIT, t));
+        assert_eq!(
+            state
+                .write_record(t, RecordWrite::change(1, vec![]))
+                .written(),
+            Ok(2)
+        );
+        let lost = RecordWrite::change(2, vec![ClientCommand::Disable]);
+        assert_eq!(state.write_record(t, lost).written(), Ok(3));
+        let later = t + LOST_WRITE_MS;
+        let older = state.write_record(later, RecordWrite::change(1, vec![]));
+        assert!(
+            !older.done,
+            "based on a record two writes back: a stale read"
+        );
+        let twice = state.write_record(later, RecordWrite::create(LIMIT, later));
+        assert!(!twice.done, "the client existed before the lost write too");
+        assert_eq!(
+            state
+                .write_record(later, RecordWrite::change(2, vec![]))
+                .written(),
+            Ok(4)
+        );
+        assert_eq!(lease(&mut state, "h"), 1, "the lost disable is undone");
     }
 
     #[test]

@@ -143,11 +143,13 @@ impl CachedView {
     }
 
     /// Decides alone if it can: revocation and guard from the view, issuance from the lease.
-    pub fn decide(&mut self, now: u64, source: &Source, secret_hash: &str) -> Step {
+    /// `secret_hash` names the credential the request used, `version` the client record it
+    /// was checked against.
+    pub fn decide(&mut self, now: u64, source: &Source, secret_hash: &str, version: u64) -> Step {
         if !self.is_fresh(now) {
             return Step::Ask;
         }
-        if let Some(refusal) = self.refusal(now, source, secret_hash) {
+        if let Some(refusal) = self.refusal(now, source, secret_hash, version) {
             return Step::Refuse(refusal);
         }
         if self.lease_left == 0 {
@@ -200,11 +202,12 @@ impl CachedView {
         now: u64,
         source: &Source,
         secret_hash: &str,
+        version: u64,
     ) -> Result<(), Error> {
         if !self.is_fresh(now) {
             return Err(Error::GuardUnavailable);
         }
-        if let Some(refusal) = self.refusal(now, source, secret_hash) {
+        if let Some(refusal) = self.refusal(now, source, secret_hash, version) {
             return Err(refusal);
         }
         if self.lease_left == 0 {
@@ -215,9 +218,12 @@ impl CachedView {
         Ok(())
     }
 
-    fn refusal(&self, now: u64, source: &Source, secret_hash: &str) -> Option<Error> {
+    fn refusal(&self, now: u64, source: &Source, secret_hash: &str, version: u64) -> Option<Error> {
         if self.view.disabled {
             return Some(Error::ClientDisabled);
+        }
+        if version < self.view.floor {
+            return Some(Error::StaleRecord);
         }
         if self.view.revoked.iter().any(|h| h == secret_hash) {
             return Some(Error::WrongSecret);
@@ -328,14 +334,14 @@ mod tests {
             ..ClientView::default()
         });
         let quiet = Step::Serve { refresh: false };
-        assert_eq!(c.decide(10_000, &from("192.0.2.1"), "h"), quiet);
+        assert_eq!(c.decide(10_000, &from("192.0.2.1"), "h", 1), quiet);
         assert_eq!(
-            c.decide(10_000, &from("192.0.2.2"), "h"),
+            c.decide(10_000, &from("192.0.2.2"), "h", 1),
             Step::Serve { refresh: true }
         );
         c.refresh_failed();
-        assert_eq!(c.decide(10_000, &from("192.0.2.2"), "h"), quiet);
-        assert_eq!(c.decide(10_000, &nowhere(), "h"), quiet);
+        assert_eq!(c.decide(10_000, &from("192.0.2.2"), "h", 1), quiet);
+        assert_eq!(c.decide(10_000, &nowhere(), "h", 1), quiet);
         assert_eq!(c.take_seen(), ["192.0.2.2"]);
         assert!(c.take_seen().is_empty());
     }
@@ -384,10 +390,10 @@ mod tests {
         assert_eq!(other.limit, lowered);
         // Its two old tokens are gone; the one granted under the new limit is all it has.
         assert!(matches!(
-            other.decide(10_003, &nowhere(), "h"),
+            other.decide(10_003, &nowhere(), "h", 1),
             Step::Serve { .. }
         ));
-        assert_eq!(other.decide(10_004, &nowhere(), "h"), Step::Ask);
+        assert_eq!(other.decide(10_004, &nowhere(), "h", 1), Step::Ask);
     }
 
     #[test]
@@ -397,14 +403,14 @@ mod tests {
             ..ClientView::default()
         });
         assert_eq!(
-            c.decide(10_000, &nowhere(), "h"),
+            c.decide(10_000, &nowhere(), "h", 1),
             Step::Serve { refresh: false }
         );
         assert_eq!(
-            c.decide(10_001, &nowhere(), "h"),
+            c.decide(10_001, &nowhere(), "h", 1),
             Step::Serve { refresh: true }
         );
-        assert_eq!(c.decide(10_002, &nowhere(), "h"), Step::Ask);
+        assert_eq!(c.decide(10_002, &nowhere(), "h", 1), Step::Ask);
     }
 
     #[test]
@@ -414,21 +420,24 @@ mod tests {
             ..ClientView::default()
         });
         assert_eq!(
-            c.decide(10_000, &nowhere(), "h"),
+            c.decide(10_000, &nowhere(), "h", 1),
             Step::Serve { refresh: false }
         );
         assert_eq!(
-            c.decide(10_000 + REFRESH_AFTER_MS, &nowhere(), "h"),
+            c.decide(10_000 + REFRESH_AFTER_MS, &nowhere(), "h", 1),
             Step::Serve { refresh: true }
         );
-        assert_eq!(c.decide(10_000 + VIEW_TTL_MS, &nowhere(), "h"), Step::Ask);
+        assert_eq!(
+            c.decide(10_000 + VIEW_TTL_MS, &nowhere(), "h", 1),
+            Step::Ask
+        );
         // One request in a view's life: its next request asks anyway.
         let mut once = cached(ClientView {
             granted: 3,
             ..ClientView::default()
         });
         assert_eq!(
-            once.decide(10_000 + REFRESH_AFTER_MS, &nowhere(), "h"),
+            once.decide(10_000 + REFRESH_AFTER_MS, &nowhere(), "h", 1),
             Step::Serve { refresh: false }
         );
     }
@@ -441,15 +450,15 @@ mod tests {
             ..ClientView::default()
         });
         assert_eq!(
-            c.decide(10_000, &nowhere(), "h"),
+            c.decide(10_000, &nowhere(), "h", 1),
             Step::Serve { refresh: false }
         );
         assert_eq!(
-            c.decide(10_000 + REFRESH_AFTER_MS, &nowhere(), "h"),
+            c.decide(10_000 + REFRESH_AFTER_MS, &nowhere(), "h", 1),
             Step::Serve { refresh: false }
         );
         assert_eq!(
-            c.decide(10_000 + BUSY_REFRESH_AFTER_MS, &nowhere(), "h"),
+            c.decide(10_000 + BUSY_REFRESH_AFTER_MS, &nowhere(), "h", 1),
             Step::Serve { refresh: true }
         );
     }
@@ -462,11 +471,11 @@ mod tests {
         });
         // Two requests 10 ms apart: more than a lease a second, so a whole lease is wanted.
         assert_eq!(
-            c.decide(10_000, &nowhere(), "h"),
+            c.decide(10_000, &nowhere(), "h", 1),
             Step::Serve { refresh: false }
         );
         assert_eq!(
-            c.decide(10_010, &nowhere(), "h"),
+            c.decide(10_010, &nowhere(), "h", 1),
             Step::Serve { refresh: true }
         );
         assert_eq!(c.lease_amounts(10_010, false), (LIMIT.max_lease(), 0));
@@ -490,7 +499,7 @@ mod tests {
             granted: 1,
             ..ClientView::default()
         });
-        c.decide(10_000, &nowhere(), "h");
+        c.decide(10_000, &nowhere(), "h", 1);
         c.merge(
             ClientView {
                 granted: 1,
@@ -503,6 +512,29 @@ mod tests {
     }
 
     #[test]
+    fn a_record_older_than_the_floor_is_refused_however_fresh_the_lease() {
+        let mut c = cached(ClientView {
+            granted: 5,
+            floor: 7,
+            ..ClientView::default()
+        });
+        for version in [0, 6] {
+            assert_eq!(
+                c.decide(10_000, &nowhere(), "h", version),
+                Step::Refuse(Error::StaleRecord)
+            );
+            assert_eq!(
+                c.decide_without_object(10_000, &nowhere(), "h", version),
+                Err(Error::StaleRecord)
+            );
+        }
+        assert!(matches!(
+            c.decide(10_000, &nowhere(), "h", 7),
+            Step::Serve { .. }
+        ));
+    }
+
+    #[test]
     fn revocation_in_the_view_refuses_at_once() {
         let mut disabled = cached(ClientView {
             granted: 2,
@@ -510,7 +542,7 @@ mod tests {
             ..ClientView::default()
         });
         assert_eq!(
-            disabled.decide(10_000, &nowhere(), "h"),
+            disabled.decide(10_000, &nowhere(), "h", 1),
             Step::Refuse(Error::ClientDisabled)
         );
         let mut revoked = cached(ClientView {
@@ -519,11 +551,11 @@ mod tests {
             ..ClientView::default()
         });
         assert_eq!(
-            revoked.decide(10_000, &nowhere(), "h"),
+            revoked.decide(10_000, &nowhere(), "h", 1),
             Step::Refuse(Error::WrongSecret)
         );
         assert_eq!(
-            revoked.decide(10_000, &nowhere(), "other"),
+            revoked.decide(10_000, &nowhere(), "other", 1),
             Step::Serve { refresh: false }
         );
     }
@@ -537,15 +569,15 @@ mod tests {
             ..ClientView::default()
         });
         assert_eq!(
-            c.decide(10_000, &from("203.0.113.9"), "h"),
+            c.decide(10_000, &from("203.0.113.9"), "h", 1),
             Step::Refuse(Error::Throttled { retry_after: 2 })
         );
         assert_eq!(
-            c.decide(10_000, &nowhere(), "h"),
+            c.decide(10_000, &nowhere(), "h", 1),
             Step::Refuse(Error::Throttled { retry_after: 2 })
         );
         assert_eq!(
-            c.decide(10_000, &from("192.0.2.1"), "h"),
+            c.decide(10_000, &from("192.0.2.1"), "h", 1),
             Step::Serve { refresh: false }
         );
     }
@@ -558,14 +590,14 @@ mod tests {
             ..ClientView::default()
         });
         assert_eq!(
-            c.decide(10_100, &nowhere(), "h"),
+            c.decide(10_100, &nowhere(), "h", 1),
             Step::Refuse(Error::RateLimited {
                 retry_after: 1,
                 burst: 8,
                 window: 8
             })
         );
-        assert_eq!(c.decide(10_700, &nowhere(), "h"), Step::Ask);
+        assert_eq!(c.decide(10_700, &nowhere(), "h", 1), Step::Ask);
     }
 
     #[test]
@@ -574,9 +606,9 @@ mod tests {
             granted: 1,
             ..ClientView::default()
         });
-        assert_eq!(c.decide_without_object(10_500, &nowhere(), "h"), Ok(()));
+        assert_eq!(c.decide_without_object(10_500, &nowhere(), "h", 1), Ok(()));
         assert_eq!(
-            c.decide_without_object(10_600, &nowhere(), "h"),
+            c.decide_without_object(10_600, &nowhere(), "h", 1),
             Err(Error::GuardUnavailable)
         );
         let mut stale = cached(ClientView {
@@ -584,7 +616,7 @@ mod tests {
             ..ClientView::default()
         });
         assert_eq!(
-            stale.decide_without_object(10_000 + VIEW_TTL_MS, &nowhere(), "h"),
+            stale.decide_without_object(10_000 + VIEW_TTL_MS, &nowhere(), "h", 1),
             Err(Error::GuardUnavailable)
         );
         let mut disabled = cached(ClientView {
@@ -593,7 +625,7 @@ mod tests {
             ..ClientView::default()
         });
         assert_eq!(
-            disabled.decide_without_object(10_000, &nowhere(), "h"),
+            disabled.decide_without_object(10_000, &nowhere(), "h", 1),
             Err(Error::ClientDisabled)
         );
     }
