@@ -26,7 +26,7 @@ const { values: opt } = parseArgs({
     'no-build': { type: 'boolean', default: false }, // reuse build/ and bench/hello/build/
     'no-micro': { type: 'boolean', default: false }, // skip the native microbenchmarks
     'cpu-samples': { type: 'string', default: '2000' }, // sequential requests for CPU per request
-    // Comma-separated scenario keys (hello, static, token, failures, peer, js_hello): a paired
+    // Comma-separated scenario keys (hello, static, token, failures, peer, js_hello, js_services): a paired
     // run of only those, printed as a short table; no sequential CPU samples, no results file.
     only: { type: 'string' },
   },
@@ -152,7 +152,28 @@ const worker = (name, dir, extra = {}) => ({
   ...extra,
 });
 
-const JS_PROBE = 'export default { fetch() { return new Response(\'hello\'); } };';
+// `/services`: what the failure mix asks of the local services and nothing else, alternately as
+// the failure path does for an unknown id (one KV miss, three source-prefix gates) and for a
+// wrong secret of a client whose secrets were generated (three source-prefix gates and the
+// client gate). Locally these services run inside workerd (KV in SQLite, the Rate Limiting
+// binding in JS), so their CPU is counted in workerd's; on Cloudflare it is not the Worker's.
+const JS_PROBE = `export default {
+  async fetch(req, env) {
+    if (new URL(req.url).pathname !== '/services') return new Response('hello');
+    const key = req.headers.get('x-key'), unknown = +key % 2 === 1;
+    if (unknown) await env.CLIENTS.get('client:default:unknown-' + key);
+    for (const gate of [env.FAILURE_GATE, env.FAILURE_GATE_NETWORK, env.FAILURE_GATE_SITE]) await gate.limit({ key });
+    if (!unknown) await env.CLIENT_FAILURE_GATE.limit({ key });
+    return new Response('', { status: 401 });
+  },
+};`;
+/** The first gates as in wrangler.toml. */
+const GATES = {
+  FAILURE_GATE: { simple: { limit: 9, period: 60 } },
+  FAILURE_GATE_NETWORK: { simple: { limit: 39, period: 60 } },
+  FAILURE_GATE_SITE: { simple: { limit: 99, period: 60 } },
+  CLIENT_FAILURE_GATE: { simple: { limit: 19, period: 60 } },
+};
 
 function options(secrets, logs) {
   return {
@@ -161,19 +182,14 @@ function options(secrets, logs) {
       // A diagnostic, not the product: a JavaScript Worker that answers at once (the floor of
       // the runtime itself, without wasm).
       { name: 'js-probe', modules: true, script: JS_PROBE, compatibilityDate: '2026-04-01',
-        unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }] },
+        kvNamespaces: ['CLIENTS'], ratelimits: GATES, unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }] },
       worker('edge-token', join(ROOT, 'build'), {
         kvNamespaces: ['CLIENTS'],
         durableObjects: {
           CLIENT_GUARD: { className: 'ClientGuard', useSQLite: true },
           SOURCE_GUARD: { className: 'SourceGuard', useSQLite: true },
         },
-        ratelimits: { // as in wrangler.toml
-          FAILURE_GATE: { simple: { limit: 9, period: 60 } },
-          FAILURE_GATE_NETWORK: { simple: { limit: 39, period: 60 } },
-          FAILURE_GATE_SITE: { simple: { limit: 99, period: 60 } },
-          CLIENT_FAILURE_GATE: { simple: { limit: 19, period: 60 } },
-        },
+        ratelimits: GATES,
         bindings: { ISSUER: 'https://issuer.bench.test', TENANTS: { default: { token_paths: [TOKEN_PATH] } }, ...secrets },
       }),
     ],
@@ -338,6 +354,7 @@ async function measure(logs) {
     const failing = (auth) => ({ method: 'POST', path: TOKEN_PATH, body: BODY, headers: FORM,
       setupRequest: (req) => { req.headers['CF-Connecting-IP'] = nextIp(); req.headers.Authorization = auth(); return req; } });
     const wrongSecret = basicAuth(id, randomToken());
+    let probeKey = 0;
     const pid = workerdPid();
     const scenarios = [
       { key: 'hello', name: 'hello-world Rust Worker', url: hello, expect: 200, requests: [{ method: 'GET', path: '/' }] },
@@ -350,6 +367,8 @@ async function measure(logs) {
       { key: 'peer', name: 'peer: node-oidc-provider, valid client', server: 'node', url: peer.url, pid: peer.pid, expect: 200,
         requests: [{ method: 'POST', path: '/token', body: peerInit.body, headers: peerInit.headers }] },
       { key: 'js_hello', name: 'diagnostic: JS Worker, hello', url: probe, expect: 200, requests: [{ method: 'GET', path: '/' }] },
+      { key: 'js_services', name: 'diagnostic: JS Worker, the failure mix\'s KV and gate calls', url: probe, expect: 401, requests: [{
+        method: 'GET', path: '/services', setupRequest: (req) => { req.headers['x-key'] = String(++probeKey); return req; } }] },
     ];
     const results = [];
     const only = opt.only?.split(',');
@@ -380,6 +399,9 @@ function machine() {
   };
 }
 
+/** workerd's CPU per request under load in scenario `key`. */
+const cpuOf = (out, key) => out.scenarios.find((r) => r.key === key).server_cpu_us_per_req;
+
 function report(out) {
   const pad = (s, n) => String(s).padEnd(n), num = (s, n) => String(s).padStart(n);
   const rows = out.scenarios.map((r) => [r.name, r.rps, r.p50_ms.toFixed(2), r.p99_ms.toFixed(2),
@@ -401,6 +423,8 @@ function report(out) {
   console.log(`workerd CPU per token request under load, split (µs): Rust Worker floor ${c.rust_worker_floor}, router + static document ${c.router_and_static_document},`);
   console.log(`  the token path itself ${c.token_path} (parse, HMAC, lease bookkeeping, Ed25519 signing, JSON, log line; the client record`);
   console.log('  comes from KV once per 10 s per isolate, so KV is not a per-request cost here)');
+  console.log(`failure mix: ${cpuOf(out, 'failures')} µs per request, of which the local KV and Rate Limiting services ${c.failure_local_services}`
+    + ` (a JS Worker making the same calls, minus JS hello): the Worker's own ${c.failure_mix_without_local_services} µs against a token's ${cpuOf(out, 'token')} µs`);
   const t = out.cpu_per_request;
   console.log(`workerd CPU per request, one at a time (${t.token.samples} each): token p50 ${t.token.p50_us} µs, p99 ${t.token.p99_us} µs;`
     + ` hello-world p50 ${t.hello.p50_us} µs, p99 ${t.hello.p99_us} µs (Free plan budget: 10 000 µs; target p99 < 1 000 µs)`);
@@ -424,7 +448,7 @@ const esc = (t) => String(t).replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 function chart(out) {
   const rows = out.scenarios, W = 860, left = 300, barW = 420, rowH = 34, top = 64;
   const max = Math.max(...rows.map((r) => r.rps));
-  const colour = { hello: '#9aa5b1', static: '#9aa5b1', token: '#f38020', failures: '#f6b26b', peer: '#5b8def', js_hello: '#c7ced6' };
+  const colour = { hello: '#9aa5b1', static: '#9aa5b1', token: '#f38020', failures: '#f6b26b', peer: '#5b8def', js_hello: '#c7ced6', js_services: '#c7ced6' };
   const H = top + rows.length * rowH + 70;
   const bars = rows.map((r, i) => {
     const y = top + i * rowH, w = Math.max(1, Math.round(r.rps / max * barW));
@@ -483,6 +507,12 @@ async function main() {
       rust_worker_floor: by.hello.workerd_cpu_us_per_req,
       router_and_static_document: by.static.workerd_cpu_us_per_req - by.hello.workerd_cpu_us_per_req,
       token_path: by.token.workerd_cpu_us_per_req - by.static.workerd_cpu_us_per_req,
+      // What the failure mix's local services (KV misses, Rate Limiting calls) cost inside
+      // workerd, measured by a JS Worker that makes only those calls, and the failure mix
+      // without them: the Worker's own CPU per failure, beside a token's.
+      failure_local_services: by.js_services.workerd_cpu_us_per_req - by.js_hello.workerd_cpu_us_per_req,
+      failure_mix_without_local_services: by.failures.workerd_cpu_us_per_req
+        - (by.js_services.workerd_cpu_us_per_req - by.js_hello.workerd_cpu_us_per_req),
     },
     cpu_per_request: { ...measured.cpu, budget_us: 10_000, target_p99_us: 1_000 },
     micro: micro ?? null,
