@@ -18,7 +18,7 @@
 import { createHmac } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { after, before, test } from 'node:test';
-import { TestWorker, assert, jose, kvKey, testLogHygiene, useWorker, within, workerFromConfig } from './harness.mjs';
+import { TestWorker, assert, jose, kvKey, oneGateWindow, testLogHygiene, useWorker, within, workerFromConfig } from './harness.mjs';
 
 const TENANTS = {
   default: { token_paths: ['/oauth2/token'] },
@@ -243,6 +243,7 @@ test("each secret's last use is shown, and disable and retire answer with the ne
 test('ten wrong admin tokens from one address get it 429 even with the right token, other addresses go on, and each 401 is logged with its source', async () => {
   const ip = '203.0.113.7';
   const wrong = `${'w'.repeat(40)}-not-the-token`;
+  await oneGateWindow();
   for (let i = 0; i < 10; i++) assert.equal((await admin('/clients', { token: wrong, ip })).status, 401, `wrong token ${i + 1}`);
   // The tenth failure reaches the address's shard in the background; the isolate then knows.
   await within(3000, 'the address is blocked', async () => (await admin('/clients', { ip })).status === 429);

@@ -5,7 +5,7 @@
 import { createServer } from 'node:http';
 import { describe, test } from 'node:test';
 import { randomUUID } from 'node:crypto';
-import { assert, assertError, assertIssued, basic, jose, testLogHygiene, useWorker } from './harness.mjs';
+import { assert, assertError, assertIssued, basic, jose, oneGateWindow, testLogHygiene, useWorker } from './harness.mjs';
 
 const TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 const GRANT = { grant_type: 'client_credentials' };
@@ -222,6 +222,7 @@ test('an assertion with Basic or a client_secret is invalid_request; a wrong ass
 test('failed assertions count toward the failure throttling of the address', async () => {
   const c = await keyClient(w);
   const ip = '100.72.1.1';
+  await oneGateWindow();
   for (let i = 0; i < 10; i++) {
     assertError(await present(w, await assertion(w, c, { header: { kid: 'nope' } }), {}, { ip }), 401, 'invalid_client');
   }

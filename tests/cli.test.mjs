@@ -29,7 +29,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { CLI_BIN, assert, jose, runCli, testLogHygiene, useWorker, within } from './harness.mjs';
+import { CLI_BIN, assert, jose, oneGateWindow, runCli, testLogHygiene, useWorker, within } from './harness.mjs';
 
 const w = useWorker({ adminToken: true });
 const dir = mkdtempSync(join(tmpdir(), 'edge-token-cli-'));
@@ -249,6 +249,7 @@ test('blocks list shows an address blocked after ten failures; blocks clear forg
   const { client, client_secret: secret } = createClient();
   const id = client.client_id;
   const ip = '198.51.100.23';
+  await oneGateWindow();
   for (let i = 0; i < 10; i++) assert.equal((await w.token({ auth: [id, 'wrong-secret-value'], ip })).status, 401);
   await within(3000, 'the address is blocked', async () => (await w.token({ auth: [id, secret], ip })).status === 429);
   const listed = ok(cli(['blocks', 'list'])).blocks.find((b) => b.source === ip);

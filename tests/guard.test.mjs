@@ -16,7 +16,7 @@
 //       → "requests without a usable CF-Connecting-IP share one bucket instead of escaping throttling"
 //   contract: no secret/token in logs, one line per token request → "the logs hold no secret, ..." (testLogHygiene)
 import { test } from 'node:test';
-import { assert, assertError, assertIssued, assertNoStore, testLogHygiene, useWorker } from './harness.mjs';
+import { assert, assertError, assertIssued, assertNoStore, oneGateWindow, testLogHygiene, useWorker } from './harness.mjs';
 import { hashSecret, randomToken } from '../scripts/devstate.mjs';
 
 const w = useWorker();
@@ -115,6 +115,7 @@ test('failures from five addresses do not lock out a client with a generated sec
 test('failures spread over one IPv4 /24 block all of it, and another /24 is not blocked', async () => {
   const c = await w.seedClient();
   // Eight addresses, five failures each (below an address's threshold of 10): 40 for the /24.
+  await oneGateWindow();
   for (let a = 1; a <= 8; a++) {
     for (let i = 0; i < 5; i++) {
       assertError(await w.token({ auth: [`no-such-client-${a}`, WRONG], ip: `100.70.1.${a}` }), 401, 'invalid_client');
@@ -128,6 +129,7 @@ test('failures spread over one IPv4 /24 block all of it, and another /24 is not 
 test('failures spread over the /64s of one IPv6 /56 block all of it, and another /56 is not blocked', async () => {
   const c = await w.seedClient();
   // Eight /64s, five failures each: 40 for the /56.
+  await oneGateWindow();
   for (let a = 0; a < 8; a++) {
     for (let i = 0; i < 5; i++) {
       assertError(await w.token({ auth: [`no-such-client-${a}`, WRONG], ip: `2001:db8:a:10${a}::1` }), 401, 'invalid_client');

@@ -499,3 +499,14 @@ export async function assertIssued(w, res, client, { scope, echo, audience }) {
   else assert.equal('scope' in body, false, 'scope not echoed when granted as requested');
   return { token: body.access_token, ...(await w.verifyToken(body.access_token, client, { scope, ...(audience ? { audience } : {}) })) };
 }
+
+/**
+ * Waits, if need be, until at least `ms` remain of the current minute. The first gates (the
+ * Rate Limiting bindings; Miniflare's as Cloudflare's) count in fixed windows aligned to the
+ * minute, so a test that needs its failures counted within one window starts where they fit;
+ * otherwise a run straddling a window's end would see the count start again.
+ */
+export async function oneGateWindow(ms = 10_000) {
+  const left = 60_000 - (Date.now() % 60_000);
+  if (left < ms) await new Promise((resolve) => setTimeout(resolve, left + 50));
+}

@@ -14,7 +14,7 @@
 //                                                   → "a secret revoked in its object is refused within a second while the other works"
 //   contract: no secret/token in logs, one line per token request → "the logs hold no secret, ..." (testLogHygiene)
 import { test } from 'node:test';
-import { assert, assertError, assertIssued, assertNoStore, testLogHygiene, useWorker } from './harness.mjs';
+import { assert, assertError, assertIssued, assertNoStore, oneGateWindow, testLogHygiene, useWorker } from './harness.mjs';
 
 const w = useWorker();
 const WRONG = 'wrong-secret-value';
@@ -31,6 +31,7 @@ function assertLimited(res, maxRetry) {
 test('ten failed authentications from one address block it, even for the right secret', async () => {
   const c = await w.seedClient();
   const ip = '203.0.113.7';
+  await oneGateWindow();
   for (let i = 0; i < 10; i++) assertError(await w.token({ auth: [c.id, WRONG], ip }), 401, 'invalid_client');
   assertLimited(await w.token({ auth: [c.id, c.secret], ip }), 30);
   assertLimited(await w.token({ auth: ['no-such-client', WRONG], ip }), 30);
@@ -39,6 +40,7 @@ test('ten failed authentications from one address block it, even for the right s
 
 test('failures from one IPv6 /64 count together, and another /64 is not blocked', async () => {
   const c = await w.seedClient();
+  await oneGateWindow();
   for (let i = 1; i <= 10; i++) assertError(await w.token({ auth: [c.id, WRONG], ip: `2001:db8:1:2::${i.toString(16)}` }), 401, 'invalid_client');
   assertLimited(await w.token({ auth: [c.id, c.secret], ip: '2001:db8:1:2:ffff::1' }), 30);
   await assertIssued(w, await w.token({ auth: [c.id, c.secret], ip: '2001:db8:1:3::1' }), c, { scope: 'read', echo: true });
