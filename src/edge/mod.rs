@@ -130,7 +130,7 @@ async fn token_route(
 ) -> Result<Response> {
     let headers = wire::TokenHeaders::read(&req);
     let outcome = if req.method() == Method::Post {
-        token(req, env, ctx, issuer, &headers, started).await
+        token(req, env.clone(), ctx, issuer, &headers, started).await
     } else {
         Outcome {
             client_id: None,
@@ -150,7 +150,7 @@ async fn token_route(
         country: headers.country(),
         ..line.client(client.as_ref())
     };
-    wire::log(&line.json());
+    wire::record(&line, &env);
     match answer {
         Ok(token) => wire::issued(serde_json::to_string(&token)?),
         Err((_, wire)) => error_response(wire),

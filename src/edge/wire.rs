@@ -1,6 +1,7 @@
 //! The token route's crossings between wasm and the runtime, made few and cheap: the four
 //! request headers it reads come back in one call, and the success answer's headers are a
-//! `Headers` object built once per isolate.
+//! `Headers` object built once per isolate, and the log line and the usage data point go out in
+//! one call.
 //!
 //! Every call across the boundary costs the JS glue (string decoding, a call into wasm to
 //! allocate a returned string) and a workerd API callback; reading four headers one by one was
@@ -8,8 +9,10 @@
 
 use std::cell::OnceCell;
 
-use wasm_bindgen::prelude::wasm_bindgen;
-use worker::{worker_sys::web_sys, Headers, Request, Response, ResponseBody, Result};
+use wasm_bindgen::{prelude::wasm_bindgen, JsValue};
+use worker::{worker_sys::web_sys, Env, Headers, Request, Response, ResponseBody, Result};
+
+use super::LogLine;
 
 #[wasm_bindgen(inline_js = r#"
 export function tokenHeaders(r) {
@@ -107,7 +110,48 @@ pub fn issued(json: String) -> Result<Response> {
     Ok(Response::from_body(ResponseBody::Body(json.into_bytes()))?.with_headers(headers))
 }
 
-/// Writes one log line (`console.log`), without formatting it again.
-pub fn log(line: &str) {
-    web_sys::console::log_1(&line.into());
+#[wasm_bindgen(inline_js = r#"
+export function logAndCount(line, env, blobs, index, status, ms) {
+  console.log(line);
+  const usage = env.USAGE;
+  if (usage === undefined || typeof usage.writeDataPoint !== "function") return;
+  try {
+    usage.writeDataPoint({ blobs: blobs.split("\n"), doubles: [1, ms, status], indexes: index === "" ? [] : [index] });
+  } catch (_) {
+    // A refused point (a limit of the dataset) must not cost the request its answer.
+  }
+}
+"#)]
+extern "C" {
+    /// `console.log(line)`, then one data point into the `USAGE` Analytics Engine dataset
+    /// when the Worker has that binding: `blobs` joined by `"\n"`. `writeDataPoint` returns at
+    /// once (the runtime sends the point after the answer), so nothing is awaited.
+    #[wasm_bindgen(js_name = logAndCount)]
+    fn log_and_count(line: &str, env: &JsValue, blobs: &str, index: &str, status: u16, ms: f64);
+}
+
+/// Writes the request's one log line and its usage data point, in one call across the
+/// boundary: the dataset's schema is in docs/operating.md ("Usage data points").
+pub(super) fn record(line: &LogLine, env: &Env) {
+    let client = line.client_id.or(line.client_tag).unwrap_or("");
+    let kind = match (line.client_id, line.client_tag) {
+        (Some(_), _) => "id",
+        (None, Some(_)) => "tag",
+        (None, None) => "",
+    };
+    // No field holds a "\n": tenant names, logged ids and tags, codes and countries are
+    // checked tokens.
+    let blobs = [
+        line.tenant.unwrap_or(""),
+        client,
+        line.outcome,
+        line.reason.unwrap_or(""),
+        line.error.unwrap_or(""),
+        kind,
+        line.country.unwrap_or(""),
+    ]
+    .join("\n");
+    #[allow(clippy::cast_precision_loss)] // milliseconds of one request: far below 2^53
+    let ms = line.ms as f64;
+    log_and_count(&line.json(), env, &blobs, client, line.status, ms);
 }
