@@ -42,6 +42,9 @@ export function workerFromConfig(file) {
       ...(b.script_name ? { scriptName: b.script_name } : {}),
     }])),
     ratelimits: Object.fromEntries((config.ratelimits ?? []).map((r) => [r.name, { simple: r.simple }])),
+    // Analytics Engine datasets: miniflare's own stand-in drops every point, so the tests bind
+    // each to USAGE_RECORDER instead (TestWorker.options), whose points they can read.
+    datasets: (config.analytics_engine_datasets ?? []).map((d) => d.binding),
     vars: config.vars,
     config,
   };
@@ -90,6 +93,17 @@ const BROKEN_GUARD = `export class BrokenGuard {
 }
 export default { fetch() { return new Response('unused', { status: 404 }); } };`;
 
+// Stands in for the Analytics Engine datasets (wrangler.toml `analytics_engine_datasets`):
+// bound to the token Worker as a service with this entrypoint, it keeps every data point the
+// Worker writes (`writeDataPoint`, called as the real binding is, without awaiting), and its
+// fetch handler answers them all as JSON, for `usagePoints()`.
+const USAGE_RECORDER = `import { WorkerEntrypoint } from 'cloudflare:workers';
+const points = [];
+export class Dataset extends WorkerEntrypoint {
+  writeDataPoint(point) { points.push(point); }
+}
+export default { fetch() { return Response.json(points); } };`;
+
 /** `text` as JSON, or undefined when it is not JSON. */
 function parseJson(text) {
   try { return JSON.parse(text); } catch { return undefined; }
@@ -103,10 +117,12 @@ export class TestWorker {
    * CLIENT_GUARD) to a broken object; `admin` runs the admin Worker beside the token Worker
    * (default: when `adminToken` is given), `adminToken` sets its ADMIN_TOKEN secret (true: a
    * random one), which switches the admin API on. `gates: false` leaves out the first gates'
-   * Rate Limiting bindings, so that every failure goes to the source shards.
+   * Rate Limiting bindings, so that every failure goes to the source shards. `usage: false`
+   * leaves out the Analytics Engine dataset (a deployment without the binding).
    */
-  constructor({ tenants = WORKER.vars.TENANTS, tenant = Object.keys(tenants)[0], issuer = ISSUER, guardFault, brokenGuards = ['CLIENT_GUARD'], adminToken, admin = Boolean(adminToken), gates = true } = {}) {
+  constructor({ tenants = WORKER.vars.TENANTS, tenant = Object.keys(tenants)[0], issuer = ISSUER, guardFault, brokenGuards = ['CLIENT_GUARD'], adminToken, admin = Boolean(adminToken), gates = true, usage = true } = {}) {
     this.gates = gates;
+    this.usage = usage;
     this.tenants = tenants;
     this.tenant = tenant;
     this.tokenPath = tenants[tenant].token_paths[0];
@@ -128,7 +144,10 @@ export class TestWorker {
 
   /** Miniflare options; `bindings` are added to the token Worker's, `adminBindings` to the admin Worker's. */
   options(bindings = {}, adminBindings = {}) {
-    const { vars, config, ...worker } = WORKER;
+    const { vars, config, datasets, ...worker } = WORKER;
+    const recorder = this.usage && datasets.length > 0 && {
+      name: 'usage-recorder', modules: true, script: USAGE_RECORDER, compatibilityDate: WORKER.compatibilityDate,
+    };
     const broken = this.guardFault && {
       name: 'broken-guard', modules: true, script: BROKEN_GUARD,
       compatibilityDate: WORKER.compatibilityDate, bindings: { MODE: this.guardFault },
@@ -141,15 +160,17 @@ export class TestWorker {
       ISSUER: this.origin, TENANTS: this.tenants,
       SIGNING_KEYS: signingKeysJson(this.keys), CLIENT_SECRET_PEPPER: this.pepper,
     };
-    const { vars: adminVars, config: adminConfig, ...admin } = ADMIN;
+    const { vars: adminVars, config: adminConfig, datasets: adminDatasets, ...admin } = ADMIN;
     return {
       host: '127.0.0.1', // the entry socket (the token Worker), used by `curl()`; loopback only
       workers: [{
         ...worker,
         ...(this.gates ? {} : { ratelimits: {} }),
         durableObjects,
+        serviceBindings: Object.fromEntries(recorder
+          ? datasets.map((name) => [name, { name: recorder.name, entrypoint: 'Dataset' }]) : []),
         bindings: { ...vars, ...shared, ...bindings },
-      }, {
+      }, ...(recorder ? [recorder] : []), {
         name: 'probe', modules: true, script: PROBE, compatibilityDate: WORKER.compatibilityDate,
         serviceBindings: { TARGET: WORKER.name, ...(this.withAdmin ? { ADMIN: ADMIN.name } : {}) },
       }, ...(broken ? [broken] : []), ...(this.withAdmin ? [{
@@ -216,6 +237,21 @@ export class TestWorker {
     const text = stdout.slice(split + 4);
     const json = this.noteAnswer(new URL(argv.find((a) => a.startsWith(base))), text);
     return { status: Number(statusLine.split(' ')[1]), headers, text, json };
+  }
+
+  /**
+   * The Analytics Engine data points the token Worker has written so far, in order. Waits (at
+   * most 5 s) until there are `count`: the Worker does not wait for its writes.
+   */
+  async usagePoints(count = 0) {
+    const recorder = await this.mf.getWorker('usage-recorder');
+    let points = [];
+    for (let waited = 0; waited <= 5000; waited += 25) {
+      points = await (await recorder.fetch('http://usage/')).json();
+      if (points.length >= count) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    return points;
   }
 
   /** A tenant's issuer (`iss`): the origin, then its issuer_path. */
