@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The whole suite, from a fresh clone: installs what is missing (scripts/setup.sh), checks
 # format and lints, runs the native tests (core and CLI), builds both Workers (token and admin)
-# and the operator CLI, checks that each Worker's deploy configuration bundles
-# (`wrangler deploy --dry-run`, no account needed), and runs the black-box tests against them
-# under workerd (miniflare).
+# and the operator CLI, checks that each Worker's deploy configuration bundles in each
+# environment (`wrangler deploy --dry-run`, no account needed), and runs the black-box tests
+# against them under workerd (miniflare).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -21,10 +21,31 @@ step "core and CLI tests (native)"
 cargo test --workspace --locked
 # `wrangler deploy --dry-run` runs the file's [build] command (scripts/build.sh token|admin) and
 # bundles as a deployment would, without an account: a broken configuration fails here. The
-# token Worker first, as deployed: it owns the guard objects.
-step "build both Workers (wrangler deploy --dry-run of each) and the CLI"
+# token Worker first, as deployed: it owns the guard objects. Each file three times: the top
+# level (`--env=""`), which builds, then its environments (docs/operating.md) side by side,
+# whose builds find it up to date. (tests/environments.test.mjs checks that no environment
+# lacks a binding: a dry run does not.)
+step "build both Workers (wrangler deploy --dry-run of each file and environment) and the CLI"
+dry_run() { # config env: the top level in view (it builds), an environment's output kept aside
+  local out="build/dry-run/${1%.toml}${2:+-$2}"
+  if [ -z "$2" ]; then
+    npx --no-install wrangler deploy --dry-run --config "$1" --env="" --outdir "$out"
+  elif ! npx --no-install wrangler deploy --dry-run --config "$1" --env="$2" --outdir "$out" >"$out.log" 2>&1; then
+    cat "$out.log" >&2
+    echo "dry run of $1 --env $2: failed" >&2
+    return 1
+  fi
+}
+mkdir -p build/dry-run
 for config in wrangler.toml wrangler.admin.toml; do
-  npx --no-install wrangler deploy --dry-run --config "$config" --outdir "build/dry-run/${config%.toml}"
+  dry_run "$config" ""
+  pids=()
+  for env in staging production; do
+    dry_run "$config" "$env" &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid"; done
+  echo "dry runs of $config --env staging, --env production: ok" >&2
 done
 cargo build -p edge-token-admin --locked
 step "black-box tests under workerd"
