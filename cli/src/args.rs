@@ -35,6 +35,34 @@ pub enum Command {
     /// Source addresses blocked after failed authentications, through the admin API.
     #[command(subcommand)]
     Blocks(BlocksCommand),
+    /// Token requests per tenant, client, outcome and reason, from the deployed token
+    /// Worker's Analytics Engine dataset (the Cloudflare API; the API token is read from
+    /// CLOUDFLARE_API_TOKEN, with the permission Account Analytics Read).
+    Usage(UsageArgs),
+}
+
+/// The `usage` arguments.
+#[derive(Args)]
+pub struct UsageArgs {
+    /// How far back: minutes, hours or days, such as 30m, 24h, 7d (at most 90d).
+    #[arg(long, default_value = "24h")]
+    pub since: String,
+    /// Only this tenant.
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Only this client: its id, or the tag its log lines show in place of an id.
+    #[arg(long, allow_hyphen_values = true)]
+    pub client: Option<String>,
+    /// The Cloudflare account id of the deployment.
+    #[arg(long, env = "CLOUDFLARE_ACCOUNT_ID")]
+    pub account: Option<String>,
+    /// The dataset: wrangler.toml's `analytics_engine_datasets` of the environment
+    /// (edge_token_usage, edge_token_usage_staging, edge_token_usage_production).
+    #[arg(long, default_value = "edge_token_usage")]
+    pub dataset: String,
+    /// The Cloudflare API's origin (https; no user name, path or query).
+    #[arg(long, default_value = "https://api.cloudflare.com")]
+    pub api_url: String,
 }
 
 /// The `blocks` commands.

@@ -109,6 +109,20 @@ impl Endpoint {
         headers: &[(&str, &str)],
         json: Option<String>,
     ) -> Result<Answer, Failure> {
+        let body = json.map(|json| ("application/json", json));
+        self.send_body(method, path, headers, body)
+    }
+
+    /// Sends `method` to `path` with these headers and a body of the given `Content-Type`
+    /// (the Analytics Engine SQL API takes its query as plain text); the answer whatever its
+    /// status.
+    pub fn send_body(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<(&str, String)>,
+    ) -> Result<Answer, Failure> {
         let mut request = http::Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.origin));
@@ -116,10 +130,10 @@ impl Endpoint {
             request = request.header(*name, *value);
         }
         let bad = |e: http::Error| Failure::new(format!("cannot build the request: {e}"));
-        let sent = match json {
-            Some(body) => self.agent().run(
+        let sent = match body {
+            Some((content_type, body)) => self.agent().run(
                 request
-                    .header("Content-Type", "application/json")
+                    .header("Content-Type", content_type)
                     .body(body)
                     .map_err(bad)?,
             ),

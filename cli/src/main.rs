@@ -7,7 +7,9 @@
 //!   `wrangler secret put`;
 //! - `token verify` ([`token`]): decode and check a token against a running endpoint's JWKS;
 //! - `blocks …` ([`blocks`]): list and clear source addresses blocked after failed
-//!   authentications, through the admin API.
+//!   authentications, through the admin API;
+//! - `usage` ([`usage`]): token requests per client from the deployed Worker's Analytics
+//!   Engine dataset, through the Cloudflare API.
 //!
 //! The command line is in [`args`]; every request goes to an [`endpoint`] the CLI can trust
 //! with the admin token. Human output by default, `--json` for scripts ([`output`]); a
@@ -28,6 +30,7 @@ mod keys;
 mod output;
 mod text;
 mod token;
+mod usage;
 
 use std::process::ExitCode;
 
@@ -88,6 +91,7 @@ fn main() -> ExitCode {
         Command::Keys(command) => keys::run(command, json, now),
         Command::Blocks(command) => blocks::run(command, json),
         Command::Token(TokenCommand::Verify(args)) => token::verify(args, json, now),
+        Command::Usage(args) => usage::run(&args, json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -11,7 +11,8 @@ use serde_json::{json, Value};
 
 use crate::text::{percent_encode, time, time_or};
 
-fn print_json(value: &impl Serialize) {
+/// Prints `value` as indented JSON on standard output.
+pub fn print_json(value: &impl Serialize) {
     println!(
         "{}",
         serde_json::to_string_pretty(value).unwrap_or_default()
@@ -19,7 +20,7 @@ fn print_json(value: &impl Serialize) {
 }
 
 /// Rows as lines of columns padded to the widest cell (the last column is not padded).
-fn table(rows: &[Vec<String>]) -> Vec<String> {
+pub fn table(rows: &[Vec<String>]) -> Vec<String> {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| {
