@@ -60,6 +60,9 @@ impl Query {
             if !printable || looks_like_secret(client) {
                 return Err(Failure::usage("--client must be a client id as its log lines show it (client_id, or client_tag): never a secret"));
             }
+            if client.contains(['\'', '\\']) {
+                return Err(Failure::usage("--client cannot name an id with ' or \\ (the query does not depend on the SQL API's escaping): leave --client out and find the id in the list"));
+            }
         }
         Ok(Self {
             dataset: args.dataset.clone(),
@@ -116,9 +119,9 @@ fn since(text: &str) -> Result<(u32, &'static str), Failure> {
     Ok((amount, unit))
 }
 
-/// `text` as an SQL string literal: quoted, with `\` and `'` escaped by a backslash.
+/// `text` as an SQL string literal: quoted as it is ([`Query::new`] lets no `'` or `\` in).
 fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
+    format!("'{text}'")
 }
 
 /// The path of the account's SQL API.
@@ -325,12 +328,16 @@ mod tests {
     }
 
     #[test]
-    fn tenant_and_client_filters_are_quoted_literals() {
-        let sql = Query::new(&args("7d", Some("acme"), Some(r"it's\x")))
+    fn filters_are_quoted_literals_and_an_id_with_a_quote_or_backslash_is_refused() {
+        for quote in ["it's", r"a\b", r"x\' OR 1=1"] {
+            let failure = Query::new(&args("7d", None, Some(quote))).unwrap_err();
+            assert_eq!(failure.code, 2, "{quote}");
+        }
+        let sql = Query::new(&args("7d", Some("acme"), Some("svc-1 (ops)")))
             .unwrap()
             .sql();
         assert!(
-            sql.contains("INTERVAL '7' DAY AND blob1 = 'acme' AND blob2 = 'it\\'s\\\\x' GROUP BY"),
+            sql.contains("INTERVAL '7' DAY AND blob1 = 'acme' AND blob2 = 'svc-1 (ops)' GROUP BY"),
             "{sql}"
         );
     }
