@@ -6,10 +6,11 @@
 //   POST /client/v4/accounts/{account}/analytics_engine/sql, Bearer token, SQL text weighted
 //   by _sample_interval, filters                                  → "usage posts one SQL query ..."
 //   the token never printed; a refusal is one line, exit 1          → "a refused query is reported ..."
+//   --help; bad arguments exit 2 before any request                 → "usage has --help, and bad arguments exit 2 ..."
 import { execFile } from 'node:child_process';
 import { createServer } from 'node:http';
 import { after, before, test } from 'node:test';
-import { CLI_BIN, assert } from './harness.mjs';
+import { CLI_BIN, assert, runCli } from './harness.mjs';
 
 const ACCOUNT = '0123456789abcdef0123456789abcdef';
 const TOKEN = 'cf-api-token-for-the-usage-test';
@@ -74,4 +75,22 @@ test('a refused query is reported in one line with its status, and exits 1', asy
   assert.equal(r.stdout, '');
   assert.match(r.stderr, /^edge-token-admin: the Analytics Engine SQL API answered 403: .*Account Analytics Read.* Authentication error\n$/);
   assert.ok(!r.stderr.includes(TOKEN), 'the API token is never printed');
+});
+
+test('usage has --help, and bad arguments exit 2 without sending anything', async () => {
+  const help = runCli(['usage', '--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /Usage: edge-token-admin usage/);
+  for (const option of ['--since', '--tenant', '--client', '--account', '--dataset', 'CLOUDFLARE_API_TOKEN']) {
+    assert.ok(help.stdout.includes(option), `--help names ${option}`);
+  }
+  const before = received.length;
+  for (const args of [['--since', '1y'], ['--tenant', 'Not_A_Tenant'], ['--client', "x' OR 1=1"], ['--account', '42']]) {
+    const r = await usage(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+  }
+  const noToken = runCli(['usage', '--account', ACCOUNT]);
+  assert.equal(noToken.code, 2);
+  assert.match(noToken.stderr, /CLOUDFLARE_API_TOKEN/);
+  assert.equal(received.length, before, 'no request sent');
 });
