@@ -190,6 +190,9 @@ function options(secrets, logs) {
           SOURCE_GUARD: { className: 'SourceGuard', useSQLite: true },
         },
         ratelimits: GATES,
+        // As in wrangler.toml: each token request writes its usage data point (miniflare's
+        // local dataset drops it; at the edge the runtime sends it after the answer).
+        analyticsEngineDatasets: { USAGE: { dataset: 'edge_token_usage' } },
         bindings: { ISSUER: 'https://issuer.bench.test', TENANTS: { default: { token_paths: [TOKEN_PATH] } }, ...secrets },
       }),
     ],
