@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::keys::Alg;
 
@@ -138,6 +138,8 @@ pub enum ClientCommand {
     },
     /// Show a client: settings, creation time, secrets (by id) and when each was last used.
     Show(ClientRef),
+    /// Show a client's quota and the tokens counted against it this hour and this day.
+    Usage(ClientRef),
     /// List the tenant's clients with their scopes, audience and last use.
     List {
         /// Where the admin API is.
@@ -155,6 +157,9 @@ pub enum ClientCommand {
         /// Go back to the default rate limit (600 per minute, burst 50).
         #[arg(long, conflicts_with_all = ["per_minute", "burst"])]
         default_rate_limit: bool,
+        /// Remove the client's quota.
+        #[arg(long, conflicts_with_all = ["quota_hour", "quota_day", "quota_mode"])]
+        no_quota: bool,
         /// Tokens whose request names no audience get every audience again (no default).
         #[arg(long, conflicts_with = "default_audience")]
         all_audiences: bool,
@@ -249,6 +254,16 @@ pub struct Fields {
     /// Issuance limit: tokens at once (with --per-minute).
     #[arg(long, requires = "per_minute")]
     pub burst: Option<u64>,
+    /// Quota: tokens per clock hour (UTC). A quota given on update replaces the old one.
+    #[arg(long)]
+    pub quota_hour: Option<u64>,
+    /// Quota: tokens per UTC day.
+    #[arg(long)]
+    pub quota_day: Option<u64>,
+    /// Quota mode: enforce (over quota: 429, the default) or monitor (counted and logged
+    /// only). Needs --quota-hour or --quota-day.
+    #[arg(long, value_enum)]
+    pub quota_mode: Option<QuotaModeArg>,
     /// Grant types, space-separated (default "client_credentials").
     #[arg(long)]
     pub grant_types: Option<String>,
@@ -256,6 +271,15 @@ pub struct Fields {
     /// sent: a private key file (`keys generate --out FILE`) may be given as it is.
     #[arg(long)]
     pub jwks: Option<PathBuf>,
+}
+
+/// `--quota-mode`.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum QuotaModeArg {
+    /// Over quota: 429.
+    Enforce,
+    /// Counted and logged, never refused.
+    Monitor,
 }
 
 /// The JWK Set to work on.

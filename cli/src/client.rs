@@ -7,12 +7,13 @@ use edge_token::core::{
     admin::{
         ClientInfo, ClientUpdate, Deleted, ListEntry, ListPage, NewClient, NewSecret, Rotation,
     },
+    guard::{Quota, QuotaMode},
     limit::Limit,
 };
 
 use crate::{
     api::Api,
-    args::{ClientCommand, ClientRef, Fields, Target},
+    args::{ClientCommand, ClientRef, Fields, QuotaModeArg, Target},
     failure::{Failure, Outcome},
     output,
     text::percent_encode,
@@ -28,16 +29,19 @@ pub fn run(command: ClientCommand, json: bool, now: u64) -> Outcome {
             fields,
         } => create(&target, id, signing_alg, fields, json),
         ClientCommand::Show(client) => show(&client, json),
+        ClientCommand::Usage(client) => usage(&client, json),
         ClientCommand::List { target } => list(&target, json),
         ClientCommand::Update {
             client,
             fields,
             default_rate_limit,
+            no_quota,
             all_audiences,
             clear_claims,
         } => {
             let resets = Resets {
                 rate_limit: default_rate_limit,
+                quota: no_quota,
                 audiences: all_audiences,
                 claims: clear_claims,
             };
@@ -86,6 +90,13 @@ fn show(client: &ClientRef, json: bool) -> Outcome {
     let api = Api::new(&client.target)?;
     let info: ClientInfo = api.call("GET", &api.client_path(&client.client_id, ""))?;
     output::client(&info, json);
+    Ok(())
+}
+
+fn usage(client: &ClientRef, json: bool) -> Outcome {
+    let api = Api::new(&client.target)?;
+    let info: ClientInfo = api.call("GET", &api.client_path(&client.client_id, ""))?;
+    output::usage(&info, json);
     Ok(())
 }
 
@@ -187,6 +198,7 @@ fn update_of(fields: Fields) -> Result<ClientUpdate, Failure> {
         .as_deref()
         .map(crate::assertion::public_jwks)
         .transpose()?;
+    let quota = quota_of(&fields)?;
     Ok(ClientUpdate {
         scopes: fields.scopes.as_deref().map(split),
         default_scopes: fields.default_scopes.as_deref().map(split),
@@ -196,6 +208,7 @@ fn update_of(fields: Fields) -> Result<ClientUpdate, Failure> {
             .per_minute
             .zip(fields.burst)
             .map(|(per_minute, burst)| Some(Limit { per_minute, burst })),
+        quota: quota.map(Some),
         grant_types: fields.grant_types.as_deref().map(split),
         jwks,
         default_audience: (!fields.default_audience.is_empty())
@@ -204,11 +217,34 @@ fn update_of(fields: Fields) -> Result<ClientUpdate, Failure> {
     })
 }
 
+/// The quota that `--quota-hour`, `--quota-day` and `--quota-mode` set, if any.
+fn quota_of(fields: &Fields) -> Result<Option<Quota>, Failure> {
+    if fields.quota_hour.is_none() && fields.quota_day.is_none() {
+        return match fields.quota_mode {
+            Some(_) => Err(Failure::usage(
+                "--quota-mode needs --quota-hour or --quota-day (a quota is set as a whole)",
+            )),
+            None => Ok(None),
+        };
+    }
+    let mode = match fields.quota_mode {
+        Some(QuotaModeArg::Monitor) => QuotaMode::Monitor,
+        Some(QuotaModeArg::Enforce) | None => QuotaMode::Enforce,
+    };
+    Ok(Some(Quota {
+        per_hour: fields.quota_hour,
+        per_day: fields.quota_day,
+        mode,
+    }))
+}
+
 /// The settings an update returns to their defaults.
 #[derive(Default)]
 struct Resets {
     /// The tenant's rate limit.
     rate_limit: bool,
+    /// No quota.
+    quota: bool,
     /// Every audience when a request names none.
     audiences: bool,
     /// No custom claims.
@@ -220,6 +256,9 @@ fn update_request(fields: Fields, resets: Resets) -> Result<ClientUpdate, Failur
     let mut change = update_of(fields)?;
     if resets.rate_limit {
         change.rate_limit = Some(None);
+    }
+    if resets.quota {
+        change.quota = Some(None);
     }
     if resets.audiences {
         change.default_audience = Some(None);
@@ -251,6 +290,7 @@ fn new_client(client_id: Option<String>, fields: Fields) -> Result<NewClient, Fa
         audience,
         token_ttl: update.token_ttl,
         rate_limit: update.rate_limit.flatten(),
+        quota: update.quota.flatten(),
         grant_types: update.grant_types,
         jwks: update.jwks,
         default_audience: update.default_audience.flatten(),

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use edge_token::core::{
     admin::{BlockList, Cleared, ClientInfo, Deleted, ListEntry, NewSecret, SecretInfo},
-    guard::VIEW_TTL_MS,
+    guard::{QuotaMode, VIEW_TTL_MS},
 };
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -53,6 +53,55 @@ fn last_use(secret: &SecretInfo) -> String {
         secret.last_used_at,
         &format!("not seen yet (recorded within {within} s while in use)"),
     )
+}
+
+/// A quota as shown: its figures and mode.
+fn quota_text(info: &ClientInfo) -> String {
+    let Some(quota) = info.quota else {
+        return "none".to_owned();
+    };
+    let figures: Vec<String> = [(quota.per_hour, "hour"), (quota.per_day, "day")]
+        .iter()
+        .filter_map(|(n, per)| n.map(|n| format!("{n} per {per}")))
+        .collect();
+    let mode = match quota.mode {
+        QuotaMode::Enforce => "enforced",
+        QuotaMode::Monitor => "monitor only",
+    };
+    format!("{} ({mode})", figures.join(", "))
+}
+
+/// `client usage`: a client's quota and the tokens counted against it.
+pub fn usage(info: &ClientInfo, json: bool) {
+    if json {
+        let usage = json!({
+            "client_id": info.client_id, "tenant": info.tenant, "quota": info.quota,
+            "quota_usage": info.quota_usage, "usage_unavailable": info.usage_unavailable,
+        });
+        return print_json(&usage);
+    }
+    println!("client        {} (tenant {})", info.client_id, info.tenant);
+    println!("quota         {}", quota_text(info));
+    match (info.quota, info.quota_usage) {
+        (None, _) => println!("usage         not counted (the client has no quota)"),
+        (Some(_), None) => println!("usage         unavailable (the guard object did not answer)"),
+        (Some(quota), Some(usage)) => {
+            let of = |n: Option<u64>| n.map_or(String::new(), |n| format!(" of {n}"));
+            let ends = |ms: u64| time(ms / 1_000);
+            println!(
+                "this hour     {}{} (counts again from {})",
+                usage.hour,
+                of(quota.per_hour),
+                ends(usage.hour_ends)
+            );
+            println!(
+                "this day      {}{} (counts again from {})",
+                usage.day,
+                of(quota.per_day),
+                ends(usage.day_ends)
+            );
+        }
+    }
 }
 
 /// A client's settings and secrets.
@@ -123,6 +172,7 @@ pub fn client(info: &ClientInfo, json: bool) {
             ""
         }
     );
+    println!("quota         {}", quota_text(info));
     println!("secrets");
     let rows: Vec<Vec<String>> = info
         .secrets

@@ -5,6 +5,7 @@ use std::{cell::RefCell, collections::HashMap, rc::Rc};
 
 use super::{
     error::Error,
+    guard::Quota,
     jwk::ClientKeys,
     limit::Limit,
     record::Record,
@@ -113,6 +114,8 @@ pub struct Client {
     /// The version of the record it was read from (0: written before versions existed),
     /// checked against the floor its guard object keeps ([`crate::core::guard::ClientView`]).
     pub version: u64,
+    /// Its quota of tokens per hour and per day, if its record sets one (docs/limits.md).
+    pub quota: Option<Quota>,
 }
 
 impl Client {

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use super::{
     audience::ResourceServer,
     claims,
+    guard::quota::{Quota, MAX_QUOTA},
     limit::{Limit, DEFAULT_LIMIT, MAX_RATE},
     scope::{OmittedScope, ScopePolicy, ScopeRules, ScopeToken, Scopes},
 };
@@ -77,6 +78,8 @@ pub struct Tenant {
     pub signing_keys: String,
     /// The issuance limit of its clients whose record sets none.
     pub rate_limit: Limit,
+    /// Its quota of tokens per hour and per day, all clients together (docs/limits.md).
+    pub quota: Option<Quota>,
     /// The status of `invalid_client` when the client did not use HTTP Basic: 401 (default)
     /// or 400 (RFC 6749 §5.2 allows both; with Basic it is always 401).
     pub invalid_client_status: u16,
@@ -113,6 +116,8 @@ struct RawTenant {
     signing_keys: Option<String>,
     #[serde(default)]
     rate_limit: Option<Limit>,
+    #[serde(default)]
+    quota: Option<Quota>,
     #[serde(default)]
     invalid_client_status: Option<u16>,
     #[serde(default)]
@@ -362,6 +367,12 @@ impl Tenants {
                 &format!("needs per_minute and burst from 1 to {MAX_RATE}"),
             ));
         }
+        if !raw.quota.is_none_or(Quota::is_valid) {
+            return Err(at(
+                "quota",
+                &format!("needs per_hour or per_day, each from 1 to {MAX_QUOTA}"),
+            ));
+        }
         let invalid_client_status = raw.invalid_client_status.unwrap_or(401);
         if !matches!(invalid_client_status, 400 | 401) {
             return Err(at("invalid_client_status", "must be 400 or 401"));
@@ -400,6 +411,7 @@ impl Tenants {
             },
             signing_keys,
             rate_limit,
+            quota: raw.quota,
             invalid_client_status,
             always_return_scope: raw.always_return_scope,
             resource_servers: servers,

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use super::assertion::Check;
+use super::{assertion::Check, guard::QuotaWindow};
 
 /// A precise reason for not issuing a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +72,16 @@ pub enum Error {
         burst: u64,
         /// Seconds an empty bucket takes to refill: the window of `RateLimit-Policy`.
         window: u64,
+    },
+    /// An enforced quota (the client's or its tenant's) is exhausted until its window's end
+    /// (docs/limits.md, "Quotas").
+    OverQuota {
+        /// Seconds until the window ends.
+        retry_after: u64,
+        /// The exhausted figure: the quota of `RateLimit-Policy`.
+        quota: u64,
+        /// Which window: its name and length in `RateLimit-Policy`.
+        window: QuotaWindow,
     },
     /// The source is blocked, or the client is under guard, after failed authentications.
     Throttled {
@@ -247,6 +257,26 @@ impl Error {
                     header("RateLimit", format!("\"client\";r=0;t={retry_after}")),
                 ],
             ),
+            // The same headers as the bucket's, naming the exhausted window as the policy.
+            Self::OverQuota {
+                retry_after,
+                quota,
+                window,
+            } => (
+                429,
+                C::TemporarilyUnavailable,
+                vec![
+                    header("Retry-After", retry_after),
+                    header(
+                        "RateLimit-Policy",
+                        format!("\"{}\";q={quota};w={}", window.name(), window.seconds()),
+                    ),
+                    header(
+                        "RateLimit",
+                        format!("\"{}\";r=0;t={retry_after}", window.name()),
+                    ),
+                ],
+            ),
             Self::Throttled { retry_after } => (
                 429,
                 C::TemporarilyUnavailable,
@@ -306,6 +336,7 @@ impl Error {
             Self::MalformedTarget => "malformed_target",
             Self::TargetNotAllowed => "target_not_allowed",
             Self::RateLimited { .. } => "rate_limited",
+            Self::OverQuota { .. } => "over_quota",
             Self::Throttled { .. } => "throttled",
             Self::StoreUnavailable => "store_unavailable",
             Self::GuardUnavailable => "guard_unavailable",
@@ -328,7 +359,7 @@ impl std::error::Error for Error {}
 mod tests {
     use super::*;
 
-    const ALL: [Error; 32] = [
+    const ALL: [Error; 33] = [
         Error::MethodNotAllowed,
         Error::QueryInUri,
         Error::UnsupportedContentType,
@@ -358,6 +389,11 @@ mod tests {
             retry_after: 2,
             burst: 12,
             window: 3,
+        },
+        Error::OverQuota {
+            retry_after: 60,
+            quota: 5,
+            window: QuotaWindow::Hour,
         },
         Error::Throttled { retry_after: 30 },
         Error::StoreUnavailable,
@@ -470,6 +506,21 @@ mod tests {
                 ("Retry-After", "2".to_owned()),
                 ("RateLimit-Policy", "\"client\";q=12;w=3".to_owned()),
                 ("RateLimit", "\"client\";r=0;t=2".to_owned()),
+            ]
+        );
+        let q = Error::OverQuota {
+            retry_after: 60,
+            quota: 5,
+            window: QuotaWindow::TenantDay,
+        }
+        .wire();
+        assert_eq!((q.status, q.code), (429, ErrorCode::TemporarilyUnavailable));
+        assert_eq!(
+            q.headers,
+            [
+                ("Retry-After", "60".to_owned()),
+                ("RateLimit-Policy", "\"tenant-day\";q=5;w=86400".to_owned()),
+                ("RateLimit", "\"tenant-day\";r=0;t=60".to_owned()),
             ]
         );
         let t = Error::Throttled { retry_after: 30 }.wire();

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use super::{
     claims,
     client::{Client, StoredSecret},
+    guard::Quota,
     jwk::{Alg, ClientKeys},
     limit::Limit,
     scope::{ScopeToken, Scopes},
@@ -113,6 +114,9 @@ pub struct Record {
     /// Its issuance limit; absent = the tenant's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<Limit>,
+    /// Its quota of tokens per hour and per day; absent = none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<Quota>,
     /// How it authenticates: absent or a [`SECRET_METHODS`] entry (secrets), or
     /// [`PRIVATE_KEY_JWT`] (no secrets; `jwks`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -213,6 +217,7 @@ impl Record {
             && !self.audience.is_empty()
             && self.audience.iter().all(|a| !a.is_empty())
             && limit.is_none_or(Limit::is_valid)
+            && self.quota.is_none_or(Quota::is_valid)
             && default_audience_valid
             && claims::check(&self.claims).is_ok();
         valid.then(|| Client {
@@ -229,6 +234,7 @@ impl Record {
             disabled: self.disabled,
             limit,
             version: self.version,
+            quota: self.quota,
         })
     }
 

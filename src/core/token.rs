@@ -14,7 +14,7 @@ use super::{
     client::{guard_name, is_valid_client_id, Client, RecordCache},
     config::Tenant,
     error::{Error, Wire},
-    guard::{Backend, Limiter, SpendRequest},
+    guard::{tenant_guard_name, Backend, Limiter, QuotaRequest, SpendRequest},
     jwk::Verifier,
     keys::KeySet,
     record::PRIVATE_KEY_JWT,
@@ -211,8 +211,13 @@ impl Issuer {
         let Shape { audience, grant } =
             self.shape(&client, &request.targets, request.scope.as_deref())?;
         // Last before minting, so only a token actually issued spends the client's quota.
+        let quota = QuotaRequest {
+            client: client.quota,
+            tenant: (self.tenant.quota).map(|q| (tenant_guard_name(&self.tenant.name), q)),
+            returned_hour: 0,
+        };
         limiter
-            .admit(&guard, limit, &lease_key, client.version, now_ms)
+            .admit(&guard, (limit, &quota), &lease_key, client.version, now_ms)
             .await?;
         let access_token = self
             .mint(signer, &client, &audience, &grant.scopes, now, jti)

@@ -21,8 +21,8 @@ use worker::{durable_object, js_sys::JSON, DurableObject, ListOptions, Response,
 
 #[cfg(not(feature = "admin-worker"))]
 use crate::core::guard::{
-    ClientCommand, ClientGuardState, RecordRequest, SourceEntry, SourceGuardState, SourceUpdate,
-    Storage, StorageFailed, Stored,
+    BlockRequest, ClientCommand, ClientGuardState, ClientUsage, RecordRequest, SourceEntry,
+    SourceGuardState, SourceUpdate, Storage, StorageFailed, Stored, Taken,
 };
 use crate::core::{
     gate::{gate_for, Gate, Report, CLIENT_GATE},
@@ -258,17 +258,41 @@ async fn json_body<T: DeserializeOwned>(mut req: Request) -> Result<T> {
 }
 
 #[cfg(not(feature = "admin-worker"))]
-/// One per client: its issuance bucket, revocation state and failure counter.
+/// One per client: its issuance bucket, revocation state and failure counter; and, under a
+/// tenant's reserved name (`core::guard::tenant_guard_name`), one per tenant with a quota.
 #[durable_object(fetch)]
 pub struct ClientGuard {
     stored: Stored<ClientGuardState, DoStorage>,
+    env: Env,
+}
+
+#[cfg(not(feature = "admin-worker"))]
+impl ClientGuard {
+    /// A lease: first, when the client's block of its tenant's quota cannot cover it, a new
+    /// block from the tenant's object (unreachable: the lease fails, as the object would).
+    async fn lease(&self, now: u64, request: LeaseRequest) -> Result<ClientView> {
+        let stored = &self.stored;
+        let wanted = stored.read(|s| s.block_wanted(now, &request)).await;
+        if let Some((tenant, block)) = wanted.map_err(storage_error)? {
+            let taken: Taken = call(&self.env, CLIENT_GUARD, &tenant, "block", &block)
+                .await
+                .map_err(|Unavailable| worker::Error::RustError("tenant quota".into()))?;
+            stored
+                .update(|s| s.add_block(now, taken))
+                .await
+                .map_err(storage_error)?;
+        }
+        let view = stored.update(|s| s.lease(now, &request)).await;
+        view.map_err(storage_error)
+    }
 }
 
 #[cfg(not(feature = "admin-worker"))]
 impl DurableObject for ClientGuard {
-    fn new(state: State, _env: Env) -> Self {
+    fn new(state: State, env: Env) -> Self {
         Self {
             stored: Stored::new(DoStorage(state)),
+            env,
         }
     }
 
@@ -278,7 +302,13 @@ impl DurableObject for ClientGuard {
         let view = match req.path().as_str() {
             "/lease" => {
                 let request: LeaseRequest = json_body(req).await?;
-                stored.update(|s| s.lease(now, &request)).await
+                return Response::from_json(&self.lease(now, request).await?);
+            }
+            // A tenant's object: a block of the tenant's quota for a client's object.
+            "/block" => {
+                let request: BlockRequest = json_body(req).await?;
+                let taken = stored.update(|s| s.grant_block(now, request)).await;
+                return Response::from_json(&taken.map_err(storage_error)?);
             }
             "/failure" => {
                 let report: FailureReport = json_body(req).await?;
@@ -292,7 +322,11 @@ impl DurableObject for ClientGuard {
             }
             // Read-only, for the admin API: revocation state and each secret's last use.
             "/usage" => {
-                let usage = stored.read(|s| s.usage()).await.map_err(storage_error)?;
+                let usage = |s: &ClientGuardState| ClientUsage {
+                    quota: s.quota_usage(now),
+                    ..s.usage()
+                };
+                let usage = stored.read(usage).await.map_err(storage_error)?;
                 return Response::from_json(&usage);
             }
             // For tests: one command, as the admin API's writes apply them.

@@ -34,6 +34,7 @@ use worker::{console_error, event, Context, Date, Env, Headers, Request, Respons
 
 #[cfg(not(feature = "admin-worker"))]
 use crate::core::{
+    client::guard_name,
     config::Endpoint,
     credential::{logged_client_id, LoggedId},
     deployment::Deployment,
@@ -129,13 +130,14 @@ async fn token_route(
     started: u64,
 ) -> Result<Response> {
     let headers = wire::TokenHeaders::read(&req);
-    let outcome = if req.method() == Method::Post {
+    let (outcome, over_quota) = if req.method() == Method::Post {
         token(req, env.clone(), ctx, issuer, &headers, started).await
     } else {
-        Outcome {
+        let refused = Outcome {
             client_id: None,
             result: Err(Error::MethodNotAllowed),
-        }
+        };
+        (refused, false)
     };
     let authorization = headers.authorization();
     let answer = outcome
@@ -148,6 +150,7 @@ async fn token_route(
         isolate: Some(meter::spent()),
         ray: headers.ray(),
         country: headers.country(),
+        quota: over_quota.then_some("over"),
         ..line.client(client.as_ref())
     };
     wire::record(&line, &env);
@@ -163,7 +166,8 @@ fn not_found() -> Result<Response> {
     respond(404, &NO_STORE, &[], r#"{"error":"not_found"}"#.into())
 }
 
-/// Reads the request's body and runs the core's checklist, at `now_ms` (the request's start).
+/// Reads the request's body and runs the core's checklist, at `now_ms` (the request's start);
+/// with the outcome, whether a token was issued over a monitored quota.
 #[cfg(not(feature = "admin-worker"))]
 async fn token(
     mut req: Request,
@@ -172,10 +176,13 @@ async fn token(
     issuer: &Issuer,
     headers: &wire::TokenHeaders,
     now_ms: u64,
-) -> Outcome {
-    let refused = |error| Outcome {
-        client_id: None,
-        result: Err(error),
+) -> (Outcome, bool) {
+    let refused = |error| {
+        let outcome = Outcome {
+            client_id: None,
+            result: Err(error),
+        };
+        (outcome, false)
     };
     let declared = headers.content_length();
     let body = match read_declared_body(&mut req, declared, MAX_BODY_BYTES).await {
@@ -200,9 +207,14 @@ async fn token(
         authorization: headers.authorization(),
         body: &body,
     };
-    issuer
+    let outcome = issuer
         .issue(&store, &limiter, &sign::WebCryptoSigner, &http, now_ms, jti)
-        .await
+        .await;
+    let over_quota = match (&outcome.result, &outcome.client_id) {
+        (Ok(_), Some(id)) => limiter.over_quota(&guard_name(&issuer.tenant.name, id)),
+        _ => false,
+    };
+    (outcome, over_quota)
 }
 
 /// Why a body was not read.
@@ -302,6 +314,9 @@ struct LogLine<'a> {
     /// The country Cloudflare located the source in (`request.cf.country`).
     #[serde(skip_serializing_if = "Option::is_none")]
     country: Option<&'a str>,
+    /// `"over"` on the line of a token issued over a monitored quota (docs/limits.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quota: Option<&'a str>,
     /// On token lines: what this isolate has spent on storage so far ([`meter`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     isolate: Option<meter::Spent>,
@@ -338,6 +353,7 @@ impl<'a> LogLine<'a> {
             detail: None,
             ray: None,
             country: None,
+            quota: None,
             isolate: None,
             ms: Date::now().as_millis().saturating_sub(started),
         }

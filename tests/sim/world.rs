@@ -5,7 +5,7 @@ use std::{cell::RefCell, f64::consts::TAU, rc::Rc};
 
 use edge_token::core::{
     error::Error,
-    guard::{ClientCommand, IsolateCache, Limiter, Source},
+    guard::{ClientCommand, IsolateCache, Limiter, QuotaRequest, Source},
     limit::{Bucket, Limit},
 };
 
@@ -267,8 +267,9 @@ impl World {
                 source: Source::from_header(Some("192.0.2.1")),
             };
             let limit = world.scenario.limit;
+            let policy = (limit, &QuotaRequest::default());
             let result = limiter
-                .admit(&world.guards[client], limit, "h", 0, at)
+                .admit(&world.guards[client], policy, "h", 0, at)
                 .await;
             let mut metrics = world.metrics.borrow_mut();
             metrics.finish(client, at, world.engine.now(), &result);

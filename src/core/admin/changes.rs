@@ -81,6 +81,7 @@ impl Record {
             audience: validate::audience_list(&input.audience)?,
             disabled: false,
             rate_limit: input.rate_limit.map(validate::limit).transpose()?,
+            quota: input.quota.map(validate::quota).transpose()?,
             token_endpoint_auth_method: input.token_endpoint_auth_method,
             token_endpoint_auth_signing_alg: keyed.map(|alg| alg.name().to_owned()),
             jwks: keyed.and(input.jwks),
@@ -115,6 +116,9 @@ impl Record {
         }
         if let Some(limit) = update.rate_limit {
             next.rate_limit = limit.map(validate::limit).transpose()?;
+        }
+        if let Some(quota) = update.quota {
+            next.quota = quota.map(validate::quota).transpose()?;
         }
         if let Some(grants) = update.grant_types {
             next.grant_types = validate::grant_list(&grants)?;

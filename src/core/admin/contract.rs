@@ -7,7 +7,10 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use super::error::AdminError;
-use crate::core::limit::Limit;
+use crate::core::{
+    guard::{Quota, QuotaUsage},
+    limit::Limit,
+};
 
 /// The versioned root of the admin API: the tenant's name follows.
 pub const API_ROOT: &str = "/admin/v1/tenants/";
@@ -32,6 +35,9 @@ pub struct NewClient {
     /// Issuance limit; default the tenant's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<Limit>,
+    /// Tokens per hour and per day; default none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<Quota>,
     /// Grants; default `["client_credentials"]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant_types: Option<Vec<String>>,
@@ -83,6 +89,13 @@ pub struct ClientUpdate {
         skip_serializing_if = "Option::is_none"
     )]
     pub rate_limit: Option<Option<Limit>>,
+    /// New quota; `null` removes it.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub quota: Option<Option<Quota>>,
     /// New grant types.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant_types: Option<Vec<String>>,
@@ -177,6 +190,13 @@ pub struct ClientInfo {
     /// A `private_key_jwt` client's public keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks: Option<Value>,
+    /// Its quota of tokens per hour and per day, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<Quota>,
+    /// The tokens counted against that quota this hour and this day (absent without a quota,
+    /// or when the guard object did not answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota_usage: Option<QuotaUsage>,
     /// Its issuance limit, its own or the default.
     pub rate_limit: Limit,
     /// Whether `rate_limit` is the default.

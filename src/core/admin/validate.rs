@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use super::error::AdminError;
 use crate::core::{
     claims,
+    guard::quota::{Quota, MAX_QUOTA},
     jwk::{Alg, BadKeySet, ClientKeys},
     limit::{Limit, MAX_RATE},
     record::{Record, PRIVATE_KEY_JWT, SECRET_METHODS, TOKEN_TTL_RANGE},
@@ -180,6 +181,17 @@ pub fn limit(limit: Limit) -> Result<Limit, AdminError> {
     } else {
         Err(AdminError::invalid(format!(
             "rate_limit: per_minute and burst must each be 1 to {MAX_RATE}"
+        )))
+    }
+}
+
+/// A quota that [`Quota::is_valid`] accepts.
+pub fn quota(quota: Quota) -> Result<Quota, AdminError> {
+    if quota.is_valid() {
+        Ok(quota)
+    } else {
+        Err(AdminError::invalid(format!(
+            "quota: per_hour or per_day is needed, each 1 to {MAX_QUOTA}"
         )))
     }
 }

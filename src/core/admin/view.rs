@@ -41,6 +41,10 @@ impl Record {
             disabled: self.disabled || usage.is_some_and(|u| u.disabled),
             grant_types: self.grant_types.clone(),
             jwks: self.jwks.clone(),
+            quota: self.quota,
+            quota_usage: (self.quota.is_some())
+                .then(|| usage.map(|u| u.quota))
+                .flatten(),
             rate_limit: self.rate_limit.unwrap_or(DEFAULT_LIMIT),
             rate_limit_is_default: self.rate_limit.is_none(),
             scopes: self.scopes.clone(),
@@ -99,6 +103,7 @@ mod tests {
             disabled: true,
             revoked: vec![],
             last_used: vec![(hash("s2").encode(), 2_500_999)],
+            ..ClientUsage::default()
         };
         let info = r.info("default", Some(&usage), 3_000);
         let text = serde_json::to_string(&info).unwrap();

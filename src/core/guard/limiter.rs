@@ -7,6 +7,7 @@ use std::{cell::RefCell, future::Future, rc::Rc};
 use super::{
     assertions::{SpendRequest, Spent},
     objects::{ClientView, FailureReport, LeaseRequest},
+    quota::QuotaRequest,
     source::Source,
     throttled,
     view::{CachedView, IsolateCache, Step},
@@ -186,12 +187,19 @@ impl<B: Backend> Limiter<B> {
         }
     }
 
+    /// Whether the token just admitted for the client came from a lease over a monitored
+    /// quota (for the log line).
+    pub fn over_quota(&self, guard: &str) -> bool {
+        let cache = self.cache.borrow();
+        cache.clients.get(guard).is_some_and(CachedView::over_quota)
+    }
+
     /// For a client authenticated with the credential `secret_hash` names, by its record of
-    /// `version`: revocation, guard and issuance limit.
+    /// `version`: revocation, guard, issuance limit and quotas.
     pub async fn admit(
         &self,
         guard: &str,
-        limit: Limit,
+        (limit, quota): (Limit, &QuotaRequest),
         secret_hash: &str,
         version: u64,
         now: u64,
@@ -200,9 +208,12 @@ impl<B: Backend> Limiter<B> {
             Some(cached) => cached.decide(now, &self.source, secret_hash, version),
             None => Step::Ask,
         };
-        match self.serve(step, guard, limit, secret_hash) {
+        match self.serve(step, guard, (limit, quota), secret_hash) {
             Some(answer) => answer,
-            None => self.ask(guard, limit, secret_hash, version, now).await,
+            None => {
+                self.ask(guard, (limit, quota), secret_hash, version, now)
+                    .await
+            }
         }
     }
 
@@ -212,13 +223,13 @@ impl<B: Backend> Limiter<B> {
         &self,
         step: Step,
         guard: &str,
-        limit: Limit,
+        policy: (Limit, &QuotaRequest),
         secret_hash: &str,
     ) -> Option<Result<(), Error>> {
         match step {
             Step::Serve { refresh } => {
                 if refresh {
-                    self.refresh_in_background(guard, limit, secret_hash);
+                    self.refresh_in_background(guard, policy, secret_hash);
                 }
                 Some(Ok(()))
             }
@@ -234,16 +245,17 @@ impl<B: Backend> Limiter<B> {
     fn lease_request(
         &self,
         guard: &str,
-        limit: Limit,
+        (limit, quota): (Limit, &QuotaRequest),
         secret_hash: &str,
         now: u64,
         waiting: bool,
     ) -> LeaseRequest {
         let mut cache = self.cache.borrow_mut();
         let cached = cache.clients.get_mut(guard);
-        let (want, returned, seen) = cached.map_or((u64::from(waiting), 0, Vec::new()), |c| {
+        let start = (u64::from(waiting), 0, Vec::new(), 0);
+        let (want, returned, seen, returned_hour) = cached.map_or(start, |c| {
             let (want, returned) = c.lease_amounts(now, waiting);
-            (want, returned, c.take_seen())
+            (want, returned, c.take_seen(), c.lease_hour())
         });
         LeaseRequest {
             per_minute: limit.per_minute,
@@ -257,6 +269,10 @@ impl<B: Backend> Limiter<B> {
             prefix: Some(self.source.prefix().to_owned()),
             seen,
             secret_hash: secret_hash.to_owned(),
+            quota: QuotaRequest {
+                returned_hour,
+                ..quota.clone()
+            },
         }
     }
 
@@ -264,12 +280,13 @@ impl<B: Backend> Limiter<B> {
     async fn ask(
         &self,
         guard: &str,
-        limit: Limit,
+        policy: (Limit, &QuotaRequest),
         secret_hash: &str,
         version: u64,
         now: u64,
     ) -> Result<(), Error> {
-        let request = self.lease_request(guard, limit, secret_hash, now, true);
+        let limit = policy.0;
+        let request = self.lease_request(guard, policy, secret_hash, now, true);
         let answer = self.backend.lease(guard, &request).await;
         let now = now.max(self.backend.now_ms());
         let source = &self.source;
@@ -286,7 +303,7 @@ impl<B: Backend> Limiter<B> {
                 let empty = cached.rate_limited(cached.view.wait_ms);
                 drop(cache);
                 // Asking again after a fresh answer: it granted nothing.
-                self.serve(step, guard, limit, secret_hash)
+                self.serve(step, guard, policy, secret_hash)
                     .unwrap_or(Err(empty))
             }
             Err(Unavailable) => match cache.clients.get_mut(guard) {
@@ -297,9 +314,15 @@ impl<B: Backend> Limiter<B> {
     }
 
     /// Tops the lease up and takes in the newer view after the answer, without delaying it.
-    fn refresh_in_background(&self, guard: &str, limit: Limit, secret_hash: &str) {
+    fn refresh_in_background(
+        &self,
+        guard: &str,
+        policy: (Limit, &QuotaRequest),
+        secret_hash: &str,
+    ) {
         let now = self.backend.now_ms();
-        let request = self.lease_request(guard, limit, secret_hash, now, false);
+        let limit = policy.0;
+        let request = self.lease_request(guard, policy, secret_hash, now, false);
         let (backend, cache, id) = (self.backend.clone(), self.cache.clone(), guard.to_owned());
         self.backend.spawn(async move {
             let answer = backend.lease(&id, &request).await;

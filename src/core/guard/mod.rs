@@ -3,6 +3,7 @@
 //! All pure, one module per idea:
 //! - [`objects`]: [`ClientGuardState`], what a client's Durable Object keeps and decides;
 //! - [`assertions`]: the `jti`s of a client's assertions, kept in its object (single use);
+//! - [`quota`]: hourly and daily quotas per client and per tenant, counted through the leases;
 //! - [`record`]: [`RecordWrite`], the admin API's compare-and-set writes through a client's
 //!   object, numbered by record version, and their undo;
 //! - [`source`]: [`Source`], the prefixes a request's failures count against, and
@@ -22,6 +23,7 @@ use super::{error::Error, limit::retry_after_seconds};
 pub mod assertions;
 pub mod limiter;
 pub mod objects;
+pub mod quota;
 pub mod record;
 pub mod source;
 pub mod stored;
@@ -31,6 +33,9 @@ pub use assertions::{SpendRequest, Spent};
 pub use limiter::{Backend, Limiter, Unavailable};
 pub use objects::{
     ClientCommand, ClientGuardState, ClientUsage, ClientView, FailureReport, LeaseRequest,
+};
+pub use quota::{
+    tenant_guard_name, BlockRequest, Quota, QuotaMode, QuotaRequest, QuotaUsage, QuotaWindow, Taken,
 };
 pub use record::{RecordAnswer, RecordMark, RecordRequest, RecordUndo, RecordWrite};
 pub use source::{

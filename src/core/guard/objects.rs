@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     assertions::{SeenAssertions, SpendRequest, Spent},
+    quota::{BlockRequest, ClientQuota, QuotaRequest, QuotaUsage, QuotaView, Taken},
     record::{RecordMark, WriteSnapshot},
     Failures, PerSecond, BUSY_ASKS_PER_SECOND, CLIENT_GUARD_MS, CLIENT_GUARD_THRESHOLD,
     CLIENT_PREFIX_THRESHOLD, GOOD_SOURCE_MS, MAX_CLIENT_PREFIXES, MAX_GOOD_SOURCES, MAX_LAST_USED,
@@ -36,6 +37,9 @@ pub struct LeaseRequest {
     pub seen: Vec<String>,
     /// The hash of the secret it used (never the secret).
     pub secret_hash: String,
+    /// The client's and the tenant's quotas ([`super::quota`]); absent: none.
+    #[serde(default, skip_serializing_if = "QuotaRequest::is_empty")]
+    pub quota: QuotaRequest,
 }
 
 /// An isolate's report of a wrong secret for the client.
@@ -82,6 +86,9 @@ pub struct ClientView {
     /// (one of a deleted client, still cached somewhere) is not to be used (0: none).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub floor: u64,
+    /// What the quotas decided on this lease ([`super::quota`]).
+    #[serde(default)]
+    pub quota: QuotaView,
 }
 
 /// Whether a number is 0 (left out of the view).
@@ -168,6 +175,10 @@ pub struct ClientGuardState {
     /// The record version of the client's latest creation ([`ClientView::floor`]; absent: 0).
     #[serde(default)]
     pub(super) floor: u64,
+    /// Quota counts: the client's and its block of the tenant's, or, in a tenant's object, the
+    /// tenant's (absent: nothing counted yet).
+    #[serde(default)]
+    quota: ClientQuota,
 }
 
 /// A client's failures from one source prefix, and its guard for that prefix.
@@ -197,6 +208,9 @@ pub struct ClientUsage {
     /// an isolate asks at most about once a second per client while it serves it, and a
     /// request served from a lease another secret's request obtained is not seen.
     pub last_used: Vec<(String, u64)>,
+    /// Tokens counted against the client's quota this hour and this day.
+    #[serde(default)]
+    pub quota: QuotaUsage,
 }
 
 impl ClientGuardState {
@@ -235,11 +249,13 @@ impl ClientGuardState {
         } else {
             request.want.min(limit.lease_cap(asks))
         };
-        let granted = bucket.take(limit, now, want);
-        let wait_ms = if granted == 0 {
-            bucket.wait_ms(limit, now)
-        } else {
-            0
+        let amounts = (want, request.returned);
+        let (granted, quota) =
+            (self.quota).lease(now, &request.quota, amounts, |n| bucket.take(limit, now, n));
+        let wait_ms = match (granted, quota.refused) {
+            (0, Some(refusal)) => refusal.until.saturating_sub(now),
+            (0, None) => bucket.wait_ms(limit, now),
+            _ => 0,
         };
         self.bucket = Some(bucket.parts());
         // The seen sources were served already: each authenticated with a live secret.
@@ -257,8 +273,32 @@ impl ClientGuardState {
         }
         ClientView {
             busy: asks > BUSY_ASKS_PER_SECOND,
+            quota,
             ..self.view(granted, wait_ms)
         }
+    }
+
+    /// The block of its tenant's quota the client's object must take from the tenant's object
+    /// (its name) before it can answer `request` at `now`, if any.
+    pub fn block_wanted(&self, now: u64, request: &LeaseRequest) -> Option<(String, BlockRequest)> {
+        let (name, quota) = request.quota.tenant.clone()?;
+        let size = (self.quota).block_wanted(now, &request.quota, request.want)?;
+        Some((name, BlockRequest { quota, want: size }))
+    }
+
+    /// Takes in a block of the tenant's quota granted at `now`.
+    pub fn add_block(&mut self, now: u64, taken: Taken) {
+        self.quota.add_block(now, taken);
+    }
+
+    /// In a tenant's object: grants a client's object a block of the tenant's quota.
+    pub fn grant_block(&mut self, now: u64, request: BlockRequest) -> Taken {
+        self.quota.grant_block(now, request)
+    }
+
+    /// The quota counts at `now` (the client's; in a tenant's object, the tenant's).
+    pub fn quota_usage(&self, now: u64) -> QuotaUsage {
+        self.quota.counts.usage(now)
     }
 
     /// Remembers `source` as good at `now`, the oldest dropped past [`MAX_GOOD_SOURCES`].
@@ -339,6 +379,7 @@ impl ClientGuardState {
             disabled: self.disabled,
             revoked: self.revoked.clone(),
             last_used: self.last_used.clone(),
+            quota: QuotaUsage::default(),
         }
     }
 
@@ -359,6 +400,7 @@ impl ClientGuardState {
             busy: false,
             limit: self.limit_set.map(|(limit, _)| limit),
             floor: self.floor,
+            quota: QuotaView::default(),
         }
     }
 }
@@ -383,6 +425,7 @@ mod tests {
             prefix: Some("192.0.2.0/24".into()),
             seen: Vec::new(),
             secret_hash: "h1".into(),
+            quota: QuotaRequest::default(),
         }
     }
 

@@ -304,6 +304,7 @@ mod tests {
             prefix: None,
             seen: Vec::new(),
             secret_hash: hash.into(),
+            quota: Default::default(),
         }
     }
 

@@ -42,6 +42,8 @@ pub struct CachedView {
     pace: u64,
     /// Sources served that the view does not know as good, for the next lease request.
     seen: Vec<String>,
+    /// The hour its oldest leased token was counted in by the quotas ([`super::quota`]).
+    lease_hour: u64,
 }
 
 impl CachedView {
@@ -50,6 +52,7 @@ impl CachedView {
     pub fn new(view: ClientView, limit: Limit, now: u64) -> Self {
         let limit = view.limit.unwrap_or(limit);
         Self {
+            lease_hour: view.quota.hour,
             lease_left: view.granted,
             view,
             fetched_ms: now,
@@ -66,6 +69,9 @@ impl CachedView {
     /// limit changed.
     pub fn merge(&mut self, view: ClientView, limit: Limit, now: u64) {
         self.set_limit(view.limit.unwrap_or(limit));
+        if self.lease_left == 0 {
+            self.lease_hour = view.quota.hour;
+        }
         self.lease_left += view.granted;
         self.view = view;
         self.fetched_ms = now;
@@ -108,6 +114,16 @@ impl CachedView {
             pace.saturating_sub(self.lease_left) + u64::from(waiting),
             returned,
         )
+    }
+
+    /// The hour the tokens it gives back were counted in (the oldest it holds).
+    pub fn lease_hour(&self) -> u64 {
+        self.lease_hour
+    }
+
+    /// Whether the latest lease was over a monitored quota: its tokens are logged as such.
+    pub fn over_quota(&self) -> bool {
+        self.view.quota.over
     }
 
     /// Marks a background refresh as finished without an answer.
@@ -248,6 +264,13 @@ impl CachedView {
 
     /// The refusal of a client over its limit, which may ask again in `wait_ms`.
     pub(super) fn rate_limited(&self, wait_ms: u64) -> Error {
+        if let Some(refusal) = self.view.quota.refused {
+            return Error::OverQuota {
+                retry_after: retry_after_seconds(wait_ms),
+                quota: refusal.quota,
+                window: refusal.window,
+            };
+        }
         Error::RateLimited {
             retry_after: retry_after_seconds(wait_ms),
             burst: self.limit.burst,
@@ -385,6 +408,7 @@ mod tests {
             prefix: None,
             seen: Vec::new(),
             secret_hash: "h".into(),
+            quota: Default::default(),
         };
         other.merge(state.lease(10_002, &stale), LIMIT, 10_002);
         assert_eq!(other.limit, lowered);
