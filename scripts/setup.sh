@@ -38,3 +38,13 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   say "installing npm packages"
   npm ci --no-audit --no-fund --prefer-offline
 fi
+
+# The README's Python snippet runs in .venv (tests/resource-server.test.mjs), with the pinned
+# wheels of examples/requirements.txt; installed again only when that file is newer.
+if [ ! -f .venv/.installed ] || [ examples/requirements.txt -nt .venv/.installed ]; then
+  say "installing the Python packages of the README's snippet into .venv"
+  rm -rf .venv
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check --only-binary=:all: -r examples/requirements.txt
+  touch .venv/.installed
+fi

@@ -48,5 +48,11 @@ for config in wrangler.toml wrangler.admin.toml; do
   echo "dry runs of $config --env staging, --env production: ok" >&2
 done
 cargo build -p edge-token-admin --locked
+# The example resource server (its own workspace; tests/resource-server.test.mjs runs it):
+# format, then its build (skipped when up to date; compile warnings denied in its source) and
+# bundle, as for the Workers above.
+step "the example resource server (examples/resource-server)"
+cargo fmt --check --manifest-path examples/resource-server/Cargo.toml
+npx --no-install wrangler deploy --dry-run --config examples/resource-server/wrangler.toml --outdir build/dry-run/resource-server
 step "black-box tests under workerd"
 node --test --test-concurrency=1 tests/

@@ -60,9 +60,9 @@ struct Cache {
     url: String,
     /// `kid` → imported CryptoKey.
     keys: Vec<(String, JsValue)>,
-    /// Until when (seconds) the set is fresh.
+    /// Until when (milliseconds since the epoch) the set is fresh.
     fresh_until: u64,
-    /// When (seconds) the last fetch started, successful or not.
+    /// When (milliseconds) the last fetch started, successful or not.
     last_fetch: Option<u64>,
 }
 
@@ -99,15 +99,15 @@ struct JwkSet {
 /// Checks `signature` over `input` with the issuer's key `kid`, fetching the set as needed.
 pub(crate) async fn verify(
     config: &Config,
-    now: u64,
+    now_ms: u64,
     kid: &str,
     input: &[u8],
     signature: &[u8],
 ) -> Result<(), Refusal> {
     let mut key = find(kid);
-    if should_fetch(config, now, key.is_some()) {
+    if should_fetch(config, now_ms, key.is_some()) {
         // A failed fetch leaves the keys held in use.
-        if refresh(config, now).await.is_ok() {
+        if refresh(config, now_ms).await.is_ok() {
             key = find(kid);
         }
     }
@@ -143,7 +143,7 @@ fn find(kid: &str) -> Option<JsValue> {
 /// Whether to fetch the set now: it is stale or lacks the `kid` (`known` false), and the last
 /// fetch is old enough (1 s when stale, `refetch_seconds` for an unknown `kid` alone). Marks
 /// the fetch as started, so that concurrent requests of the isolate do not fetch too.
-fn should_fetch(config: &Config, now: u64, known: bool) -> bool {
+fn should_fetch(config: &Config, now_ms: u64, known: bool) -> bool {
     CACHE.with(|c| {
         let mut cache = c.borrow_mut();
         if cache.url != config.jwks_url {
@@ -152,22 +152,22 @@ fn should_fetch(config: &Config, now: u64, known: bool) -> bool {
                 ..Cache::default()
             };
         }
-        let stale = now >= cache.fresh_until;
-        let since = cache.last_fetch.map(|t| now.saturating_sub(t));
+        let stale = now_ms >= cache.fresh_until;
+        let since = cache.last_fetch.map(|t| now_ms.saturating_sub(t));
         let due = match since {
             None => true,
-            Some(s) => (stale && s >= 1) || (!known && s >= config.refetch_seconds),
+            Some(ms) => (stale && ms >= 1000) || (!known && ms >= config.refetch_seconds * 1000),
         };
         let fetch = (stale || !known) && due;
         if fetch {
-            cache.last_fetch = Some(now);
+            cache.last_fetch = Some(now_ms);
         }
         fetch
     })
 }
 
 /// Fetches the JWKS and replaces the isolate's keys with its Ed25519 signing keys.
-async fn refresh(config: &Config, now: u64) -> Result<(), ()> {
+async fn refresh(config: &Config, now_ms: u64) -> Result<(), ()> {
     let headers = Headers::new();
     headers.set("Accept", "application/json").map_err(drop)?;
     let mut init = RequestInit::new();
@@ -198,7 +198,7 @@ async fn refresh(config: &Config, now: u64) -> Result<(), ()> {
     CACHE.with(|c| {
         let mut cache = c.borrow_mut();
         cache.keys = keys;
-        cache.fresh_until = now + lifetime;
+        cache.fresh_until = now_ms + lifetime * 1000;
     });
     Ok(())
 }

@@ -68,7 +68,7 @@ impl Claims {
             Some("issuer")
         } else if !self.is_for(&config.audience) {
             Some("audience")
-        } else if now >= self.exp + SKEW {
+        } else if now >= self.exp.saturating_add(SKEW) {
             Some("expired")
         } else if self.nbf.is_some_and(|nbf| nbf > now + SKEW) || self.iat > now + SKEW {
             Some("not_yet_valid")
@@ -93,8 +93,8 @@ pub(crate) fn bearer(header: Option<&str>) -> Result<&str, Refusal> {
     Ok(token)
 }
 
-/// The token's claims if its header, signature and claims are all acceptable at `now`.
-pub(crate) async fn verify(token: &str, config: &Config, now: u64) -> Result<Claims, Refusal> {
+/// The token's claims if its header, signature and claims are all acceptable at `now_ms`.
+pub(crate) async fn verify(token: &str, config: &Config, now_ms: u64) -> Result<Claims, Refusal> {
     let malformed = Refusal::InvalidToken("malformed");
     let untrusted = UntrustedToken::new(token).map_err(|_| Refusal::InvalidToken("malformed"))?;
     let header = untrusted.header();
@@ -113,7 +113,7 @@ pub(crate) async fn verify(token: &str, config: &Config, now: u64) -> Result<Cla
     let (signed, _) = token.rsplit_once('.').ok_or(malformed)?;
     jwks::verify(
         config,
-        now,
+        now_ms,
         kid,
         signed.as_bytes(),
         untrusted.signature_bytes(),
@@ -126,7 +126,7 @@ pub(crate) async fn verify(token: &str, config: &Config, now: u64) -> Result<Cla
         .ok()
         .and_then(|json| serde_json::from_slice(&json).ok())
         .ok_or(Refusal::InvalidToken("claims"))?;
-    match claims.refusal(config, now) {
+    match claims.refusal(config, now_ms / 1000) {
         Some(reason) => Err(Refusal::InvalidToken(reason)),
         None => Ok(claims),
     }
