@@ -121,7 +121,7 @@ pub struct ClientRef {
 #[derive(Subcommand)]
 pub enum ClientCommand {
     /// Register a client: the id is generated unless given; the secret is shown once. With
-    /// --jwks, a private_key_jwt client: no secret, its public keys instead.
+    /// --jwks or --jwks-uri, a private_key_jwt client: no secret, its public keys instead.
     Create {
         /// Where the admin API is.
         #[command(flatten)]
@@ -129,8 +129,9 @@ pub enum ClientCommand {
         /// A client id of your choice (default: 22 random characters).
         #[arg(long)]
         id: Option<String>,
-        /// The algorithm of a --jwks client's assertions: EdDSA (default), ES256, RS256, PS256.
-        #[arg(long, requires = "jwks")]
+        /// The algorithm of a --jwks or --jwks-uri client's assertions: EdDSA (default), ES256,
+        /// RS256, PS256.
+        #[arg(long)]
         signing_alg: Option<String>,
         /// Its settings.
         #[command(flatten)]
@@ -271,6 +272,10 @@ pub struct Fields {
     /// sent: a private key file (`keys generate --out FILE`) may be given as it is.
     #[arg(long)]
     pub jwks: Option<PathBuf>,
+    /// Or the https URL the token endpoint fetches the client's public keys from
+    /// (private_key_jwt; http only to 127.0.0.1, [::1] or localhost, for local tests).
+    #[arg(long, conflicts_with = "jwks")]
+    pub jwks_uri: Option<String>,
 }
 
 /// `--quota-mode`.

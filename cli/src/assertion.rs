@@ -37,6 +37,12 @@ pub fn public_jwks(path: &Path) -> Result<Value, Failure> {
     Ok(set)
 }
 
+/// Whether `path` is a private Ed25519 JWK Set (`keys generate`), which `client assertion
+/// --key` can sign with.
+pub fn is_private_key_file(path: &Path) -> bool {
+    read(path).is_ok_and(|text| KeySet::from_jwk_set(&text).is_ok())
+}
+
 /// Runs a future that never waits (the native signer).
 fn ready<F: Future>(future: F) -> Option<F::Output> {
     match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {

@@ -75,14 +75,23 @@ fn create(
     fields: Fields,
     json: bool,
 ) -> Outcome {
+    let key_file = fields
+        .jwks
+        .as_deref()
+        .filter(|path| crate::assertion::is_private_key_file(path))
+        .map(|path| path.display().to_string());
     let mut input = new_client(id, fields)?;
-    if input.jwks.is_some() {
+    if input.jwks.is_some() || input.jwks_uri.is_some() {
         input.token_endpoint_auth_method = Some("private_key_jwt".to_owned());
         input.token_endpoint_auth_signing_alg = signing_alg;
+    } else if signing_alg.is_some() {
+        return Err(Failure::usage(
+            "--signing-alg is for a private_key_jwt client: give --jwks FILE or --jwks-uri URL",
+        ));
     }
     let api = Api::new(target)?;
     let answer: NewSecret = api.call_with("POST", &api.path("clients"), &input)?;
-    output::created(&answer, json);
+    output::created(&answer, key_file.as_deref(), json);
     Ok(())
 }
 
@@ -211,6 +220,7 @@ fn update_of(fields: Fields) -> Result<ClientUpdate, Failure> {
         quota: quota.map(Some),
         grant_types: fields.grant_types.as_deref().map(split),
         jwks,
+        jwks_uri: fields.jwks_uri,
         default_audience: (!fields.default_audience.is_empty())
             .then_some(Some(fields.default_audience)),
         claims: claims_of(&fields.claim)?,
@@ -293,6 +303,7 @@ fn new_client(client_id: Option<String>, fields: Fields) -> Result<NewClient, Fa
         quota: update.quota.flatten(),
         grant_types: update.grant_types,
         jwks: update.jwks,
+        jwks_uri: update.jwks_uri,
         default_audience: update.default_audience.flatten(),
         claims: update.claims,
         ..NewClient::default()

@@ -148,7 +148,7 @@ pub fn client(info: &ClientInfo, json: bool) {
             info.token_endpoint_auth_signing_alg
                 .as_deref()
                 .unwrap_or("EdDSA"),
-            kids.unwrap_or_default()
+            kids.or_else(|| info.jwks_uri.clone()).unwrap_or_default()
         );
     }
     match &info.default_audience {
@@ -197,10 +197,10 @@ pub fn client(info: &ClientInfo, json: bool) {
 
 /// A new secret, shown once, under `heading`, with `note` on how it spreads, the client, and
 /// a `curl` line to try it at its tenant's token path.
-fn new_secret(answer: &NewSecret, heading: &str, note: &str) {
+fn new_secret(answer: &NewSecret, heading: &str, note: &str, key_file: Option<&str>) {
     let id = &answer.client.client_id;
     let Some(secret) = &answer.client_secret else {
-        return keyed(answer, heading);
+        return keyed(answer, heading, key_file);
     };
     println!("{heading}");
     println!("client_secret {secret}");
@@ -217,24 +217,40 @@ fn new_secret(answer: &NewSecret, heading: &str, note: &str) {
     );
 }
 
-/// A new private_key_jwt client: no secret; a line that gets a token with a test assertion.
-fn keyed(answer: &NewSecret, heading: &str) {
+/// A new private_key_jwt client: no secret; a shell line that signs a test assertion with
+/// `client assertion` and sends it with curl. `key_file`: the private key file the client was
+/// registered from, else a placeholder to replace.
+fn keyed(answer: &NewSecret, heading: &str, key_file: Option<&str>) {
     println!("{heading}");
     println!("no secret: it authenticates with assertions signed by its keys (private_key_jwt)\n");
     client(&answer.client, false);
+    let endpoint = &answer.token_endpoint;
+    let scope = answer.try_scope.as_deref().map_or(String::new(), |s| {
+        format!(" -d 'scope={}'", percent_encode(s))
+    });
+    let key = shell_quote(key_file.unwrap_or("PRIVATE_KEYS.json"));
+    if key_file.is_none() {
+        println!("\n(replace PRIVATE_KEYS.json by the private JWK Set of its keys, as `keys generate --out FILE` writes)");
+    }
     println!(
-        "\ntry it: curl -d grant_type=client_credentials \\\n  -d client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer \\\n  -d client_assertion=$(edge-token-admin client assertion --key KEY.json --client '{}' --audience {}) \\\n  {}",
-        answer.client.client_id, answer.token_endpoint, answer.token_endpoint
+        "\ntry it: curl -d grant_type=client_credentials -d client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer -d \"client_assertion=$(edge-token-admin client assertion --key {key} --client {} --audience {endpoint})\"{scope} {endpoint}",
+        shell_quote(&answer.client.client_id),
     );
 }
 
-/// A new client, with its secret, shown once.
-pub fn created(answer: &NewSecret, json: bool) {
+/// `text` as one single-quoted shell word.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+/// A new client, with its secret, shown once; `key_file`: the private key file a
+/// private_key_jwt client was registered from, for its try-it line.
+pub fn created(answer: &NewSecret, key_file: Option<&str>, json: bool) {
     if json {
         return print_json(answer);
     }
     let heading = format!("created client {}", answer.client.client_id);
-    new_secret(answer, &heading, "");
+    new_secret(answer, &heading, "", key_file);
 }
 
 /// A rotation: the new secret, shown once, and until when the old one works.
@@ -248,7 +264,7 @@ pub fn rotated(answer: &NewSecret, json: bool) {
         answer.client.client_id
     );
     let note = "; KV may take up to a minute to serve it everywhere";
-    new_secret(answer, &heading, note);
+    new_secret(answer, &heading, note, None);
 }
 
 /// One client's row of a list: what its KV metadata says, `?` for what it lacks.

@@ -12,7 +12,7 @@ use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::jwk::ClientKeys;
+use super::jwk::{Alg, ClientKeys};
 
 /// The only `client_assertion_type` (RFC 7523 §2.2).
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -247,15 +247,22 @@ impl Assertion {
         })
     }
 
-    /// The header's checks against the client's keys: no `crit`, the pinned `alg`, a known
-    /// `kid`. Answers the key's index.
-    pub fn check_header(&self, keys: &ClientKeys) -> Result<usize, Check> {
+    /// The header's checks that need no key: no `crit`, and `alg` the pinned one (made before
+    /// a `jwks_uri` is fetched, so a wrong header costs no fetch).
+    pub fn check_alg(&self, alg: Alg) -> Result<(), Check> {
         if self.header.crit {
             return Err(Check::Crit);
         }
-        if self.header.alg != keys.alg.name() {
+        if self.header.alg != alg.name() {
             return Err(Check::Alg);
         }
+        Ok(())
+    }
+
+    /// The header's checks against the client's keys: no `crit`, the pinned `alg`, a known
+    /// `kid`. Answers the key's index.
+    pub fn check_header(&self, keys: &ClientKeys) -> Result<usize, Check> {
+        self.check_alg(keys.alg)?;
         let key = keys
             .select(self.header.kid.as_deref())
             .ok_or(Check::UnknownKid)?;
@@ -317,7 +324,7 @@ impl Assertion {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::jwk::{tests::RFC8037_X, Alg};
+    use crate::core::jwk::tests::RFC8037_X;
     use serde_json::json;
 
     const NOW: u64 = 1_800_000_000;

@@ -6,7 +6,7 @@ use std::{cell::RefCell, collections::HashMap, rc::Rc};
 use super::{
     error::Error,
     guard::Quota,
-    jwk::ClientKeys,
+    jwk::KeySource,
     limit::Limit,
     record::Record,
     scope::Scopes,
@@ -90,9 +90,9 @@ pub struct Client {
     pub id: String,
     /// One or two live secrets; none for a `private_key_jwt` client.
     pub secrets: Vec<StoredSecret>,
-    /// A `private_key_jwt` client's public keys and pinned algorithm; `None` for a client
-    /// with secrets.
-    pub keys: Option<ClientKeys>,
+    /// Where a `private_key_jwt` client's public keys are, and its pinned algorithm; `None`
+    /// for a client with secrets.
+    pub keys: Option<KeySource>,
     /// Whether the client may use the client-credentials grant.
     pub client_credentials_allowed: bool,
     /// What the client may be granted.

@@ -58,6 +58,7 @@ impl Deployment {
                 pepper: pepper.clone(),
                 records: RecordCache::default(),
                 unknown: UnknownIds::default(),
+                jwks: Default::default(),
             });
         }
         Ok(Self { issuers, routes })

@@ -93,6 +93,12 @@ pub enum Error {
     /// The client's guard object could not be asked and the cached revocation state is stale:
     /// revocation fails closed.
     GuardUnavailable,
+    /// A client's `jwks_uri` could not be fetched and no usable copy of its keys is cached
+    /// ([`crate::core::jwks_cache`]); worth retrying.
+    JwksUnavailable {
+        /// Seconds until this isolate will fetch the URL again.
+        retry_after: u64,
+    },
     /// A client record in the store breaks the schema (docs/storage-schema.md).
     BadClientRecord,
     /// The signing keys are missing or unusable, or signing failed.
@@ -292,6 +298,11 @@ impl Error {
                 C::TemporarilyUnavailable,
                 vec![header("Retry-After", 1)],
             ),
+            Self::JwksUnavailable { retry_after } => (
+                503,
+                C::TemporarilyUnavailable,
+                vec![header("Retry-After", retry_after)],
+            ),
             Self::BadClientRecord | Self::BadKeyMaterial | Self::BadConfig => {
                 (500, C::ServerError, vec![])
             }
@@ -340,6 +351,7 @@ impl Error {
             Self::Throttled { .. } => "throttled",
             Self::StoreUnavailable => "store_unavailable",
             Self::GuardUnavailable => "guard_unavailable",
+            Self::JwksUnavailable { .. } => "jwks_unavailable",
             Self::BadClientRecord => "bad_client_record",
             Self::BadKeyMaterial => "bad_key_material",
             Self::BadConfig => "bad_config",
@@ -398,6 +410,7 @@ mod tests {
         Error::Throttled { retry_after: 30 },
         Error::StoreUnavailable,
         Error::GuardUnavailable,
+        Error::JwksUnavailable { retry_after: 60 },
         Error::BadClientRecord,
         Error::BadKeyMaterial,
         Error::BadConfig,
@@ -445,6 +458,9 @@ mod tests {
             Error::GuardUnavailable.wire().headers,
             [("Retry-After", "1".to_owned())]
         );
+        let jwks = Error::JwksUnavailable { retry_after: 42 }.wire();
+        assert_eq!(jwks.status, 503);
+        assert_eq!(jwks.headers, [("Retry-After", "42".to_owned())]);
     }
 
     #[test]

@@ -129,6 +129,63 @@ impl ClientKeys {
     }
 }
 
+/// Keys a fetched JWK Set may hold (a `jwks_uri` serves keys of several clients or purposes).
+pub const MAX_REMOTE_KEYS: usize = 32;
+
+/// Where a `private_key_jwt` client's keys are: in its record, or at its `jwks_uri`
+/// (fetched and cached per isolate, [`crate::core::jwks_cache`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// The record's own `jwks`.
+    Inline(ClientKeys),
+    /// The record's `jwks_uri` and the algorithm its assertions are pinned to.
+    Uri {
+        /// The URL ([`crate::core::jwks_cache::is_valid_jwks_uri`]).
+        uri: String,
+        /// The pinned algorithm.
+        alg: Alg,
+    },
+}
+
+impl KeySource {
+    /// The algorithm the client's assertions must name.
+    pub fn alg(&self) -> Alg {
+        match self {
+            Self::Inline(keys) => keys.alg,
+            Self::Uri { alg, .. } => *alg,
+        }
+    }
+}
+
+/// The usable keys of a fetched JWK Set, each with every algorithm it can verify (an RSA key
+/// without `alg` both RS256 and PS256). Keys of other types or uses are skipped, as a shared
+/// set may hold them; a set with private key material is refused as a whole (its publisher
+/// leaks keys), as is one that is not a JWK Set or holds over [`MAX_REMOTE_KEYS`] keys.
+pub fn remote_keys(body: &[u8]) -> Option<Vec<PublicKey>> {
+    let set: Value = serde_json::from_slice(body).ok()?;
+    let keys = set.get("keys")?.as_array()?;
+    if keys.len() > MAX_REMOTE_KEYS {
+        return None;
+    }
+    let mut usable = Vec::new();
+    for key in keys {
+        let jwk = key.as_object()?;
+        if PRIVATE_MEMBERS.iter().any(|m| jwk.contains_key(*m)) {
+            return None;
+        }
+        usable.extend(Alg::ALL.iter().filter_map(|alg| public_key(key, *alg).ok()));
+    }
+    Some(usable)
+}
+
+impl ClientKeys {
+    /// The keys of a fetched set that verify `alg` (maybe none: then every `kid` is unknown).
+    pub fn of_remote(keys: &[PublicKey], alg: Alg) -> Self {
+        let keys = keys.iter().filter(|k| k.alg == alg).cloned().collect();
+        Self { alg, keys }
+    }
+}
+
 /// One JWK, checked: public, of `alg`'s type, `use` (if any) `sig`, `alg` (if any) `alg`.
 fn public_key(key: &Value, alg: Alg) -> Result<PublicKey, BadKeySet> {
     let Some(jwk) = key.as_object() else {
@@ -331,6 +388,45 @@ pub(crate) mod tests {
         let keys = ClientKeys::parse(&set, Alg::EdDSA).unwrap();
         assert!(keys.select(None).is_none());
         assert!(keys.select(Some("b")).is_some());
+    }
+
+    #[test]
+    fn a_fetched_set_keeps_its_usable_keys_and_skips_the_others() {
+        let rsa_n = Base64UrlUnpadded::encode_string(&[0xC5; 256]);
+        let set = json!({ "keys": [
+            okp(json!({ "kid": "ed" })),
+            { "kty": "RSA", "n": rsa_n, "e": "AQAB", "kid": "rsa" },
+            { "kty": "RSA", "n": rsa_n, "e": "AQAB", "kid": "enc", "use": "enc" },
+            { "kty": "EC", "crv": "P-384", "x": "AAAA", "y": "AAAA", "kid": "p384" },
+        ] });
+        let keys = remote_keys(set.to_string().as_bytes()).unwrap();
+        let named: Vec<_> = keys
+            .iter()
+            .map(|k| (k.kid.as_deref().unwrap(), k.alg))
+            .collect();
+        assert_eq!(
+            named,
+            [("ed", Alg::EdDSA), ("rsa", Alg::RS256), ("rsa", Alg::PS256)]
+        );
+        let ps = ClientKeys::of_remote(&keys, Alg::PS256);
+        assert!(ps.select(Some("rsa")).is_some() && ps.select(Some("ed")).is_none());
+        assert!(ClientKeys::of_remote(&keys, Alg::ES256).keys.is_empty());
+    }
+
+    #[test]
+    fn a_fetched_set_with_a_private_key_or_not_a_set_is_refused() {
+        let private = json!({ "keys": [okp(json!({ "d": RFC8037_X }))] });
+        let many = json!({ "keys": vec![okp(json!({})); MAX_REMOTE_KEYS + 1] });
+        for body in [
+            private.to_string(),
+            many.to_string(),
+            "[]".into(),
+            "{\"keys\":{}}".into(),
+            "not json".into(),
+        ] {
+            assert_eq!(remote_keys(body.as_bytes()), None, "{body:.40}");
+        }
+        assert_eq!(remote_keys(br#"{"keys":[]}"#), Some(Vec::new()));
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! - [`client`] (with [`record`] and [`secret`]): the stored record, its one conversion to
 //!   the client the pipeline uses, and client authentication; [`unknown`]: the ids the store
 //!   recently said do not exist; [`assertion`] (with [`jwk`]): `private_key_jwt` client
-//!   assertions, their checks and the client's public keys;
+//!   assertions, their checks and the client's public keys; [`jwks_cache`]: keys fetched
+//!   from a client's `jwks_uri`, cached per isolate;
 //! - [`audience`]: which of the client's audiences the token is for (RFC 8707 `resource`,
 //!   `audience`), and which scopes go with them; [`scope`]: what the client is granted;
 //!   [`claims`]: the static custom claims of a tenant and a client;
@@ -37,6 +38,7 @@ pub mod form;
 pub mod gate;
 pub mod guard;
 pub mod jwk;
+pub mod jwks_cache;
 pub mod keys;
 pub mod limit;
 pub mod record;

@@ -9,7 +9,8 @@ use super::{
     claims,
     client::{Client, StoredSecret},
     guard::Quota,
-    jwk::{Alg, ClientKeys},
+    jwk::{Alg, ClientKeys, KeySource},
+    jwks_cache::is_valid_jwks_uri,
     limit::Limit,
     scope::{ScopeToken, Scopes},
     secret::SecretHash,
@@ -118,7 +119,7 @@ pub struct Record {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quota: Option<Quota>,
     /// How it authenticates: absent or a [`SECRET_METHODS`] entry (secrets), or
-    /// [`PRIVATE_KEY_JWT`] (no secrets; `jwks`).
+    /// [`PRIVATE_KEY_JWT`] (no secrets; `jwks` or `jwks_uri`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_endpoint_auth_method: Option<String>,
     /// The one algorithm its assertions may use (RFC 7591 §2); absent = `EdDSA`.
@@ -127,6 +128,10 @@ pub struct Record {
     /// Its public keys (RFC 7517 JWK Set), for `private_key_jwt`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks: Option<Value>,
+    /// Where its public keys are fetched from, for `private_key_jwt` instead of `jwks`
+    /// ([`crate::core::jwks_cache`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
     /// The version the client's guard object gave the record's latest write (admin API,
     /// docs/admin-api.md); absent (0): written before versions existed. Every write of the
     /// admin API gives one (at least 1), so it is always stored from then on.
@@ -171,15 +176,22 @@ impl Record {
     }
 
     /// The client's keys when it uses `private_key_jwt` (`Some(None)` when it uses secrets),
-    /// or `None` when the method, algorithm and keys do not agree with each other and with
-    /// the number of secrets.
-    pub fn client_keys(&self) -> Option<Option<ClientKeys>> {
+    /// or `None` when the method, algorithm and keys (`jwks` or else `jwks_uri`, never both) do
+    /// not agree with each other and with the number of secrets.
+    pub fn client_keys(&self) -> Option<Option<KeySource>> {
         match self.token_endpoint_auth_method.as_deref() {
             Some(PRIVATE_KEY_JWT) => {
                 let alg = self.token_endpoint_auth_signing_alg.as_deref();
                 let alg = alg.map_or(Some(Alg::EdDSA), Alg::parse)?;
-                let keys = ClientKeys::parse(self.jwks.as_ref()?, alg).ok()?;
-                self.secrets.is_empty().then_some(Some(keys))
+                let source = match (&self.jwks, &self.jwks_uri) {
+                    (Some(set), None) => KeySource::Inline(ClientKeys::parse(set, alg).ok()?),
+                    (None, Some(uri)) if is_valid_jwks_uri(uri) => KeySource::Uri {
+                        uri: uri.clone(),
+                        alg,
+                    },
+                    _ => return None,
+                };
+                self.secrets.is_empty().then_some(Some(source))
             }
             None => self.secret_method_fits().then_some(None),
             Some(method) if SECRET_METHODS.contains(&method) => {
@@ -193,6 +205,7 @@ impl Record {
     fn secret_method_fits(&self) -> bool {
         (1..=MAX_SECRETS).contains(&self.secrets.len())
             && self.jwks.is_none()
+            && self.jwks_uri.is_none()
             && self.token_endpoint_auth_signing_alg.is_none()
     }
 
@@ -363,7 +376,9 @@ pub(crate) mod tests {
     #[test]
     fn a_private_key_jwt_record_has_keys_and_no_secret_and_a_secret_record_the_reverse() {
         let client = Client::from_json("svc", &key_record().to_string()).unwrap();
-        let keys = client.keys.unwrap();
+        let Some(KeySource::Inline(keys)) = client.keys else {
+            panic!("inline keys expected");
+        };
         assert_eq!((keys.alg, keys.keys.len()), (Alg::EdDSA, 1));
         assert!(client.secrets.is_empty());
         assert_eq!(
@@ -394,6 +409,35 @@ pub(crate) mod tests {
         bad.push(with("jwks", key_record()["jwks"].clone()));
         bad.push(with("token_endpoint_auth_signing_alg", json!("EdDSA")));
         for json in bad {
+            assert_eq!(
+                Client::from_json("svc", &json),
+                Err(Error::BadClientRecord),
+                "{json}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_private_key_jwt_record_names_jwks_or_an_https_jwks_uri_never_both() {
+        let mut r = key_record();
+        r["jwks"] = json!(null);
+        r["jwks_uri"] = json!("https://keys.example/jwks.json");
+        r["token_endpoint_auth_signing_alg"] = json!("PS256");
+        let client = Client::from_json("svc", &r.to_string()).unwrap();
+        assert_eq!(
+            client.keys,
+            Some(KeySource::Uri {
+                uri: "https://keys.example/jwks.json".into(),
+                alg: Alg::PS256
+            })
+        );
+        let mut both = r.clone();
+        both["jwks"] = key_record()["jwks"].clone();
+        both["token_endpoint_auth_signing_alg"] = json!("EdDSA");
+        let mut plain_http = r.clone();
+        plain_http["jwks_uri"] = json!("http://keys.example/jwks.json");
+        let secret_with_uri = with("jwks_uri", json!("https://keys.example/jwks.json"));
+        for json in [both.to_string(), plain_http.to_string(), secret_with_uri] {
             assert_eq!(
                 Client::from_json("svc", &json),
                 Err(Error::BadClientRecord),

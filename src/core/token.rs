@@ -15,7 +15,8 @@ use super::{
     config::Tenant,
     error::{Error, Wire},
     guard::{tenant_guard_name, Backend, Limiter, QuotaRequest, SpendRequest},
-    jwk::Verifier,
+    jwk::{ClientKeys, KeySource, Verifier},
+    jwks_cache::{self, JwksCache, JwksFetcher},
     keys::KeySet,
     record::PRIVATE_KEY_JWT,
     request::{attempts_basic, Credential, HttpRequest, TokenRequest},
@@ -117,6 +118,8 @@ pub struct Issuer {
     pub records: RecordCache,
     /// Ids the store said recently do not exist ([`crate::core::unknown::UNKNOWN_ID_TTL_MS`]).
     pub unknown: UnknownIds,
+    /// Key sets fetched from clients' `jwks_uri`s ([`crate::core::jwks_cache`]).
+    pub jwks: JwksCache,
 }
 
 impl Issuer {
@@ -129,8 +132,9 @@ impl Issuer {
     }
 
     /// Handles one token request at Unix time `now_ms` (milliseconds), with `jti` random
-    /// bytes; a token is signed by `signer`, which also verifies client assertions.
-    pub async fn issue<S: ClientStore, B: Backend, K: Signer + Verifier>(
+    /// bytes; a token is signed by `signer`, which also verifies client assertions and fetches
+    /// their keys from a `jwks_uri`.
+    pub async fn issue<S: ClientStore, B: Backend, K: Signer + Verifier + JwksFetcher>(
         &self,
         store: &S,
         limiter: &Limiter<B>,
@@ -162,7 +166,7 @@ impl Issuer {
         }
     }
 
-    async fn grant<S: ClientStore, B: Backend, K: Signer + Verifier>(
+    async fn grant<S: ClientStore, B: Backend, K: Signer + Verifier + JwksFetcher>(
         &self,
         store: &S,
         limiter: &Limiter<B>,
@@ -233,7 +237,7 @@ impl Issuer {
 
     /// Authenticates the client by the one method its record names: the hash of its secret,
     /// or [`PRIVATE_KEY_JWT`] for an assertion (what its object's lease requests carry).
-    async fn authenticate<B: Backend, K: Verifier>(
+    async fn authenticate<B: Backend, K: Verifier + JwksFetcher>(
         &self,
         verifier: &K,
         limiter: &Limiter<B>,
@@ -262,17 +266,30 @@ impl Issuer {
     }
 
     /// Every check of an assertion but the `jti`'s single use: header, signature, claims.
-    async fn check_assertion<K: Verifier>(
+    async fn check_assertion<K: Verifier + JwksFetcher>(
         &self,
         verifier: &K,
         client: &Client,
         assertion: &Assertion,
         now_ms: u64,
     ) -> Result<(), Error> {
-        let keys = client
+        let source = client
             .keys
             .as_ref()
             .ok_or(Error::Assertion(Check::MethodMismatch))?;
+        assertion
+            .check_alg(source.alg())
+            .map_err(Error::Assertion)?;
+        let fetched;
+        let keys = match source {
+            KeySource::Inline(keys) => keys,
+            KeySource::Uri { uri, alg } => {
+                fetched = self
+                    .fetched_keys(verifier, uri, *alg, assertion, now_ms)
+                    .await?;
+                &fetched
+            }
+        };
         let index = assertion.check_header(keys).map_err(Error::Assertion)?;
         let key = keys.keys.get(index).ok_or(Error::BadClientRecord)?;
         let input = assertion.signing_input.as_bytes();
@@ -288,6 +305,24 @@ impl Issuer {
         assertion
             .check_claims(&client.id, &audiences, now_ms / 1000)
             .map_err(Error::Assertion)
+    }
+
+    /// The keys of `alg` at a client's `jwks_uri`, from the isolate's cache or fetched
+    /// ([`jwks_cache`]'s policy); 503 when there are none to use.
+    async fn fetched_keys<F: JwksFetcher>(
+        &self,
+        fetcher: &F,
+        uri: &str,
+        alg: crate::core::jwk::Alg,
+        assertion: &Assertion,
+        now_ms: u64,
+    ) -> Result<ClientKeys, Error> {
+        let kid = assertion.header.kid.as_deref();
+        let has_key = |keys: &[_]| ClientKeys::of_remote(keys, alg).select(kid).is_some();
+        jwks_cache::keys_for(&self.jwks, fetcher, uri, has_key, now_ms)
+            .await
+            .map(|keys| ClientKeys::of_remote(&keys, alg))
+            .map_err(|retry_after| Error::JwksUnavailable { retry_after })
     }
 
     /// The token's audiences (from `targets`, else the client's defaults) and the scopes it

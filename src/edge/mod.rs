@@ -13,6 +13,8 @@
 #[cfg(feature = "admin-worker")]
 mod admin;
 mod guard;
+#[cfg(not(feature = "admin-worker"))]
+mod jwks_fetch;
 mod meter;
 #[cfg(not(feature = "admin-worker"))]
 mod sign;

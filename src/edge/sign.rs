@@ -36,9 +36,10 @@ extern "C" {
     #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = sign, catch)]
     fn subtle_sign(algorithm: &JsValue, key: &JsValue, data: &[u8]) -> Result<Promise, JsValue>;
 
-    /// `crypto.subtle.verify(algorithm, key, signature, data)`.
+    /// `crypto.subtle.verify(algorithm, key, signature, data)`: the signing keys' probe here,
+    /// client assertions in `edge::verify`.
     #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = verify, catch)]
-    fn subtle_verify(
+    pub(super) fn subtle_verify(
         algorithm: &JsValue,
         key: &JsValue,
         signature: &[u8],

@@ -13,7 +13,7 @@ use worker::{
     wasm_bindgen_futures::JsFuture,
 };
 
-use super::sign::WebCryptoSigner;
+use super::sign::{subtle_verify, WebCryptoSigner};
 use crate::core::jwk::{Alg, PublicKey, Verifier, VerifyError};
 
 /// Imported public keys an isolate keeps; past this, the cache starts again.
@@ -29,15 +29,6 @@ extern "C" {
         algorithm: &JsValue,
         extractable: bool,
         usages: &Array,
-    ) -> Result<Promise, JsValue>;
-
-    /// `crypto.subtle.verify(algorithm, key, signature, data)`.
-    #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = verify, catch)]
-    fn subtle_verify(
-        algorithm: &JsValue,
-        key: &JsValue,
-        signature: &[u8],
-        data: &[u8],
     ) -> Result<Promise, JsValue>;
 }
 

@@ -65,6 +65,7 @@ impl Record {
             input.token_endpoint_auth_method.as_deref(),
             input.token_endpoint_auth_signing_alg.as_deref(),
             input.jwks.as_ref(),
+            input.jwks_uri.as_deref(),
         )?;
         let record = Self {
             v: SCHEMA_VERSION,
@@ -85,6 +86,7 @@ impl Record {
             token_endpoint_auth_method: input.token_endpoint_auth_method,
             token_endpoint_auth_signing_alg: keyed.map(|alg| alg.name().to_owned()),
             jwks: keyed.and(input.jwks),
+            jwks_uri: keyed.and(input.jwks_uri),
             version: 0,
             default_audience: input
                 .default_audience
@@ -97,6 +99,37 @@ impl Record {
         };
         check(&record)?;
         Ok(record)
+    }
+
+    /// A `private_key_jwt` client's new keys: `jwks` or `jwks_uri` (not both), each replacing
+    /// the other.
+    fn update_keys(
+        &mut self,
+        jwks: Option<serde_json::Value>,
+        jwks_uri: Option<String>,
+    ) -> Result<(), AdminError> {
+        if jwks.is_none() && jwks_uri.is_none() {
+            return Ok(());
+        }
+        let alg = self.client_keys().flatten().map(|keys| keys.alg());
+        let alg =
+            alg.ok_or_else(|| AdminError::invalid("jwks: only a private_key_jwt client has keys"))?;
+        match (jwks, jwks_uri) {
+            (Some(jwks), None) => {
+                validate::client_keys(&jwks, alg)?;
+                (self.jwks, self.jwks_uri) = (Some(jwks), None);
+            }
+            (None, Some(uri)) => {
+                validate::key_uri(&uri)?;
+                (self.jwks, self.jwks_uri) = (None, Some(uri));
+            }
+            _ => {
+                return Err(AdminError::invalid(
+                    "give either jwks or jwks_uri, not both",
+                ))
+            }
+        }
+        Ok(())
     }
 
     /// The record with `update` applied, validated as a whole.
@@ -123,14 +156,7 @@ impl Record {
         if let Some(grants) = update.grant_types {
             next.grant_types = validate::grant_list(&grants)?;
         }
-        if let Some(jwks) = update.jwks {
-            let alg = self.client_keys().flatten().map(|keys| keys.alg);
-            let alg = alg.ok_or_else(|| {
-                AdminError::invalid("jwks: only a private_key_jwt client has keys")
-            })?;
-            validate::client_keys(&jwks, alg)?;
-            next.jwks = Some(jwks);
-        }
+        next.update_keys(update.jwks, update.jwks_uri)?;
         if let Some(defaults) = update.default_audience {
             next.default_audience = defaults
                 .as_deref()
@@ -274,6 +300,48 @@ pub(super) mod tests {
             "{}",
             on_secret.message
         );
+    }
+
+    #[test]
+    fn a_private_key_jwt_client_may_name_a_jwks_uri_instead_and_switch_between_them() {
+        let uri = r#","jwks_uri":"https://keys.example/jwks.json""#;
+        let by_uri = keyed(uri).replace(
+            &format!(
+                r#""jwks":{{"keys":[{{"kty":"OKP","crv":"Ed25519","kid":"k1","x":"{}"}}]}},"#,
+                crate::core::jwk::tests::RFC8037_X
+            ),
+            "",
+        );
+        let r = Record::create(input(&by_uri), "gen".into(), &hash("s1"), 1_000).unwrap();
+        assert_eq!(
+            r.jwks_uri.as_deref(),
+            Some("https://keys.example/jwks.json")
+        );
+        assert!(r.jwks.is_none() && r.secrets.is_empty() && r.keeps_the_schema());
+        let inline = keyed("");
+        let inline: serde_json::Value = serde_json::from_str(&inline).unwrap();
+        let update: ClientUpdate =
+            serde_json::from_value(serde_json::json!({ "jwks": inline["jwks"] })).unwrap();
+        let switched = r.updated(update).unwrap();
+        assert!(switched.jwks.is_some() && switched.jwks_uri.is_none());
+        let back: ClientUpdate =
+            serde_json::from_value(serde_json::json!({ "jwks_uri": "https://k2.example/j" }))
+                .unwrap();
+        assert_eq!(
+            switched.updated(back).unwrap().jwks_uri.as_deref(),
+            Some("https://k2.example/j")
+        );
+        for (json, reason) in [
+            (keyed(uri), "not both"),
+            (by_uri.replace("https://", "http://"), "jwks_uri"),
+            (
+                by_uri.replace(r#""token_endpoint_auth_method":"private_key_jwt","#, ""),
+                "private_key_jwt",
+            ),
+        ] {
+            let error = Record::create(input(&json), "gen".into(), &hash("s1"), 1_000).unwrap_err();
+            assert!(error.message.contains(reason), "{json}: {}", error.message);
+        }
     }
 
     #[test]

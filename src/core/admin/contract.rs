@@ -50,6 +50,9 @@ pub struct NewClient {
     /// A `private_key_jwt` client's public keys, a JWK Set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks: Option<Value>,
+    /// Or where they are fetched from (https; exclusive with `jwks`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
     /// `aud` of a token whose request names none, a subset of `audience`; default every
     /// audience.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -99,9 +102,12 @@ pub struct ClientUpdate {
     /// New grant types.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant_types: Option<Vec<String>>,
-    /// New public keys of a `private_key_jwt` client (a key rotation).
+    /// New public keys of a `private_key_jwt` client (a key rotation); replaces a `jwks_uri`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks: Option<Value>,
+    /// A new `jwks_uri` of a `private_key_jwt` client; replaces inline `jwks`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
     /// New default audiences; `null` returns to every audience.
     #[serde(
         default,
@@ -197,6 +203,9 @@ pub struct ClientInfo {
     /// or when the guard object did not answer).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quota_usage: Option<QuotaUsage>,
+    /// Or where they are fetched from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
     /// Its issuance limit, its own or the default.
     pub rate_limit: Limit,
     /// Whether `rate_limit` is the default.

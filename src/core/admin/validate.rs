@@ -9,6 +9,7 @@ use crate::core::{
     claims,
     guard::quota::{Quota, MAX_QUOTA},
     jwk::{Alg, BadKeySet, ClientKeys},
+    jwks_cache::{is_valid_jwks_uri, MAX_JWKS_URI_CHARS},
     limit::{Limit, MAX_RATE},
     record::{Record, PRIVATE_KEY_JWT, SECRET_METHODS, TOKEN_TTL_RANGE},
     scope::ScopeToken,
@@ -127,12 +128,14 @@ pub fn token_ttl(ttl: u64) -> Result<u64, AdminError> {
     }
 }
 
-/// How a new client authenticates: `Some(alg)` for `private_key_jwt` (whose `jwks` must then
-/// be public keys of `alg`), `None` for a secret (neither `jwks` nor an algorithm given).
+/// How a new client authenticates: `Some(alg)` for `private_key_jwt` (whose keys must then be
+/// either `jwks`, public keys of `alg`, or a `jwks_uri`), `None` for a secret (no keys and no
+/// algorithm given).
 pub fn auth_method(
     method: Option<&str>,
     alg: Option<&str>,
     jwks: Option<&serde_json::Value>,
+    jwks_uri: Option<&str>,
 ) -> Result<Option<Alg>, AdminError> {
     match method {
         Some(PRIVATE_KEY_JWT) => {
@@ -141,27 +144,34 @@ pub fn auth_method(
                     "token_endpoint_auth_signing_alg: one of EdDSA, ES256, RS256, PS256",
                 )
             })?;
-            let jwks = jwks.ok_or_else(|| {
-                AdminError::invalid("jwks: a private_key_jwt client needs its public keys")
-            })?;
-            client_keys(jwks, alg)?;
+            match (jwks, jwks_uri) {
+                (Some(jwks), None) => client_keys(jwks, alg)?,
+                (None, Some(uri)) => key_uri(uri)?,
+                (Some(_), Some(_)) => {
+                    return Err(AdminError::invalid("give either jwks or jwks_uri, not both"))
+                }
+                (None, None) => {
+                    return Err(AdminError::invalid(
+                        "jwks: a private_key_jwt client needs its public keys (jwks or jwks_uri)",
+                    ))
+                }
+            }
             Ok(Some(alg))
         }
-        None => secret_only(alg, jwks),
-        Some(m) if SECRET_METHODS.contains(&m) => secret_only(alg, jwks),
+        None => secret_only(alg, jwks.is_some() || jwks_uri.is_some()),
+        Some(m) if SECRET_METHODS.contains(&m) => {
+            secret_only(alg, jwks.is_some() || jwks_uri.is_some())
+        }
         Some(_) => Err(AdminError::invalid(
             "token_endpoint_auth_method: client_secret_basic, client_secret_post or private_key_jwt",
         )),
     }
 }
 
-fn secret_only(
-    alg: Option<&str>,
-    jwks: Option<&serde_json::Value>,
-) -> Result<Option<Alg>, AdminError> {
-    if alg.is_some() || jwks.is_some() {
+fn secret_only(alg: Option<&str>, keys: bool) -> Result<Option<Alg>, AdminError> {
+    if alg.is_some() || keys {
         return Err(AdminError::invalid(
-            "jwks and token_endpoint_auth_signing_alg need token_endpoint_auth_method private_key_jwt",
+            "jwks, jwks_uri and token_endpoint_auth_signing_alg need token_endpoint_auth_method private_key_jwt",
         ));
     }
     Ok(None)
@@ -172,6 +182,17 @@ pub fn client_keys(jwks: &serde_json::Value, alg: Alg) -> Result<(), AdminError>
     ClientKeys::parse(jwks, alg)
         .map(|_| ())
         .map_err(|BadKeySet(why)| AdminError::invalid(format!("jwks: {why}")))
+}
+
+/// A `jwks_uri` the token endpoint will fetch ([`is_valid_jwks_uri`]).
+pub fn key_uri(uri: &str) -> Result<(), AdminError> {
+    if is_valid_jwks_uri(uri) {
+        Ok(())
+    } else {
+        Err(AdminError::invalid(format!(
+            "jwks_uri: an https URL without user info or fragment, at most {MAX_JWKS_URI_CHARS} characters (http only to 127.0.0.1, [::1] or localhost, for local tests)"
+        )))
+    }
 }
 
 /// A rate limit that [`Limit::is_valid`] accepts.

@@ -45,6 +45,7 @@ impl Record {
             quota_usage: (self.quota.is_some())
                 .then(|| usage.map(|u| u.quota))
                 .flatten(),
+            jwks_uri: self.jwks_uri.clone(),
             rate_limit: self.rate_limit.unwrap_or(DEFAULT_LIMIT),
             rate_limit_is_default: self.rate_limit.is_none(),
             scopes: self.scopes.clone(),
