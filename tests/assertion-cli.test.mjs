@@ -2,11 +2,12 @@
 // with public keys and no secret, the CLI registers one from a JWK Set file (`--jwks`) and
 // makes a test assertion (`client assertion --key`), so one command tries it; tokens verified
 // with `jose`. Requirement → test: tests/README.md ("private_key_jwt").
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { assert, assertError, jose, runCli, testLogHygiene, useWorker } from './harness.mjs';
+import { CLI_BIN, assert, assertError, jose, runCli, testLogHygiene, useWorker } from './harness.mjs';
 
 const TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 const w = useWorker({ adminToken: true });
@@ -83,6 +84,54 @@ test('the admin API refuses private key material, a missing jwks, and keys for a
     assert.match(res.json.message, what);
     assert.equal(res.text.includes(jwk.d), false, 'the private key is not echoed');
   }
+});
+
+test('the try-it line of client create --jwks is one shell line that gets a token', async () => {
+  const key = keyFile('try-it.json');
+  const made = runCli(['client', 'create', '--url', w.adminUrl, '--id', 'try-it-job', '--jwks', key,
+    '--scopes', 'reports:read', '--audience', 'https://reports.example.com'], { cwd: dir, env: { EDGE_TOKEN_ADMIN_TOKEN: w.adminToken } });
+  assert.equal(made.code, 0, `exit 0 (stderr: ${made.stderr.slice(0, 300)})`);
+  const line = /^try it: (curl .*)$/m.exec(made.stdout)?.[1];
+  assert.ok(line, 'a try-it line is printed');
+  assert.match(line, /client assertion --key '[^']+try-it\.json' --client 'try-it-job'/, 'it signs with the registered key file');
+  assert.match(line, /-d 'scope=reports%3Aread'/, 'it names the scope the tenant needs (no default scopes)');
+  // The endpoint it names is the issuer's (https://issuer.test/...): the test sends to the
+  // Worker's loopback URL instead, and runs the line's own `client assertion` (the CLI binary).
+  const endpoint = `${w.origin}${w.tokenPath}`;
+  assert.ok(line.endsWith(` ${endpoint}`), 'it ends with the token endpoint');
+  const url = `${String(await w.mf.ready).replace(/\/$/, '')}${w.tokenPath}`;
+  const runnable = `${line.slice(0, -endpoint.length)}${url}`.replace('$(edge-token-admin ', `$(${CLI_BIN} `);
+  const out = execFileSync('bash', ['-c', `${runnable.replace(/^curl /, 'curl -sS --max-time 10 ')}`], { cwd: dir, encoding: 'utf8', timeout: 30_000 });
+  w.noteAnswer(new URL(url), out);
+  const body = JSON.parse(out);
+  assert.equal(typeof body.access_token, 'string', `a token (error: ${body.error})`);
+  w.sensitive.add(body.access_token);
+  await w.verifyToken(body.access_token, { id: 'try-it-job', record: { token_ttl: 3600, audience: ['https://reports.example.com'] } }, { scope: 'reports:read' });
+});
+
+test('client create and update --jwks-uri register a key client by URL, exclusive with --jwks; plain http elsewhere is refused', () => {
+  const uri = 'https://keys.example.com/jwks.json';
+  const es = ok(cli(['client', 'create', '--jwks-uri', uri, '--signing-alg', 'ES256', '--scopes', 'a', '--audience', 'https://a.example']));
+  assert.equal(es.client.token_endpoint_auth_signing_alg, 'ES256');
+  const created = ok(cli(['client', 'create', '--id', 'uri-job', '--jwks-uri', uri, '--scopes', 'a', '--audience', 'https://a.example']));
+  assert.equal(created.client.jwks_uri, uri);
+  assert.equal(created.client.token_endpoint_auth_method, 'private_key_jwt');
+  assert.equal(created.client.token_endpoint_auth_signing_alg, 'EdDSA');
+  assert.equal('jwks' in created.client, false);
+  const key = keyFile('uri-job.json');
+  const inline = ok(cli(['client', 'update', 'uri-job', '--jwks', key]));
+  assert.equal('jwks_uri' in inline, false, 'jwks replaces the jwks_uri');
+  const back = ok(cli(['client', 'update', 'uri-job', '--jwks-uri', 'https://keys2.example.com/jwks']));
+  assert.equal(back.jwks_uri, 'https://keys2.example.com/jwks');
+  assert.equal('jwks' in back, false, 'and the reverse');
+  const both = cli(['client', 'create', '--jwks', key, '--jwks-uri', uri, '--scopes', 'a', '--audience', 'https://a.example']);
+  assert.notEqual(both.code, 0);
+  const plain = cli(['client', 'create', '--jwks-uri', 'http://keys.example.com/jwks', '--scopes', 'a', '--audience', 'https://a.example']);
+  assert.notEqual(plain.code, 0);
+  assert.match(plain.stderr + plain.stdout, /jwks_uri: an https URL/);
+  const alg = cli(['client', 'create', '--signing-alg', 'ES256', '--scopes', 'a', '--audience', 'https://a.example']);
+  assert.notEqual(alg.code, 0);
+  assert.match(alg.stderr + alg.stdout, /--signing-alg is for a private_key_jwt client/);
 });
 
 testLogHygiene(w);

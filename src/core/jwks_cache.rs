@@ -3,9 +3,11 @@
 //!
 //! The policy, per URL:
 //! - a set younger than [`REFRESH_AFTER_MS`] that has the key an assertion names is used as is;
-//! - otherwise (an unknown `kid`, or an older set) the URL is fetched again, but at most once
-//!   per [`MIN_REFETCH_MS`], whatever the outcome: a flood of assertions naming made-up kids
-//!   costs the key's publisher one request a minute per isolate;
+//! - an assertion naming a `kid` the set lacks (a key rotation) fetches the URL again, but at
+//!   most once per [`MIN_REFETCH_MS`]: a flood of assertions naming made-up kids costs the
+//!   key's publisher one request a minute per isolate, and finds the cached set (`unknown_kid`);
+//! - an older set, or none, is fetched again, at most once per [`MIN_REFETCH_MS`] whatever
+//!   the outcome (a URL that is down is not asked more often);
 //! - when no fetch is allowed, or the fetch fails, a set younger than [`MAX_AGE_MS`] is still
 //!   used; with none, the answer is 503 with `Retry-After` (never an unchecked assertion);
 //! - the cache holds at most [`MAX_ENTRIES`] URLs and [`MAX_CACHE_BYTES`] of fetched sets,
@@ -121,9 +123,22 @@ struct Entry {
     bytes: usize,
     fetched_ms: u64,
     attempted_ms: Option<u64>,
+    unknown_kid_ms: Option<u64>,
 }
 
 impl Entry {
+    /// A URL first asked for at `now_ms`: its fetch starts.
+    fn new(uri: &str, now_ms: u64) -> Self {
+        Self {
+            uri: uri.to_owned(),
+            keys: None,
+            bytes: uri.len(),
+            fetched_ms: 0,
+            attempted_ms: Some(now_ms),
+            unknown_kid_ms: None,
+        }
+    }
+
     /// The keys while not older than [`MAX_AGE_MS`], else 503 until the next allowed fetch.
     fn fallback(&self, now_ms: u64) -> Plan {
         match &self.keys {
@@ -139,10 +154,9 @@ impl Entry {
         }
     }
 
-    /// Whether a fetch may start at `now_ms`.
-    fn may_fetch(&self, now_ms: u64) -> bool {
-        self.attempted_ms
-            .is_none_or(|at| now_ms >= at.saturating_add(MIN_REFETCH_MS))
+    /// Whether a fetch may start at `now_ms` after one started at `last`.
+    fn minute_since(last: Option<u64>, now_ms: u64) -> bool {
+        last.is_none_or(|at| now_ms >= at.saturating_add(MIN_REFETCH_MS))
     }
 }
 
@@ -156,26 +170,27 @@ impl JwksCache {
     pub fn plan(&self, uri: &str, has_key: impl Fn(&[PublicKey]) -> bool, now_ms: u64) -> Plan {
         let mut entries = self.0.borrow_mut();
         let Some(entry) = entries.iter_mut().find(|e| e.uri == uri) else {
-            entries.push(Entry {
-                uri: uri.to_owned(),
-                keys: None,
-                bytes: uri.len(),
-                fetched_ms: 0,
-                attempted_ms: Some(now_ms),
-            });
+            entries.push(Entry::new(uri, now_ms));
             evict(&mut entries, uri);
             return Plan::Fetch;
         };
-        if let Some(keys) = &entry.keys {
-            if now_ms < entry.fetched_ms.saturating_add(REFRESH_AFTER_MS) && has_key(keys) {
-                return Plan::Use(keys.clone());
+        let fresh = entry
+            .keys
+            .as_ref()
+            .filter(|_| now_ms < entry.fetched_ms.saturating_add(REFRESH_AFTER_MS));
+        match fresh {
+            Some(keys) if has_key(keys) => Plan::Use(keys.clone()),
+            Some(_) if Entry::minute_since(entry.unknown_kid_ms, now_ms) => {
+                entry.unknown_kid_ms = Some(now_ms);
+                entry.attempted_ms = Some(now_ms);
+                Plan::Fetch
             }
+            None if Entry::minute_since(entry.attempted_ms, now_ms) => {
+                entry.attempted_ms = Some(now_ms);
+                Plan::Fetch
+            }
+            _ => entry.fallback(now_ms),
         }
-        if entry.may_fetch(now_ms) {
-            entry.attempted_ms = Some(now_ms);
-            return Plan::Fetch;
-        }
-        entry.fallback(now_ms)
     }
 
     /// Records the outcome of the fetch [`Self::plan`] asked for: a JWK Set replaces the
@@ -186,13 +201,7 @@ impl JwksCache {
         let index = match entries.iter().position(|e| e.uri == uri) {
             Some(index) => index,
             None => {
-                entries.push(Entry {
-                    uri: uri.to_owned(),
-                    keys: None,
-                    bytes: uri.len(),
-                    fetched_ms: 0,
-                    attempted_ms: Some(now_ms),
-                });
+                entries.push(Entry::new(uri, now_ms));
                 entries.len() - 1
             }
         };
@@ -333,15 +342,20 @@ mod tests {
     #[test]
     fn an_unknown_kid_refetches_at_most_once_a_minute() {
         let cache = cached(&["a"]);
-        // A rotation: b is new. The minute since the first fetch has not passed.
-        assert_eq!(kids(&cache.plan(URI, has("b"), T + 1_000)), ["a"]);
-        assert_eq!(cache.plan(URI, has("b"), T + MIN_REFETCH_MS), Plan::Fetch);
-        let after = cache.fetched(URI, Ok(&set(&["a", "b"])), T + MIN_REFETCH_MS);
+        // A rotation: b is new, fetched at once.
+        assert_eq!(cache.plan(URI, has("b"), T + 1_000), Plan::Fetch);
+        let after = cache.fetched(URI, Ok(&set(&["a", "b"])), T + 1_000);
         assert_eq!(kids(&after), ["a", "b"]);
-        // Made-up kids: no fetch for another minute, the cached set answers (unknown_kid).
-        let soon = T + MIN_REFETCH_MS + 1;
-        assert_eq!(kids(&cache.plan(URI, has("zz"), soon)), ["a", "b"]);
-        assert_eq!(kids(&cache.plan(URI, has("b"), soon)), ["a", "b"]);
+        // Made-up kids: no fetch for a minute, the cached set answers (unknown_kid).
+        assert_eq!(kids(&cache.plan(URI, has("zz"), T + 2_000)), ["a", "b"]);
+        assert_eq!(kids(&cache.plan(URI, has("b"), T + 2_000)), ["a", "b"]);
+        assert_eq!(kids(&cache.plan(URI, has("zz"), T + 60_999)), ["a", "b"]);
+        assert_eq!(cache.plan(URI, has("zz"), T + 61_000), Plan::Fetch);
+        // While it is down, an unknown kid finds the cached set, not a 503.
+        assert_eq!(
+            kids(&cache.fetched(URI, Err(FetchFailed), T + 61_000)),
+            ["a", "b"]
+        );
     }
 
     #[test]
