@@ -9,6 +9,7 @@
 // never asserted; only the answers' statuses are checked (exit 1 on a wrong status). No secret,
 // token or Authorization header is ever printed. See bench/README.md.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { generateKeyPairSync, randomUUID, sign as cryptoSign } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, relative } from 'node:path';
@@ -26,7 +27,7 @@ const { values: opt } = parseArgs({
     'no-build': { type: 'boolean', default: false }, // reuse build/ and bench/hello/build/
     'no-micro': { type: 'boolean', default: false }, // skip the native microbenchmarks
     'cpu-samples': { type: 'string', default: '2000' }, // sequential requests for CPU per request
-    // Comma-separated scenario keys (hello, static, token, failures, peer, js_hello, js_services): a paired
+    // Comma-separated scenario keys (hello, static, token, jwt, failures, peer, js_hello, js_services): a paired
     // run of only those, printed as a short table; no sequential CPU samples, no results file.
     only: { type: 'string' },
   },
@@ -293,6 +294,40 @@ const BODY = 'grant_type=client_credentials';
 const ISSUER = 'https://issuer.bench.test';
 const AUDIENCE = 'https://api.example.com';
 
+// private_key_jwt (issue 11): clients with an Ed25519 key each, and a fresh assertion (new jti)
+// per request. Each jti is spent in its client's guard object, which keeps at most 2 048 live
+// ones (until exp + 30 s skew): with assertions living 10 s, a client takes ~50 a second, so
+// the load spreads over a pool of clients wide enough never to fill one.
+const JWT_CLIENTS = 128;
+const JWT_TTL_S = 10;
+const ASSERTION_TYPE = encodeURIComponent('urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
+const b64url = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+/** `JWT_CLIENTS` key clients' records (public keys) and their private keys, made here. */
+function jwtClients(pepper) {
+  return Array.from({ length: JWT_CLIENTS }, (_, i) => {
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    const id = `bench-jwt-${i}`;
+    const record = clientRecord({ id, secrets: [], pepper, scopes: ['read'], defaultScopes: ['read'], audience: [AUDIENCE],
+      rate_limit: { per_minute: 1_000_000, burst: 1_000_000 }, token_endpoint_auth_method: 'private_key_jwt',
+      token_endpoint_auth_signing_alg: 'EdDSA', jwks: { keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'bench' }] } });
+    return { id, record, privateKey };
+  });
+}
+
+/** A token request body with a new EdDSA assertion of the next client of the pool. */
+function assertionBody(clients) {
+  const header = b64url({ alg: 'EdDSA', kid: 'bench' });
+  let turn = 0;
+  return () => {
+    const c = clients[turn++ % clients.length];
+    const t = Math.floor(Date.now() / 1000);
+    const input = `${header}.${b64url({ iss: c.id, sub: c.id, aud: ISSUER, iat: t, exp: t + JWT_TTL_S, jti: randomUUID() })}`;
+    const jwt = `${input}.${cryptoSign(null, Buffer.from(input), c.privateKey).toString('base64url')}`;
+    return `${BODY}&client_assertion_type=${ASSERTION_TYPE}&client_assertion=${jwt}`;
+  };
+}
+
 async function measure(logs) {
   const pepper = randomToken(), key = generateSigningKey();
   const secrets = { SIGNING_KEYS: signingKeysJson([key]), CLIENT_SECRET_PEPPER: pepper };
@@ -345,6 +380,17 @@ async function measure(logs) {
     const jwks = await (await fetch(`${endpoint}/.well-known/jwks.json`)).json();
     await jose.jwtVerify(body.access_token, jose.createLocalJWKSet(jwks), { issuer: ISSUER, audience: AUDIENCE });
 
+    // The private_key_jwt clients, and one checked token by assertion before the load.
+    const keyClients = jwtClients(pepper);
+    const kv = await mf.getKVNamespace('CLIENTS', 'edge-token');
+    for (const c of keyClients) await kv.put(kvKey(c.id), JSON.stringify(c.record));
+    const nextAssertion = assertionBody(keyClients);
+    const jwtHeaders = { ...FORM, 'CF-Connecting-IP': '10.255.255.253' };
+    const jwtRes = await fetch(`${endpoint}${TOKEN_PATH}`, { method: 'POST', body: nextAssertion(), headers: jwtHeaders });
+    const jwtBody = await jwtRes.json();
+    if (jwtRes.status !== 200) throw new Error(`the token endpoint answered ${jwtRes.status} ${jwtBody.error} to a private_key_jwt client (its log line is below)`);
+    await jose.jwtVerify(jwtBody.access_token, jose.createLocalJWKSet(jwks), { issuer: ISSUER, audience: AUDIENCE });
+
     // The peer, configured alike, with its own key and secret; its token is checked the same way.
     const peerSecret = randomToken();
     const peer = await startPeer({ issuer: 'http://127.0.0.1/peer', audience: AUDIENCE, clientId: id, clientSecret: peerSecret,
@@ -376,6 +422,8 @@ async function measure(logs) {
         requests: [{ method: 'GET', path: '/.well-known/jwks.json' }] },
       { key: 'token', name: 'token endpoint, valid client', url: endpoint, expect: 200, requests: [{
         method: 'POST', path: TOKEN_PATH, body: tokenInit.body, headers: tokenInit.headers }] },
+      { key: 'jwt', name: 'token endpoint, private_key_jwt (EdDSA, fresh jti)', url: endpoint, expect: 200, requests: [{
+        method: 'POST', path: TOKEN_PATH, headers: jwtHeaders, setupRequest: (req) => { req.body = nextAssertion(); return req; } }] },
       { key: 'failures', name: 'failure mix (wrong secret / unknown id)', url: endpoint, expect: 401, requests: [
         failing(() => wrongSecret), failing(() => basicAuth(`unknown-${ip}`, secret))] },
       { key: 'peer', name: 'peer: node-oidc-provider, valid client', server: 'node', url: peer.url, pid: peer.pid, expect: 200,
@@ -433,6 +481,7 @@ function report(out) {
   console.log(`\nratio token endpoint / hello-world:       ${x.token_to_hello}  (target ≥ 0.5)`);
   console.log(`ratio token endpoint / node-oidc-provider: ${x.token_to_peer}  (target ≥ 2)`);
   console.log(`static route / hello-world: ${x.static_to_hello}; failure mix / hello-world: ${x.failures_to_hello}`);
+  console.log(`private_key_jwt / secret (token endpoint): ${x.jwt_to_token}  (an assertion verified and its jti spent in the client's object per request)`);
   const c = out.cpu_split_us;
   console.log(`workerd CPU per token request under load, split (µs): Rust Worker floor ${c.rust_worker_floor}, router + static document ${c.router_and_static_document},`);
   console.log(`  the token path itself ${c.token_path} (parse, HMAC, lease bookkeeping, Ed25519 signing, JSON, log line; the client record`);
@@ -463,7 +512,7 @@ const esc = (t) => String(t).replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 function chart(out) {
   const rows = out.scenarios, W = 860, left = 300, barW = 420, rowH = 34, top = 64;
   const max = Math.max(...rows.map((r) => r.rps));
-  const colour = { hello: '#9aa5b1', static: '#9aa5b1', token: '#f38020', failures: '#f6b26b', peer: '#5b8def', js_hello: '#c7ced6', js_services: '#c7ced6' };
+  const colour = { hello: '#9aa5b1', static: '#9aa5b1', token: '#f38020', jwt: '#e8590c', failures: '#f6b26b', peer: '#5b8def', js_hello: '#c7ced6', js_services: '#c7ced6' };
   const H = top + rows.length * rowH + 70;
   const bars = rows.map((r, i) => {
     const y = top + i * rowH, w = Math.max(1, Math.round(r.rps / max * barW));
@@ -516,7 +565,7 @@ async function main() {
     builds, wasm, startup: measured.startup,
     scenarios: measured.results.map(({ workerd_cpu_us_per_req: cpu, ...r }) => ({ ...r, server_cpu_us_per_req: cpu })),
     ratios: { token_to_hello: ratio('token'), token_to_peer: ratio('token', 'peer'), static_to_hello: ratio('static'),
-      failures_to_hello: ratio('failures'), targets: { token_to_hello: 0.5, token_to_peer: 2 } },
+      failures_to_hello: ratio('failures'), jwt_to_token: ratio('jwt', 'token'), targets: { token_to_hello: 0.5, token_to_peer: 2 } },
     // workerd CPU per request under load, split by differences between scenarios (µs).
     cpu_split_us: {
       rust_worker_floor: by.hello.workerd_cpu_us_per_req,
@@ -552,6 +601,8 @@ function reportOnly(measured) {
     console.log(`${r.name}: ${r.rps} req/s, p50 ${r.p50_ms.toFixed(2)} ms, p99 ${r.p99_ms.toFixed(2)} ms, `
       + `workerd CPU ${r.workerd_cpu_us_per_req} µs/req, statuses ${JSON.stringify(r.statuses)}, unexpected ${r.unexpected}`);
   }
+  const by = Object.fromEntries(measured.results.map((r) => [r.key, r]));
+  if (by.jwt && by.token) console.log(`private_key_jwt / secret: ${(by.jwt.rps / by.token.rps).toFixed(3)}`);
   if (measured.results.some((r) => r.unexpected > 0)) process.exitCode = 1;
 }
 
