@@ -371,7 +371,7 @@ impl std::error::Error for Error {}
 mod tests {
     use super::*;
 
-    const ALL: [Error; 33] = [
+    const ALL: [Error; 34] = [
         Error::MethodNotAllowed,
         Error::QueryInUri,
         Error::UnsupportedContentType,
