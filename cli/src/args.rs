@@ -276,6 +276,17 @@ pub struct Fields {
     /// (private_key_jwt; http only to 127.0.0.1, [::1] or localhost, for local tests).
     #[arg(long, conflicts_with = "jwks")]
     pub jwks_uri: Option<String>,
+    /// A federated_jwt client: the name of the tenant's trusted issuer whose tokens it
+    /// authenticates with (TENANTS trusted_issuers); with --subject.
+    #[arg(long, requires = "subject", conflicts_with_all = ["jwks", "jwks_uri"])]
+    pub federated_issuer: Option<String>,
+    /// The exact `sub` of the platform tokens a federated_jwt client accepts.
+    #[arg(long, requires = "federated_issuer")]
+    pub subject: Option<String>,
+    /// A claim the platform token must carry, NAME=VALUE (VALUE as JSON when it parses, an
+    /// object matching by its members: kubernetes.io='{"namespace":"ci"}'). Repeat for several.
+    #[arg(long, requires = "federated_issuer")]
+    pub subject_claim: Vec<String>,
 }
 
 /// `--quota-mode`.

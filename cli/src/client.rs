@@ -7,6 +7,7 @@ use edge_token::core::{
     admin::{
         ClientInfo, ClientUpdate, Deleted, ListEntry, ListPage, NewClient, NewSecret, Rotation,
     },
+    federation::Federation,
     guard::{Quota, QuotaMode},
     limit::Limit,
 };
@@ -81,10 +82,13 @@ fn create(
         .filter(|path| crate::assertion::is_private_key_file(path))
         .map(|path| path.display().to_string());
     let mut input = new_client(id, fields)?;
+    if input.federation.is_some() {
+        input.token_endpoint_auth_method = Some("federated_jwt".to_owned());
+    }
     if input.jwks.is_some() || input.jwks_uri.is_some() {
         input.token_endpoint_auth_method = Some("private_key_jwt".to_owned());
         input.token_endpoint_auth_signing_alg = signing_alg;
-    } else if signing_alg.is_some() {
+    } else if signing_alg.is_some() && input.federation.is_none() {
         return Err(Failure::usage(
             "--signing-alg is for a private_key_jwt client: give --jwks FILE or --jwks-uri URL",
         ));
@@ -221,6 +225,14 @@ fn update_of(fields: Fields) -> Result<ClientUpdate, Failure> {
         grant_types: fields.grant_types.as_deref().map(split),
         jwks,
         jwks_uri: fields.jwks_uri,
+        federation: match (fields.federated_issuer, fields.subject) {
+            (Some(issuer), Some(subject)) => Some(Federation {
+                issuer,
+                subject,
+                claims: claims_of(&fields.subject_claim)?.unwrap_or_default(),
+            }),
+            _ => None,
+        },
         default_audience: (!fields.default_audience.is_empty())
             .then_some(Some(fields.default_audience)),
         claims: claims_of(&fields.claim)?,
@@ -304,6 +316,7 @@ fn new_client(client_id: Option<String>, fields: Fields) -> Result<NewClient, Fa
         grant_types: update.grant_types,
         jwks: update.jwks,
         jwks_uri: update.jwks_uri,
+        federation: update.federation,
         default_audience: update.default_audience.flatten(),
         claims: update.claims,
         ..NewClient::default()

@@ -134,7 +134,19 @@ pub fn client(info: &ClientInfo, json: bool) {
         }
     );
     println!("audience      {}", info.audience.join(" "));
-    if let Some(method) = &info.token_endpoint_auth_method {
+    if let Some(f) = &info.federation {
+        let claims = Value::Object(f.claims.clone());
+        println!(
+            "auth          federated_jwt: issuer {}, subject {}{}",
+            f.issuer,
+            f.subject,
+            if f.claims.is_empty() {
+                String::new()
+            } else {
+                format!(", claims {claims}")
+            }
+        );
+    } else if let Some(method) = &info.token_endpoint_auth_method {
         let kids = info
             .jwks
             .as_ref()
@@ -221,6 +233,9 @@ fn new_secret(answer: &NewSecret, heading: &str, note: &str, key_file: Option<&s
 /// `client assertion` and sends it with curl. `key_file`: the private key file the client was
 /// registered from, else a placeholder to replace.
 fn keyed(answer: &NewSecret, heading: &str, key_file: Option<&str>) {
+    if answer.client.federation.is_some() {
+        return federated(answer, heading);
+    }
     println!("{heading}");
     println!("no secret: it authenticates with assertions signed by its keys (private_key_jwt)\n");
     client(&answer.client, false);
@@ -234,6 +249,22 @@ fn keyed(answer: &NewSecret, heading: &str, key_file: Option<&str>) {
     }
     println!(
         "\ntry it: curl -d grant_type=client_credentials -d client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer -d \"client_assertion=$(edge-token-admin client assertion --key {key} --client {} --audience {endpoint})\"{scope} {endpoint}",
+        shell_quote(&answer.client.client_id),
+    );
+}
+
+/// A new federated_jwt client: no secret, no key; the workload sends its platform's token.
+fn federated(answer: &NewSecret, heading: &str) {
+    println!("{heading}");
+    println!("no secret: it authenticates with its platform's token (federated_jwt)\n");
+    client(&answer.client, false);
+    let endpoint = &answer.token_endpoint;
+    let scope = answer.try_scope.as_deref().map_or(String::new(), |s| {
+        format!(" -d 'scope={}'", percent_encode(s))
+    });
+    println!("\n(PLATFORM_TOKEN: the workload's token from its platform, with the trusted issuer's audience)");
+    println!(
+        "try it: curl -d grant_type=client_credentials -d client_id={} -d client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer -d \"client_assertion=$PLATFORM_TOKEN\"{scope} {endpoint}",
         shell_quote(&answer.client.client_id),
     );
 }

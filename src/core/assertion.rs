@@ -62,6 +62,12 @@ pub enum Check {
     NoJti,
     /// The `jti` was used before.
     Replayed,
+    /// Federated: the token's `iss` is not the trusted issuer the client names.
+    IssuerNotTrusted,
+    /// Federated: the token's `sub` is not the one the client accepts.
+    SubjectMismatch,
+    /// Federated: a claim the client requires is missing or has another value.
+    ClaimMismatch,
 }
 
 impl Check {
@@ -85,6 +91,9 @@ impl Check {
             Self::IssuedInFuture => "assertion_issued_in_future",
             Self::NoJti => "assertion_no_jti",
             Self::Replayed => "assertion_replayed",
+            Self::IssuerNotTrusted => "issuer_not_trusted",
+            Self::SubjectMismatch => "subject_mismatch",
+            Self::ClaimMismatch => "claim_mismatch",
         }
     }
 }
@@ -187,6 +196,8 @@ pub struct Claims {
     pub iat: Option<u64>,
     /// `jti`.
     pub jti: Option<String>,
+    /// Every claim, as sent (what a federated client's required claims are matched against).
+    pub all: Map<String, Value>,
 }
 
 /// A client assertion, read but not yet checked.
@@ -238,6 +249,7 @@ impl Assertion {
             nbf: date(&claims_map, "nbf")?,
             iat: date(&claims_map, "iat")?,
             jti: string(&claims_map, "jti")?,
+            all: claims_map,
         };
         Ok(Self {
             header,

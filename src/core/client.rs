@@ -93,6 +93,8 @@ pub struct Client {
     /// Where a `private_key_jwt` client's public keys are, and its pinned algorithm; `None`
     /// for a client with secrets.
     pub keys: Option<KeySource>,
+    /// What a federated client accepts (its platform's token); `None` for other clients.
+    pub federation: Option<crate::core::federation::Federation>,
     /// Whether the client may use the client-credentials grant.
     pub client_credentials_allowed: bool,
     /// What the client may be granted.

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use super::{
     audience::ResourceServer,
     claims,
+    federation::{self, RawTrustedIssuer, TrustedIssuer},
     guard::quota::{Quota, MAX_QUOTA},
     limit::{Limit, DEFAULT_LIMIT, MAX_RATE},
     scope::{OmittedScope, ScopePolicy, ScopeRules, ScopeToken, Scopes},
@@ -91,6 +92,9 @@ pub struct Tenant {
     pub resource_servers: Vec<ResourceServer>,
     /// Static claims of every token it issues (a client's own win over these).
     pub claims: Map<String, Value>,
+    /// The issuers whose tokens its federated clients may authenticate with
+    /// ([`crate::core::federation`]).
+    pub trusted_issuers: Vec<TrustedIssuer>,
     metadata: String,
 }
 
@@ -128,6 +132,8 @@ struct RawTenant {
     resource_servers: Vec<RawResourceServer>,
     #[serde(default)]
     claims: Map<String, Value>,
+    #[serde(default)]
+    trusted_issuers: Vec<RawTrustedIssuer>,
 }
 
 /// One entry of `resource_servers` as written.
@@ -397,6 +403,8 @@ impl Tenants {
         let token_endpoint = format!("{origin}{}", raw.token_paths[0]);
         let jwks_uri = format!("{origin}{jwks_path}");
         let metadata = metadata(&issuer, &token_endpoint, &jwks_uri, &servers);
+        let trusted_issuers = federation::trusted_issuers(raw.trusted_issuers, &issuer)
+            .map_err(|e| at("trusted_issuers", &e))?;
         Ok(Tenant {
             name,
             issuer,
@@ -416,6 +424,7 @@ impl Tenants {
             always_return_scope: raw.always_return_scope,
             resource_servers: servers,
             claims: raw.claims,
+            trusted_issuers,
             metadata,
         })
     }

@@ -9,7 +9,8 @@
 //!   the client the pipeline uses, and client authentication; [`unknown`]: the ids the store
 //!   recently said do not exist; [`assertion`] (with [`jwk`]): `private_key_jwt` client
 //!   assertions, their checks and the client's public keys; [`jwks_cache`]: keys fetched
-//!   from a client's `jwks_uri`, cached per isolate;
+//!   from a client's `jwks_uri`, cached per isolate; [`federation`]: clients that authenticate
+//!   with their platform's token, checked against a tenant's trusted issuers;
 //! - [`audience`]: which of the client's audiences the token is for (RFC 8707 `resource`,
 //!   `audience`), and which scopes go with them; [`scope`]: what the client is granted;
 //!   [`claims`]: the static custom claims of a tenant and a client;
@@ -34,6 +35,7 @@ pub mod config;
 pub mod credential;
 pub mod deployment;
 pub mod error;
+pub mod federation;
 pub mod form;
 pub mod gate;
 pub mod guard;

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use super::{
     claims,
     client::{Client, StoredSecret},
+    federation::{Federation, FEDERATED_JWT},
     guard::Quota,
     jwk::{Alg, ClientKeys, KeySource},
     jwks_cache::is_valid_jwks_uri,
@@ -132,6 +133,9 @@ pub struct Record {
     /// ([`crate::core::jwks_cache`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
+    /// What a [`FEDERATED_JWT`] client accepts: a trusted issuer, a subject, claims.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub federation: Option<Federation>,
     /// The version the client's guard object gave the record's latest write (admin API,
     /// docs/admin-api.md); absent (0): written before versions existed. Every write of the
     /// admin API gives one (at least 1), so it is always stored from then on.
@@ -191,8 +195,9 @@ impl Record {
                     },
                     _ => return None,
                 };
-                self.secrets.is_empty().then_some(Some(source))
+                (self.secrets.is_empty() && self.federation.is_none()).then_some(Some(source))
             }
+            Some(FEDERATED_JWT) => self.federation_fits().then_some(None),
             None => self.secret_method_fits().then_some(None),
             Some(method) if SECRET_METHODS.contains(&method) => {
                 self.secret_method_fits().then_some(None)
@@ -207,6 +212,19 @@ impl Record {
             && self.jwks.is_none()
             && self.jwks_uri.is_none()
             && self.token_endpoint_auth_signing_alg.is_none()
+            && self.federation.is_none()
+    }
+
+    /// A federated client: a valid `federation`, and no secret, key or algorithm.
+    fn federation_fits(&self) -> bool {
+        self.secrets.is_empty()
+            && self.jwks.is_none()
+            && self.jwks_uri.is_none()
+            && self.token_endpoint_auth_signing_alg.is_none()
+            && self
+                .federation
+                .as_ref()
+                .is_some_and(|f| f.problem().is_none())
     }
 
     /// The [`Client`] the token path uses, if the record keeps every rule of the schema and
@@ -237,6 +255,7 @@ impl Record {
             id: self.client_id,
             secrets,
             keys,
+            federation: self.federation,
             client_credentials_allowed: self.grant_types.iter().any(|g| g == "client_credentials"),
             scopes,
             default_scopes,
@@ -438,6 +457,38 @@ pub(crate) mod tests {
         plain_http["jwks_uri"] = json!("http://keys.example/jwks.json");
         let secret_with_uri = with("jwks_uri", json!("https://keys.example/jwks.json"));
         for json in [both.to_string(), plain_http.to_string(), secret_with_uri] {
+            assert_eq!(
+                Client::from_json("svc", &json),
+                Err(Error::BadClientRecord),
+                "{json}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_federated_record_has_a_federation_and_nothing_else() {
+        let mut r = record();
+        r["secrets"] = json!([]);
+        r["token_endpoint_auth_method"] = json!(FEDERATED_JWT);
+        r["federation"] = json!({ "issuer": "github", "subject": "repo:o/r:ref:refs/heads/main",
+            "claims": { "repository": "o/r" } });
+        let client = Client::from_json("svc", &r.to_string()).unwrap();
+        assert_eq!(client.federation.map(|f| f.issuer), Some("github".into()));
+        assert_eq!(client.keys, None);
+        let mut bad = Vec::new();
+        for (field, value) in [
+            ("secrets", record()["secrets"].clone()),
+            ("federation", json!(null)),
+            ("federation", json!({ "issuer": "github", "subject": "" })),
+            ("jwks_uri", json!("https://keys.example/jwks")),
+            ("token_endpoint_auth_signing_alg", json!("EdDSA")),
+        ] {
+            let mut b = r.clone();
+            b[field] = value;
+            bad.push(b.to_string());
+        }
+        bad.push(with("federation", r["federation"].clone()));
+        for json in bad {
             assert_eq!(
                 Client::from_json("svc", &json),
                 Err(Error::BadClientRecord),

@@ -14,8 +14,9 @@ use super::{
     client::{guard_name, is_valid_client_id, Client, RecordCache},
     config::Tenant,
     error::{Error, Wire},
+    federation::{self, Federation, IssuerKeys, FEDERATED_JWT},
     guard::{tenant_guard_name, Backend, Limiter, QuotaRequest, SpendRequest},
-    jwk::{ClientKeys, KeySource, Verifier},
+    jwk::{Alg, ClientKeys, KeySource, Verifier},
     jwks_cache::{self, JwksCache, JwksFetcher},
     keys::KeySet,
     record::PRIVATE_KEY_JWT,
@@ -246,20 +247,25 @@ impl Issuer {
         request: &TokenRequest,
         now_ms: u64,
     ) -> Result<String, Error> {
-        match (&request.credential, &client.keys) {
-            (Credential::Secret(secret), None) => client
+        match (&request.credential, &client.keys, &client.federation) {
+            (Credential::Secret(secret), None, None) => client
                 .authenticate(&self.pepper, secret, now_ms / 1000)
                 .map(|hash| hash.encode())
                 .ok_or(Error::WrongSecret),
-            (Credential::Assertion(assertion), Some(_)) => {
+            (Credential::Assertion(assertion), Some(_), None) => {
                 self.check_assertion(verifier, client, assertion, now_ms)
                     .await?;
-                let spend = SpendRequest {
-                    jti: assertion.jti_digest(),
-                    until_ms: assertion.remember_until_ms(),
-                };
-                limiter.spend_assertion(guard, &spend).await?;
+                spend(limiter, guard, assertion).await?;
                 Ok(PRIVATE_KEY_JWT.to_owned())
+            }
+            (Credential::Assertion(token), None, Some(accepts)) => {
+                self.check_federated(verifier, accepts, token, now_ms)
+                    .await?;
+                // A platform token without a jti (a SPIFFE JWT-SVID, say) cannot be spent.
+                if token.claims.jti.is_some() {
+                    spend(limiter, guard, token).await?;
+                }
+                Ok(FEDERATED_JWT.to_owned())
             }
             _ => Err(Error::Assertion(Check::MethodMismatch)),
         }
@@ -290,14 +296,7 @@ impl Issuer {
                 &fetched
             }
         };
-        let index = assertion.check_header(keys).map_err(Error::Assertion)?;
-        let key = keys.keys.get(index).ok_or(Error::BadClientRecord)?;
-        let input = assertion.signing_input.as_bytes();
-        match verifier.verify(key, input, &assertion.signature).await {
-            Ok(true) => {}
-            Ok(false) => return Err(Error::Assertion(Check::Signature)),
-            Err(_) => return Err(Error::BadClientRecord),
-        }
+        verify_signature(verifier, keys, assertion).await?;
         let audiences = [
             self.tenant.issuer.as_str(),
             self.tenant.token_endpoint.as_str(),
@@ -307,13 +306,39 @@ impl Issuer {
             .map_err(Error::Assertion)
     }
 
+    /// A federated client's platform token (`core::federation`): from the trusted issuer the
+    /// client names, signed by one of its keys with one of its algorithms, for the client's
+    /// subject and claims.
+    async fn check_federated<K: Verifier + JwksFetcher>(
+        &self,
+        verifier: &K,
+        accepts: &Federation,
+        token: &Assertion,
+        now_ms: u64,
+    ) -> Result<(), Error> {
+        let iss = token.claims.iss.as_deref();
+        let trusted = self
+            .tenant
+            .trusted_issuers
+            .iter()
+            .find(|t| t.name == accepts.issuer && iss == Some(t.issuer.as_str()))
+            .ok_or(Error::Assertion(Check::IssuerNotTrusted))?;
+        let alg = federation::check_header(token, trusted).map_err(Error::Assertion)?;
+        let keys = match &trusted.keys {
+            IssuerKeys::Inline(keys) => ClientKeys::of_remote(keys, alg),
+            IssuerKeys::Uri(uri) => self.fetched_keys(verifier, uri, alg, token, now_ms).await?,
+        };
+        verify_signature(verifier, &keys, token).await?;
+        federation::check_claims(token, trusted, accepts, now_ms / 1000).map_err(Error::Assertion)
+    }
+
     /// The keys of `alg` at a client's `jwks_uri`, from the isolate's cache or fetched
     /// ([`jwks_cache`]'s policy); 503 when there are none to use.
     async fn fetched_keys<F: JwksFetcher>(
         &self,
         fetcher: &F,
         uri: &str,
-        alg: crate::core::jwk::Alg,
+        alg: Alg,
         assertion: &Assertion,
         now_ms: u64,
     ) -> Result<ClientKeys, Error> {
@@ -439,4 +464,33 @@ impl Issuer {
             .await
             .map_err(|_| Error::BadKeyMaterial)
     }
+}
+
+/// The signature's check: the header names a key of `keys` (its `kid`), which verifies it.
+async fn verify_signature<K: Verifier>(
+    verifier: &K,
+    keys: &ClientKeys,
+    assertion: &Assertion,
+) -> Result<(), Error> {
+    let index = assertion.check_header(keys).map_err(Error::Assertion)?;
+    let key = keys.keys.get(index).ok_or(Error::BadClientRecord)?;
+    let input = assertion.signing_input.as_bytes();
+    match verifier.verify(key, input, &assertion.signature).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Error::Assertion(Check::Signature)),
+        Err(_) => Err(Error::BadClientRecord),
+    }
+}
+
+/// Spends an assertion's `jti` in the client's object (single use until its `exp`).
+async fn spend<B: Backend>(
+    limiter: &Limiter<B>,
+    guard: &str,
+    assertion: &Assertion,
+) -> Result<(), Error> {
+    let request = SpendRequest {
+        jti: assertion.jti_digest(),
+        until_ms: assertion.remember_until_ms(),
+    };
+    limiter.spend_assertion(guard, &request).await
 }

@@ -11,7 +11,7 @@ use super::{
 };
 use crate::core::{
     client::is_valid_client_id,
-    record::{Record, SecretEntry, MAX_SECRETS, PRIVATE_KEY_JWT, SCHEMA_VERSION},
+    record::{Record, SecretEntry, MAX_SECRETS, SCHEMA_VERSION},
     secret::SecretHash,
 };
 
@@ -67,13 +67,18 @@ impl Record {
             input.jwks.as_ref(),
             input.jwks_uri.as_deref(),
         )?;
+        let federated = validate::federation(
+            input.token_endpoint_auth_method.as_deref(),
+            input.federation.as_ref(),
+        )?;
         let record = Self {
             v: SCHEMA_VERSION,
             client_id,
-            // A private_key_jwt client has no secret at all.
-            secrets: match keyed {
-                Some(_) => Vec::new(),
-                None => vec![SecretEntry::new(first_secret, now)],
+            // A private_key_jwt or federated_jwt client has no secret at all.
+            secrets: if keyed.is_some() || federated {
+                Vec::new()
+            } else {
+                vec![SecretEntry::new(first_secret, now)]
             },
             grant_types: validate::grant_list(&grants)?,
             scopes: validate::scope_list("scopes", &input.scopes)?,
@@ -87,6 +92,7 @@ impl Record {
             token_endpoint_auth_signing_alg: keyed.map(|alg| alg.name().to_owned()),
             jwks: keyed.and(input.jwks),
             jwks_uri: keyed.and(input.jwks_uri),
+            federation: input.federation.filter(|_| federated),
             version: 0,
             default_audience: input
                 .default_audience
@@ -157,6 +163,17 @@ impl Record {
             next.grant_types = validate::grant_list(&grants)?;
         }
         next.update_keys(update.jwks, update.jwks_uri)?;
+        if let Some(federation) = update.federation {
+            if self.federation.is_none() {
+                return Err(AdminError::invalid(
+                    "federation: only a federated_jwt client has one",
+                ));
+            }
+            if let Some(why) = federation.problem() {
+                return Err(AdminError::invalid(why));
+            }
+            next.federation = Some(federation);
+        }
         if let Some(defaults) = update.default_audience {
             next.default_audience = defaults
                 .as_deref()
@@ -186,9 +203,9 @@ impl Record {
                 "old_secret_expires_at must be from now to now + {MAX_OVERLAP_SECONDS} s (Unix seconds)"
             )));
         }
-        if self.token_endpoint_auth_method.as_deref() == Some(PRIVATE_KEY_JWT) {
+        if self.secrets.is_empty() {
             return Err(AdminError::conflict(
-                "a private_key_jwt client has no secret: change its keys with `client update ID --jwks FILE`",
+                "a private_key_jwt or federated_jwt client has no secret: change its keys with `client update ID --jwks FILE`, or what it accepts with `--federated-issuer`",
             ));
         }
         let mut next = self.clone();
@@ -341,6 +358,52 @@ pub(super) mod tests {
         ] {
             let error = Record::create(input(&json), "gen".into(), &hash("s1"), 1_000).unwrap_err();
             assert!(error.message.contains(reason), "{json}: {}", error.message);
+        }
+    }
+
+    #[test]
+    fn a_federated_client_is_created_without_a_secret_and_its_federation_can_change() {
+        let json = r#"{"scopes":["a"],"audience":["https://api"],"token_endpoint_auth_method":"federated_jwt",
+            "federation":{"issuer":"github","subject":"repo:o/r:ref:refs/heads/main","claims":{"repository":"o/r"}}}"#;
+        let r = Record::create(input(json), "gen".into(), &hash("s1"), 1_000).unwrap();
+        assert!(r.secrets.is_empty() && r.keeps_the_schema());
+        assert_eq!(
+            r.federation.as_ref().map(|f| f.subject.as_str()),
+            Some("repo:o/r:ref:refs/heads/main")
+        );
+        let update: ClientUpdate = serde_json::from_value(serde_json::json!({
+            "federation": { "issuer": "github", "subject": "repo:o/r:environment:prod" } }))
+        .unwrap();
+        let changed = r.updated(update.clone()).unwrap();
+        assert_eq!(
+            changed.federation.map(|f| f.subject),
+            Some("repo:o/r:environment:prod".into())
+        );
+        assert!(
+            r.rotate(&hash("s2"), Rotation::default(), 2_000).is_err(),
+            "no secret to rotate"
+        );
+        assert!(
+            record().updated(update).is_err(),
+            "a secret client has no federation"
+        );
+        for (bad, reason) in [
+            (
+                json.replace(",\n            \"federation\":", ",\"claims\":"),
+                "federation",
+            ),
+            (
+                json.replace(r#"repo:o/r:ref:refs/heads/main","claims""#, r#"","claims""#),
+                "subject",
+            ),
+            (
+                json.replace(r#""token_endpoint_auth_method":"federated_jwt","#, ""),
+                "federated_jwt",
+            ),
+            (json.replace(r#""repository":"o/r""#, r#""sub":"x""#), "sub"),
+        ] {
+            let error = Record::create(input(&bad), "gen".into(), &hash("s1"), 1_000).unwrap_err();
+            assert!(error.message.contains(reason), "{bad}: {}", error.message);
         }
     }
 

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use super::error::AdminError;
 use crate::core::{
+    federation::Federation,
     guard::{Quota, QuotaUsage},
     limit::Limit,
 };
@@ -53,6 +54,9 @@ pub struct NewClient {
     /// Or where they are fetched from (https; exclusive with `jwks`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
+    /// A `federated_jwt` client's trusted issuer, subject and required claims.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub federation: Option<Federation>,
     /// `aud` of a token whose request names none, a subset of `audience`; default every
     /// audience.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -108,6 +112,9 @@ pub struct ClientUpdate {
     /// A new `jwks_uri` of a `private_key_jwt` client; replaces inline `jwks`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
+    /// What a `federated_jwt` client accepts, replaced as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub federation: Option<Federation>,
     /// New default audiences; `null` returns to every audience.
     #[serde(
         default,
@@ -206,6 +213,9 @@ pub struct ClientInfo {
     /// Or where they are fetched from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
+    /// What a `federated_jwt` client accepts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub federation: Option<Federation>,
     /// Its issuance limit, its own or the default.
     pub rate_limit: Limit,
     /// Whether `rate_limit` is the default.

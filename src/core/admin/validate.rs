@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use super::error::AdminError;
 use crate::core::{
     claims,
+    federation::{Federation, FEDERATED_JWT},
     guard::quota::{Quota, MAX_QUOTA},
     jwk::{Alg, BadKeySet, ClientKeys},
     jwks_cache::{is_valid_jwks_uri, MAX_JWKS_URI_CHARS},
@@ -158,12 +159,20 @@ pub fn auth_method(
             }
             Ok(Some(alg))
         }
+        Some(FEDERATED_JWT) => {
+            if alg.is_some() || jwks.is_some() || jwks_uri.is_some() {
+                return Err(AdminError::invalid(
+                    "a federated_jwt client has no keys of its own: its trusted issuer's are used",
+                ));
+            }
+            Ok(None)
+        }
         None => secret_only(alg, jwks.is_some() || jwks_uri.is_some()),
         Some(m) if SECRET_METHODS.contains(&m) => {
             secret_only(alg, jwks.is_some() || jwks_uri.is_some())
         }
         Some(_) => Err(AdminError::invalid(
-            "token_endpoint_auth_method: client_secret_basic, client_secret_post or private_key_jwt",
+            "token_endpoint_auth_method: client_secret_basic, client_secret_post, private_key_jwt or federated_jwt",
         )),
     }
 }
@@ -182,6 +191,26 @@ pub fn client_keys(jwks: &serde_json::Value, alg: Alg) -> Result<(), AdminError>
     ClientKeys::parse(jwks, alg)
         .map(|_| ())
         .map_err(|BadKeySet(why)| AdminError::invalid(format!("jwks: {why}")))
+}
+
+/// Whether a new client is federated: `federation` is given exactly for `federated_jwt`, and
+/// keeps its rules ([`Federation::problem`]).
+pub fn federation(
+    method: Option<&str>,
+    federation: Option<&Federation>,
+) -> Result<bool, AdminError> {
+    match (method, federation) {
+        (Some(FEDERATED_JWT), Some(f)) => f
+            .problem()
+            .map_or(Ok(true), |why| Err(AdminError::invalid(why))),
+        (Some(FEDERATED_JWT), None) => Err(AdminError::invalid(
+            "federation: a federated_jwt client needs its trusted issuer and subject",
+        )),
+        (_, Some(_)) => Err(AdminError::invalid(
+            "federation needs token_endpoint_auth_method federated_jwt",
+        )),
+        (_, None) => Ok(false),
+    }
 }
 
 /// A `jwks_uri` the token endpoint will fetch ([`is_valid_jwks_uri`]).

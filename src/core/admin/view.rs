@@ -46,6 +46,7 @@ impl Record {
                 .then(|| usage.map(|u| u.quota))
                 .flatten(),
             jwks_uri: self.jwks_uri.clone(),
+            federation: self.federation.clone(),
             rate_limit: self.rate_limit.unwrap_or(DEFAULT_LIMIT),
             rate_limit_is_default: self.rate_limit.is_none(),
             scopes: self.scopes.clone(),
