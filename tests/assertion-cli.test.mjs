@@ -134,4 +134,23 @@ test('client create and update --jwks-uri register a key client by URL, exclusiv
   assert.match(alg.stderr + alg.stdout, /--signing-alg is for a private_key_jwt client/);
 });
 
+test('client create --federated-issuer registers a federated client without a secret or key, and prints a try-it line', () => {
+  const made = runCli(['client', 'create', '--url', w.adminUrl, '--id', 'deploy-job', '--federated-issuer', 'github',
+    '--subject', 'repo:octo-org/octo-repo:environment:prod', '--subject-claim', 'repository=octo-org/octo-repo',
+    '--subject-claim', 'kubernetes.io={"namespace":"ci"}', '--scopes', 'deploy', '--audience', 'https://deploy.example.com'],
+  { cwd: dir, env: { EDGE_TOKEN_ADMIN_TOKEN: w.adminToken } });
+  assert.equal(made.code, 0, `exit 0 (stderr: ${made.stderr.slice(0, 300)})`);
+  assert.match(made.stdout, /auth +federated_jwt: issuer github, subject repo:octo-org\/octo-repo:environment:prod/);
+  assert.match(made.stdout, /^try it: curl .* -d client_id='deploy-job' .*"client_assertion=\$PLATFORM_TOKEN"/m);
+  const shown = ok(cli(['client', 'show', 'deploy-job']));
+  assert.equal(shown.token_endpoint_auth_method, 'federated_jwt');
+  assert.deepEqual(shown.federation, { issuer: 'github', subject: 'repo:octo-org/octo-repo:environment:prod',
+    claims: { repository: 'octo-org/octo-repo', 'kubernetes.io': { namespace: 'ci' } } });
+  assert.deepEqual(shown.secrets, []);
+  const changed = ok(cli(['client', 'update', 'deploy-job', '--federated-issuer', 'github', '--subject', 'repo:octo-org/octo-repo:ref:refs/heads/main']));
+  assert.equal(changed.federation.subject, 'repo:octo-org/octo-repo:ref:refs/heads/main');
+  const noSubject = cli(['client', 'create', '--federated-issuer', 'github', '--scopes', 'a', '--audience', 'https://a.example']);
+  assert.notEqual(noSubject.code, 0);
+});
+
 testLogHygiene(w);
