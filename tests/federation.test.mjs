@@ -179,4 +179,10 @@ test('failed platform tokens count toward the failure throttling of the address'
   assert.equal(res.status, 429, `status (body error: ${res.json?.error})`);
 });
 
+test('the metadata of a tenant with trusted issuers names federated_jwt among its methods', async () => {
+  const res = await w.fetch(`/.well-known/oauth-authorization-server${tenants[name].issuer_path ?? ''}`);
+  assert.equal(res.status, 200);
+  assert.deepEqual(res.json.token_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'federated_jwt']);
+});
+
 testLogHygiene(w);

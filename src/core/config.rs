@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use super::{
     audience::ResourceServer,
     claims,
-    federation::{self, RawTrustedIssuer, TrustedIssuer},
+    federation::{self, RawTrustedIssuer, TrustedIssuer, FEDERATED_JWT},
     guard::quota::{Quota, MAX_QUOTA},
     limit::{Limit, DEFAULT_LIMIT, MAX_RATE},
     scope::{OmittedScope, ScopePolicy, ScopeRules, ScopeToken, Scopes},
@@ -182,12 +182,14 @@ fn resource_servers(raw: Vec<RawResourceServer>) -> Result<Vec<ResourceServer>, 
     Ok(out)
 }
 
-/// The RFC 8414 metadata of a tenant; `scopes_supported` when it declares resource servers.
+/// The RFC 8414 metadata of a tenant; `scopes_supported` when it declares resource servers,
+/// `federated_jwt` among the methods when it trusts an issuer.
 fn metadata(
     issuer: &str,
     token_endpoint: &str,
     jwks_uri: &str,
     servers: &[ResourceServer],
+    federated: bool,
 ) -> String {
     let mut metadata = serde_json::json!({
         "issuer": issuer,
@@ -199,6 +201,14 @@ fn metadata(
         // RFC 8414 requires the member; there is no authorization endpoint, so no type.
         "response_types_supported": [],
     });
+    if federated {
+        metadata["token_endpoint_auth_methods_supported"] = serde_json::json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+            FEDERATED_JWT
+        ]);
+    }
     if !servers.is_empty() {
         let all = Scopes::from_tokens(servers.iter().flat_map(|s| s.scopes.iter().cloned()));
         let names: Vec<&str> = all.iter().map(ScopeToken::as_str).collect();
@@ -402,9 +412,10 @@ impl Tenants {
         let metadata_path = format!("{METADATA_PATH}{}", raw.issuer_path);
         let token_endpoint = format!("{origin}{}", raw.token_paths[0]);
         let jwks_uri = format!("{origin}{jwks_path}");
-        let metadata = metadata(&issuer, &token_endpoint, &jwks_uri, &servers);
         let trusted_issuers = federation::trusted_issuers(raw.trusted_issuers, &issuer)
             .map_err(|e| at("trusted_issuers", &e))?;
+        let federated = !trusted_issuers.is_empty();
+        let metadata = metadata(&issuer, &token_endpoint, &jwks_uri, &servers, federated);
         Ok(Tenant {
             name,
             issuer,
