@@ -5,7 +5,8 @@
 //     hour's end, RateLimit headers                → "a client over its hourly quota gets 429 with Retry-After at the hour's end and RateLimit headers"
 //   issue 14: monitor-only mode: never refused, the log line says over
 //                                                   → "a client over a monitored quota keeps getting tokens and its log lines say quota over"
-//   issue 14: tenant quota across clients, blocks taken from the tenant's object
+//   issue 14: tenant quota across clients, blocks taken from the tenant's object; its counts
+//     through the admin API (`GET …/clients/{id}/usage`)
 //                                                   → "a tenant's quota counts the tokens of all its clients together"
 //   issue 14: admin API and CLI set quotas and show the counts (`client usage`)
 //                                                   → "a quota set with the CLI is enforced and client usage shows the counts"
@@ -82,6 +83,12 @@ test("a tenant's quota counts the tokens of all its clients together", async () 
   const refused = answers.filter(({ res }) => res.status !== 200);
   assert.ok(refused.some(({ client }) => client === b), 'the second client is refused too');
   for (const answer of refused) assertOverQuota(answer.res, { policy: 'tenant-hour', quota: 3, ...answer });
+  // The tenant's object counted the whole quota (blocks handed to the two clients' objects).
+  const report = await w.admin(`/admin/v1/tenants/metered/clients/${a.id}/usage`);
+  assert.equal(report.status, 200, 'usage answered');
+  assert.deepEqual(report.json.tenant_quota, { per_hour: 3, mode: 'enforce' }, "the tenant's quota");
+  assert.equal(report.json.tenant_usage.hour, 3, "the tenant's hour is used up");
+  assert.equal(report.json.quota, undefined, 'the client has no quota of its own');
   // The default tenant sets no quota: its clients are not counted against this one.
   const other = await w.seedClient();
   await assertIssued(w, await w.token({ auth: [other.id, other.secret] }), other, { scope: 'read', echo: true });
@@ -109,6 +116,7 @@ test('a quota set with the CLI is enforced and client usage shows the counts', a
   assert.equal(usage.quota_usage.day, 2, "the day's count");
   assert.equal(usage.quota_usage.hour_ends % HOUR_MS, 0, 'the hour ends on the hour');
   assert.ok(usage.quota_usage.hour_ends > Date.now() - 5000, 'at the end of this hour');
+  assert.equal(usage.tenant_quota, undefined, 'the default tenant has no quota');
   // Monitor-only from now on: the same counts, no more refusals.
   const updated = cli(['client', 'update', c.id, '--quota-hour', '2', '--quota-mode', 'monitor']);
   assert.deepEqual(updated.quota, { per_hour: 2, mode: 'monitor' }, 'the quota replaced as a whole');

@@ -5,7 +5,8 @@ use serde_json::{Map, Value};
 
 use edge_token::core::{
     admin::{
-        ClientInfo, ClientUpdate, Deleted, ListEntry, ListPage, NewClient, NewSecret, Rotation,
+        ClientInfo, ClientUpdate, Deleted, ListEntry, ListPage, NewClient, NewSecret, QuotaReport,
+        Rotation,
     },
     federation::Federation,
     guard::{Quota, QuotaMode},
@@ -108,8 +109,8 @@ fn show(client: &ClientRef, json: bool) -> Outcome {
 
 fn usage(client: &ClientRef, json: bool) -> Outcome {
     let api = Api::new(&client.target)?;
-    let info: ClientInfo = api.call("GET", &api.client_path(&client.client_id, ""))?;
-    output::usage(&info, json);
+    let report: QuotaReport = api.call("GET", &api.client_path(&client.client_id, "/usage"))?;
+    output::usage(&report, json);
     Ok(())
 }
 

@@ -3,8 +3,10 @@
 use std::path::Path;
 
 use edge_token::core::{
-    admin::{BlockList, Cleared, ClientInfo, Deleted, ListEntry, NewSecret, SecretInfo},
-    guard::{QuotaMode, VIEW_TTL_MS},
+    admin::{
+        BlockList, Cleared, ClientInfo, Deleted, ListEntry, NewSecret, QuotaReport, SecretInfo,
+    },
+    guard::{Quota, QuotaMode, QuotaUsage, VIEW_TTL_MS},
 };
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -56,8 +58,8 @@ fn last_use(secret: &SecretInfo) -> String {
 }
 
 /// A quota as shown: its figures and mode.
-fn quota_text(info: &ClientInfo) -> String {
-    let Some(quota) = info.quota else {
+fn quota_text(quota: Option<Quota>) -> String {
+    let Some(quota) = quota else {
         return "none".to_owned();
     };
     let figures: Vec<String> = [(quota.per_hour, "hour"), (quota.per_day, "day")]
@@ -71,37 +73,43 @@ fn quota_text(info: &ClientInfo) -> String {
     format!("{} ({mode})", figures.join(", "))
 }
 
-/// `client usage`: a client's quota and the tokens counted against it.
-pub fn usage(info: &ClientInfo, json: bool) {
-    if json {
-        let usage = json!({
-            "client_id": info.client_id, "tenant": info.tenant, "quota": info.quota,
-            "quota_usage": info.quota_usage, "usage_unavailable": info.usage_unavailable,
-        });
-        return print_json(&usage);
-    }
-    println!("client        {} (tenant {})", info.client_id, info.tenant);
-    println!("quota         {}", quota_text(info));
-    match (info.quota, info.quota_usage) {
-        (None, _) => println!("usage         not counted (the client has no quota)"),
-        (Some(_), None) => println!("usage         unavailable (the guard object did not answer)"),
+/// One quota's counts as lines, under `label` (the client's or the tenant's).
+fn quota_lines(label: &str, quota: Option<Quota>, usage: Option<QuotaUsage>) {
+    println!("{label:<14}{}", quota_text(quota));
+    match (quota, usage) {
+        (None, _) => {}
+        (Some(_), None) => println!("  counts      unavailable (its object did not answer)"),
         (Some(quota), Some(usage)) => {
             let of = |n: Option<u64>| n.map_or(String::new(), |n| format!(" of {n}"));
             let ends = |ms: u64| time(ms / 1_000);
             println!(
-                "this hour     {}{} (counts again from {})",
+                "  this hour   {}{} (counts again from {})",
                 usage.hour,
                 of(quota.per_hour),
                 ends(usage.hour_ends)
             );
             println!(
-                "this day      {}{} (counts again from {})",
+                "  this day    {}{} (counts again from {})",
                 usage.day,
                 of(quota.per_day),
                 ends(usage.day_ends)
             );
         }
     }
+}
+
+/// `client usage`: a client's quota and its tenant's, with the tokens counted against each.
+pub fn usage(report: &QuotaReport, json: bool) {
+    if json {
+        return print_json(report);
+    }
+    println!(
+        "client        {} (tenant {})",
+        report.client_id, report.tenant
+    );
+    quota_lines("quota", report.quota, report.quota_usage);
+    quota_lines("tenant quota", report.tenant_quota, report.tenant_usage);
+    println!("(counts: tokens issued or leased to the Worker's isolates and not given back)");
 }
 
 /// A client's settings and secrets.
@@ -184,7 +192,7 @@ pub fn client(info: &ClientInfo, json: bool) {
             ""
         }
     );
-    println!("quota         {}", quota_text(info));
+    println!("quota         {}", quota_text(info.quota));
     println!("secrets");
     let rows: Vec<Vec<String>> = info
         .secrets

@@ -15,7 +15,7 @@ use crate::core::{
     admin::{
         check_admin_token, parse_body, parse_route, AdminAccess, AdminError, AdminRequest,
         BlockList, BlockedSource, Cleared, ClientInfo, ClientUpdate, Deleted, ListEntry, ListPage,
-        NewClient, NewSecret, Rotation, Route, ADMIN_PREFIX, MAX_ADMIN_BODY_BYTES,
+        NewClient, NewSecret, QuotaReport, Rotation, Route, ADMIN_PREFIX, MAX_ADMIN_BODY_BYTES,
         MIN_ADMIN_TOKEN_BYTES,
     },
     client::{guard_name, record_key},
@@ -23,8 +23,8 @@ use crate::core::{
     deployment::Deployment,
     error::Error,
     guard::{
-        ClientCommand, ClientUsage, Limiter, RecordAnswer, RecordUndo, RecordWrite, Source,
-        SourceBlock, LIMIT_HOLD_MS, SOURCE_SHARDS,
+        tenant_guard_name, ClientCommand, ClientUsage, Limiter, RecordAnswer, RecordUndo,
+        RecordWrite, Source, SourceBlock, LIMIT_HOLD_MS, SOURCE_SHARDS,
     },
     record::Record,
     token::Issuer,
@@ -176,6 +176,7 @@ async fn dispatch(mut req: Request, env: &Env, issuer: &Issuer, request: &AdminR
         Route::Enable(id) => admin.set_disabled(id, false).await,
         Route::Rotate(id) => admin.rotate(id, parse_body(&body)?).await,
         Route::Retire(id, secret_id) => admin.retire(id, secret_id).await,
+        Route::Usage(id) => admin.quota_report(id).await,
         Route::Blocks => admin.blocks().await,
         Route::ClearBlocks(source) => admin.clear_blocks(source.as_deref()).await,
     }
@@ -308,6 +309,37 @@ impl Admin<'_> {
 
     async fn usage(&self, id: &str) -> Option<ClientUsage> {
         self.guard(id, "usage", &()).await.ok()
+    }
+
+    /// `GET …/usage`: the client's quota counts from its object and, when the tenant has a
+    /// quota, the tenant's from the tenant's object.
+    async fn quota_report(&self, id: &str) -> Answer {
+        let record = self.load(id).await?;
+        let client = match record.quota {
+            Some(_) => self.usage(id).await.map(|u| Some(u.quota)),
+            None => Some(None),
+        };
+        let tenant_quota = self.issuer.tenant.quota;
+        let tenant = match tenant_quota {
+            Some(_) => {
+                let name = tenant_guard_name(self.tenant);
+                let usage = guard::call(self.env, guard::CLIENT_GUARD, &name, "usage", &()).await;
+                usage.ok().map(|u: ClientUsage| Some(u.quota))
+            }
+            None => Some(None),
+        };
+        reply(
+            200,
+            &QuotaReport {
+                client_id: record.client_id,
+                quota: record.quota,
+                quota_usage: client.flatten(),
+                tenant: self.tenant.to_owned(),
+                tenant_quota,
+                tenant_usage: tenant.flatten(),
+                usage_unavailable: client.is_none() || tenant.is_none(),
+            },
+        )
     }
 
     fn info(&self, record: &Record, usage: Option<&ClientUsage>) -> ClientInfo {

@@ -243,6 +243,32 @@ pub struct ClientInfo {
     pub version: u64,
 }
 
+/// `GET …/clients/{id}/usage`: a client's quota and its tenant's, with the tokens counted
+/// against each this hour and this day (docs/limits.md, "Quotas").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaReport {
+    /// The client id.
+    pub client_id: String,
+    /// The client's quota, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<Quota>,
+    /// Its counts (absent without a quota, or when its object did not answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota_usage: Option<QuotaUsage>,
+    /// Its tenant.
+    pub tenant: String,
+    /// The tenant's quota, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_quota: Option<Quota>,
+    /// The tenant's counts, all clients together: blocks handed to clients' objects (absent
+    /// without a quota, or when the tenant's object did not answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_usage: Option<QuotaUsage>,
+    /// Whether an object that keeps counts did not answer.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub usage_unavailable: bool,
+}
+
 fn is_false(value: &bool) -> bool {
     !value
 }

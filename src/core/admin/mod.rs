@@ -19,7 +19,7 @@ pub use auth::{check_admin_token, AdminAccess, MIN_ADMIN_TOKEN_BYTES};
 pub use changes::{DEFAULT_OVERLAP_SECONDS, DEFAULT_TOKEN_TTL, MAX_OVERLAP_SECONDS};
 pub use contract::{
     parse_body, BlockList, BlockedSource, Cleared, ClientInfo, ClientUpdate, Deleted, ErrorBody,
-    ListEntry, ListPage, NewClient, NewSecret, Rotation, SecretInfo, API_ROOT,
+    ListEntry, ListPage, NewClient, NewSecret, QuotaReport, Rotation, SecretInfo, API_ROOT,
 };
 pub use error::AdminError;
 pub use routes::{parse_route, AdminRequest, Route, ADMIN_PREFIX};

@@ -29,6 +29,8 @@ pub enum Route {
     Rotate(String),
     /// `DELETE …/clients/{id}/secrets/{secret_id}`: the secret is refused at once.
     Retire(String, String),
+    /// `GET …/clients/{id}/usage`: its quota and its tenant's, with their counts.
+    Usage(String),
     /// `GET …/blocks`: the blocked source addresses (shared by every tenant).
     Blocks,
     /// `DELETE …/blocks[/{source}]`: forget one source's block and failures, or every one's.
@@ -48,6 +50,7 @@ impl Route {
             Self::Enable(_) => "enable",
             Self::Rotate(_) => "rotate_secret",
             Self::Retire(..) => "retire_secret",
+            Self::Usage(_) => "usage",
             Self::Blocks => "blocks",
             Self::ClearBlocks(_) => "clear_blocks",
         }
@@ -63,7 +66,8 @@ impl Route {
             | Self::Disable(id)
             | Self::Enable(id)
             | Self::Rotate(id)
-            | Self::Retire(id, _) => Some(id),
+            | Self::Retire(id, _)
+            | Self::Usage(id) => Some(id),
         }
     }
 }
@@ -148,6 +152,8 @@ pub fn parse_route(method: &str, path: &str) -> Result<AdminRequest, AdminError>
         (["clients", c, "enable"], "POST") => Route::Enable(id(c)?),
         (["clients", c, "secrets"], "POST") => Route::Rotate(id(c)?),
         (["clients", _, "disable" | "enable" | "secrets"], _) => return Err(allow("POST")),
+        (["clients", c, "usage"], "GET") => Route::Usage(id(c)?),
+        (["clients", _, "usage"], _) => return Err(allow("GET")),
         (["clients", c, "secrets", s], "DELETE") => {
             let secret = secret_segment(s)?;
             Route::Retire(id(c)?, secret)
@@ -205,6 +211,18 @@ mod tests {
         assert_eq!(
             r("PATCH", "/admin/v1/tenants/t/clients/x").unwrap().route,
             Route::Update("x".into())
+        );
+        assert_eq!(
+            r("GET", "/admin/v1/tenants/t/clients/x/usage")
+                .unwrap()
+                .route,
+            Route::Usage("x".into())
+        );
+        assert_eq!(
+            r("POST", "/admin/v1/tenants/t/clients/x/usage")
+                .unwrap_err()
+                .status,
+            405
         );
     }
 

@@ -610,6 +610,41 @@ mod tests {
     }
 
     #[test]
+    fn the_clients_object_refuses_until_the_windows_end_and_the_isolate_answers_over_quota() {
+        use crate::core::{
+            guard::{CachedView, ClientGuardState, LeaseRequest, Source, Step},
+            limit::DEFAULT_LIMIT,
+        };
+        let mut state = ClientGuardState::default();
+        let request = LeaseRequest {
+            per_minute: DEFAULT_LIMIT.per_minute,
+            burst: DEFAULT_LIMIT.burst,
+            want: 5,
+            returned: 0,
+            source: None,
+            prefix: None,
+            seen: Vec::new(),
+            secret_hash: "h".into(),
+            quota: client_only(quota(Some(2), None, QuotaMode::Enforce)),
+        };
+        let first = state.lease(NINE, &request);
+        assert_eq!((first.granted, first.quota.hour), (2, NINE));
+        let refused = state.lease(NINE + 1_000, &request);
+        assert_eq!(refused.granted, 0);
+        assert_eq!(refused.wait_ms, HOUR_MS - 1_000, "until the hour's end");
+        assert_eq!(state.quota_usage(NINE + 1_000).hour, 2);
+        // An isolate told so refuses on its own while its view is fresh, naming the window.
+        let mut cached = CachedView::new(refused, DEFAULT_LIMIT, NINE + 1_000);
+        let step = cached.decide(NINE + 1_500, &Source::from_header(None), "h", 0);
+        let expected = Error::OverQuota {
+            retry_after: (HOUR_MS - 1_500).div_ceil(1_000),
+            quota: 2,
+            window: QuotaWindow::Hour,
+        };
+        assert_eq!(step, Step::Refuse(expected));
+    }
+
+    #[test]
     fn a_block_lapses_with_its_hour() {
         let mut state = ClientQuota::default();
         state.add_block(
