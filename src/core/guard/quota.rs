@@ -310,7 +310,8 @@ impl QuotaRequest {
 /// What a client's object tells an isolate of the quotas with a lease.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuotaView {
-    /// The hour (its start, Unix ms) the lease's tokens were counted in.
+    /// The hour (its start, Unix ms) the lease's tokens were counted in (0: no quota applies):
+    /// an isolate spends them only within it.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub hour: u64,
     /// Nothing granted: a quota is exhausted until its window's end.
@@ -405,7 +406,7 @@ impl ClientQuota {
         };
         self.give_back(now, request, returned_hour, returned);
         let mut view = QuotaView {
-            hour: hour_of(now),
+            hour: if request.is_empty() { 0 } else { hour_of(now) },
             ..QuotaView::default()
         };
         let mut allowed = want;
@@ -642,6 +643,42 @@ mod tests {
             window: QuotaWindow::Hour,
         };
         assert_eq!(step, Step::Refuse(expected));
+    }
+
+    #[test]
+    fn an_isolate_never_spends_in_one_hour_what_was_counted_in_the_last() {
+        use crate::core::{
+            guard::{CachedView, ClientGuardState, LeaseRequest, Source, Step},
+            limit::DEFAULT_LIMIT,
+        };
+        let mut state = ClientGuardState::default();
+        let mut request = LeaseRequest {
+            per_minute: DEFAULT_LIMIT.per_minute,
+            burst: DEFAULT_LIMIT.burst,
+            want: 3,
+            returned: 0,
+            source: None,
+            prefix: None,
+            seen: Vec::new(),
+            secret_hash: "h".into(),
+            quota: client_only(quota(Some(3), None, QuotaMode::Enforce)),
+        };
+        let late = NINE + HOUR_MS - 600;
+        let view = state.lease(late, &request);
+        let mut cached = CachedView::new(view, DEFAULT_LIMIT, late);
+        let nowhere = Source::from_header(None);
+        assert!(matches!(
+            cached.decide(late + 100, &nowhere, "h", 0),
+            Step::Serve { .. }
+        ));
+        // Past the hour, within the view's life: the two tokens left are not spent.
+        assert_eq!(cached.decide(NINE + HOUR_MS, &nowhere, "h", 0), Step::Ask);
+        // The next hour's lease is its own; a give-back of the old hour is not credited.
+        request.returned = 2;
+        request.quota.returned_hour = NINE;
+        let next = state.lease(NINE + HOUR_MS + 1, &request);
+        assert_eq!((next.granted, next.quota.hour), (3, NINE + HOUR_MS));
+        assert_eq!(state.quota_usage(NINE + HOUR_MS + 1).hour, 3);
     }
 
     #[test]

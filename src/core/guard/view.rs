@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use super::{
-    objects::ClientView, source::Source, throttled, PerSecond, BUSY_REFRESH_AFTER_MS,
-    MAX_SEEN_SOURCES, REFRESH_AFTER_MS, VIEW_TTL_MS,
+    objects::ClientView, quota::hour_of, source::Source, throttled, PerSecond,
+    BUSY_REFRESH_AFTER_MS, MAX_SEEN_SOURCES, REFRESH_AFTER_MS, VIEW_TTL_MS,
 };
 use crate::core::{
     error::Error,
@@ -69,7 +69,9 @@ impl CachedView {
     /// limit changed.
     pub fn merge(&mut self, view: ClientView, limit: Limit, now: u64) {
         self.set_limit(view.limit.unwrap_or(limit));
-        if self.lease_left == 0 {
+        if view.quota.hour != self.lease_hour {
+            // Tokens counted in another hour (or under no quota) are not spent in this one.
+            self.lease_left = 0;
             self.lease_hour = view.quota.hour;
         }
         self.lease_left += view.granted;
@@ -121,6 +123,14 @@ impl CachedView {
         self.lease_hour
     }
 
+    /// Drops a lease counted by a quota in an hour that has ended: its tokens are never spent
+    /// in the next one, whose count never saw them ([`super::quota`]).
+    fn drop_past_hour(&mut self, now: u64) {
+        if self.lease_hour != 0 && hour_of(now) != self.lease_hour {
+            self.lease_left = 0;
+        }
+    }
+
     /// Whether the latest lease was over a monitored quota: its tokens are logged as such.
     pub fn over_quota(&self) -> bool {
         self.view.quota.over
@@ -168,6 +178,7 @@ impl CachedView {
         if let Some(refusal) = self.refusal(now, source, secret_hash, version) {
             return Step::Refuse(refusal);
         }
+        self.drop_past_hour(now);
         if self.lease_left == 0 {
             let asked_ago = now.saturating_sub(self.fetched_ms);
             if self.view.granted == 0 && asked_ago < self.view.wait_ms {
@@ -226,6 +237,7 @@ impl CachedView {
         if let Some(refusal) = self.refusal(now, source, secret_hash, version) {
             return Err(refusal);
         }
+        self.drop_past_hour(now);
         if self.lease_left == 0 {
             return Err(Error::GuardUnavailable);
         }
