@@ -542,7 +542,15 @@ export async function assertIssued(w, res, client, { scope, echo, audience }) {
  * minute, so a test that needs its failures counted within one window starts where they fit;
  * otherwise a run straddling a window's end would see the count start again.
  */
-export async function oneGateWindow(ms = 10_000) {
-  const left = 60_000 - (Date.now() % 60_000);
+export function oneGateWindow(ms = 10_000) {
+  return oneWindow(60_000, ms);
+}
+
+/**
+ * Waits, if need be, until at least `ms` remain of the current window of `period` ms aligned
+ * to the Unix epoch (a gate's minute, a quota's clock hour).
+ */
+export async function oneWindow(period, ms) {
+  const left = period - (Date.now() % period);
   if (left < ms) await new Promise((resolve) => setTimeout(resolve, left + 50));
 }

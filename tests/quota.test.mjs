@@ -11,8 +11,8 @@
 //   issue 14: admin API and CLI set quotas and show the counts (`client usage`)
 //                                                   → "a quota set with the CLI is enforced and client usage shows the counts"
 //   contract: no secret/token in logs, one line per token request → "the logs hold no secret, ..." (testLogHygiene)
-import { test } from 'node:test';
-import { assert, assertError, assertIssued, runCli, testLogHygiene, useWorker } from './harness.mjs';
+import { beforeEach, test } from 'node:test';
+import { assert, assertError, assertIssued, oneWindow, runCli, testLogHygiene, useWorker } from './harness.mjs';
 
 const HOUR_MS = 3_600_000;
 /** A tenant beside the default one, whose clients share three tokens an hour. */
@@ -21,6 +21,9 @@ const TENANTS = {
   metered: { token_paths: ['/metered/token'], issuer_path: '/metered', quota: { per_hour: 3 } },
 };
 const w = useWorker({ tenants: TENANTS, tenant: 'default', adminToken: true });
+// Each test counts within one clock hour: one that straddled an hour's end would see its
+// counts start again. 30 s is far more than a test takes.
+beforeEach(() => oneWindow(HOUR_MS, 30_000));
 
 /** Seconds from `at` (Unix ms) to the end of its clock hour, rounded up. */
 const toHourEnd = (at) => Math.ceil((HOUR_MS - (at % HOUR_MS)) / 1000);
