@@ -287,6 +287,13 @@ pub struct Fields {
     /// object matching by its members: kubernetes.io='{"namespace":"ci"}'). Repeat for several.
     #[arg(long, requires = "federated_issuer")]
     pub subject_claim: Vec<String>,
+    /// The client may call the introspection endpoint (RFC 7662: a resource server asking
+    /// whether a token is still good).
+    #[arg(long, conflicts_with = "no_introspect")]
+    pub introspect: bool,
+    /// The client may no longer call the introspection endpoint.
+    #[arg(long)]
+    pub no_introspect: bool,
 }
 
 /// `--quota-mode`.

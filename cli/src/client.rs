@@ -237,6 +237,7 @@ fn update_of(fields: Fields) -> Result<ClientUpdate, Failure> {
         default_audience: (!fields.default_audience.is_empty())
             .then_some(Some(fields.default_audience)),
         claims: claims_of(&fields.claim)?,
+        introspect: (fields.introspect || fields.no_introspect).then_some(fields.introspect),
     })
 }
 
@@ -320,6 +321,7 @@ fn new_client(client_id: Option<String>, fields: Fields) -> Result<NewClient, Fa
         federation: update.federation,
         default_audience: update.default_audience.flatten(),
         claims: update.claims,
+        introspect: update.introspect.unwrap_or(false),
         ..NewClient::default()
     })
 }

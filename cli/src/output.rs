@@ -132,6 +132,9 @@ pub fn client(info: &ClientInfo, json: bool) {
         )
     );
     println!("grant_types   {}", info.grant_types.join(" "));
+    if info.introspect {
+        println!("introspect    yes (may call the introspection endpoint)");
+    }
     println!(
         "scopes        {} (default: {})",
         info.scopes.join(" "),

@@ -111,6 +111,8 @@ pub struct Client {
     pub claims: serde_json::Map<String, serde_json::Value>,
     /// Whether the client is refused.
     pub disabled: bool,
+    /// Whether it may introspect tokens (RFC 7662).
+    pub introspect: bool,
     /// Its issuance limit, if its record sets one (else its tenant's default applies).
     pub limit: Option<Limit>,
     /// The version of the record it was read from (0: written before versions existed),

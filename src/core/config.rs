@@ -20,6 +20,16 @@ use super::{
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 /// Where the RFC 8414 metadata is served: this, then the tenant's issuer path (RFC 8414 §3).
 pub const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
+/// Where a tenant's introspection endpoint (RFC 7662) is served: its issuer path, then this.
+pub const INTROSPECT_SUFFIX: &str = "/oauth2/introspect";
+/// Where a tenant's revocation endpoint (RFC 7009) is served: its issuer path, then this.
+pub const REVOKE_SUFFIX: &str = "/oauth2/revoke";
+/// The client authentication methods of every endpoint that authenticates clients.
+pub const AUTH_METHODS: [&str; 3] = [
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+];
 /// The secret a tenant signs with unless it names another.
 pub const DEFAULT_SIGNING_KEYS: &str = "SIGNING_KEYS";
 /// The most tenants one deployment may declare.
@@ -56,6 +66,10 @@ pub enum Endpoint {
     Jwks,
     /// The tenant's RFC 8414 metadata (GET).
     Metadata,
+    /// The tenant's introspection endpoint, RFC 7662 (POST; docs/introspection.md).
+    Introspect,
+    /// The tenant's revocation endpoint, RFC 7009 (POST; docs/introspection.md).
+    Revoke,
 }
 
 /// One tenant, validated.
@@ -73,6 +87,10 @@ pub struct Tenant {
     pub jwks_path: String,
     /// Where its metadata is served.
     pub metadata_path: String,
+    /// Where its introspection endpoint is served: its issuer path + [`INTROSPECT_SUFFIX`].
+    pub introspect_path: String,
+    /// Where its revocation endpoint is served: its issuer path + [`REVOKE_SUFFIX`].
+    pub revoke_path: String,
     /// What a request's `scope` is granted.
     pub scope: ScopeRules,
     /// The name of the Worker secret that holds its signing keys.
@@ -195,8 +213,12 @@ fn metadata(
         "issuer": issuer,
         "token_endpoint": token_endpoint,
         "jwks_uri": jwks_uri,
+        "introspection_endpoint": format!("{issuer}{INTROSPECT_SUFFIX}"),
+        "revocation_endpoint": format!("{issuer}{REVOKE_SUFFIX}"),
         "grant_types_supported": ["client_credentials"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "token_endpoint_auth_methods_supported": AUTH_METHODS,
+        "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
+        "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
         "token_endpoint_auth_signing_alg_values_supported": crate::core::jwk::Alg::ALL.map(crate::core::jwk::Alg::name),
         // RFC 8414 requires the member; there is no authorization endpoint, so no type.
         "response_types_supported": [],
@@ -314,6 +336,8 @@ impl Tenants {
                 .chain([
                     (&tenant.jwks_path, Endpoint::Jwks),
                     (&tenant.metadata_path, Endpoint::Metadata),
+                    (&tenant.introspect_path, Endpoint::Introspect),
+                    (&tenant.revoke_path, Endpoint::Revoke),
                 ]);
             for (path, endpoint) in paths {
                 if let Some((other, _)) = out.routes.insert(path.clone(), (index, endpoint)) {
@@ -423,6 +447,8 @@ impl Tenants {
             token_endpoint,
             jwks_path,
             metadata_path,
+            introspect_path: format!("{}{INTROSPECT_SUFFIX}", raw.issuer_path),
+            revoke_path: format!("{}{REVOKE_SUFFIX}", raw.issuer_path),
             scope: ScopeRules {
                 policy,
                 wildcard,
@@ -532,6 +558,48 @@ mod tests {
             tenants.route("/.well-known/oauth-authorization-server"),
             Some((0, Endpoint::Metadata))
         );
+        assert_eq!(
+            tenants.route("/oauth2/introspect"),
+            Some((0, Endpoint::Introspect))
+        );
+        assert_eq!(tenants.route("/oauth2/revoke"), Some((0, Endpoint::Revoke)));
+    }
+
+    #[test]
+    fn introspection_and_revocation_follow_the_issuer_not_the_token_paths() {
+        let tenants = one(json!({
+            "issuer_path": "/acme",
+            "token_paths": ["/oauth2/token", "/acme/access_token"],
+        }))
+        .unwrap();
+        let t = &tenants.tenants()[0];
+        assert_eq!(
+            tenants.route("/acme/oauth2/introspect"),
+            Some((0, Endpoint::Introspect))
+        );
+        assert_eq!(
+            tenants.route("/acme/oauth2/revoke"),
+            Some((0, Endpoint::Revoke))
+        );
+        assert_eq!(tenants.route("/oauth2/introspect"), None);
+        let m: serde_json::Value = serde_json::from_str(t.metadata_json()).unwrap();
+        assert_eq!(
+            m["introspection_endpoint"],
+            "https://a.example/acme/oauth2/introspect"
+        );
+        assert_eq!(
+            m["revocation_endpoint"],
+            "https://a.example/acme/oauth2/revoke"
+        );
+        for member in [
+            "introspection_endpoint_auth_methods_supported",
+            "revocation_endpoint_auth_methods_supported",
+        ] {
+            assert_eq!(m[member], m["token_endpoint_auth_methods_supported"]);
+        }
+        // A token path on the derived path is a configuration error.
+        let clash = one(json!({ "token_paths": ["/oauth2/token", "/oauth2/revoke"] }));
+        assert!(clash.unwrap_err().0.contains("/oauth2/revoke"));
     }
 
     #[test]

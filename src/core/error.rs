@@ -99,6 +99,19 @@ pub enum Error {
         /// Seconds until this isolate will fetch the URL again.
         retry_after: u64,
     },
+    /// An introspection or revocation request without `token` (RFC 7662 §2.1, RFC 7009 §2.1).
+    MissingToken,
+    /// A revocation of a `refresh_token` (RFC 7009 §2.2.1): there are none.
+    UnsupportedTokenType,
+    /// The client authenticated at the introspection endpoint without the `introspect`
+    /// permission of its record.
+    IntrospectNotAllowed,
+    /// The client holds as many revoked live tokens as its object keeps
+    /// ([`crate::core::guard::tokens::MAX_REVOKED_TOKENS`]): the token stays valid.
+    RevocationsFull {
+        /// Seconds until the soonest of them expires.
+        retry_after: u64,
+    },
     /// A client record in the store breaks the schema (docs/storage-schema.md).
     BadClientRecord,
     /// The signing keys are missing or unusable, or signing failed.
@@ -122,6 +135,8 @@ pub enum ErrorCode {
     InvalidScope,
     /// `invalid_target` (RFC 8707 §2)
     InvalidTarget,
+    /// `unsupported_token_type` (RFC 7009 §2.2.1)
+    UnsupportedTokenType,
     /// `server_error`: a fault of ours.
     ServerError,
     /// `temporarily_unavailable`: a fault of ours, worth retrying.
@@ -138,6 +153,7 @@ impl ErrorCode {
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidScope => "invalid_scope",
             Self::InvalidTarget => "invalid_target",
+            Self::UnsupportedTokenType => "unsupported_token_type",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
         }
@@ -159,6 +175,7 @@ impl ErrorCode {
             Self::InvalidTarget => {
                 "The requested resource or audience is invalid, unknown, or not allowed."
             }
+            Self::UnsupportedTokenType => "The server does not revoke this type of token.",
             Self::ServerError => "The server could not process the request.",
             Self::TemporarilyUnavailable => "The server is temporarily unavailable; retry later.",
         }
@@ -197,6 +214,8 @@ pub struct Wire {
     pub description: &'static str,
 }
 
+/// The `error_description` of a client without the `introspect` permission.
+pub const NO_INTROSPECTION: &str = "The client may not introspect tokens.";
 /// The `error_description` of a 405: the method, not a missing parameter.
 pub const POST_ONLY: &str = "The token endpoint accepts only POST.";
 
@@ -226,7 +245,17 @@ impl Error {
             | Self::MissingGrantType
             | Self::MalformedBasic
             | Self::MultipleAuthMethods
-            | Self::ClientIdMismatch => (400, C::InvalidRequest, vec![]),
+            | Self::ClientIdMismatch
+            | Self::MissingToken => (400, C::InvalidRequest, vec![]),
+            Self::UnsupportedTokenType => (400, C::UnsupportedTokenType, vec![]),
+            // Authenticated, and known not to hold the permission: forbidden (RFC 7662 §2.1
+            // leaves the answer open).
+            Self::IntrospectNotAllowed => (403, C::UnauthorizedClient, vec![]),
+            Self::RevocationsFull { retry_after } => (
+                503,
+                C::TemporarilyUnavailable,
+                vec![header("Retry-After", retry_after)],
+            ),
             Self::UnsupportedGrantType => (400, C::UnsupportedGrantType, vec![]),
             // RFC 6749 §5.2 requires 401 + WWW-Authenticate when Basic was attempted; we answer
             // every authentication failure the same way, so the answer reveals nothing.
@@ -309,6 +338,7 @@ impl Error {
         };
         let description = match self {
             Self::MethodNotAllowed => POST_ONLY,
+            Self::IntrospectNotAllowed => NO_INTROSPECTION,
             _ => code.description(),
         };
         Wire {
@@ -352,6 +382,12 @@ impl Error {
             Self::StoreUnavailable => "store_unavailable",
             Self::GuardUnavailable => "guard_unavailable",
             Self::JwksUnavailable { .. } => "jwks_unavailable",
+        retry_after: u64,
+    },
+            Self::MissingToken => "missing_token",
+            Self::UnsupportedTokenType => "unsupported_token_type",
+            Self::IntrospectNotAllowed => "introspect_not_allowed",
+            Self::RevocationsFull { .. } => "revocations_full",
             Self::BadClientRecord => "bad_client_record",
             Self::BadKeyMaterial => "bad_key_material",
             Self::BadConfig => "bad_config",
@@ -371,7 +407,7 @@ impl std::error::Error for Error {}
 mod tests {
     use super::*;
 
-    const ALL: [Error; 34] = [
+    const ALL: [Error; 38] = [
         Error::MethodNotAllowed,
         Error::QueryInUri,
         Error::UnsupportedContentType,
@@ -414,6 +450,10 @@ mod tests {
         Error::BadClientRecord,
         Error::BadKeyMaterial,
         Error::BadConfig,
+        Error::MissingToken,
+        Error::UnsupportedTokenType,
+        Error::IntrospectNotAllowed,
+        Error::RevocationsFull { retry_after: 9 },
     ];
 
     #[test]
@@ -470,6 +510,7 @@ mod tests {
             let expected: &[u16] = match w.code {
                 ErrorCode::ServerError => &[500],
                 ErrorCode::TemporarilyUnavailable => &[429, 503],
+                ErrorCode::UnauthorizedClient => &[400, 403],
                 _ => &[400, 401, 405],
             };
             assert!(expected.contains(&w.status), "{e}");
@@ -495,6 +536,24 @@ mod tests {
                 assert!(!text.contains(e.reason()), "{text} leaks {e}");
             }
         }
+    }
+
+    #[test]
+    fn introspection_and_revocation_refusals_have_their_own_answers() {
+        let forbidden = Error::IntrospectNotAllowed.wire();
+        assert_eq!(
+            (forbidden.status, forbidden.code),
+            (403, ErrorCode::UnauthorizedClient)
+        );
+        assert!(forbidden.body().contains("introspect"));
+        let hint = Error::UnsupportedTokenType.wire();
+        assert!(hint.body().contains(r#""error":"unsupported_token_type""#));
+        assert_eq!(Error::MissingToken.wire().status, 400);
+        let full = Error::RevocationsFull { retry_after: 9 }.wire();
+        assert_eq!(
+            (full.status, full.headers),
+            (503, vec![("Retry-After", "9".to_owned())])
+        );
     }
 
     #[test]

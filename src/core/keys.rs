@@ -195,6 +195,19 @@ impl KeySet {
         self.keys.iter().map(|k| k.kid.as_str())
     }
 
+    /// The published key `kid` as a verifying key, if the set has it (a retired key is no
+    /// longer in the set: its tokens no longer verify).
+    pub fn public_key(&self, kid: &str) -> Option<crate::core::jwk::PublicKey> {
+        let key = self.keys.iter().find(|k| k.kid == kid)?;
+        let x = Base64UrlUnpadded::encode_string(key.public());
+        Some(crate::core::jwk::PublicKey {
+            kid: Some(key.kid.clone()),
+            alg: crate::core::jwk::Alg::EdDSA,
+            jwk: format!(r#"{{"kty":"OKP","crv":"Ed25519","x":"{x}"}}"#),
+            ed25519: Some(*key.public()),
+        })
+    }
+
     /// The public JWKS document (`{"keys": [...]}`), ready to serve.
     pub fn jwks_json(&self) -> &str {
         &self.jwks

@@ -16,7 +16,8 @@
 //!   [`claims`]: the static custom claims of a tenant and a client;
 //! - [`keys`]: the signing keys, the JWKS;
 //! - [`sign`]: the token's signing input (jwt-compact) and the Ed25519 [`sign::Signer`];
-//! - [`token`]: the checklist itself, and minting;
+//! - [`token`]: the checklist itself, and minting; [`introspect`]: the introspection and
+//!   revocation endpoints (RFC 7662, RFC 7009), which authenticate clients as it does;
 //! - [`guard`] (with [`limit`] and [`gate`]): issuance limits, failure throttling, revocation,
 //!   and the cheap first gate that keeps failures off storage;
 //! - [`error`]: every reason to refuse, and its one mapping to RFC 6749 §5.2;
@@ -39,6 +40,7 @@ pub mod federation;
 pub mod form;
 pub mod gate;
 pub mod guard;
+pub mod introspect;
 pub mod jwk;
 pub mod jwks_cache;
 pub mod keys;

@@ -152,6 +152,10 @@ pub struct Record {
     /// client); absent in records made before it was kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<u64>,
+    /// It may call the introspection endpoint (RFC 7662; docs/introspection.md); absent:
+    /// false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub introspect: bool,
     /// Members this code does not know, kept as they are.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -264,6 +268,7 @@ impl Record {
             default_audience: self.default_audience.unwrap_or_default(),
             claims: self.claims,
             disabled: self.disabled,
+            introspect: self.introspect,
             limit,
             version: self.version,
             quota: self.quota,

@@ -6,6 +6,7 @@ use base64ct::{Base64, Encoding};
 use super::{
     assertion::{Assertion, Check, ASSERTION_TYPE},
     audience::Requested,
+    config::Endpoint,
     error::Error,
     form,
     secret::ClientSecret,
@@ -115,6 +116,10 @@ pub struct TokenRequest {
     pub scope: Option<String>,
     /// The audiences it names (`resource`, `audience`), not yet checked.
     pub targets: Requested,
+    /// At the introspection and revocation endpoints: the `token` asked about (never empty).
+    pub token: Option<String>,
+    /// At the introspection and revocation endpoints: `token_type_hint`, if any.
+    pub token_type_hint: Option<String>,
 }
 
 /// The parameters this endpoint reads; any other is ignored (RFC 6749 §3.2).
@@ -126,6 +131,8 @@ struct Params {
     client_secret: Option<String>,
     client_assertion_type: Option<String>,
     client_assertion: Option<String>,
+    token: Option<String>,
+    token_type_hint: Option<String>,
     targets: Requested,
 }
 
@@ -136,7 +143,7 @@ impl Params {
     /// space-separated); their empty values are dropped.
     fn collect(pairs: Vec<(String, String)>) -> Result<Self, Error> {
         let mut params = Self::default();
-        let mut seen = [false; 6];
+        let mut seen = [false; 8];
         for (name, value) in pairs {
             let (index, slot) = match name.as_str() {
                 "resource" if !value.is_empty() => {
@@ -154,6 +161,8 @@ impl Params {
                 "client_secret" => (3, &mut params.client_secret),
                 "client_assertion_type" => (4, &mut params.client_assertion_type),
                 "client_assertion" => (5, &mut params.client_assertion),
+                "token" => (6, &mut params.token),
+                "token_type_hint" => (7, &mut params.token_type_hint),
                 _ => continue,
             };
             if std::mem::replace(&mut seen[index], true) {
@@ -174,9 +183,16 @@ fn is_form(content_type: Option<&str>) -> bool {
 }
 
 impl TokenRequest {
-    /// Parses a request, checking everything that needs no stored state, in the order a
-    /// careful reader would: the envelope, the parameters, the grant type, the credentials.
+    /// Parses a token request, checking everything that needs no stored state, in the order
+    /// a careful reader would: the envelope, the parameters, the grant type, the credentials.
     pub fn parse(http: &HttpRequest<'_>) -> Result<Self, Error> {
+        Self::parse_at(http, Endpoint::Token)
+    }
+
+    /// Parses a request to `endpoint`: a token request needs `grant_type`; an introspection or
+    /// revocation request (RFC 7662 §2.1, RFC 7009 §2.1) needs `token` instead, and ignores
+    /// `grant_type`. The envelope and the client's credentials are read alike.
+    pub fn parse_at(http: &HttpRequest<'_>, endpoint: Endpoint) -> Result<Self, Error> {
         if http.query.is_some_and(|query| !query.is_empty()) {
             return Err(Error::QueryInUri);
         }
@@ -188,10 +204,14 @@ impl TokenRequest {
         }
         let pairs = form::parse(http.body).map_err(|_| Error::MalformedBody)?;
         let params = Params::collect(pairs)?;
-        match params.grant_type.as_deref() {
-            None => return Err(Error::MissingGrantType),
-            Some("client_credentials") => {}
-            Some(_) => return Err(Error::UnsupportedGrantType),
+        if endpoint == Endpoint::Token {
+            match params.grant_type.as_deref() {
+                None => return Err(Error::MissingGrantType),
+                Some("client_credentials") => {}
+                Some(_) => return Err(Error::UnsupportedGrantType),
+            }
+        } else if params.token.is_none() {
+            return Err(Error::MissingToken);
         }
         let asserted = params.client_assertion.is_some() || params.client_assertion_type.is_some();
         if asserted {
@@ -227,6 +247,8 @@ impl TokenRequest {
             credential: Credential::Secret(secret),
             scope: params.scope,
             targets: params.targets,
+            token: params.token,
+            token_type_hint: params.token_type_hint,
         })
     }
 
@@ -249,6 +271,8 @@ impl TokenRequest {
             credential: Credential::Assertion(Box::new(assertion)),
             scope: params.scope,
             targets: params.targets,
+            token: params.token,
+            token_type_hint: params.token_type_hint,
         })
     }
 
@@ -278,6 +302,40 @@ mod tests {
             authorization,
             body: body.as_bytes(),
         })
+    }
+
+    fn parse_at(endpoint: Endpoint, body: &str) -> Result<TokenRequest, Error> {
+        TokenRequest::parse_at(
+            &HttpRequest {
+                query: None,
+                content_type: FORM,
+                authorization: Some(&basic("rs:secret")),
+                body: body.as_bytes(),
+            },
+            endpoint,
+        )
+    }
+
+    #[test]
+    fn introspection_and_revocation_need_a_token_and_no_grant_type() {
+        for endpoint in [Endpoint::Introspect, Endpoint::Revoke] {
+            let req = parse_at(endpoint, "token=a.b.c&token_type_hint=access_token").unwrap();
+            assert_eq!(req.token.as_deref(), Some("a.b.c"));
+            assert_eq!(req.token_type_hint.as_deref(), Some("access_token"));
+            assert_eq!(req.client_id, "rs");
+            for body in ["", "token=", "grant_type=client_credentials"] {
+                assert_eq!(parse_at(endpoint, body), Err(Error::MissingToken), "{body}");
+            }
+            assert_eq!(
+                parse_at(endpoint, "token=a&token=b"),
+                Err(Error::DuplicateParameter)
+            );
+        }
+        // The token endpoint still wants its grant, and ignores a token.
+        assert_eq!(
+            parse_at(Endpoint::Token, "token=a"),
+            Err(Error::MissingGrantType)
+        );
     }
 
     #[test]

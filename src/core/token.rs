@@ -105,6 +105,20 @@ pub struct Shape<'a> {
     pub grant: Grant,
 }
 
+/// A client that authenticated: its record, its guard object, its limit, and the key its
+/// lease requests carry (its secret's hash, or [`PRIVATE_KEY_JWT`]).
+#[derive(Debug)]
+pub struct Caller {
+    /// Its record.
+    pub client: Rc<Client>,
+    /// The name of its guard object.
+    pub guard: String,
+    /// Its issuance limit (its own, or its tenant's).
+    pub limit: super::limit::Limit,
+    /// What [`Limiter::admit`] checks for revocation.
+    pub lease_key: String,
+}
+
 /// One tenant's issuer, as an isolate keeps it across requests: its configuration, keys, the
 /// pepper, and the client records it read recently.
 #[derive(Debug)]
@@ -177,36 +191,14 @@ impl Issuer {
         jti: [u8; JTI_BYTES],
     ) -> Result<TokenResponse, Error> {
         let now = now_ms / 1000;
-        let guard = guard_name(&self.tenant.name, &request.client_id);
-        let client = match self.find_client(store, request, now_ms).await {
-            Ok(client) => client,
-            Err(error) => {
-                if error == Error::UnknownClient {
-                    limiter.report_failure(now_ms);
-                }
-                return Err(error);
-            }
-        };
-        let limit = client.limit.unwrap_or(self.tenant.rate_limit);
-        // Under guard, the same answer whatever the secret: decided before it is hashed.
-        limiter.gate(&guard, now_ms)?;
-        let lease_key = match self
-            .authenticate(signer, limiter, &guard, &client, request, now_ms)
-            .await
-        {
-            Ok(key) => key,
-            Err(error @ (Error::WrongSecret | Error::Assertion(_))) => {
-                let guessable = client.guessable(now);
-                let verdict = limiter.wrong_secret(&guard, limit, guessable, now_ms).await;
-                // The client's object may answer that it is now under guard (a 429).
-                return Err(if verdict == Error::WrongSecret {
-                    error
-                } else {
-                    verdict
-                });
-            }
-            Err(error) => return Err(error),
-        };
+        let Caller {
+            client,
+            guard,
+            limit,
+            lease_key,
+        } = self
+            .authenticated(store, limiter, signer, request, now_ms)
+            .await?;
         if !client.client_credentials_allowed {
             return Err(Error::GrantNotAllowed);
         }
@@ -234,6 +226,55 @@ impl Issuer {
             scope: ((grant.echo || self.tenant.always_return_scope) && !grant.scopes.is_empty())
                 .then(|| grant.scopes.to_scope_string()),
         })
+    }
+
+    /// Finds and authenticates the requesting client, counting a failure where the token
+    /// endpoint does (unknown client, wrong secret, refused assertion): the first steps of
+    /// every endpoint that authenticates clients. Disabled or lacking a grant is for the
+    /// caller to decide; so is [`Limiter::admit`], with the [`Caller`]'s lease key.
+    pub async fn authenticated<S: ClientStore, B: Backend, K: Verifier>(
+        &self,
+        store: &S,
+        limiter: &Limiter<B>,
+        verifier: &K,
+        request: &TokenRequest,
+        now_ms: u64,
+    ) -> Result<Caller, Error> {
+        let guard = guard_name(&self.tenant.name, &request.client_id);
+        let client = match self.find_client(store, request, now_ms).await {
+            Ok(client) => client,
+            Err(error) => {
+                if error == Error::UnknownClient {
+                    limiter.report_failure(now_ms);
+                }
+                return Err(error);
+            }
+        };
+        let limit = client.limit.unwrap_or(self.tenant.rate_limit);
+        // Under guard, the same answer whatever the secret: decided before it is hashed.
+        limiter.gate(&guard, now_ms)?;
+        match self
+            .authenticate(verifier, limiter, &guard, &client, request, now_ms)
+            .await
+        {
+            Ok(lease_key) => Ok(Caller {
+                client,
+                guard,
+                limit,
+                lease_key,
+            }),
+            Err(error @ (Error::WrongSecret | Error::Assertion(_))) => {
+                let guessable = client.guessable(now_ms / 1000);
+                let verdict = limiter.wrong_secret(&guard, limit, guessable, now_ms).await;
+                // The client's object may answer that it is now under guard (a 429).
+                Err(if verdict == Error::WrongSecret {
+                    error
+                } else {
+                    verdict
+                })
+            }
+            Err(error) => Err(error),
+        }
     }
 
     /// Authenticates the client by the one method its record names: the hash of its secret,

@@ -101,6 +101,7 @@ impl Record {
                 .transpose()?,
             claims: validate::claims(input.claims.unwrap_or_default())?,
             created_at: Some(now),
+            introspect: input.introspect,
             extra: Map::new(),
         };
         check(&record)?;
@@ -182,6 +183,9 @@ impl Record {
         }
         if let Some(claims) = update.claims {
             next.claims = validate::claims(claims)?;
+        }
+        if let Some(introspect) = update.introspect {
+            next.introspect = introspect;
         }
         check(&next)?;
         Ok(next)

@@ -64,6 +64,9 @@ pub struct NewClient {
     /// Static claims of its tokens; default none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claims: Option<Map<String, Value>>,
+    /// It may call the introspection endpoint; default false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub introspect: bool,
 }
 
 /// `null` in JSON as `Some(None)`, absence as `None`.
@@ -125,6 +128,9 @@ pub struct ClientUpdate {
     /// New static claims, replacing the old ones as a whole (`{}`: none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claims: Option<Map<String, Value>>,
+    /// Whether it may call the introspection endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introspect: Option<bool>,
 }
 
 /// `GET …/blocks`: the source addresses blocked after failed authentications. They are shared
@@ -200,6 +206,9 @@ pub struct ClientInfo {
     pub disabled: bool,
     /// Grants it may use.
     pub grant_types: Vec<String>,
+    /// Whether it may call the introspection endpoint.
+    #[serde(default)]
+    pub introspect: bool,
     /// A `private_key_jwt` client's public keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks: Option<Value>,

@@ -40,6 +40,7 @@ impl Record {
             default_scopes: self.default_scopes.clone(),
             disabled: self.disabled || usage.is_some_and(|u| u.disabled),
             grant_types: self.grant_types.clone(),
+            introspect: self.introspect,
             jwks: self.jwks.clone(),
             quota: self.quota,
             quota_usage: (self.quota.is_some())

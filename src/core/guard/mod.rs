@@ -9,6 +9,7 @@
 //! - [`source`]: [`Source`], the prefixes a request's failures count against, and
 //!   [`SourceGuardState`], what a shard of them keeps and decides;
 //! - [`stored`]: [`Stored`], an object's state kept in agreement with its storage;
+//! - [`tokens`]: the access tokens a client revoked, kept in its object in their own entries;
 //! - [`view`]: [`CachedView`] and [`IsolateCache`], what an isolate remembers of the objects'
 //!   answers and what it decides alone;
 //! - [`limiter`]: [`Limiter`], the isolate's side, which asks the objects through a [`Backend`]
@@ -27,6 +28,7 @@ pub mod quota;
 pub mod record;
 pub mod source;
 pub mod stored;
+pub mod tokens;
 pub mod view;
 
 pub use assertions::{SpendRequest, Spent};
