@@ -20,6 +20,10 @@ use worker::{
 use worker::{durable_object, js_sys::JSON, DurableObject, ListOptions, Response, Result, State};
 
 #[cfg(not(feature = "admin-worker"))]
+use crate::core::guard::tokens::{
+    RevokedTokens, TokenLedger, TokenQuery, TokenStatus, TokensUpdate, MAX_JTI_CHARS, TOKEN_KEY,
+};
+#[cfg(not(feature = "admin-worker"))]
 use crate::core::guard::{
     BlockRequest, ClientCommand, ClientGuardState, ClientUsage, RecordRequest, SourceEntry,
     SourceGuardState, SourceUpdate, Storage, StorageFailed, Stored, Taken,
@@ -186,6 +190,17 @@ impl Backend for DoBackend {
     }
 }
 
+#[cfg(not(feature = "admin-worker"))]
+impl TokenLedger for DoBackend {
+    async fn token_status(
+        &self,
+        guard: &str,
+        query: &TokenQuery,
+    ) -> std::result::Result<TokenStatus, Unavailable> {
+        call(&self.env, CLIENT_GUARD, guard, "token", query).await
+    }
+}
+
 /// Counts one more failure against `key` at the Rate Limiting binding `binding`
 /// (wrangler.toml `[[ratelimits]]`); [`Gate::Absent`] when the binding is missing or fails,
 /// so that the objects then count as they would without gates.
@@ -258,12 +273,15 @@ async fn json_body<T: DeserializeOwned>(mut req: Request) -> Result<T> {
 }
 
 #[cfg(not(feature = "admin-worker"))]
-/// One per client: its issuance bucket, revocation state and failure counter; and, under a
-/// tenant's reserved name (`core::guard::tenant_guard_name`), one per tenant with a quota.
+/// One per client: its issuance bucket, revocation state and failure counter, and the
+/// tokens it revoked (each its own storage entry: [`TOKEN_KEY`]); and, under a tenant's
+/// reserved name (`core::guard::tenant_guard_name`), one per tenant with a quota.
 #[durable_object(fetch)]
 pub struct ClientGuard {
     stored: Stored<ClientGuardState, DoStorage>,
     env: Env,
+    storage: worker::Storage,
+    tokens: RefCell<Option<RevokedTokens>>,
 }
 
 #[cfg(not(feature = "admin-worker"))]
@@ -291,8 +309,10 @@ impl ClientGuard {
 impl DurableObject for ClientGuard {
     fn new(state: State, env: Env) -> Self {
         Self {
+            storage: state.storage(),
             stored: Stored::new(DoStorage(state)),
             env,
+            tokens: RefCell::new(None),
         }
     }
 
@@ -320,6 +340,13 @@ impl DurableObject for ClientGuard {
                 let spent = stored.update(|s| s.spend_assertion(now, &spend)).await;
                 return Response::from_json(&spent.map_err(storage_error)?);
             }
+            // Introspection and revocation of one of its tokens (core::guard::tokens).
+            "/token" => {
+                let query: TokenQuery = json_body(req).await?;
+                let usage = stored.read(|s| s.usage()).await.map_err(storage_error)?;
+                let status = self.token(now, usage.disabled, &query).await?;
+                return Response::from_json(&status);
+            }
             // Read-only, for the admin API: revocation state and each secret's last use.
             "/usage" => {
                 let usage = |s: &ClientGuardState| ClientUsage {
@@ -344,6 +371,60 @@ impl DurableObject for ClientGuard {
             _ => return Response::error("not found", 404),
         };
         Response::from_json(&view.map_err(storage_error)?)
+    }
+}
+
+#[cfg(not(feature = "admin-worker"))]
+impl ClientGuard {
+    /// Answers a question about one of the client's tokens; a revocation is in force (and in
+    /// memory) only once stored: after a failed write the entries are loaded again.
+    async fn token(&self, now: u64, disabled: bool, query: &TokenQuery) -> Result<TokenStatus> {
+        if query.jti.is_empty() || query.jti.len() > MAX_JTI_CHARS {
+            return Err(worker::Error::RustError("bad jti".into()));
+        }
+        let cached = self.tokens.borrow_mut().take();
+        let mut tokens = match cached {
+            Some(tokens) => tokens,
+            None => self.load_tokens().await?,
+        };
+        let (status, update) = tokens.query(now, disabled, query);
+        self.store_tokens(&update).await?;
+        *self.tokens.borrow_mut() = Some(tokens);
+        Ok(status)
+    }
+
+    /// Every revoked token's entry (`t:{jti}` → Unix ms).
+    async fn load_tokens(&self) -> Result<RevokedTokens> {
+        let stored = self
+            .storage
+            .list_with_options(ListOptions::new().prefix(TOKEN_KEY))
+            .await?;
+        let mut entries = Vec::new();
+        stored.for_each(&mut |value, key| {
+            if let (Some(key), Some(until)) = (key.as_string(), value.as_f64()) {
+                entries.push((key[TOKEN_KEY.len()..].to_owned(), until as u64));
+            }
+        });
+        Ok(RevokedTokens::restore(entries))
+    }
+
+    /// Writes the new entry, then deletes the expired ones.
+    async fn store_tokens(&self, update: &TokensUpdate) -> Result<()> {
+        if let Some((jti, until)) = &update.added {
+            let value = JsValue::from_f64(*until as f64);
+            self.storage
+                .put_raw(&format!("{TOKEN_KEY}{jti}"), value)
+                .await?;
+        }
+        if !update.forgotten.is_empty() {
+            let keys: Vec<String> = update
+                .forgotten
+                .iter()
+                .map(|jti| format!("{TOKEN_KEY}{jti}"))
+                .collect();
+            self.storage.delete_multiple(keys).await?;
+        }
+        Ok(())
     }
 }
 

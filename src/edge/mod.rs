@@ -14,6 +14,8 @@
 mod admin;
 mod guard;
 #[cfg(not(feature = "admin-worker"))]
+mod introspect;
+#[cfg(not(feature = "admin-worker"))]
 mod jwks_fetch;
 mod meter;
 #[cfg(not(feature = "admin-worker"))]
@@ -93,8 +95,8 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     return token_worker(req, env, ctx, &deployment, started).await;
 }
 
-/// The token Worker's routes: each tenant's token paths and documents; anything else,
-/// `/admin/...` included, is a plain 404.
+/// The token Worker's routes: each tenant's token paths, introspection and revocation
+/// endpoints, and documents; anything else, `/admin/...` included, is a plain 404.
 #[cfg(not(feature = "admin-worker"))]
 async fn token_worker(
     req: Request,
@@ -108,6 +110,9 @@ async fn token_worker(
     };
     let body = match endpoint {
         Endpoint::Token => return token_route(req, env, ctx, issuer, started).await,
+        Endpoint::Introspect | Endpoint::Revoke => {
+            return introspect::route(req, env, ctx, issuer, endpoint, started).await
+        }
         Endpoint::Jwks => issuer.keys.jwks_json(),
         Endpoint::Metadata => issuer.tenant.metadata_json(),
     };
