@@ -5,7 +5,7 @@
 // Requirement → test: tests/README.md.
 import { test } from 'node:test';
 import {
-  assert, assertError, assertIssued, assertNoStore, generateSigningKey, jose, testLogHygiene, useWorker, within,
+  assert, assertError, assertIssued, assertNoStore, generateSigningKey, jose, runCli, testLogHygiene, useWorker, within,
 } from './harness.mjs';
 
 const TENANTS = {
@@ -98,6 +98,24 @@ test('a client created through the admin API with introspect: true may introspec
   assert.equal((await introspect(rs, token)).json?.active, true);
   const off = await w.admin(`${API}/${rs.id}`, { method: 'PATCH', body: { introspect: false } });
   assert.equal(off.json?.introspect, false, 'updated');
+});
+
+test('client create --introspect makes a client that may introspect, client show says so, and update --no-introspect takes it away', async () => {
+  const cli = (args) => {
+    const r = runCli(['--json', ...args, '--url', w.adminUrl], { env: { EDGE_TOKEN_ADMIN_TOKEN: w.adminToken } });
+    if (r.json?.client_secret) w.sensitive.add(r.json.client_secret);
+    assert.equal(r.code, 0, `exit 0 (stderr: ${r.stderr.slice(0, 300)})`);
+    return r.json;
+  };
+  const created = cli(['client', 'create', '--scopes', 'a', '--audience', 'https://api.example.com', '--introspect']);
+  assert.equal(created.client.introspect, true);
+  const rs = { id: created.client.client_id, secret: created.client_secret };
+  const token = await issued(await w.seedClient());
+  assert.equal((await introspect(rs, token)).json?.active, true);
+  assert.equal(cli(['client', 'show', rs.id]).introspect, true, 'client show');
+  assert.equal(cli(['client', 'update', rs.id, '--no-introspect']).introspect, false, 'updated');
+  const plain = cli(['client', 'create', '--scopes', 'a', '--audience', 'https://api.example.com']);
+  assert.equal(plain.client.introspect, false, 'off by default');
 });
 
 test('a client without the introspect permission is refused 403 unauthorized_client whatever the token, and a wrong secret 401 as at the token endpoint', async () => {

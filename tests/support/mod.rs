@@ -23,6 +23,7 @@ use edge_token::core::{
     deployment::Deployment,
     gate::Gate,
     guard::{
+        tokens::{RevokedTokens, TokenLedger, TokenQuery, TokenStatus},
         Backend, ClientCommand, ClientGuardState, ClientView, FailureReport, IsolateCache,
         LeaseRequest, Limiter, Source, SourceGuardState, SpendRequest, Spent, Unavailable,
     },
@@ -121,6 +122,8 @@ pub struct FakeObjects {
     gate_counts: Rc<RefCell<HashMap<String, u32>>>,
     /// Wrong secrets reported to client objects so far.
     pub failure_reports: Rc<Cell<usize>>,
+    /// The tokens each client object revoked, by guard name (the object's `t:` entries).
+    pub tokens: Rc<RefCell<HashMap<String, RevokedTokens>>>,
 }
 
 impl FakeObjects {
@@ -221,6 +224,24 @@ impl Backend for FakeObjects {
 
     fn now_ms(&self) -> u64 {
         self.now_ms.get()
+    }
+}
+
+impl TokenLedger for FakeObjects {
+    async fn token_status(
+        &self,
+        guard: &str,
+        query: &TokenQuery,
+    ) -> Result<TokenStatus, Unavailable> {
+        self.up()?;
+        let disabled = self
+            .clients
+            .borrow()
+            .get(guard)
+            .is_some_and(|c| c.usage().disabled);
+        let mut tokens = self.tokens.borrow_mut();
+        let ledger = tokens.entry(guard.to_owned()).or_default();
+        Ok(ledger.query(self.now_ms.get(), disabled, query).0)
     }
 }
 

@@ -20,8 +20,9 @@ pub fn targets() -> Vec<Target> {
             max_len: 8 * 1024,
             run: tenants,
             // Each tenant copies the origin into its issuer and metadata: the factor is a few
-            // copies times MAX_TENANTS, bounded since the number of tenants is.
-            budget: budget(8 * MAX_TENANTS, 16 * MAX_TENANTS),
+            // copies times MAX_TENANTS, bounded since the number of tenants is. Ten since the
+            // metadata names the introspection and revocation endpoints (two more copies).
+            budget: budget(10 * MAX_TENANTS, 20 * MAX_TENANTS),
         },
         Target {
             name: "CF-Connecting-IP",
@@ -106,6 +107,11 @@ fn tenants(input: &Input) -> Verdict {
         check(
             route(&tenant.jwks_path) == Some((index, Endpoint::Jwks)),
             "a JWKS path that does not lead to its tenant",
+        )?;
+        check(
+            route(&tenant.introspect_path) == Some((index, Endpoint::Introspect))
+                && route(&tenant.revoke_path) == Some((index, Endpoint::Revoke)),
+            "an introspection or revocation path that does not lead to its tenant",
         )?;
     }
     Ok(true)
