@@ -300,8 +300,9 @@ impl Issuer {
             return Err(Error::UnsupportedTokenType);
         }
         let (guard, limit) = (&caller.guard, caller.limit);
+        let version = caller.client.version;
         limiter
-            .admit(guard, limit, &caller.lease_key, now_ms)
+            .admit(guard, limit, &caller.lease_key, version, now_ms)
             .await?;
         let token = request.token.as_deref().unwrap_or_default();
         let token = match self.read_token(verifier, token, now_ms / 1000).await {

@@ -1,6 +1,7 @@
 //! The introspection and revocation endpoints (docs/introspection.md): the request read as at
 //! the token endpoint, the core's checklist ([`crate::core::introspect`]), the answer with the
-//! token endpoint's headers, and one log line (never the token).
+//! token endpoint's headers, and one log line (never the token; no usage data point, which
+//! counts token-path requests).
 
 use std::rc::Rc;
 
@@ -59,7 +60,8 @@ pub async fn route(
         line.outcome = answer.outcome;
         line.reason = answer.inactive.map(|why| why.reason());
     }
-    wire::log(&line.json());
+    // The log line only: the USAGE data points count token-path requests (docs/operating.md).
+    worker::console_log!("{}", line.json());
     match answer {
         Ok(answer) => respond(200, &NO_STORE, &[], answer.body),
         Err((_, wire)) => error_response(wire),
