@@ -217,7 +217,7 @@ pub struct Wire {
 /// The `error_description` of a client without the `introspect` permission.
 pub const NO_INTROSPECTION: &str = "The client may not introspect tokens.";
 /// The `error_description` of a 405: the method, not a missing parameter.
-pub const POST_ONLY: &str = "The token endpoint accepts only POST.";
+pub const POST_ONLY: &str = "This endpoint accepts only POST.";
 
 impl Wire {
     /// The JSON body: `{"error": ..., "error_description": ...}`.
