@@ -300,9 +300,11 @@ impl Issuer {
             return Err(Error::UnsupportedTokenType);
         }
         let (guard, limit) = (&caller.guard, caller.limit);
+        // The caller's bucket and quotas, as a token would (RFC 7662 §4: against scanning).
+        let quota = self.quota_request(&caller.client);
         let version = caller.client.version;
         limiter
-            .admit(guard, limit, &caller.lease_key, version, now_ms)
+            .admit(guard, (limit, &quota), &caller.lease_key, version, now_ms)
             .await?;
         let token = request.token.as_deref().unwrap_or_default();
         let token = match self.read_token(verifier, token, now_ms / 1000).await {

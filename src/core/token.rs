@@ -208,11 +208,7 @@ impl Issuer {
         let Shape { audience, grant } =
             self.shape(&client, &request.targets, request.scope.as_deref())?;
         // Last before minting, so only a token actually issued spends the client's quota.
-        let quota = QuotaRequest {
-            client: client.quota,
-            tenant: (self.tenant.quota).map(|q| (tenant_guard_name(&self.tenant.name), q)),
-            returned_hour: 0,
-        };
+        let quota = self.quota_request(&client);
         limiter
             .admit(&guard, (limit, &quota), &lease_key, client.version, now_ms)
             .await?;
@@ -226,6 +222,15 @@ impl Issuer {
             scope: ((grant.echo || self.tenant.always_return_scope) && !grant.scopes.is_empty())
                 .then(|| grant.scopes.to_scope_string()),
         })
+    }
+
+    /// The quotas a lease for `client` counts against: its own and its tenant's.
+    pub fn quota_request(&self, client: &Client) -> QuotaRequest {
+        QuotaRequest {
+            client: client.quota,
+            tenant: (self.tenant.quota).map(|q| (tenant_guard_name(&self.tenant.name), q)),
+            returned_hour: 0,
+        }
     }
 
     /// Finds and authenticates the requesting client, counting a failure where the token
