@@ -382,8 +382,6 @@ impl Error {
             Self::StoreUnavailable => "store_unavailable",
             Self::GuardUnavailable => "guard_unavailable",
             Self::JwksUnavailable { .. } => "jwks_unavailable",
-        retry_after: u64,
-    },
             Self::MissingToken => "missing_token",
             Self::UnsupportedTokenType => "unsupported_token_type",
             Self::IntrospectNotAllowed => "introspect_not_allowed",

@@ -19,6 +19,7 @@ use super::{
         Backend, Limiter,
     },
     jwk::Verifier,
+    jwks_cache::JwksFetcher,
     keys::ALGORITHM,
     request::{HttpRequest, TokenRequest},
     token::{ClientStore, Issuer, ACCESS_TOKEN_TYP},
@@ -246,7 +247,7 @@ impl Issuer {
     where
         S: ClientStore,
         B: Backend + TokenLedger,
-        K: Verifier,
+        K: Verifier + JwksFetcher,
     {
         let request = limiter
             .check_source(now_ms)
@@ -284,7 +285,7 @@ impl Issuer {
     where
         S: ClientStore,
         B: Backend + TokenLedger,
-        K: Verifier,
+        K: Verifier + JwksFetcher,
     {
         let revoke = endpoint == Endpoint::Revoke;
         let caller = self

@@ -237,7 +237,7 @@ impl Issuer {
     /// endpoint does (unknown client, wrong secret, refused assertion): the first steps of
     /// every endpoint that authenticates clients. Disabled or lacking a grant is for the
     /// caller to decide; so is [`Limiter::admit`], with the [`Caller`]'s lease key.
-    pub async fn authenticated<S: ClientStore, B: Backend, K: Verifier>(
+    pub async fn authenticated<S: ClientStore, B: Backend, K: Verifier + JwksFetcher>(
         &self,
         store: &S,
         limiter: &Limiter<B>,
