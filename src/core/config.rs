@@ -24,7 +24,8 @@ pub const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
 pub const INTROSPECT_SUFFIX: &str = "/oauth2/introspect";
 /// Where a tenant's revocation endpoint (RFC 7009) is served: its issuer path, then this.
 pub const REVOKE_SUFFIX: &str = "/oauth2/revoke";
-/// The client authentication methods of every endpoint that authenticates clients.
+/// The client authentication methods of every endpoint that authenticates clients (and
+/// `federated_jwt` at a tenant that trusts an issuer).
 pub const AUTH_METHODS: [&str; 3] = [
     "client_secret_basic",
     "client_secret_post",
@@ -209,6 +210,11 @@ fn metadata(
     servers: &[ResourceServer],
     federated: bool,
 ) -> String {
+    // The same client authentication at all three endpoints.
+    let methods: Vec<&str> = AUTH_METHODS
+        .into_iter()
+        .chain(federated.then_some(FEDERATED_JWT))
+        .collect();
     let mut metadata = serde_json::json!({
         "issuer": issuer,
         "token_endpoint": token_endpoint,
@@ -216,21 +222,13 @@ fn metadata(
         "introspection_endpoint": format!("{issuer}{INTROSPECT_SUFFIX}"),
         "revocation_endpoint": format!("{issuer}{REVOKE_SUFFIX}"),
         "grant_types_supported": ["client_credentials"],
-        "token_endpoint_auth_methods_supported": AUTH_METHODS,
-        "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
-        "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+        "token_endpoint_auth_methods_supported": methods,
+        "introspection_endpoint_auth_methods_supported": methods,
+        "revocation_endpoint_auth_methods_supported": methods,
         "token_endpoint_auth_signing_alg_values_supported": crate::core::jwk::Alg::ALL.map(crate::core::jwk::Alg::name),
         // RFC 8414 requires the member; there is no authorization endpoint, so no type.
         "response_types_supported": [],
     });
-    if federated {
-        metadata["token_endpoint_auth_methods_supported"] = serde_json::json!([
-            "client_secret_basic",
-            "client_secret_post",
-            "private_key_jwt",
-            FEDERATED_JWT
-        ]);
-    }
     if !servers.is_empty() {
         let all = Scopes::from_tokens(servers.iter().flat_map(|s| s.scopes.iter().cloned()));
         let names: Vec<&str> = all.iter().map(ScopeToken::as_str).collect();
