@@ -12,6 +12,7 @@
 //   missing scope → 403 insufficient_scope naming the scope          → "a valid token without the route's scope gets 403 insufficient_scope naming the scope"
 //   key rotation; unknown kid refetch bounded per interval           → "a key the issuer starts signing with is picked up by one JWKS fetch, and unknown kids fetch at most once per interval"
 //   high-value route: introspection asked, fail closed               → "a high-value route asks the issuer's introspection and refuses with 503 when it cannot be asked"
+//   high-value route: active → 200; client disabled / token revoked → 401 → "a high-value route serves a token the issuer says is active, and refuses it once its client is disabled or the token revoked"
 //   README Node snippet (jose)                                        → "the README's Node snippet serves the endpoint's token and refuses the others"
 //   README Python snippet (PyJWT)                                     → "the README's Python snippet serves the endpoint's token and refuses the others"
 //   no token in the example's log                                     → "the example logs one line per request and never a token"
@@ -23,14 +24,15 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, test } from 'node:test';
 import { Miniflare, Response, fetch as forward } from 'miniflare';
-import { ROOT } from '../scripts/devstate.mjs';
+import { ROOT, randomToken } from '../scripts/devstate.mjs';
 import {
-  TestWorker, assert, assertIssued, generateSigningKey, jose, testLogHygiene, workerFromConfig,
+  FORM, TestWorker, assert, assertIssued, basic, form, generateSigningKey, jose, testLogHygiene, workerFromConfig,
 } from './harness.mjs';
 
 const API = 'https://orders.example/api'; // the example's AUDIENCE
 const OTHER = 'https://billing.example';
 const REFETCH_SECONDS = 2; // the example's JWKS_REFETCH_SECONDS here (60 by default)
+const INTROSPECTOR = { id: 'resource-server', secret: randomToken() }; // the example's own client
 const EXAMPLE_DIR = join(ROOT, 'examples', 'resource-server');
 const SNIPPETS_DIR = join(ROOT, 'build', 'snippets');
 const PYTHON = join(ROOT, '.venv', 'bin', 'python');
@@ -64,6 +66,8 @@ before(async () => {
   const build = spawnSync('bash', [join(EXAMPLE_DIR, 'build.sh')], { encoding: 'utf8', timeout: 600_000 });
   assert.equal(build.status, 0, `examples/resource-server/build.sh failed:\n${(build.stderr ?? '').slice(-3000)}`);
   await w.start();
+  // The client the example introspects as (INTROSPECTION_CLIENT_ID and _SECRET).
+  await w.seedClient({ ...INTROSPECTOR, introspect: true, scopes: [], defaultScopes: [] });
   const config = workerFromConfig('examples/resource-server/wrangler.toml');
   example = new Miniflare({
     host: '127.0.0.1',
@@ -80,8 +84,8 @@ before(async () => {
       AUDIENCE: API,
       JWKS_REFETCH_SECONDS: String(REFETCH_SECONDS),
       INTROSPECTION_URL: `${w.origin}/oauth2/introspect`,
-      INTROSPECTION_CLIENT_ID: 'resource-server',
-      INTROSPECTION_CLIENT_SECRET: 'not-a-real-secret-of-the-example',
+      INTROSPECTION_CLIENT_ID: INTROSPECTOR.id,
+      INTROSPECTION_CLIENT_SECRET: INTROSPECTOR.secret,
     },
     outboundService: async (request) => {
       const { pathname } = new URL(request.url);
@@ -245,6 +249,35 @@ test("a high-value route asks the issuer's introspection and refuses with 503 wh
   } finally {
     introspectionDown = false;
   }
+});
+
+test("a high-value route serves a token the issuer says is active, and refuses it once its client is disabled or the token revoked", async () => {
+  const c = await shop();
+  const token = await tokenFor(c, { scope: 'payments:write' });
+  const asked = seen.introspection;
+  const res = await call('POST', '/payments', `Bearer ${token}`);
+  assert.equal(res.status, 200, `status (${res.json?.error})`);
+  assert.deepEqual(res.json, { route: 'POST /payments', client_id: c.id }, 'served');
+  assert.equal(seen.introspection - asked, 1, 'introspection asked');
+  const read = await tokenFor(c, { scope: 'orders:read' });
+  assert.equal((await call('GET', '/orders', `Bearer ${read}`)).status, 200, 'a route that is not high-value');
+  assert.equal(seen.introspection - asked, 1, 'is not introspected');
+  // Its client disabled (its guard object): refused on the very next request, while the token
+  // itself stays valid for a local check until it expires.
+  await w.guardCommand(c.id, { op: 'disable' });
+  const refused = await call('POST', '/payments', `Bearer ${token}`);
+  assert.equal(refused.status, 401, 'status once the client is disabled');
+  assert.equal(refused.challenge, INVALID, 'challenge');
+  assert.equal((await call('GET', '/orders', `Bearer ${read}`)).status, 200, 'the local check alone still passes it');
+  // A token its client revoked (RFC 7009).
+  const other = await shop();
+  const revoked = await tokenFor(other, { scope: 'payments:write' });
+  assert.equal((await call('POST', '/payments', `Bearer ${revoked}`)).status, 200, 'before the revocation');
+  const revocation = await w.fetch('/oauth2/revoke', {
+    method: 'POST', headers: { Authorization: basic(other.id, other.secret), 'Content-Type': FORM }, body: form({ token: revoked }),
+  });
+  assert.equal(revocation.status, 200, 'revoked');
+  assert.equal((await call('POST', '/payments', `Bearer ${revoked}`)).challenge, INVALID, 'refused once revoked');
 });
 
 /** The README's fenced block marked `readme-check=LANG` (exactly one). */
