@@ -130,7 +130,7 @@ test('a client without the introspect permission is refused 403 unauthorized_cli
   assertError(await introspect(disabled, token), 400, 'unauthorized_client');
 });
 
-test('each kind of token that is not good is answered active:false and nothing else: expired, bad signature, another tenant\'s, not an access token, not a JWT, another key\'s, its client disabled or deleted', async () => {
+test('each kind of token that is not good is answered active:false and nothing else: expired, bad signature, another tenant\'s, not an access token, not a JWT, another key\'s, its client disabled or deleted (also once its id is created again)', async () => {
   const rs = await resourceServer();
   const good = await signed({});
   assert.equal((await introspect(rs, good)).json?.active, true, 'a token signed with the tenant key is ours');
@@ -165,6 +165,21 @@ test('each kind of token that is not good is answered active:false and nothing e
   assert.equal((await introspect(rs, token)).json?.active, true, 'enabled again');
   assert.equal((await w.admin(`${API}/${id}`, { method: 'DELETE' })).status, 200);
   assertInactive(await introspect(rs, token), 'its client deleted');
+  // Created again with the same id (the object outlives the client, and is enabled again): the
+  // deleted client's token stays inactive, the new client's tokens are active. Tokens carry
+  // `iat` to the second: the creation comes in a later second than the old token's.
+  const { iat } = jose.decodeJwt(token);
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, (iat + 1) * 1000 - Date.now())));
+  const again = await w.admin(API, { method: 'POST', body: { client_id: id, scopes: ['a'], default_scopes: ['a'], audience: ['https://api.example.com'] } });
+  assert.equal(again.status, 201, 'the id is created again');
+  assertInactive(await introspect(rs, token), "the deleted client's token, after the id is created again");
+  let fresh;
+  for (let i = 0; i < 30 && fresh?.status !== 200; i++) {
+    fresh = await w.token({ auth: [id, again.json.client_secret] });
+    if (fresh.status !== 200) await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  assert.equal(fresh.status, 200, 'the new client gets a token once the isolate reads its record');
+  assert.equal((await introspect(rs, fresh.json.access_token)).json?.active, true, "the new client's token is active");
 });
 
 test('a revoked token is inactive at the very next introspection (within a second everywhere), revoking again is fine, and other tokens of the client stay active', async () => {

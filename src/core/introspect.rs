@@ -320,6 +320,7 @@ impl Issuer {
             jti: token.jti.clone(),
             until_ms: token.exp.saturating_mul(1000),
             revoke,
+            issued_ms: token.iat.saturating_mul(1000),
         };
         let owner = guard_name(&self.tenant.name, &token.client_id);
         let status = limiter.backend.token_status(&owner, &query).await;

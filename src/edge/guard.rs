@@ -343,8 +343,9 @@ impl DurableObject for ClientGuard {
             // Introspection and revocation of one of its tokens (core::guard::tokens).
             "/token" => {
                 let query: TokenQuery = json_body(req).await?;
-                let usage = stored.read(|s| s.usage()).await.map_err(storage_error)?;
-                let status = self.token(now, usage.disabled, &query).await?;
+                let refused = |s: &ClientGuardState| s.refuses_token(query.issued_ms);
+                let refused = stored.read(refused).await.map_err(storage_error)?;
+                let status = self.token(now, refused, &query).await?;
                 return Response::from_json(&status);
             }
             // Read-only, for the admin API: revocation state and each secret's last use.

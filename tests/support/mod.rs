@@ -238,7 +238,7 @@ impl TokenLedger for FakeObjects {
             .clients
             .borrow()
             .get(guard)
-            .is_some_and(|c| c.usage().disabled);
+            .is_some_and(|c| c.refuses_token(query.issued_ms));
         let mut tokens = self.tokens.borrow_mut();
         let ledger = tokens.entry(guard.to_owned()).or_default();
         Ok(ledger.query(self.now_ms.get(), disabled, query).0)

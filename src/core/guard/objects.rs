@@ -175,6 +175,10 @@ pub struct ClientGuardState {
     /// The record version of the client's latest creation ([`ClientView::floor`]; absent: 0).
     #[serde(default)]
     pub(super) floor: u64,
+    /// When the latest creation was written (Unix ms; absent: 0): tokens issued before it are
+    /// a deleted client's.
+    #[serde(default)]
+    pub(super) created_ms: u64,
     /// Quota counts: the client's and its block of the tenant's, or, in a tenant's object, the
     /// tenant's (absent: nothing counted yet).
     #[serde(default)]
@@ -371,6 +375,14 @@ impl ClientGuardState {
     /// Spends an assertion's `jti` ([`super::assertions`]).
     pub fn spend_assertion(&mut self, now: u64, request: &SpendRequest) -> Spent {
         self.assertions.spend(now, request)
+    }
+
+    /// Whether a token issued at `issued_ms` (Unix ms, its `iat` to the second) is refused at
+    /// introspection: its client is disabled, or it was issued before the client's latest
+    /// creation (by a deleted client of the same id; within the creation's second, issued
+    /// before it by a client disabled since its delete, so not before the creation's second).
+    pub fn refuses_token(&self, issued_ms: u64) -> bool {
+        self.disabled || issued_ms.saturating_add(1_000) <= self.created_ms
     }
 
     /// What the admin API shows of the object.

@@ -172,6 +172,9 @@ pub struct WriteSnapshot {
     /// The floor before it ([`crate::core::guard::ClientView::floor`]; absent: 0).
     #[serde(default)]
     pub floor: u64,
+    /// The creation time before it (absent: 0).
+    #[serde(default)]
+    pub created_ms: u64,
     /// When the object carried it out (Unix ms; absent: 0, never taken for lost).
     #[serde(default)]
     pub at: u64,
@@ -215,14 +218,17 @@ impl ClientGuardState {
             revoked: self.revoked.clone(),
             limit_set: self.limit_set,
             floor: self.floor,
+            created_ms: self.created_ms,
             at: now,
         });
         for command in write.commands {
             self.command(command);
         }
         if write.expected.is_none() {
-            // A creation: copies of the records before it (a deleted client's) are refused.
+            // A creation: copies of the records before it (a deleted client's) are refused,
+            // and so are the tokens issued before it.
             self.floor = version;
+            self.created_ms = now;
         }
         self.record = RecordMark {
             version,
@@ -256,6 +262,7 @@ impl ClientGuardState {
                 self.revoked = before.revoked;
                 self.limit_set = before.limit_set;
                 self.floor = before.floor;
+                self.created_ms = before.created_ms;
                 RecordAnswer {
                     done: true,
                     version: self.record.version,
@@ -438,6 +445,38 @@ mod tests {
         assert_eq!(state.lease(0, &request("h")).floor, 3);
         assert!(state.undo_record(3).done);
         assert_eq!(state.lease(0, &request("h")).floor, 1);
+    }
+
+    #[test]
+    fn tokens_issued_before_a_re_creation_are_refused_and_later_ones_are_not() {
+        let mut state = ClientGuardState::default();
+        let t = 1_000_000;
+        state.write_record(t, RecordWrite::create(LIMIT, t));
+        assert!(
+            !state.refuses_token(t),
+            "the first creation refuses no token of its own"
+        );
+        state.write_record(t + 10_000, RecordWrite::delete(1, Vec::new()));
+        let again = t + 20_500;
+        state.write_record(again, RecordWrite::create(LIMIT, again));
+        assert!(state.refuses_token(t + 5_000), "the deleted client's token");
+        assert!(
+            state.refuses_token(19_000 + t),
+            "a second before the creation's"
+        );
+        assert!(
+            !state.refuses_token(20_000 + t),
+            "the creation's second: iat is in seconds"
+        );
+        assert!(
+            !state.refuses_token(again + 60_000),
+            "the new client's token"
+        );
+        assert!(state.undo_record(3).done);
+        assert!(
+            state.refuses_token(t + 5_000),
+            "the undo leaves the delete: disabled"
+        );
     }
 
     #[test]

@@ -30,6 +30,10 @@ pub struct TokenQuery {
     /// Revoke it (RFC 7009), rather than only ask (RFC 7662).
     #[serde(default)]
     pub revoke: bool,
+    /// The token's `iat`, in Unix ms: a token issued before its client's latest creation
+    /// belongs to a deleted client of the same id ([`super::ClientGuardState::refuses_token`]).
+    #[serde(default)]
+    pub issued_ms: u64,
 }
 
 /// The object's answer.
@@ -40,7 +44,8 @@ pub enum TokenStatus {
     Live,
     /// Revoked (now, or before).
     Revoked,
-    /// Its client is disabled (or deleted).
+    /// Its client is disabled, or deleted (the token was issued before the client of its id
+    /// was created again).
     Disabled,
     /// A revocation refused: the client holds [`MAX_REVOKED_TOKENS`] revoked live tokens.
     Full {
@@ -141,6 +146,7 @@ mod tests {
             jti: jti.into(),
             until_ms,
             revoke: false,
+            issued_ms: 0,
         }
     }
 
