@@ -20,6 +20,8 @@ use worker::{
 use worker::{durable_object, js_sys::JSON, DurableObject, ListOptions, Response, Result, State};
 
 #[cfg(not(feature = "admin-worker"))]
+use crate::core::guard::assertions::{SeenAssertions, ASSERTION_KEY};
+#[cfg(not(feature = "admin-worker"))]
 use crate::core::guard::tokens::{
     RevokedTokens, TokenLedger, TokenQuery, TokenStatus, TokensUpdate, MAX_JTI_CHARS, TOKEN_KEY,
 };
@@ -273,8 +275,9 @@ async fn json_body<T: DeserializeOwned>(mut req: Request) -> Result<T> {
 }
 
 #[cfg(not(feature = "admin-worker"))]
-/// One per client: its issuance bucket, revocation state and failure counter, and the
-/// tokens it revoked (each its own storage entry: [`TOKEN_KEY`]); and, under a tenant's
+/// One per client: its issuance bucket, revocation state and failure counter, the tokens it
+/// revoked and the assertions' `jti`s it spent (each its own storage entry: [`TOKEN_KEY`],
+/// [`ASSERTION_KEY`]); and, under a tenant's
 /// reserved name (`core::guard::tenant_guard_name`), one per tenant with a quota.
 #[durable_object(fetch)]
 pub struct ClientGuard {
@@ -282,6 +285,7 @@ pub struct ClientGuard {
     env: Env,
     storage: worker::Storage,
     tokens: RefCell<Option<RevokedTokens>>,
+    assertions: RefCell<Option<SeenAssertions>>,
 }
 
 #[cfg(not(feature = "admin-worker"))]
@@ -313,6 +317,7 @@ impl DurableObject for ClientGuard {
             stored: Stored::new(DoStorage(state)),
             env,
             tokens: RefCell::new(None),
+            assertions: RefCell::new(None),
         }
     }
 
@@ -337,8 +342,7 @@ impl DurableObject for ClientGuard {
             // A private_key_jwt assertion's jti, spent once (core::guard::assertions).
             "/assertion" => {
                 let spend: SpendRequest = json_body(req).await?;
-                let spent = stored.update(|s| s.spend_assertion(now, &spend)).await;
-                return Response::from_json(&spent.map_err(storage_error)?);
+                return Response::from_json(&self.spend(now, &spend).await?);
             }
             // Introspection and revocation of one of its tokens (core::guard::tokens).
             "/token" => {
@@ -394,34 +398,75 @@ impl ClientGuard {
         Ok(status)
     }
 
+    /// Spends an assertion's `jti`; in force (and in memory) only once stored, like a
+    /// revocation. The first spend after the object starts loads the entries, and moves there
+    /// the `jti`s an older version kept in the state.
+    async fn spend(&self, now: u64, spend: &SpendRequest) -> Result<Spent> {
+        let cached = self.assertions.borrow_mut().take();
+        let mut seen = match cached {
+            Some(seen) => seen,
+            None => {
+                let legacy = self.stored.read(|s| s.legacy_assertions().to_vec()).await;
+                let legacy = legacy.map_err(storage_error)?;
+                if !legacy.is_empty() {
+                    // Their entries first: the state forgets them only once they are stored.
+                    for added in legacy {
+                        let added = TokensUpdate {
+                            added: Some(added),
+                            forgotten: Vec::new(),
+                        };
+                        self.store_entries(ASSERTION_KEY, &added).await?;
+                    }
+                    let taken = self.stored.update(|s| s.take_legacy_assertions()).await;
+                    taken.map_err(storage_error)?;
+                }
+                SeenAssertions::restore(self.load_entries(ASSERTION_KEY).await?)
+            }
+        };
+        let (spent, update) = seen.spend(now, spend);
+        self.store_entries(ASSERTION_KEY, &update).await?;
+        *self.assertions.borrow_mut() = Some(seen);
+        Ok(spent)
+    }
+
     /// Every revoked token's entry (`t:{jti}` → Unix ms).
     async fn load_tokens(&self) -> Result<RevokedTokens> {
+        Ok(RevokedTokens::restore(self.load_entries(TOKEN_KEY).await?))
+    }
+
+    /// Writes the new revoked token's entry, then deletes the expired ones.
+    async fn store_tokens(&self, update: &TokensUpdate) -> Result<()> {
+        self.store_entries(TOKEN_KEY, update).await
+    }
+
+    /// The entries under `prefix` (`{prefix}{jti}` → Unix ms): revoked tokens, spent `jti`s.
+    async fn load_entries(&self, prefix: &str) -> Result<Vec<(String, u64)>> {
         let stored = self
             .storage
-            .list_with_options(ListOptions::new().prefix(TOKEN_KEY))
+            .list_with_options(ListOptions::new().prefix(prefix))
             .await?;
         let mut entries = Vec::new();
         stored.for_each(&mut |value, key| {
             if let (Some(key), Some(until)) = (key.as_string(), value.as_f64()) {
-                entries.push((key[TOKEN_KEY.len()..].to_owned(), until as u64));
+                entries.push((key[prefix.len()..].to_owned(), until as u64));
             }
         });
-        Ok(RevokedTokens::restore(entries))
+        Ok(entries)
     }
 
-    /// Writes the new entry, then deletes the expired ones.
-    async fn store_tokens(&self, update: &TokensUpdate) -> Result<()> {
+    /// Writes the new entry under `prefix`, then deletes the expired ones.
+    async fn store_entries(&self, prefix: &str, update: &TokensUpdate) -> Result<()> {
         if let Some((jti, until)) = &update.added {
             let value = JsValue::from_f64(*until as f64);
             self.storage
-                .put_raw(&format!("{TOKEN_KEY}{jti}"), value)
+                .put_raw(&format!("{prefix}{jti}"), value)
                 .await?;
         }
         if !update.forgotten.is_empty() {
             let keys: Vec<String> = update
                 .forgotten
                 .iter()
-                .map(|jti| format!("{TOKEN_KEY}{jti}"))
+                .map(|jti| format!("{prefix}{jti}"))
                 .collect();
             self.storage.delete_multiple(keys).await?;
         }

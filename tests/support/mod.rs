@@ -23,6 +23,7 @@ use edge_token::core::{
     deployment::Deployment,
     gate::Gate,
     guard::{
+        assertions::SeenAssertions,
         tokens::{RevokedTokens, TokenLedger, TokenQuery, TokenStatus},
         Backend, ClientCommand, ClientGuardState, ClientView, FailureReport, IsolateCache,
         LeaseRequest, Limiter, Source, SourceGuardState, SpendRequest, Spent, Unavailable,
@@ -124,6 +125,8 @@ pub struct FakeObjects {
     pub failure_reports: Rc<Cell<usize>>,
     /// The tokens each client object revoked, by guard name (the object's `t:` entries).
     pub tokens: Rc<RefCell<HashMap<String, RevokedTokens>>>,
+    /// The assertions' `jti`s each client object spent, by guard name (its `a:` entries).
+    pub assertions: Rc<RefCell<HashMap<String, SeenAssertions>>>,
 }
 
 impl FakeObjects {
@@ -197,11 +200,9 @@ impl Backend for FakeObjects {
         request: &SpendRequest,
     ) -> Result<Spent, Unavailable> {
         self.up()?;
-        let mut clients = self.clients.borrow_mut();
-        Ok(clients
-            .entry(guard.into())
-            .or_default()
-            .spend_assertion(self.now_ms.get(), request))
+        let mut assertions = self.assertions.borrow_mut();
+        let seen = assertions.entry(guard.into()).or_default();
+        Ok(seen.spend(self.now_ms.get(), request).0)
     }
 
     async fn source_failure(

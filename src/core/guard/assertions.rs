@@ -2,19 +2,22 @@
 //! assertion's `exp` (RFC 7523 §3: single use). The object is the one place that sees every
 //! isolate's requests for the client, so an assertion replayed anywhere is caught there.
 //!
-//! Not yet done (issue 11's notes): the digests live inside the whole client state, which the
-//! object writes back on every spend and every lease, up to [`MAX_SEEN_ASSERTIONS`] entries
-//! of ~30 bytes each. One storage key per digest (SQLite rows keyed by digest, with their
-//! expiry) would make a spend one small write and a lease not carry them; it touches the
-//! object's storage layout (`guard::stored`, `edge::guard`), so it waits for a change of its
-//! own.
+//! Each `jti` digest is a storage entry of its own ([`ASSERTION_KEY`] + digest → Unix ms), as
+//! the revoked tokens' are ([`super::tokens`]): a spend writes one small entry, and neither a
+//! spend nor a lease rewrites the others. The object loads them once, when it first needs them.
+
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
+
+use super::tokens::TokensUpdate;
 
 /// Live `jti`s a client's object keeps. Assertions live at most five minutes and a half
 /// ([`crate::core::assertion::MAX_LIFETIME_S`] and the skew), so this allows a fresh assertion
 /// about every 160 ms; past it, new ones wait ([`Spent::Full`]) rather than go unchecked.
 pub const MAX_SEEN_ASSERTIONS: usize = 2_048;
+/// The prefix of a spent `jti`'s storage key in its client's object.
+pub const ASSERTION_KEY: &str = "a:";
 
 /// An isolate's request to spend an assertion's `jti`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,30 +43,40 @@ pub enum Spent {
     },
 }
 
-/// The live `jti` digests and until when each is kept.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SeenAssertions(Vec<(String, u64)>);
+/// The live `jti` digests and until when each is kept (Unix ms).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SeenAssertions(HashMap<String, u64>);
 
 impl SeenAssertions {
-    /// Whether nothing is kept (then the object's state does not store the member).
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+    /// The state from the object's stored entries (digest, Unix ms).
+    pub fn restore(entries: impl IntoIterator<Item = (String, u64)>) -> Self {
+        Self(entries.into_iter().collect())
     }
 
-    /// Spends `request.jti` at `now` (Unix ms), forgetting the lapsed ones first.
-    pub fn spend(&mut self, now: u64, request: &SpendRequest) -> Spent {
-        self.0.retain(|(_, until)| *until > now);
-        if self.0.iter().any(|(jti, _)| *jti == request.jti) {
-            return Spent::Replayed;
+    /// Spends `request.jti` at `now` (Unix ms), forgetting the lapsed ones first; the update
+    /// names the entry to write and the ones to delete.
+    pub fn spend(&mut self, now: u64, request: &SpendRequest) -> (Spent, TokensUpdate) {
+        let mut update = TokensUpdate::default();
+        self.0.retain(|jti, until| {
+            let live = *until > now;
+            if !live {
+                update.forgotten.push(jti.clone());
+            }
+            live
+        });
+        if self.0.contains_key(&request.jti) {
+            return (Spent::Replayed, update);
         }
         if self.0.len() >= MAX_SEEN_ASSERTIONS {
-            let soonest = self.0.iter().map(|(_, until)| *until).min().unwrap_or(now);
-            return Spent::Full {
+            let soonest = self.0.values().min().copied().unwrap_or(now);
+            let full = Spent::Full {
                 retry_after_ms: soonest.saturating_sub(now),
             };
+            return (full, update);
         }
-        self.0.push((request.jti.clone(), request.until_ms));
-        Spent::Fresh
+        self.0.insert(request.jti.clone(), request.until_ms);
+        update.added = Some((request.jti.clone(), request.until_ms));
+        (Spent::Fresh, update)
     }
 }
 
@@ -79,13 +92,27 @@ mod tests {
     }
 
     #[test]
-    fn a_jti_is_spent_once_until_it_lapses() {
+    fn a_jti_is_spent_once_until_it_lapses_and_each_spend_writes_one_entry() {
         let mut seen = SeenAssertions::default();
-        assert_eq!(seen.spend(0, &spend("a", 1_000)), Spent::Fresh);
-        assert_eq!(seen.spend(999, &spend("a", 1_000)), Spent::Replayed);
-        assert_eq!(seen.spend(999, &spend("b", 1_000)), Spent::Fresh);
-        assert_eq!(seen.spend(1_000, &spend("a", 2_000)), Spent::Fresh);
-        assert_eq!(seen.0.len(), 1, "the lapsed ones are forgotten");
+        let (fresh, update) = seen.spend(0, &spend("a", 1_000));
+        assert_eq!(fresh, Spent::Fresh);
+        assert_eq!(update.added, Some(("a".to_owned(), 1_000)));
+        let (again, update) = seen.spend(999, &spend("a", 1_000));
+        assert_eq!(again, Spent::Replayed);
+        assert_eq!(update, TokensUpdate::default(), "a replay writes nothing");
+        assert_eq!(seen.spend(999, &spend("b", 1_000)).0, Spent::Fresh);
+        let (later, update) = seen.spend(1_000, &spend("a", 2_000));
+        assert_eq!(later, Spent::Fresh);
+        let mut forgotten = update.forgotten;
+        forgotten.sort();
+        assert_eq!(forgotten, ["a", "b"], "the lapsed entries are deleted");
+        assert_eq!(seen.0.len(), 1);
+    }
+
+    #[test]
+    fn restored_entries_are_spent_already() {
+        let mut seen = SeenAssertions::restore([("a".to_owned(), 1_000)]);
+        assert_eq!(seen.spend(10, &spend("a", 1_000)).0, Spent::Replayed);
     }
 
     #[test]
@@ -93,18 +120,18 @@ mod tests {
         let mut seen = SeenAssertions::default();
         for i in 0..MAX_SEEN_ASSERTIONS as u64 {
             assert_eq!(
-                seen.spend(0, &spend(&i.to_string(), 5_000 + i)),
+                seen.spend(0, &spend(&i.to_string(), 5_000 + i)).0,
                 Spent::Fresh
             );
         }
         assert_eq!(
-            seen.spend(100, &spend("new", 9_000)),
+            seen.spend(100, &spend("new", 9_000)).0,
             Spent::Full {
                 retry_after_ms: 4_900
             }
         );
-        assert_eq!(seen.spend(100, &spend("0", 9_000)), Spent::Replayed);
-        assert_eq!(seen.spend(5_001, &spend("new", 9_000)), Spent::Fresh);
+        assert_eq!(seen.spend(100, &spend("0", 9_000)).0, Spent::Replayed);
+        assert_eq!(seen.spend(5_001, &spend("new", 9_000)).0, Spent::Fresh);
     }
 
     #[test]

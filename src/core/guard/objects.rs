@@ -4,7 +4,6 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    assertions::{SeenAssertions, SpendRequest, Spent},
     quota::{BlockRequest, ClientQuota, QuotaRequest, QuotaUsage, QuotaView, Taken},
     record::{RecordMark, WriteSnapshot},
     Failures, PerSecond, BUSY_ASKS_PER_SECOND, CLIENT_GUARD_MS, CLIENT_GUARD_THRESHOLD,
@@ -159,9 +158,10 @@ pub struct ClientGuardState {
     /// Failures per source prefix; absent in state stored before it existed.
     #[serde(default)]
     prefixes: Vec<PrefixFailures>,
-    /// The live `jti`s of a `private_key_jwt` client's assertions (absent when none).
-    #[serde(default, skip_serializing_if = "SeenAssertions::is_empty")]
-    assertions: SeenAssertions,
+    /// `[digest, Unix ms]`: live `jti`s spent before each had a storage entry of its own
+    /// ([`super::assertions`]); moved to their entries when the object first spends one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    assertions: Vec<(String, u64)>,
     /// What the object knows of the client's record (absent in state stored before it
     /// existed: nothing known).
     #[serde(default)]
@@ -372,9 +372,15 @@ impl ClientGuardState {
         }
     }
 
-    /// Spends an assertion's `jti` ([`super::assertions`]).
-    pub fn spend_assertion(&mut self, now: u64, request: &SpendRequest) -> Spent {
-        self.assertions.spend(now, request)
+    /// The `jti`s kept in the state by an older version (`[digest, Unix ms]`).
+    pub fn legacy_assertions(&self) -> &[(String, u64)] {
+        &self.assertions
+    }
+
+    /// Forgets the `jti`s kept in the state by an older version, once they have their own
+    /// entries ([`super::assertions::ASSERTION_KEY`]).
+    pub fn take_legacy_assertions(&mut self) -> Vec<(String, u64)> {
+        std::mem::take(&mut self.assertions)
     }
 
     /// Whether a token issued at `issued_ms` (Unix ms, its `iat` to the second) is refused at
@@ -426,6 +432,17 @@ mod tests {
         per_minute: 60,
         burst: 8,
     };
+
+    #[test]
+    fn jtis_an_older_version_kept_in_the_state_are_read_and_then_forgotten() {
+        let stored = r#"{"bucket":null,"disabled":false,"revoked":[],"failures":{"count":0,"window_start":0},"guarded_until":0,"good_sources":[],"assertions":[["abc",5000]]}"#;
+        let mut state: ClientGuardState = serde_json::from_str(stored).unwrap();
+        assert_eq!(state.legacy_assertions(), [("abc".to_owned(), 5_000)]);
+        assert_eq!(state.take_legacy_assertions().len(), 1);
+        assert!(state.legacy_assertions().is_empty());
+        let written = serde_json::to_string(&state).unwrap();
+        assert!(!written.contains("assertions"), "{written}");
+    }
 
     fn lease_request(want: u64) -> LeaseRequest {
         LeaseRequest {
