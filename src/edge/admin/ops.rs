@@ -1,197 +1,29 @@
-//! The admin API's HTTP glue (docs/admin-api.md): reads the request, KV and the guard object,
-//! lets [`crate::core::admin`] decide, and carries out each change as one compare-and-set at
-//! the client's guard object ([`RecordWrite`]: the record's version, and what must act at
-//! once), then KV, undoing the object's write when KV fails; a refused change writes nothing.
-
-use std::rc::Rc;
+//! The admin API's operations on one tenant's clients and blocks: each reads KV (and the
+//! client's guard object), lets [`crate::core::admin`] decide, and carries out a change as
+//! one compare-and-set at the client's guard object ([`RecordWrite`]), then KV, undoing the
+//! object's write when KV fails.
 
 use serde::{de::DeserializeOwned, Serialize};
-use worker::{
-    console_error, console_log, kv::KvStore, Context, Date, Env, Headers, Request, Response,
-};
+use worker::{kv::KvStore, Env};
 
-use super::{guard, not_found, state, BodyError, GUARD_CACHE};
+use super::{guard, reply, Answer, GUARD_CACHE};
 use crate::core::{
     admin::{
-        check_admin_token, parse_body, parse_route, AdminAccess, AdminError, AdminRequest,
-        BlockList, BlockedSource, Cleared, ClientInfo, ClientUpdate, Deleted, ListEntry, ListPage,
-        NewClient, NewSecret, QuotaReport, Rotation, Route, ADMIN_PREFIX, MAX_ADMIN_BODY_BYTES,
-        MIN_ADMIN_TOKEN_BYTES,
+        AdminError, BlockList, BlockedSource, Cleared, ClientInfo, ClientUpdate, Deleted,
+        ListEntry, ListPage, NewClient, NewSecret, QuotaReport, Rotation,
     },
     client::{guard_name, record_key},
     credential::{generate_client_id, generate_secret},
-    deployment::Deployment,
-    error::Error,
     guard::{
-        tenant_guard_name, ClientCommand, ClientUsage, Limiter, RecordAnswer, RecordUndo,
-        RecordWrite, Source, SourceBlock, LIMIT_HOLD_MS, SOURCE_SHARDS,
+        tenant_guard_name, ClientCommand, ClientUsage, RecordAnswer, RecordUndo, RecordWrite,
+        Source, SourceBlock, LIMIT_HOLD_MS, SOURCE_SHARDS,
     },
     record::Record,
     token::Issuer,
 };
 
-/// The Worker secret that switches the API on.
-const ADMIN_TOKEN: &str = "ADMIN_TOKEN";
 /// Keys per page of a list.
 const LIST_PAGE: u64 = 1_000;
-
-/// A status and the JSON body of a success, or a refusal.
-type Answer = Result<(u16, String), AdminError>;
-
-/// A success: `status` and `body` in JSON.
-fn reply(status: u16, body: &impl Serialize) -> Answer {
-    serde_json::to_string(body)
-        .map(|json| (status, json))
-        .map_err(|_| AdminError::fault("the answer could not be encoded"))
-}
-
-/// The admin Worker's routes: answers every request. Without a usable `ADMIN_TOKEN`, or
-/// outside `/admin/`, it answers exactly as a path that does not exist. A source that keeps
-/// presenting wrong admin tokens is throttled like failed client authentications
-/// ([`refuse_source`]).
-pub async fn handle(
-    req: Request,
-    env: Env,
-    ctx: Context,
-    deployment: &Deployment,
-    started: u64,
-) -> worker::Result<Response> {
-    let configured = state::text(&env, ADMIN_TOKEN);
-    if configured
-        .as_deref()
-        .map(str::trim)
-        .is_some_and(|t| !t.is_empty() && t.len() < MIN_ADMIN_TOKEN_BYTES)
-    {
-        console_error!(
-            r#"{{"route":"admin","detail":"ADMIN_TOKEN is shorter than {MIN_ADMIN_TOKEN_BYTES} bytes: the admin API stays off"}}"#
-        );
-    }
-    if !req.path().starts_with(ADMIN_PREFIX) {
-        return not_found();
-    }
-    let authorization = req.headers().get("Authorization").ok().flatten();
-    let access = check_admin_token(configured.as_deref(), authorization.as_deref());
-    if access == AdminAccess::Off {
-        return not_found();
-    }
-    let limiter = source_limiter(&req, env.clone(), ctx);
-    if let Some(refused) = refuse_source(&limiter, access, started) {
-        return refused;
-    }
-    let request = match parse_route(req.method().as_ref(), &req.path()) {
-        Ok(request) => request,
-        Err(error) => {
-            log(None, error.status, None, started);
-            let allow = (error.status == 405).then(|| error.message.clone());
-            let extra: Vec<(&str, &str)> = allow.iter().map(|a| ("Allow", a.as_str())).collect();
-            return answer(Err(error), &extra);
-        }
-    };
-    let result = match deployment.tenant(&request.tenant) {
-        Some(issuer) => dispatch(req, &env, issuer, &request).await,
-        None => Err(AdminError::not_found(format!(
-            "no tenant {:?} in TENANTS",
-            request.tenant
-        ))),
-    };
-    log(
-        Some(&request),
-        result.as_ref().map_or_else(|e| e.status, |(s, _)| *s),
-        None,
-        started,
-    );
-    answer(result, &[])
-}
-
-/// The request's source (`CF-Connecting-IP`, set by Cloudflare's edge) and the isolate's
-/// memory of blocked sources, shared with the token Worker's `SOURCE_GUARD` shards.
-fn source_limiter(req: &Request, env: Env, ctx: Context) -> Limiter<guard::DoBackend> {
-    let address = req.headers().get("CF-Connecting-IP").ok().flatten();
-    let source = Source::from_header(address.as_deref());
-    Limiter {
-        cache: GUARD_CACHE.with(Rc::clone),
-        backend: guard::DoBackend::new(env, Rc::new(ctx)),
-        source,
-    }
-}
-
-/// Before and after the admin token is checked: a source this isolate knows to be blocked
-/// gets `429` whatever it presents (no oracle), and a wrong token gets `401`, is reported to
-/// the source's shard in the background (the same counters and blocks as failed client
-/// authentications, docs/limits.md) and logged with its source. A success costs nothing: no
-/// object request, no storage write. `None`: the request may go on.
-fn refuse_source(
-    limiter: &Limiter<guard::DoBackend>,
-    access: AdminAccess,
-    started: u64,
-) -> Option<worker::Result<Response>> {
-    let source = limiter.source.key();
-    if let Err(Error::Throttled { retry_after }) = limiter.check_source(Date::now().as_millis()) {
-        log(None, 429, Some(source), started);
-        let error = AdminError::new(
-            429,
-            "too_many_requests",
-            "too many failed admin authentications from this address; retry later",
-        );
-        let wait = retry_after.to_string();
-        return Some(answer(Err(error), &[("Retry-After", wait.as_str())]));
-    }
-    if access != AdminAccess::Denied {
-        return None;
-    }
-    limiter.report_failure(Date::now().as_millis());
-    log(None, 401, Some(source), started);
-    Some(answer(
-        Err(AdminError::unauthorized()),
-        &[("WWW-Authenticate", r#"Bearer realm="admin""#)],
-    ))
-}
-
-async fn dispatch(mut req: Request, env: &Env, issuer: &Issuer, request: &AdminRequest) -> Answer {
-    let kv = env
-        .kv("CLIENTS")
-        .map_err(|_| AdminError::fault("the CLIENTS binding is missing"))?;
-    let admin = Admin {
-        env,
-        kv,
-        issuer,
-        tenant: &request.tenant,
-        now_ms: Date::now().as_millis(),
-    };
-    let body = read_body(&mut req).await?;
-    match &request.route {
-        Route::List => {
-            let cursor = req.url().ok().and_then(|u| {
-                u.query_pairs()
-                    .find(|(k, _)| k == "cursor")
-                    .map(|(_, v)| v.into_owned())
-            });
-            admin.list(cursor).await
-        }
-        Route::Create => admin.create(parse_body(&body)?).await,
-        Route::Show(id) => admin.show(id).await,
-        Route::Update(id) => admin.update(id, parse_body(&body)?).await,
-        Route::Delete(id) => admin.delete(id).await,
-        Route::Disable(id) => admin.set_disabled(id, true).await,
-        Route::Enable(id) => admin.set_disabled(id, false).await,
-        Route::Rotate(id) => admin.rotate(id, parse_body(&body)?).await,
-        Route::Retire(id, secret_id) => admin.retire(id, secret_id).await,
-        Route::Usage(id) => admin.quota_report(id).await,
-        Route::Blocks => admin.blocks().await,
-        Route::ClearBlocks(source) => admin.clear_blocks(source.as_deref()).await,
-    }
-}
-
-/// The body, at most [`MAX_ADMIN_BODY_BYTES`].
-async fn read_body(req: &mut Request) -> Result<Vec<u8>, AdminError> {
-    super::read_body(req, MAX_ADMIN_BODY_BYTES)
-        .await
-        .map_err(|error| match error {
-            BodyError::TooLarge => AdminError::too_large(MAX_ADMIN_BODY_BYTES),
-            BodyError::Unreadable => AdminError::invalid("unreadable body"),
-        })
-}
-
 fn random<const N: usize>() -> Result<[u8; N], AdminError> {
     let mut bytes = [0_u8; N];
     getrandom::fill(&mut bytes).map_err(|_| AdminError::fault("no random source"))?;
@@ -203,12 +35,12 @@ fn kv_down(_: impl std::fmt::Debug) -> AdminError {
 }
 
 /// One admin request's context.
-struct Admin<'a> {
-    env: &'a Env,
-    kv: KvStore,
-    issuer: &'a Issuer,
-    tenant: &'a str,
-    now_ms: u64,
+pub(super) struct Admin<'a> {
+    pub(super) env: &'a Env,
+    pub(super) kv: KvStore,
+    pub(super) issuer: &'a Issuer,
+    pub(super) tenant: &'a str,
+    pub(super) now_ms: u64,
 }
 
 impl Admin<'_> {
@@ -313,7 +145,7 @@ impl Admin<'_> {
 
     /// `GET …/usage`: the client's quota counts from its object and, when the tenant has a
     /// quota, the tenant's from the tenant's object.
-    async fn quota_report(&self, id: &str) -> Answer {
+    pub(super) async fn quota_report(&self, id: &str) -> Answer {
         let record = self.load(id).await?;
         let client = match record.quota {
             Some(_) => self.usage(id).await.map(|u| Some(u.quota)),
@@ -352,7 +184,7 @@ impl Admin<'_> {
         reply(200, &self.info(record, usage.as_ref()))
     }
 
-    async fn list(&self, cursor: Option<String>) -> Answer {
+    pub(super) async fn list(&self, cursor: Option<String>) -> Answer {
         let prefix = record_key(self.tenant, "");
         let mut list = self.kv.list().prefix(prefix.clone()).limit(LIST_PAGE);
         if let Some(cursor) = cursor.filter(|c| !c.is_empty()) {
@@ -376,7 +208,7 @@ impl Admin<'_> {
         )
     }
 
-    async fn create(&self, input: NewClient) -> Answer {
+    pub(super) async fn create(&self, input: NewClient) -> Answer {
         let secret = generate_secret(random()?);
         let mut record = Record::create(
             input,
@@ -423,11 +255,11 @@ impl Admin<'_> {
         self.issuer.try_scope(&client)
     }
 
-    async fn show(&self, id: &str) -> Answer {
+    pub(super) async fn show(&self, id: &str) -> Answer {
         self.shown(&self.load(id).await?).await
     }
 
-    async fn update(&self, id: &str, update: ClientUpdate) -> Answer {
+    pub(super) async fn update(&self, id: &str, update: ClientUpdate) -> Answer {
         let before = self.load(id).await?;
         let mut record = before.updated(update)?;
         let limit = |r: &Record| r.rate_limit.unwrap_or(self.issuer.tenant.rate_limit);
@@ -442,7 +274,7 @@ impl Admin<'_> {
         self.shown(&record).await
     }
 
-    async fn delete(&self, id: &str) -> Answer {
+    pub(super) async fn delete(&self, id: &str) -> Answer {
         let record = self.load(id).await?;
         // Every secret revoked in the object, which a client re-created with this id keeps.
         let hashes = record.secrets.iter().map(|s| s.hash.clone());
@@ -456,7 +288,7 @@ impl Admin<'_> {
         reply(200, &deleted)
     }
 
-    async fn set_disabled(&self, id: &str, disabled: bool) -> Answer {
+    pub(super) async fn set_disabled(&self, id: &str, disabled: bool) -> Answer {
         let mut record = self.load(id).await?;
         let expected = record.version;
         record.disabled = disabled;
@@ -470,7 +302,7 @@ impl Admin<'_> {
         self.shown(&record).await
     }
 
-    async fn rotate(&self, id: &str, rotation: Rotation) -> Answer {
+    pub(super) async fn rotate(&self, id: &str, rotation: Rotation) -> Answer {
         let secret = generate_secret(random()?);
         let hash = self.issuer.pepper.hash(&secret);
         let before = self.load(id).await?;
@@ -508,7 +340,7 @@ impl Admin<'_> {
     }
 
     /// Every shard's blocked sources, the soonest released first.
-    async fn blocks(&self) -> Answer {
+    pub(super) async fn blocks(&self) -> Answer {
         let mut blocks = Vec::new();
         for shard in 0..SOURCE_SHARDS {
             let listed: Vec<SourceBlock> = self.shard(shard, "blocks", &()).await?;
@@ -524,7 +356,7 @@ impl Admin<'_> {
 
     /// Forgets one source's block and failures (in its shard), or every source's. A token
     /// isolate keeps a block it already learnt until it ends (docs/limits.md).
-    async fn clear_blocks(&self, source: Option<&str>) -> Answer {
+    pub(super) async fn clear_blocks(&self, source: Option<&str>) -> Answer {
         // An address's every prefix (its /24, /56, /48 too) is in the shard of its widest.
         let source = source.map(|s| Source::from_header(Some(s.strip_suffix("/64").unwrap_or(s))));
         let shards: Vec<u64> = match &source {
@@ -540,53 +372,11 @@ impl Admin<'_> {
         reply(200, &Cleared { cleared })
     }
 
-    async fn retire(&self, id: &str, secret_id: &str) -> Answer {
+    pub(super) async fn retire(&self, id: &str, secret_id: &str) -> Answer {
         let before = self.load(id).await?;
         let (mut record, hash) = before.retire(secret_id, self.now())?;
         let write = RecordWrite::change(before.version, vec![ClientCommand::RevokeSecret { hash }]);
         self.commit(id, &write, Some(&mut record)).await?;
         self.shown(&record).await
     }
-}
-
-fn answer(result: Answer, extra: &[(&str, &str)]) -> worker::Result<Response> {
-    let (status, body) = match result {
-        Ok((status, body)) => (status, body),
-        Err(error) => (
-            error.status,
-            serde_json::to_string(&error.body()).unwrap_or_default(),
-        ),
-    };
-    let headers = Headers::new();
-    headers.set("Content-Type", "application/json;charset=UTF-8")?;
-    headers.set("Cache-Control", "no-store")?;
-    for (name, value) in extra {
-        headers.set(name, value)?;
-    }
-    Ok(Response::from_bytes(body.into_bytes())?
-        .with_status(status)
-        .with_headers(headers))
-}
-
-/// One line per admin request: what, on which client, and how it ended; for a refused admin
-/// token, the source (`CF-Connecting-IP`, an IPv6 address per /64). Never a body, a secret or
-/// a header value.
-fn log(request: Option<&AdminRequest>, status: u16, source: Option<&str>, started: u64) {
-    let mut line = serde_json::Map::new();
-    line.insert("route".into(), "admin".into());
-    if let Some(request) = request {
-        line.insert("op".into(), request.route.op().into());
-        line.insert("tenant".into(), request.tenant.clone().into());
-        if let Some(id) = request.route.client_id() {
-            line.insert("client_id".into(), id.into());
-        }
-    }
-    if let Some(source) = source {
-        line.insert("source".into(), source.into());
-    }
-    line.insert("status".into(), status.into());
-    let ms = Date::now().as_millis().saturating_sub(started);
-    line.insert("ms".into(), ms.into());
-    let line = serde_json::Value::Object(line);
-    console_log!("{line}");
 }
