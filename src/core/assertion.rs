@@ -200,6 +200,29 @@ pub struct Claims {
     pub all: Map<String, Value>,
 }
 
+impl Claims {
+    /// The time checks at `now` (Unix seconds), with [`CLOCK_SKEW_S`] of skew: `exp` present
+    /// and not past, `iat` not in the future, at most `max_lifetime_s` from `iat` (or now) to
+    /// `exp`, and `nbf` honoured.
+    pub fn check_times(&self, now: u64, max_lifetime_s: u64) -> Result<(), Check> {
+        let exp = self.exp.ok_or(Check::NoExpiry)?;
+        if exp.saturating_add(CLOCK_SKEW_S) <= now {
+            return Err(Check::Expired);
+        }
+        if self.iat.is_some_and(|iat| iat > now + CLOCK_SKEW_S) {
+            return Err(Check::IssuedInFuture);
+        }
+        let start = self.iat.unwrap_or(now).min(now);
+        if exp > start + max_lifetime_s + CLOCK_SKEW_S {
+            return Err(Check::TooLong);
+        }
+        if self.nbf.is_some_and(|nbf| nbf > now + CLOCK_SKEW_S) {
+            return Err(Check::NotYetValid);
+        }
+        Ok(())
+    }
+}
+
 /// A client assertion, read but not yet checked.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Assertion {
@@ -297,20 +320,7 @@ impl Assertion {
         if !c.aud.iter().any(|a| audiences.contains(&a.as_str())) {
             return Err(Check::Audience);
         }
-        let exp = c.exp.ok_or(Check::NoExpiry)?;
-        if exp.saturating_add(CLOCK_SKEW_S) <= now {
-            return Err(Check::Expired);
-        }
-        if c.iat.is_some_and(|iat| iat > now + CLOCK_SKEW_S) {
-            return Err(Check::IssuedInFuture);
-        }
-        let start = c.iat.unwrap_or(now).min(now);
-        if exp > start + MAX_LIFETIME_S + CLOCK_SKEW_S {
-            return Err(Check::TooLong);
-        }
-        if c.nbf.is_some_and(|nbf| nbf > now + CLOCK_SKEW_S) {
-            return Err(Check::NotYetValid);
-        }
+        c.check_times(now, MAX_LIFETIME_S)?;
         match &c.jti {
             Some(jti) if (1..=MAX_JTI_CHARS).contains(&jti.len()) => Ok(()),
             _ => Err(Check::NoJti),
