@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
+    binding::Binding,
     client::guard_name,
     config::Endpoint,
     error::Error,
@@ -84,7 +85,7 @@ pub struct Active {
     pub scope: Option<String>,
     /// The client it was issued to.
     pub client_id: String,
-    /// Always `Bearer` (RFC 6749 §7.1).
+    /// `DPoP` for a DPoP-bound token (RFC 9449 §6.2), else `Bearer` (RFC 6749 §7.1).
     #[serde(default = "bearer")]
     pub token_type: String,
     /// Unix seconds when it expires.
@@ -99,6 +100,9 @@ pub struct Active {
     pub iss: String,
     /// Its id.
     pub jti: String,
+    /// The key it is bound to, if any (RFC 8705 §3.2, RFC 9449 §6.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Binding>,
 }
 
 fn bearer() -> String {
@@ -228,7 +232,7 @@ impl Issuer {
             return Err(Inactive::Expired);
         }
         Ok(Active {
-            token_type: bearer(),
+            token_type: Binding::token_type(active.cnf.as_ref()).to_owned(),
             ..active
         })
     }

@@ -14,6 +14,7 @@
 //! - [`audience`]: which of the client's audiences the token is for (RFC 8707 `resource`,
 //!   `audience`), and which scopes go with them; [`scope`]: what the client is granted;
 //!   [`claims`]: the static custom claims of a tenant and a client;
+//! - [`binding`]: the key a sender-constrained token is bound to (its `cnf` claim);
 //! - [`keys`]: the signing keys, the JWKS;
 //! - [`sign`]: the token's signing input (jwt-compact) and the Ed25519 [`sign::Signer`];
 //! - [`token`]: the checklist itself, and minting; [`introspect`]: the introspection and
@@ -30,6 +31,7 @@
 pub mod admin;
 pub mod assertion;
 pub mod audience;
+pub mod binding;
 pub mod claims;
 pub mod client;
 pub mod config;

@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::{
     assertion::{Assertion, Check},
     audience::{self, Requested},
+    binding::Binding,
     claims::Extra,
     client::{guard_name, is_valid_client_id, Client, RecordCache},
     config::Tenant,
@@ -52,7 +53,7 @@ pub trait ClientStore {
 pub struct TokenResponse {
     /// The signed JWT.
     pub access_token: String,
-    /// Always `Bearer`.
+    /// `Bearer`, or `DPoP` for a DPoP-bound token ([`Binding::token_type`]).
     pub token_type: &'static str,
     /// Seconds until the token expires.
     pub expires_in: u64,
@@ -92,6 +93,9 @@ struct AccessTokenClaims<'a> {
     iat: u64,
     exp: u64,
     jti: String,
+    /// The key the token is bound to, if any (RFC 7800 `cnf`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<&'a Binding>,
     #[serde(flatten)]
     extra: Extra<'a>,
 }
@@ -103,6 +107,16 @@ pub struct Shape<'a> {
     pub audience: Cow<'a, [String]>,
     /// Its scopes, and whether the answer names them.
     pub grant: Grant,
+}
+
+/// What a token is minted with, beside its client: its audiences, scopes and binding, the
+/// time (Unix seconds) and its id's random bytes.
+struct Minted<'a> {
+    audience: &'a [String],
+    scopes: &'a Scopes,
+    binding: Option<&'a Binding>,
+    now: u64,
+    jti: [u8; JTI_BYTES],
 }
 
 /// A client that authenticated: its record, its guard object, its limit, and the key its
@@ -207,21 +221,34 @@ impl Issuer {
         }
         let Shape { audience, grant } =
             self.shape(&client, &request.targets, request.scope.as_deref())?;
+        let binding = self.binding(&client, request)?;
         // Last before minting, so only a token actually issued spends the client's quota.
         let quota = self.quota_request(&client);
         limiter
             .admit(&guard, (limit, &quota), &lease_key, client.version, now_ms)
             .await?;
-        let access_token = self
-            .mint(signer, &client, &audience, &grant.scopes, now, jti)
-            .await?;
+        let minted = Minted {
+            audience: &audience,
+            scopes: &grant.scopes,
+            binding: binding.as_ref(),
+            now,
+            jti,
+        };
+        let access_token = self.mint(signer, &client, minted).await?;
         Ok(TokenResponse {
             access_token,
-            token_type: "Bearer",
+            token_type: Binding::token_type(binding.as_ref()),
             expires_in: client.token_ttl,
             scope: ((grant.echo || self.tenant.always_return_scope) && !grant.scopes.is_empty())
                 .then(|| grant.scopes.to_scope_string()),
         })
+    }
+
+    /// The key the token will be bound to, if any (`core::binding`): decided from what the
+    /// request presents and what the client's record requires. A token is bound to one key
+    /// at most. No binding is offered yet: mutual TLS (RFC 8705) and DPoP (RFC 9449) come here.
+    fn binding(&self, _client: &Client, _request: &TokenRequest) -> Result<Option<Binding>, Error> {
+        Ok(None)
     }
 
     /// The quotas a lease for `client` counts against: its own and its tenant's.
@@ -475,18 +502,22 @@ impl Issuer {
         Client::from_json(id, &record)
     }
 
-    /// The signed access token: its RFC 9068 claims and the static ones, signed with the
-    /// tenant's key.
+    /// The signed access token: its RFC 9068 claims, its binding and the static claims,
+    /// signed with the tenant's key.
     async fn mint<K: Signer>(
         &self,
         signer: &K,
         client: &Client,
-        audience: &[String],
-        scopes: &Scopes,
-        now: u64,
-        jti: [u8; JTI_BYTES],
+        minted: Minted<'_>,
     ) -> Result<String, Error> {
         use base64ct::{Base64UrlUnpadded, Encoding};
+        let Minted {
+            audience,
+            scopes,
+            binding,
+            now,
+            jti,
+        } = minted;
         let aud = match audience {
             [one] => Audience::One(one),
             many => Audience::Many(many),
@@ -500,6 +531,7 @@ impl Issuer {
             iat: now,
             exp: now + client.token_ttl,
             jti: Base64UrlUnpadded::encode_string(&jti),
+            cnf: binding,
             extra: Extra {
                 tenant: &self.tenant.claims,
                 client: &client.claims,
