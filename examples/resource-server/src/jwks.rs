@@ -13,14 +13,14 @@
 use std::cell::RefCell;
 
 use serde::Deserialize;
-use wasm_bindgen::{prelude::wasm_bindgen, JsValue};
-use worker::{
-    js_sys::{Array, Promise, JSON},
-    wasm_bindgen_futures::JsFuture,
-    Fetch, Headers, Method, Request, RequestInit,
-};
+use wasm_bindgen::JsValue;
+use worker::{Fetch, Headers, Method, Request, RequestInit};
 
-use crate::{answer::Refusal, Config};
+use crate::{
+    answer::Refusal,
+    subtle::{self, Algorithm},
+    Config,
+};
 
 /// Seconds a fetched set is kept when the answer names no `max-age`.
 const DEFAULT_LIFETIME: u64 = 300;
@@ -30,28 +30,6 @@ const MIN_LIFETIME: u64 = 60;
 const MAX_LIFETIME: u64 = 3600;
 /// Keys taken from one set; the endpoint publishes a few.
 const MAX_KEYS: usize = 16;
-
-#[wasm_bindgen]
-extern "C" {
-    /// `crypto.subtle.importKey("jwk", jwk, algorithm, extractable, usages)`.
-    #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = importKey, catch)]
-    fn import_key(
-        format: &str,
-        jwk: &JsValue,
-        algorithm: &JsValue,
-        extractable: bool,
-        usages: &Array,
-    ) -> Result<Promise, JsValue>;
-
-    /// `crypto.subtle.verify(algorithm, key, signature, data)`.
-    #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = verify, catch)]
-    fn subtle_verify(
-        algorithm: &JsValue,
-        key: &JsValue,
-        signature: &[u8],
-        data: &[u8],
-    ) -> Result<Promise, JsValue>;
-}
 
 /// What an isolate holds of the issuer's keys.
 #[derive(Default)]
@@ -119,13 +97,10 @@ pub(crate) async fn verify(
             Refusal::InvalidToken("unknown_kid")
         });
     };
-    let algorithm = JsValue::from_str("Ed25519");
-    let promise = subtle_verify(&algorithm, &key, signature, input)
-        .map_err(|_| Refusal::InvalidToken("signature"))?;
-    // A signature of the wrong length is a rejection (the promise rejects), not a fault.
-    match JsFuture::from(promise).await.ok().and_then(|v| v.as_bool()) {
-        Some(true) => Ok(()),
-        _ => Err(Refusal::InvalidToken("signature")),
+    if subtle::verify(Algorithm::Ed25519, &key, signature, input).await {
+        Ok(())
+    } else {
+        Err(Refusal::InvalidToken("signature"))
     }
 }
 
@@ -216,14 +191,7 @@ fn usable(jwk: &Jwk) -> bool {
 /// The CryptoKey of an Ed25519 public JWK (only its public members are passed on).
 async fn import(jwk: &Jwk) -> Result<JsValue, JsValue> {
     let public = serde_json::json!({ "kty": "OKP", "crv": "Ed25519", "x": jwk.x });
-    let promise = import_key(
-        "jwk",
-        &JSON::parse(&public.to_string())?,
-        &JsValue::from_str("Ed25519"),
-        false,
-        &Array::of1(&JsValue::from_str("verify")),
-    )?;
-    JsFuture::from(promise).await
+    subtle::public_key(&public.to_string(), Algorithm::Ed25519).await
 }
 
 /// The lifetime (seconds) a `Cache-Control` value gives, bounded.

@@ -1,9 +1,10 @@
 //! An API protected by the token endpoint's access tokens: a resource server as a Rust Worker.
 //!
-//! Each request's `Authorization: Bearer` token is checked locally against the issuer's JWKS
-//! ([`jwks`]): its signature (Ed25519, verified by the runtime's WebCrypto), `typ` `at+jwt`
-//! (RFC 9068), `iss`, `aud` (this API's identifier), `exp`/`nbf`/`iat` with a small clock skew
-//! ([`token`]), then the scope that the route requires. Routes marked high-value also ask the
+//! Each request's `Authorization: Bearer` (or `DPoP`) token is checked locally against the
+//! issuer's JWKS ([`jwks`]): its signature (Ed25519, verified by the runtime's WebCrypto),
+//! `typ` `at+jwt` (RFC 9068), `iss`, `aud` (this API's identifier), `exp`/`nbf`/`iat` with a
+//! small clock skew ([`token`]); a token bound to a client certificate or a DPoP key is served
+//! only to its holder ([`binding`], [`dpop`]); then the scope that the route requires. Routes marked high-value also ask the
 //! issuer's introspection endpoint (RFC 7662, [`introspect`]) whether the token is still
 //! active. Refusals are RFC 6750 §3 challenges ([`answer`]).
 //!
@@ -18,8 +19,11 @@
 #![deny(missing_docs, warnings)]
 
 mod answer;
+mod binding;
+mod dpop;
 mod introspect;
 mod jwks;
+mod subtle;
 mod token;
 
 use worker::{event, Context, Date, Env, Method, Request, Response, Result};
@@ -104,6 +108,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         log(route, 500, "configuration");
         return Response::error("server error", 500);
     };
+    let scheme = token::scheme(authorization(&req).as_deref());
     match authorize(&req, &env, &config, route).await {
         Ok(claims) => {
             log(route, 200, "ok");
@@ -114,7 +119,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         }
         Err(refusal) => {
             log(route, refusal.status(), refusal.reason());
-            refusal.response(route.scope)
+            refusal.response(route.scope, scheme)
         }
     }
 }
@@ -126,16 +131,23 @@ async fn authorize(
     config: &Config,
     route: &Route,
 ) -> std::result::Result<token::Claims, Refusal> {
-    let header = req.headers().get("Authorization").ok().flatten();
-    let bearer = token::bearer(header.as_deref())?;
-    let claims = token::verify(bearer, config, Date::now().as_millis()).await?;
+    let header = authorization(req);
+    let (scheme, token) = token::credentials(header.as_deref())?;
+    let now_ms = Date::now().as_millis();
+    let claims = token::verify(token, config, now_ms).await?;
+    binding::check(req, scheme, token, claims.cnf.as_ref(), now_ms).await?;
     if !claims.has_scope(route.scope) {
         return Err(Refusal::InsufficientScope);
     }
     if route.high_value {
-        introspect::require_active(env, bearer).await?;
+        introspect::require_active(env, token).await?;
     }
     Ok(claims)
+}
+
+/// The request's `Authorization` header, if any.
+fn authorization(req: &Request) -> Option<String> {
+    req.headers().get("Authorization").ok().flatten()
 }
 
 /// One JSON line per request: the route, the status and the internal reason; never the token.

@@ -1,13 +1,18 @@
-//! The access token's checks (RFC 9068 §4): the bearer header, the JOSE header (`alg`
-//! `EdDSA`, `typ` `at+jwt`, a `kid`), the signature under the issuer's key of that `kid`,
-//! then `iss`, `aud`, `exp`, `nbf` and `iat` against the clock, with [`SKEW`] seconds of
-//! tolerance.
+//! The access token's checks (RFC 9068 §4): the `Authorization` header (`Bearer`, or `DPoP`
+//! for RFC 9449), the JOSE header (`alg` `EdDSA`, `typ` `at+jwt`, a `kid`), the signature
+//! under the issuer's key of that `kid`, then `iss`, `aud`, `exp`, `nbf` and `iat` against the
+//! clock, with [`SKEW`] seconds of tolerance. The token's binding (`cnf`) is checked by
+//! [`crate::binding`].
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use jwt_compact::UntrustedToken;
 use serde::Deserialize;
+use serde_json::{Map, Value};
 
-use crate::{answer::Refusal, jwks, Config};
+use crate::{
+    answer::{Refusal, Scheme},
+    jwks, Config,
+};
 
 /// Seconds of clock difference tolerated between the issuer and this Worker.
 pub(crate) const SKEW: u64 = 30;
@@ -32,6 +37,8 @@ pub(crate) struct Claims {
     pub client_id: String,
     /// The granted scopes, space-separated; absent when none were granted.
     scope: Option<String>,
+    /// The key the token is bound to (RFC 7800), when it is: `x5t#S256` or `jkt`.
+    pub cnf: Option<Map<String, Value>>,
 }
 
 /// `aud` as RFC 7519 allows it.
@@ -78,19 +85,29 @@ impl Claims {
     }
 }
 
-/// The token of an `Authorization: Bearer` header (RFC 6750 §2.1; the scheme in any case).
-pub(crate) fn bearer(header: Option<&str>) -> Result<&str, Refusal> {
-    let (scheme, token) = header
+/// The scheme of an `Authorization` header: `DPoP` (any case), else `Bearer`; the scheme a
+/// refusal answers in.
+pub(crate) fn scheme(header: Option<&str>) -> Scheme {
+    match header.and_then(|h| h.split_once(' ')) {
+        Some((scheme, _)) if scheme.eq_ignore_ascii_case("dpop") => Scheme::Dpop,
+        _ => Scheme::Bearer,
+    }
+}
+
+/// The scheme and token of an `Authorization: Bearer` (RFC 6750 §2.1) or `DPoP` (RFC 9449
+/// §7.1) header, the scheme in any case.
+pub(crate) fn credentials(header: Option<&str>) -> Result<(Scheme, &str), Refusal> {
+    let (name, token) = header
         .and_then(|h| h.split_once(' '))
         .ok_or(Refusal::NoToken)?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    if !name.eq_ignore_ascii_case("bearer") && !name.eq_ignore_ascii_case("dpop") {
         return Err(Refusal::NoToken);
     }
     let token = token.trim_start_matches(' ');
     if token.is_empty() || token.len() > MAX_TOKEN {
         return Err(Refusal::InvalidToken("malformed"));
     }
-    Ok(token)
+    Ok((scheme(header), token))
 }
 
 /// The token's claims if its header, signature and claims are all acceptable at `now_ms`.
