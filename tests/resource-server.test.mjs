@@ -7,53 +7,37 @@
 // alone.
 // Requirement → test:
 //   valid token with the route's scope → 200; JWKS fetched once     → "a token for this API carrying the route's scope is served, and the keys are fetched once"
-//   RFC 6750 §3.1: no token → 401 with a bare Bearer challenge      → "a request without a bearer token gets 401 and a challenge without an error code"
+//   RFC 6750 §3.1: no token → 401, bare Bearer and DPoP challenges   → "a request without a bearer token gets 401 and a challenge without an error code"
 //   wrong aud / expired / nbf / iss / typ / alg / signature → 401  → "a token for another audience, expired, not yet valid, of another issuer or type, or badly signed gets 401 invalid_token"
 //   missing scope → 403 insufficient_scope naming the scope          → "a valid token without the route's scope gets 403 insufficient_scope naming the scope"
 //   key rotation; unknown kid refetch bounded per interval           → "a key the issuer starts signing with is picked up by one JWKS fetch, and unknown kids fetch at most once per interval"
 //   high-value route: introspection asked, fail closed               → "a high-value route asks the issuer's introspection and refuses with 503 when it cannot be asked"
 //   high-value route: active → 200; client disabled / token revoked → 401 → "a high-value route serves a token the issuer says is active, and refuses it once its client is disabled or the token revoked"
-//   README Node snippet (jose)                                        → "the README's Node snippet serves the endpoint's token and refuses the others"
-//   README Python snippet (PyJWT)                                     → "the README's Python snippet serves the endpoint's token and refuses the others"
+//   README Node snippet (jose), bound tokens refused                  → "the README's Node snippet serves the endpoint's token and refuses the others"
+//   README Python snippet (PyJWT), bound tokens refused               → "the README's Python snippet serves the endpoint's token and refuses the others"
 //   no token in the example's log                                     → "the example logs one line per request and never a token"
 //   contract: no secret/token in the endpoint's logs                  → testLogHygiene
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, test } from 'node:test';
-import { Miniflare, Response, fetch as forward } from 'miniflare';
+import { Response, fetch as forward } from 'miniflare';
 import { ROOT, randomToken } from '../scripts/devstate.mjs';
 import {
-  FORM, TestWorker, assert, assertIssued, basic, form, generateSigningKey, jose, testLogHygiene, workerFromConfig,
+  FORM, assert, assertIssued, basic, form, generateSigningKey, jose, testLogHygiene,
 } from './harness.mjs';
+import { API, loopbackEndpoint, startExample } from './resource-server-example.mjs';
 
-const API = 'https://orders.example/api'; // the example's AUDIENCE
 const OTHER = 'https://billing.example';
 const REFETCH_SECONDS = 2; // the example's JWKS_REFETCH_SECONDS here (60 by default)
 const INTROSPECTOR = { id: 'resource-server', secret: randomToken() }; // the example's own client
-const EXAMPLE_DIR = join(ROOT, 'examples', 'resource-server');
 const SNIPPETS_DIR = join(ROOT, 'build', 'snippets');
 const PYTHON = join(ROOT, '.venv', 'bin', 'python');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const now = () => Math.floor(Date.now() / 1000);
 
-/** A free loopback port: the endpoint's, known before it starts so that it is its issuer too. */
-async function freePort() {
-  const server = createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-const PORT = await freePort();
-/** The endpoint on a fixed loopback port (kept across `reconfigure`). */
-class LoopbackEndpoint extends TestWorker {
-  options(...args) { return { ...super.options(...args), port: PORT }; }
-}
-const w = new LoopbackEndpoint({ issuer: `http://127.0.0.1:${PORT}` });
+const w = await loopbackEndpoint();
 
 // What the example Worker fetched (through `outbound` below), and a switch that makes the
 // introspection endpoint unreachable for it.
@@ -63,27 +47,12 @@ let exampleLog = '';
 let example;
 
 before(async () => {
-  const build = spawnSync('bash', [join(EXAMPLE_DIR, 'build.sh')], { encoding: 'utf8', timeout: 600_000 });
-  assert.equal(build.status, 0, `examples/resource-server/build.sh failed:\n${(build.stderr ?? '').slice(-3000)}`);
   await w.start();
   // The client the example introspects as (INTROSPECTION_CLIENT_ID and _SECRET).
   await w.seedClient({ ...INTROSPECTOR, introspect: true, scopes: [], defaultScopes: [] });
-  const config = workerFromConfig('examples/resource-server/wrangler.toml');
-  example = new Miniflare({
-    host: '127.0.0.1',
-    name: config.name,
-    modules: true,
-    scriptPath: config.scriptPath,
-    modulesRoot: config.modulesRoot,
-    modulesRules: config.modulesRules,
-    compatibilityDate: config.compatibilityDate,
+  example = await startExample(w, {
     bindings: {
-      ...config.vars,
-      ISSUER: w.issuer,
-      JWKS_URL: `${w.origin}/.well-known/jwks.json`,
-      AUDIENCE: API,
       JWKS_REFETCH_SECONDS: String(REFETCH_SECONDS),
-      INTROSPECTION_URL: `${w.origin}/oauth2/introspect`,
       INTROSPECTION_CLIENT_ID: INTROSPECTOR.id,
       INTROSPECTION_CLIENT_SECRET: INTROSPECTOR.secret,
     },
@@ -96,11 +65,8 @@ before(async () => {
       }
       return forward(request);
     },
-    handleRuntimeStdio: (stdout, stderr) => {
-      for (const s of [stdout, stderr]) s.on('data', (chunk) => { exampleLog += chunk; });
-    },
+    onOutput: (chunk) => { exampleLog += chunk; },
   });
-  await example.ready;
 });
 after(async () => {
   await example?.dispose();
@@ -159,7 +125,8 @@ test('a request without a bearer token gets 401 and a challenge without an error
   for (const authorization of [undefined, 'Basic ZGVtbzpzZWNyZXQ=', 'Bearer', '']) {
     const res = await call('GET', '/orders', authorization);
     assert.equal(res.status, 401, 'status');
-    assert.equal(res.challenge, 'Bearer realm="api"', 'RFC 6750 §3.1: no error code without a token');
+    assert.equal(res.challenge, 'Bearer realm="api", DPoP realm="api", algs="ES256 EdDSA"',
+      'RFC 6750 §3.1, RFC 9449 §7.1: both schemes, no error code without a token');
     assert.equal(res.json?.error, undefined, 'no error code in the body either');
     assert.equal(res.headers.get('cache-control'), 'no-store', 'Cache-Control');
   }
@@ -302,6 +269,8 @@ async function snippetCases() {
       [`Bearer ${await resign(good, { claims: { iat: now() - 600, exp: now() - 31 } })}`, 'orders:read', 401],
       [`Bearer ${await resign(good, { key: generateSigningKey() })}`, 'orders:read', 401],
       [`Bearer ${await resign(good, { header: { typ: 'JWT' } })}`, 'orders:read', 401],
+      [`Bearer ${await resign(good, { claims: { cnf: { jkt: 'a'.repeat(43) } } })}`, 'orders:read', 401],
+      [`Bearer ${await resign(good, { claims: { cnf: { 'x5t#S256': 'a'.repeat(43) } } })}`, 'orders:read', 401],
       [null, 'orders:read', 401],
     ],
   };
