@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Builds one of the two Workers with the pinned tools from setup.sh, never downloading anything:
-# worker-build is pointed at our wasm-bindgen, wasm-opt and esbuild.
+# Builds one of the three Workers with the pinned tools from setup.sh, never downloading
+# anything: worker-build is pointed at our wasm-bindgen, wasm-opt and esbuild.
 #   bash scripts/build.sh [token]   the token Worker (wrangler.toml) into build/
 #   bash scripts/build.sh admin     the admin Worker (wrangler.admin.toml) into build/admin/:
 #                                   the same crate with the feature `admin-worker`
+#   bash scripts/build.sh guard     the guard Worker (wrangler.guard.toml) into build/guard/:
+#                                   the same crate with the feature `guard-worker`
+# Each build replaces only its own files: the token Worker's build leaves build/admin/ and
+# build/guard/ as they are (worker-build moves in just the entries it made).
 # Further arguments go to worker-build (then to cargo build).
 # Without further arguments, a Worker whose last build is newer than every input (src/,
 # Cargo.toml, Cargo.lock, this script) is not built again: `wrangler dev` runs [build] at start
@@ -15,15 +19,16 @@ worker=${1:-token}
 case "$worker" in
   token) out=build; features=() ;;
   admin) out=build/admin; features=(--features admin-worker) ;;
-  *) echo "build.sh: unknown Worker '$worker' (token or admin)" >&2; exit 2 ;;
+  guard) out=build/guard; features=(--features guard-worker) ;;
+  *) echo "build.sh: unknown Worker '$worker' (token, admin or guard)" >&2; exit 2 ;;
 esac
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 export PATH="$CARGO_BIN:$PATH"
 export WASM_BINDGEN_BIN="$CARGO_BIN/wasm-bindgen"
 export WASM_OPT_BIN="$PWD/node_modules/.bin/wasm-opt"
 export ESBUILD_BIN="$PWD/node_modules/.bin/esbuild"
-# Both Workers come out of one cargo artifact (target/wasm32-unknown-unknown/release/
-# edge_token.wasm, rewritten by each feature set): one build at a time, so that `npm start`'s two
+# The Workers come out of one cargo artifact (target/wasm32-unknown-unknown/release/
+# edge_token.wasm, rewritten by each feature set): one build at a time, so that `npm start`'s
 # `wrangler dev` processes, which build on start and on change, never read each other's.
 mkdir -p target
 exec 9>target/.worker-build.lock

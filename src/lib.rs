@@ -5,10 +5,20 @@
 //!   tested natively.
 //! - `edge` (wasm32 only): the Worker entry point, routing, the KV client store, secrets. Thin:
 //!   it turns a `worker::Request` into core inputs and a core result into a `worker::Response`.
+//!   The guard Worker (feature `guard-worker`) has an edge of its own, `edge/objects.rs`: the
+//!   guard objects' classes and nothing else.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod core;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(feature = "admin-worker", feature = "guard-worker"))]
+compile_error!(
+    "one build is one Worker: the features admin-worker and guard-worker exclude each other"
+);
+
+#[cfg(all(target_arch = "wasm32", not(feature = "guard-worker")))]
+mod edge;
+#[cfg(all(target_arch = "wasm32", feature = "guard-worker"))]
+#[path = "edge/objects.rs"]
 mod edge;

@@ -4,7 +4,8 @@
 //   the token Worker has no admin API, whatever its bindings          → "the token Worker has no admin API: …"
 //   off unless ADMIN_TOKEN is set; a short token leaves it off       → "without ADMIN_TOKEN every /admin path answers 404 …"
 //   wrong admin tokens throttled per source, source logged            → "ten wrong admin tokens from one address …"
-//   no workers.dev or preview URLs; the two configs agree              → "both Workers' configurations: …"
+//   no workers.dev or preview URLs; the configs agree; the objects are the guard Worker's
+//                                                                     → "the three Workers' configurations: …"
 //   a missing or wrong admin token gets 401, constant-time compare   → "a missing, malformed or wrong admin token gets 401 …"
 //   server-generated id; secret with prefix + checksum; hash only    → "a new client gets a generated id and a secret …"
 //   bad input: clear message, 400, nothing written                   → "bad input is refused with 400 and a message, and writes nothing"
@@ -48,23 +49,30 @@ function wellFormed(secret) {
   return sum === m[2];
 }
 
-test("both Workers' configurations: no workers.dev or preview URLs, one KV namespace and tenants, the token Worker's objects", () => {
+test("the three Workers' configurations: no workers.dev or preview URLs, one KV namespace and tenants, the guard Worker's objects", () => {
   const token = workerFromConfig('wrangler.toml').config;
   const admin = workerFromConfig('wrangler.admin.toml').config;
-  for (const c of [token, admin]) {
+  const guard = workerFromConfig('wrangler.guard.toml').config;
+  for (const c of [token, admin, guard]) {
     assert.equal(c.workers_dev, false, `${c.name}: workers_dev = false`);
     assert.equal(c.preview_urls, false, `${c.name}: preview_urls = false`);
   }
-  assert.notEqual(admin.name, token.name);
+  assert.equal(new Set([token.name, admin.name, guard.name]).size, 3, 'three names');
   assert.deepEqual(admin.kv_namespaces, token.kv_namespaces, 'the same CLIENTS namespace');
   assert.deepEqual(admin.vars, token.vars, 'the same ISSUER and TENANTS');
-  const classes = new Set(token.migrations.flatMap((m) => m.new_sqlite_classes ?? []));
-  assert.deepEqual(admin.durable_objects.bindings.map((b) => b.name).sort(), ['CLIENT_GUARD', 'SOURCE_GUARD']);
-  for (const b of admin.durable_objects.bindings) {
-    assert.equal(b.script_name, token.name, `${b.name} is bound to the token Worker's objects`);
-    assert.ok(classes.has(b.class_name), `${b.class_name} is a class the token Worker declares`);
+  const classes = new Set(guard.migrations.flatMap((m) => m.new_sqlite_classes ?? []));
+  assert.deepEqual([...classes].sort(), ['ClientGuard', 'SourceGuard'], 'the guard Worker declares both classes');
+  for (const b of guard.durable_objects.bindings) assert.equal(b.script_name, undefined, `${b.name}: the guard Worker's own class`);
+  for (const c of [token, admin]) {
+    assert.deepEqual(c.durable_objects.bindings.map((b) => b.name).sort(), ['CLIENT_GUARD', 'SOURCE_GUARD'], c.name);
+    for (const b of c.durable_objects.bindings) {
+      assert.equal(b.script_name, guard.name, `${c.name}: ${b.name} is bound to the guard Worker's objects`);
+      assert.ok(classes.has(b.class_name), `${b.class_name} is a class the guard Worker declares`);
+    }
+    assert.deepEqual(c.migrations, [], `${c.name} declares no objects of its own`);
   }
-  assert.deepEqual(admin.migrations, [], 'the admin Worker declares no objects of its own');
+  assert.deepEqual(guard.kv_namespaces, [], 'the guard Worker reads no KV');
+  assert.deepEqual(guard.vars, {}, 'nor any var');
 });
 
 const PROBES = [['GET', `${API}/clients`], ['POST', `${API}/clients`], ['GET', '/admin/'], ['DELETE', `${API}/clients/x`]];

@@ -1,13 +1,15 @@
-// The deployment environments of both Workers (wrangler.toml, wrangler.admin.toml: [env.staging],
-// [env.production]; docs/operating.md, "Environments"). Wrangler inherits no binding and no var
+// The deployment environments of the three Workers (wrangler.toml, wrangler.admin.toml,
+// wrangler.guard.toml: [env.staging], [env.production]; docs/operating.md, "Environments"). Wrangler inherits no binding and no var
 // into an environment, and `wrangler deploy --dry-run` (scripts/test.sh runs it for each file and
 // environment) bundles one that lacks a binding without a word: these checks catch that.
 // Requirement → test:
 //   each environment has every binding and var of its file's top level → "every environment declares each binding and var ..."
 //   the check itself finds a missing binding                           → "the binding check reports a binding an environment lacks"
 //   own KV namespace, objects, gate counters and dataset per environment → "each environment of the token Worker has its own ..."
-//   the admin Worker of an environment reaches that environment's token Worker, with its vars
-//                                                                       → "each environment's admin Worker binds its own token Worker's ..."
+//   the admin Worker of an environment shares that environment's token Worker's KV and vars
+//                                                                       → "each environment's admin Worker shares its own token Worker's ..."
+//   the token and admin Workers of an environment reach that environment's guard Worker
+//                                                                       → "each environment's token and admin Workers bind the guard objects of ..."
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -16,7 +18,7 @@ import { unstable_readConfig as readWranglerConfig } from 'wrangler';
 import { ROOT } from '../scripts/devstate.mjs';
 import { assert } from './harness.mjs';
 
-const FILES = ['wrangler.toml', 'wrangler.admin.toml'];
+const FILES = ['wrangler.toml', 'wrangler.admin.toml', 'wrangler.guard.toml'];
 const ENVS = ['staging', 'production'];
 const raw = (file) => parseToml(readFileSync(join(ROOT, file), 'utf8'));
 /** The configuration wrangler deploys for `env` ('' for the top level). */
@@ -55,7 +57,7 @@ function missingIn(config, env) {
 test('every environment declares each binding and var of its top level (they are not inherited)', () => {
   for (const file of FILES) {
     const config = raw(file);
-    assert.ok(bindingsOf(config).size >= 3, `${file}: the top level's bindings are found`);
+    assert.ok(bindingsOf(config).size >= 2, `${file}: the top level's bindings are found`);
     for (const env of ENVS) assert.deepEqual(missingIn(config, env), [], `${file} [env.${env}] lacks these`);
   }
 });
@@ -87,16 +89,33 @@ test('each environment of the token Worker has its own name, KV namespace, gate 
   }
 });
 
-test("each environment's admin Worker binds its own token Worker's objects and KV namespace, with the same vars", () => {
+test("each environment's admin Worker shares its own token Worker's KV namespace, with the same vars", () => {
   for (const env of ['', ...ENVS]) {
     const token = resolved('wrangler.toml', env);
     const admin = resolved('wrangler.admin.toml', env);
     const label = env || 'top level';
     assert.notEqual(admin.name, token.name, label);
-    for (const b of admin.durable_objects.bindings) {
-      assert.equal(b.script_name, token.name, `${label}: ${b.name} reaches ${token.name}`);
-    }
     assert.deepEqual(admin.kv_namespaces, token.kv_namespaces, `${label}: the same CLIENTS namespace`);
     assert.deepEqual(admin.vars, token.vars, `${label}: the same ISSUER and TENANTS`);
   }
+});
+
+test("each environment's token and admin Workers bind the guard objects of that environment's guard Worker", () => {
+  const guards = ['', ...ENVS].map((env) => resolved('wrangler.guard.toml', env));
+  assert.deepEqual(guards.map((g) => g.name), ['edge-token-guard', 'edge-token-guard-staging', 'edge-token-guard-production']);
+  ['', ...ENVS].forEach((env, i) => {
+    const label = env || 'top level';
+    const guard = guards[i];
+    assert.deepEqual(guard.durable_objects.bindings.map((b) => [b.name, b.class_name, b.script_name]),
+      [['CLIENT_GUARD', 'ClientGuard', undefined], ['SOURCE_GUARD', 'SourceGuard', undefined]], `${label}: ${guard.name}'s own classes`);
+    assert.equal(guard.observability?.enabled, true, `${guard.name}: Workers Logs on`);
+    for (const file of ['wrangler.toml', 'wrangler.admin.toml']) {
+      const c = resolved(file, env);
+      assert.deepEqual(c.durable_objects.bindings.map((b) => [b.name, b.class_name]),
+        [['CLIENT_GUARD', 'ClientGuard'], ['SOURCE_GUARD', 'SourceGuard']], `${label}: ${c.name}'s objects`);
+      for (const b of c.durable_objects.bindings) {
+        assert.equal(b.script_name, guard.name, `${label}: ${c.name}'s ${b.name} reaches ${guard.name}`);
+      }
+    }
+  });
 });

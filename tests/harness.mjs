@@ -1,7 +1,9 @@
 // Black-box test harness: runs the built Worker (wrangler.toml `main`, build/index.js + wasm)
 // under workerd through Miniflare, with the bindings wrangler.toml declares (KV, Durable
 // Objects, vars), a fresh Ed25519 signing key and pepper per instance, and checks every issued
-// token with `jose` against the JWKS the Worker itself serves.
+// token with `jose` against the JWKS the Worker itself serves. The guard Worker
+// (wrangler.guard.toml, build/guard/), whose objects the token Worker binds by `script_name`,
+// always runs beside it, and the admin Worker when a test asks for it.
 // Nothing secret is ever printed: assertion messages name fields, never their values.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -22,8 +24,8 @@ const ORIGIN = 'http://127.0.0.1'; // what the requests are addressed to; the Wo
 
 /**
  * Miniflare options of a Worker as its wrangler file declares it (what `wrangler dev` runs):
- * wrangler.toml, the token Worker; wrangler.admin.toml, the admin Worker, whose guard objects
- * are the token Worker's (`script_name`).
+ * wrangler.toml, the token Worker; wrangler.admin.toml, the admin Worker; wrangler.guard.toml,
+ * the guard Worker, which exports the guard objects that the other two bind (`script_name`).
  */
 export function workerFromConfig(file) {
   const config = readWranglerConfig({ config: join(ROOT, file) });
@@ -51,6 +53,7 @@ export function workerFromConfig(file) {
 }
 const WORKER = workerFromConfig('wrangler.toml');
 const ADMIN = workerFromConfig('wrangler.admin.toml');
+const GUARD = workerFromConfig('wrangler.guard.toml');
 
 /** The tenants of docs/seed-tenants.toml, under which the five seed systems' clients work. */
 export const SEED_TENANTS = parseToml(readFileSync(join(ROOT, 'docs/seed-tenants.toml'), 'utf8')).vars.TENANTS;
@@ -161,6 +164,7 @@ export class TestWorker {
       SIGNING_KEYS: signingKeysJson(this.keys), CLIENT_SECRET_PEPPER: this.pepper,
     };
     const { vars: adminVars, config: adminConfig, datasets: adminDatasets, ...admin } = ADMIN;
+    const { vars: guardVars, config: guardConfig, datasets: guardDatasets, ...guard } = GUARD;
     return {
       host: '127.0.0.1', // the entry socket (the token Worker), used by `curl()`; loopback only
       workers: [{
@@ -173,7 +177,7 @@ export class TestWorker {
       }, ...(recorder ? [recorder] : []), {
         name: 'probe', modules: true, script: PROBE, compatibilityDate: WORKER.compatibilityDate,
         serviceBindings: { TARGET: WORKER.name, ...(this.withAdmin ? { ADMIN: ADMIN.name } : {}) },
-      }, ...(broken ? [broken] : []), ...(this.withAdmin ? [{
+      }, { ...guard, bindings: guardVars }, ...(broken ? [broken] : []), ...(this.withAdmin ? [{
         ...admin,
         // Its own loopback socket, as `npm start` gives it its own port: where the CLI goes.
         unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }],

@@ -1,38 +1,54 @@
 //! The guard objects (docs/limits.md) and the isolate's way of reaching them.
 //!
 //! Each object only loads its state, lets the core decide, and stores the result; the
-//! isolate's [`DoBackend`] only carries JSON to and from them. Only the token Worker exports
-//! the objects' classes; the admin Worker (feature `admin-worker`) reaches them by binding.
+//! isolate's [`DoBackend`] only carries JSON to and from them. Only the guard Worker (feature
+//! `guard-worker`) compiles the objects' classes and exports them; the token and admin Workers
+//! compile only the isolate's side and reach the objects by binding (`script_name`).
 
-#[cfg(not(feature = "admin-worker"))]
+#[cfg(feature = "guard-worker")]
 use std::cell::RefCell;
-use std::{cell::Cell, future::Future, pin::pin, rc::Rc, task::Poll, time::Duration};
+#[cfg(not(feature = "guard-worker"))]
+use std::rc::Rc;
+use std::{cell::Cell, future::Future, pin::pin, task::Poll, time::Duration};
 
 use serde::{de::DeserializeOwned, Serialize};
-use wasm_bindgen::{JsCast, JsValue};
+#[cfg(not(feature = "guard-worker"))]
+use wasm_bindgen::JsCast;
+use wasm_bindgen::JsValue;
 use worker::{
     console_error,
-    js_sys::{Function, Object, Promise, Reflect},
-    wasm_bindgen_futures::JsFuture,
-    Context, Date, Delay, Env, Method, Request, RequestInit,
+    js_sys::{Object, Reflect},
+    Date, Delay, Env, Method, Request, RequestInit,
 };
-#[cfg(not(feature = "admin-worker"))]
+#[cfg(feature = "guard-worker")]
 use worker::{durable_object, js_sys::JSON, DurableObject, ListOptions, Response, Result, State};
-
-#[cfg(not(feature = "admin-worker"))]
-use crate::core::guard::assertions::{SeenAssertions, ASSERTION_KEY};
-#[cfg(not(feature = "admin-worker"))]
-use crate::core::guard::tokens::{
-    RevokedTokens, TokenLedger, TokenQuery, TokenStatus, TokensUpdate, MAX_JTI_CHARS, TOKEN_KEY,
+#[cfg(not(feature = "guard-worker"))]
+use worker::{
+    js_sys::{Function, Promise},
+    wasm_bindgen_futures::JsFuture,
+    Context,
 };
+
+#[cfg(feature = "guard-worker")]
+use crate::core::guard::assertions::{SeenAssertions, ASSERTION_KEY};
+#[cfg(not(any(feature = "admin-worker", feature = "guard-worker")))]
+use crate::core::guard::tokens::TokenLedger;
+#[cfg(feature = "guard-worker")]
+use crate::core::guard::tokens::{RevokedTokens, TokensUpdate, MAX_JTI_CHARS, TOKEN_KEY};
 #[cfg(not(feature = "admin-worker"))]
+use crate::core::guard::tokens::{TokenQuery, TokenStatus};
+#[cfg(feature = "guard-worker")]
 use crate::core::guard::{
     BlockRequest, ClientCommand, ClientGuardState, ClientUsage, RecordRequest, SourceEntry,
     SourceGuardState, SourceUpdate, Storage, StorageFailed, Stored, Taken,
 };
+use crate::core::guard::{
+    ClientView, FailureReport, LeaseRequest, SpendRequest, Spent, Unavailable,
+};
+#[cfg(not(feature = "guard-worker"))]
 use crate::core::{
     gate::{gate_for, Gate, Report, CLIENT_GATE},
-    guard::{Backend, ClientView, FailureReport, LeaseRequest, SpendRequest, Spent, Unavailable},
+    guard::Backend,
 };
 
 /// The binding of the per-client objects.
@@ -41,7 +57,7 @@ pub const CLIENT_GUARD: &str = "CLIENT_GUARD";
 pub const SOURCE_GUARD: &str = "SOURCE_GUARD";
 /// An object that has not answered within this time is treated as unavailable.
 const ANSWER_WITHIN: Duration = Duration::from_millis(1_000);
-#[cfg(not(feature = "admin-worker"))]
+#[cfg(feature = "guard-worker")]
 /// The storage key of an object's whole state.
 const STATE: &str = "state";
 
@@ -50,11 +66,13 @@ thread_local! {
     static OBJECT_ERRORS: Cell<u64> = const { Cell::new(0) };
 }
 
+#[cfg(not(feature = "guard-worker"))]
 /// The name of the source-address shard `shard`.
 pub fn shard_name(shard: u64) -> String {
     format!("shard-{shard}")
 }
 
+#[cfg(not(feature = "guard-worker"))]
 /// Reaches the guard objects from a request; background work goes to `ctx.wait_until`.
 #[derive(Clone)]
 pub struct DoBackend {
@@ -62,6 +80,7 @@ pub struct DoBackend {
     ctx: Rc<Context>,
 }
 
+#[cfg(not(feature = "guard-worker"))]
 impl DoBackend {
     /// For one request.
     pub fn new(env: Env, ctx: Rc<Context>) -> Self {
@@ -132,6 +151,7 @@ async fn within<F: Future>(limit: Duration, future: F) -> Option<F::Output> {
     .await
 }
 
+#[cfg(not(feature = "guard-worker"))]
 impl Backend for DoBackend {
     async fn lease(
         &self,
@@ -192,7 +212,7 @@ impl Backend for DoBackend {
     }
 }
 
-#[cfg(not(feature = "admin-worker"))]
+#[cfg(not(any(feature = "admin-worker", feature = "guard-worker")))]
 impl TokenLedger for DoBackend {
     async fn token_status(
         &self,
@@ -203,6 +223,7 @@ impl TokenLedger for DoBackend {
     }
 }
 
+#[cfg(not(feature = "guard-worker"))]
 /// Counts one more failure against `key` at the Rate Limiting binding `binding`
 /// (wrangler.toml `[[ratelimits]]`); [`Gate::Absent`] when the binding is missing or fails,
 /// so that the objects then count as they would without gates.
@@ -218,6 +239,7 @@ async fn first_gate(env: &Env, binding: &str, key: &str) -> Gate {
     }
 }
 
+#[cfg(not(feature = "guard-worker"))]
 /// `gate.limit({key})`'s `success`, called directly: workers-rs's `RateLimiter::limit` goes
 /// through serde-wasm-bindgen, which would be the token Worker's only use of it.
 async fn gate_limit(gate: &JsValue, key: &str) -> std::result::Result<bool, JsValue> {
@@ -229,11 +251,11 @@ async fn gate_limit(gate: &JsValue, key: &str) -> std::result::Result<bool, JsVa
     Ok(Reflect::get(&outcome, &JsValue::from_str("success"))?.as_bool() == Some(true))
 }
 
-#[cfg(not(feature = "admin-worker"))]
+#[cfg(feature = "guard-worker")]
 /// An object's storage of its whole state under one key.
 struct DoStorage(State);
 
-#[cfg(not(feature = "admin-worker"))]
+#[cfg(feature = "guard-worker")]
 impl Storage for DoStorage {
     async fn load<T: DeserializeOwned>(&self) -> std::result::Result<Option<T>, StorageFailed> {
         let found = self.0.storage().get_multiple(vec![STATE]).await;
@@ -263,18 +285,18 @@ impl Storage for DoStorage {
     }
 }
 
-#[cfg(not(feature = "admin-worker"))]
+#[cfg(feature = "guard-worker")]
 /// A storage failure as the object's answer: an error, which the isolate takes as unavailable.
 fn storage_error(StorageFailed: StorageFailed) -> worker::Error {
     worker::Error::RustError("guard storage failed".into())
 }
 
-#[cfg(not(feature = "admin-worker"))]
+#[cfg(feature = "guard-worker")]
 async fn json_body<T: DeserializeOwned>(mut req: Request) -> Result<T> {
     Ok(serde_json::from_str(&req.text().await?)?)
 }
 
-#[cfg(not(feature = "admin-worker"))]
+#[cfg(feature = "guard-worker")]
 /// One per client: its issuance bucket, revocation state and failure counter, the tokens it
 /// revoked and the assertions' `jti`s it spent (each its own storage entry: [`TOKEN_KEY`],
 /// [`ASSERTION_KEY`]); and, under a tenant's
@@ -288,7 +310,7 @@ pub struct ClientGuard {
     assertions: RefCell<Option<SeenAssertions>>,
 }
 
-#[cfg(not(feature = "admin-worker"))]
+#[cfg(feature = "guard-worker")]
 impl ClientGuard {
     /// A lease: first, when the client's block of its tenant's quota cannot cover it, a new
     /// block from the tenant's object (unreachable: the lease fails, as the object would).
@@ -309,7 +331,7 @@ impl ClientGuard {
     }
 }
 
-#[cfg(not(feature = "admin-worker"))]
+#[cfg(feature = "guard-worker")]
 impl DurableObject for ClientGuard {
     fn new(state: State, env: Env) -> Self {
         Self {
@@ -379,7 +401,7 @@ impl DurableObject for ClientGuard {
     }
 }
 
-#[cfg(not(feature = "admin-worker"))]
+#[cfg(feature = "guard-worker")]
 impl ClientGuard {
     /// Answers a question about one of the client's tokens; a revocation is in force (and in
     /// memory) only once stored: after a failed write the entries are loaded again.
@@ -474,11 +496,11 @@ impl ClientGuard {
     }
 }
 
-#[cfg(not(feature = "admin-worker"))]
+#[cfg(feature = "guard-worker")]
 /// The storage key prefix of a source's entry in a shard.
 const SOURCE_KEY: &str = "s:";
 
-#[cfg(not(feature = "admin-worker"))]
+#[cfg(feature = "guard-worker")]
 /// One per shard of source addresses: their failure counters and blocks. Each source is its
 /// own storage key, so a failure writes one small entry, not the shard.
 #[durable_object(fetch)]
@@ -487,7 +509,7 @@ pub struct SourceGuard {
     shard: RefCell<Option<SourceGuardState>>,
 }
 
-#[cfg(not(feature = "admin-worker"))]
+#[cfg(feature = "guard-worker")]
 impl SourceGuard {
     async fn load(&self) -> Result<SourceGuardState> {
         let stored = self
@@ -509,7 +531,7 @@ impl SourceGuard {
     }
 }
 
-#[cfg(not(feature = "admin-worker"))]
+#[cfg(feature = "guard-worker")]
 impl DurableObject for SourceGuard {
     fn new(state: State, _env: Env) -> Self {
         Self {
@@ -564,7 +586,7 @@ impl DurableObject for SourceGuard {
     }
 }
 
-#[cfg(not(feature = "admin-worker"))]
+#[cfg(feature = "guard-worker")]
 impl SourceGuard {
     /// Writes what a request changed, in one write of one small entry per prefix, then the
     /// deletions.

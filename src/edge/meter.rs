@@ -32,8 +32,9 @@ pub fn add(change: impl FnOnce(&mut Spent)) {
     });
 }
 
-/// The isolate's totals so far (the token Worker logs them; the admin Worker only counts).
-#[cfg(not(feature = "admin-worker"))]
+/// The isolate's totals so far (the token Worker logs them; the admin and guard Workers only
+/// count).
+#[cfg(not(any(feature = "admin-worker", feature = "guard-worker")))]
 pub fn spent() -> Spent {
     SPENT.with(Cell::get)
 }
