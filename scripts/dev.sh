@@ -1,43 +1,60 @@
 #!/usr/bin/env bash
 # `npm start`: installs what is missing (setup.sh), prepares the local state (.dev.vars, the demo
-# client in wrangler's local KV; prints its secret and a curl line), then runs both Workers with
-# `wrangler dev`, each building itself first (its file's [build]; scripts/build.sh skips a build
-# that is newer than its inputs, so the build wrangler runs again when its watcher starts is free):
-#   the token Worker (wrangler.toml) on 127.0.0.1:8787, in the background;
+# client in wrangler's local KV; prints its secret and a curl line), then runs the three Workers
+# with `wrangler dev`, each building itself first (its file's [build]; scripts/build.sh skips a
+# build that is newer than its inputs, so the build wrangler runs again when its watcher starts is
+# free):
+#   the guard Worker (wrangler.guard.toml, the guard objects) on 127.0.0.1:8789, in the background;
+#   the token Worker (wrangler.toml) on 127.0.0.1:8787, in the background, once the guard Worker is up;
 #   the admin Worker (wrangler.admin.toml) on 127.0.0.1:8788, once the token Worker is up.
-# Two processes on one local state: both read .dev.vars and the KV under .wrangler/state, and
-# wrangler's dev registry connects the admin Worker's guard bindings (script_name) to the
-# token Worker's objects. (`wrangler dev -c A -c B` would serve only the first on a port.)
+# Three processes on one local state: they read .dev.vars and the KV under .wrangler/state, and
+# wrangler's dev registry connects the token and admin Workers' guard bindings (script_name) to
+# the guard Worker's objects. (`wrangler dev -c A -c B` would serve only the first on a port.)
 # wrangler dev reads .dev.vars only when it loads its configuration, and watches only that
 # file: scripts/dev-watch.mjs touches both configurations when .dev.vars changes (`keys add`,
 # `promote`, `retire`), so both Workers reload with the new keys, the local KV and the demo
 # secret as they were.
-# Ctrl-C stops both; arguments go to both `wrangler dev`s. EDGE_TOKEN_DEV_PORT and
-# EDGE_TOKEN_DEV_ADMIN_PORT (and EDGE_TOKEN_DEV_INSPECTOR_PORT, the admin Worker's inspector)
-# move the ports, e.g. for a second checkout; EDGE_TOKEN_DEV_SKIP_SETUP=1 skips setup.sh (the
+# Ctrl-C stops all three; arguments go to every `wrangler dev`. EDGE_TOKEN_DEV_PORT,
+# EDGE_TOKEN_DEV_ADMIN_PORT and EDGE_TOKEN_DEV_GUARD_PORT (and EDGE_TOKEN_DEV_INSPECTOR_PORT and
+# EDGE_TOKEN_DEV_GUARD_INSPECTOR_PORT, the admin and guard Workers' inspectors) move the ports,
+# e.g. for a second checkout; EDGE_TOKEN_DEV_SKIP_SETUP=1 skips setup.sh (the
 # test of `npm start` runs it in a copy that shares the checkout's node_modules).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export EDGE_TOKEN_DEV_PORT=${EDGE_TOKEN_DEV_PORT:-8787}
 export EDGE_TOKEN_DEV_ADMIN_PORT=${EDGE_TOKEN_DEV_ADMIN_PORT:-8788}
+export EDGE_TOKEN_DEV_GUARD_PORT=${EDGE_TOKEN_DEV_GUARD_PORT:-8789}
 # No fetch of the `Request.cf` sample from workers.cloudflare.com (miniflare's switch; offline it
 # printed a getaddrinfo ENOTFOUND trace): the Workers never read `request.cf`.
 export CLOUDFLARE_CF_FETCH_ENABLED=${CLOUDFLARE_CF_FETCH_ENABLED:-false}
 # Before anything touches the local state: a second `npm start` stops here, saying so.
-node scripts/dev-ports.mjs "$EDGE_TOKEN_DEV_PORT" "$EDGE_TOKEN_DEV_ADMIN_PORT"
+node scripts/dev-ports.mjs "$EDGE_TOKEN_DEV_PORT" "$EDGE_TOKEN_DEV_ADMIN_PORT" "$EDGE_TOKEN_DEV_GUARD_PORT"
 [ "${EDGE_TOKEN_DEV_SKIP_SETUP:-}" = 1 ] || bash scripts/setup.sh
 node scripts/dev-init.mjs
 wrangler=node_modules/.bin/wrangler
 issuer=(--var "ISSUER:http://127.0.0.1:$EDGE_TOKEN_DEV_PORT")
 
+# The guard objects first: the token and admin Workers bind them. Its fetch answers 404 to
+# anything, which is all the wait below needs. The first build takes minutes; give up after 15.
+"$wrangler" dev -c wrangler.guard.toml --port "$EDGE_TOKEN_DEV_GUARD_PORT" \
+  --inspector-port "${EDGE_TOKEN_DEV_GUARD_INSPECTOR_PORT:-9231}" --show-interactive-dev-session=false "$@" &
+guard=$!
+token=
+watcher=
+trap 'kill $guard $token $watcher 2>/dev/null || true; wait $guard $token $watcher 2>/dev/null || true' EXIT INT TERM
+for _ in $(seq 1 900); do
+  curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$EDGE_TOKEN_DEV_GUARD_PORT/" && break
+  kill -0 "$guard" 2>/dev/null || { echo "dev: the guard Worker stopped" >&2; exit 1; }
+  sleep 1
+done
+
 "$wrangler" dev "${issuer[@]}" --port "$EDGE_TOKEN_DEV_PORT" --show-interactive-dev-session=false "$@" &
 token=$!
 node scripts/dev-watch.mjs .dev.vars wrangler.toml wrangler.admin.toml &
 watcher=$!
-trap 'kill "$token" "$watcher" 2>/dev/null || true; wait "$token" "$watcher" 2>/dev/null || true' EXIT INT TERM
 
-# The admin Worker binds to the token Worker's objects: start it once those exist. The first
-# build takes minutes; give up after 15.
+# The admin Worker after the token Worker (its build waits for the token Worker's anyway); give
+# up after 15 minutes.
 for _ in $(seq 1 900); do
   curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$EDGE_TOKEN_DEV_PORT/.well-known/jwks.json" && break
   kill -0 "$token" 2>/dev/null || { echo "dev: the token Worker stopped" >&2; exit 1; }

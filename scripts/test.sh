@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole suite, from a fresh clone: installs what is missing (scripts/setup.sh), checks
-# format and lints, runs the native tests (core and CLI), builds both Workers (token and admin)
-# and the operator CLI, checks that each Worker's deploy configuration bundles in each
+# format and lints, runs the native tests (core and CLI), builds the three Workers (guard, token
+# and admin) and the operator CLI, checks that each Worker's deploy configuration bundles in each
 # environment (`wrangler deploy --dry-run`, no account needed), and runs the black-box tests
 # against them under workerd (miniflare).
 set -euo pipefail
@@ -17,15 +17,16 @@ step "lint (native core and CLI, wasm32 Worker)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy -p edge-token --target wasm32-unknown-unknown --lib --locked -- -D warnings
 cargo clippy -p edge-token --target wasm32-unknown-unknown --lib --locked --features admin-worker -- -D warnings
+cargo clippy -p edge-token --target wasm32-unknown-unknown --lib --locked --features guard-worker -- -D warnings
 step "core and CLI tests (native)"
 cargo test --workspace --locked
-# `wrangler deploy --dry-run` runs the file's [build] command (scripts/build.sh token|admin) and
-# bundles as a deployment would, without an account: a broken configuration fails here. The
-# token Worker first, as deployed: it owns the guard objects. Each file three times: the top
+# `wrangler deploy --dry-run` runs the file's [build] command (scripts/build.sh guard|token|admin)
+# and bundles as a deployment would, without an account: a broken configuration fails here. The
+# guard Worker first, as deployed: the other two bind its objects. Each file three times: the top
 # level (`--env=""`), which builds, then its environments (docs/operating.md) side by side,
 # whose builds find it up to date. (tests/environments.test.mjs checks that no environment
 # lacks a binding: a dry run does not.)
-step "build both Workers (wrangler deploy --dry-run of each file and environment) and the CLI"
+step "build the three Workers (wrangler deploy --dry-run of each file and environment) and the CLI"
 dry_run() { # config env: the top level in view (it builds), an environment's output kept aside
   local out="build/dry-run/${1%.toml}${2:+-$2}"
   if [ -z "$2" ]; then
@@ -37,7 +38,7 @@ dry_run() { # config env: the top level in view (it builds), an environment's ou
   fi
 }
 mkdir -p build/dry-run
-for config in wrangler.toml wrangler.admin.toml; do
+for config in wrangler.guard.toml wrangler.toml wrangler.admin.toml; do
   dry_run "$config" ""
   pids=()
   for env in staging production; do

@@ -69,12 +69,19 @@ test('scripts/build.sh skips a Worker whose build is newer than every input, and
     assert.match(again.stderr, /not rebuilt/);
     assert.equal(build('admin').status, 0);
     assert.equal(count(), 2, 'the admin Worker has a build of its own');
+    assert.equal(build('guard').status, 0);
+    assert.equal(count(), 3, 'and so has the guard Worker');
+    const calls = readFileSync(join(root, 'calls'), 'utf8').trim().split('\n');
+    assert.match(calls[1], /--out-dir build\/admin\b.*--features admin-worker/, 'the admin Worker: its directory and feature');
+    assert.match(calls[2], /--out-dir build\/guard\b.*--features guard-worker/, 'the guard Worker: its directory and feature');
+    assert.equal(build('guard').status, 0);
+    assert.equal(count(), 3, 'the guard Worker is not built twice either');
     const later = new Date(Date.now() + 5_000);
     utimesSync(join(root, 'src', 'lib.rs'), later, later);
     assert.equal(build().status, 0);
-    assert.equal(count(), 3, 'a changed source builds again');
+    assert.equal(count(), 4, 'a changed source builds again');
     assert.equal(build('token', '--dev').status, 0);
-    assert.equal(count(), 4, 'a build with arguments of its own always runs');
+    assert.equal(count(), 5, 'a build with arguments of its own always runs');
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -128,7 +135,8 @@ async function startDev(root, ports, registry) {
   const child = spawn('bash', ['scripts/dev.sh'], {
     cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, EDGE_TOKEN_DEV_PORT: String(ports.token), EDGE_TOKEN_DEV_ADMIN_PORT: String(ports.admin),
-      EDGE_TOKEN_DEV_INSPECTOR_PORT: String(ports.inspector), EDGE_TOKEN_DEV_SKIP_SETUP: '1',
+      EDGE_TOKEN_DEV_INSPECTOR_PORT: String(ports.inspector), EDGE_TOKEN_DEV_GUARD_PORT: String(ports.guard),
+      EDGE_TOKEN_DEV_GUARD_INSPECTOR_PORT: String(ports.guardInspector), EDGE_TOKEN_DEV_SKIP_SETUP: '1',
       WRANGLER_REGISTRY_PATH: registry, WRANGLER_SEND_METRICS: 'false' },
   });
   const run = { out: '', child, exitCode: null };
@@ -144,8 +152,8 @@ async function startDev(root, ports, registry) {
 }
 
 test('npm start keeps the demo secret across restarts and takes key changes in .dev.vars without one', { timeout: 240_000 }, async (t) => {
-  if (!existsSync(join(ROOT, 'build', '.built')) || !existsSync(join(ROOT, 'build', 'admin', '.built'))) {
-    t.skip('needs both Workers built (bash scripts/build.sh token; bash scripts/build.sh admin)');
+  if (!['build', 'build/admin', 'build/guard'].every((dir) => existsSync(join(ROOT, dir, '.built')))) {
+    t.skip('needs the three Workers built (bash scripts/build.sh token; … admin; … guard)');
     return;
   }
   // A copy of the checkout with the built Workers (timestamps kept, so nothing is rebuilt) and
@@ -154,10 +162,12 @@ test('npm start keeps the demo secret across restarts and takes key changes in .
   const root = mkdtempSync(join(tmpdir(), 'edge-token-npm-start-'));
   // `cp -a` keeps directories' times too (fs.cpSync gives them the time of the copy).
   const copied = spawnSync('cp', ['-a', ...['scripts', 'src', 'build', 'Cargo.toml', 'Cargo.lock', 'package.json',
-    'wrangler.toml', 'wrangler.admin.toml'].map((p) => join(ROOT, p)), root]);
+    'wrangler.toml', 'wrangler.admin.toml', 'wrangler.guard.toml'].map((p) => join(ROOT, p)), root]);
   assert.equal(copied.status, 0, String(copied.stderr));
   symlinkSync(join(ROOT, 'node_modules'), join(root, 'node_modules'));
-  const ports = { token: await freePort(), admin: await freePort(), inspector: await freePort() };
+  const ports = {
+    token: await freePort(), admin: await freePort(), inspector: await freePort(), guard: await freePort(), guardInspector: await freePort(),
+  };
   const registry = join(root, '.registry');
   const origin = `http://127.0.0.1:${ports.token}`;
   const jwks = jose.createRemoteJWKSet(new URL(`${origin}/.well-known/jwks.json`), { cacheMaxAge: 0, cooldownDuration: 0 });
