@@ -4,7 +4,9 @@
 // build like build/ (see bench/README.md, "Comparing builds").
 //
 // Every build runs as its own Worker (own direct socket on 127.0.0.1, own KV and guard objects,
-// the same seeded client and a fresh key) in ONE workerd. Then, round after round, each build
+// the same seeded client and a fresh key) in ONE workerd; its guard objects run in a guard
+// Worker of its own, from DIR/guard/ when the build has one, else from build/guard/ (a build
+// from before the guard Worker, which exports the classes itself, binds those just the same). Then, round after round, each build
 // in turn (the order rotates every round) gets a bounded load of valid token requests
 // (autocannon, 10 connections, `--seconds` after 1 s of warm-up; each build is first warmed
 // up for `--warmup` s, while V8 compiles its hot wasm with the optimising tier), and workerd's CPU time over
@@ -52,20 +54,35 @@ const load = (url, request, secs) => new Promise((resolve, reject) => {
   const timer = setTimeout(() => inst.stop(), secs * 1000);
   const watchdog = setTimeout(() => { inst.stop(); reject(new Error('the load did not end')); }, (secs + 30) * 1000);
 });
+/** The guard objects, as in wrangler.guard.toml. */
+const GUARD_OBJECTS = {
+  CLIENT_GUARD: { className: 'ClientGuard', useSQLite: true },
+  SOURCE_GUARD: { className: 'SourceGuard', useSQLite: true },
+};
+/** Build `i`'s guard Worker: its own objects, from its guard/ build or the checkout's. */
+function guardWorker(b, i) {
+  const dir = existsSync(join(b.dir, 'guard', 'index_bg.wasm')) ? join(b.dir, 'guard') : join(ROOT, 'build', 'guard');
+  if (!existsSync(join(dir, 'index_bg.wasm'))) throw new Error(`${dir} has no index_bg.wasm: bash scripts/build.sh guard`);
+  return {
+    name: `guard-${i}`, modules: true, modulesRoot: dir, scriptPath: join(dir, 'index.js'), compatibilityDate: '2026-04-01',
+    modulesRules: [{ type: 'ESModule', include: ['**/*.js'] }, { type: 'CompiledWasm', include: ['**/*.wasm'] }],
+    durableObjects: GUARD_OBJECTS,
+  };
+}
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 
 async function main() {
   const pepper = randomToken(), id = 'bench-client', secret = randomToken();
   const mf = new Miniflare({
-    workers: builds.map((b, i) => ({
+    workers: builds.flatMap((b, i) => [guardWorker(b, i), {
       name: `build-${i}`, modules: true, modulesRoot: b.dir, scriptPath: join(b.dir, 'index.js'), compatibilityDate: '2026-04-01',
       modulesRules: [{ type: 'ESModule', include: ['**/*.js'] }, { type: 'CompiledWasm', include: ['**/*.wasm'] }],
       unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }],
       kvNamespaces: { CLIENTS: `clients-${i}` },
-      durableObjects: { CLIENT_GUARD: { className: 'ClientGuard', useSQLite: true }, SOURCE_GUARD: { className: 'SourceGuard', useSQLite: true } },
+      durableObjects: Object.fromEntries(Object.entries(GUARD_OBJECTS).map(([name, o]) => [name, { ...o, scriptName: `guard-${i}` }])),
       bindings: { ISSUER: 'https://issuer.bench.test', TENANTS: { default: { token_paths: [TOKEN_PATH] } },
         SIGNING_KEYS: signingKeysJson([generateSigningKey()]), CLIENT_SECRET_PEPPER: pepper },
-    })),
+    }]),
     handleRuntimeStdio: (...streams) => { for (const s of streams) s.resume(); }, // the log lines, dropped
   });
   const stop = () => mf.dispose().finally(() => process.exit(130));

@@ -108,9 +108,16 @@ const worker = (name, dir, extra = {}) => ({
   unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }], ...extra,
 });
 
+/** The guard objects, as in wrangler.guard.toml. */
+const GUARD_OBJECTS = {
+  CLIENT_GUARD: { className: 'ClientGuard', useSQLite: true },
+  SOURCE_GUARD: { className: 'SourceGuard', useSQLite: true },
+};
+
 async function main() {
   const BUILD = resolve(ROOT, opt.build);
-  for (const dir of [BUILD, join(ROOT, 'bench', 'hello', 'build')]) {
+  const GUARD_BUILD = existsSync(join(BUILD, 'guard', 'index_bg.wasm')) ? join(BUILD, 'guard') : join(ROOT, 'build', 'guard');
+  for (const dir of [BUILD, GUARD_BUILD, join(ROOT, 'bench', 'hello', 'build')]) {
     if (!existsSync(join(dir, 'index_bg.wasm'))) throw new Error(`${dir} is missing: run \`npm run bench\` (it builds both) first`);
   }
   mkdirSync(WORK, { recursive: true });
@@ -118,9 +125,12 @@ async function main() {
   const mf = new Miniflare({
     workers: [
       worker('hello', join(ROOT, 'bench', 'hello', 'build')),
+      // The guard objects in a Worker of their own, as deployed (wrangler.guard.toml): the
+      // build's own guard/ when it has one, else the checkout's build/guard/.
+      worker('edge-token-guard', GUARD_BUILD, { durableObjects: GUARD_OBJECTS, unsafeDirectSockets: [] }),
       worker('edge-token', BUILD, {
         kvNamespaces: ['CLIENTS'],
-        durableObjects: { CLIENT_GUARD: { className: 'ClientGuard', useSQLite: true }, SOURCE_GUARD: { className: 'SourceGuard', useSQLite: true } },
+        durableObjects: Object.fromEntries(Object.entries(GUARD_OBJECTS).map(([name, o]) => [name, { ...o, scriptName: 'edge-token-guard' }])),
         bindings: { ISSUER: 'https://issuer.bench.test', TENANTS: { default: { token_paths: [TOKEN_PATH] } }, SIGNING_KEYS: signingKeysJson([generateSigningKey()]), CLIENT_SECRET_PEPPER: pepper },
       }),
     ],

@@ -67,6 +67,8 @@ function build() {
   if (opt['no-build']) return {};
   return {
     endpoint_s: run('building the endpoint (scripts/build.sh)', 'bash', ['scripts/build.sh']),
+    // The guard objects' Worker, whose objects the endpoint binds (wrangler.guard.toml).
+    guard_s: run('building the guard Worker (scripts/build.sh guard)', 'bash', ['scripts/build.sh', 'guard']),
     // The same tools and environment as scripts/build.sh.
     hello_s: run('building the hello-world Worker (bench/hello)', join(CARGO_BIN, 'worker-build'), ['--release'], {
       cwd: HELLO,
@@ -168,6 +170,12 @@ const JS_PROBE = `export default {
     return new Response('', { status: 401 });
   },
 };`;
+/** The guard Worker and its objects, as in wrangler.guard.toml. */
+const GUARD = 'edge-token-guard';
+const GUARD_OBJECTS = {
+  CLIENT_GUARD: { className: 'ClientGuard', useSQLite: true },
+  SOURCE_GUARD: { className: 'SourceGuard', useSQLite: true },
+};
 /** The first gates as in wrangler.toml. */
 const GATES = {
   FAILURE_GATE: { simple: { limit: 9, period: 60 } },
@@ -184,12 +192,12 @@ function options(secrets, logs) {
       // the runtime itself, without wasm).
       { name: 'js-probe', modules: true, script: JS_PROBE, compatibilityDate: '2026-04-01',
         kvNamespaces: ['CLIENTS'], ratelimits: GATES, unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }] },
+      // The guard objects, in a Worker of their own as deployed (wrangler.guard.toml): the
+      // startup below includes its wasm, which the first token's lease needs.
+      worker(GUARD, join(ROOT, 'build', 'guard'), { durableObjects: GUARD_OBJECTS }),
       worker('edge-token', join(ROOT, 'build'), {
         kvNamespaces: ['CLIENTS'],
-        durableObjects: {
-          CLIENT_GUARD: { className: 'ClientGuard', useSQLite: true },
-          SOURCE_GUARD: { className: 'SourceGuard', useSQLite: true },
-        },
+        durableObjects: Object.fromEntries(Object.entries(GUARD_OBJECTS).map(([name, o]) => [name, { ...o, scriptName: GUARD }])),
         ratelimits: GATES,
         // As in wrangler.toml: each token request writes its usage data point (miniflare's
         // local dataset drops it; at the edge the runtime sends it after the answer).
@@ -435,7 +443,7 @@ async function measure(logs) {
     const results = [];
     const only = opt.only?.split(',');
     for (const s of scenarios) if (!only || only.includes(s.key)) results.push(await scenario(s, pid));
-    if (only) return { results, failureAddresses: ip };
+    if (only) return { results, startup, failureAddresses: ip };
 
     // CPU per request inside workerd, one request at a time, after the load (warm isolates).
     say(`workerd CPU per request: ${CPU_SAMPLES} sequential requests each (hello-world, token)`);
@@ -597,6 +605,8 @@ async function main() {
 
 /** `--only`: the chosen scenarios of one run, side by side; nothing is written. */
 function reportOnly(measured) {
+  const st = measured.startup;
+  console.log(`startup: ${st.startup_ms} ms to the first token (ready ${st.workerd_ready_ms} ms, first token ${st.first_token_ms} ms); floor ${st.hello_startup_ms} ms`);
   for (const r of measured.results) {
     console.log(`${r.name}: ${r.rps} req/s, p50 ${r.p50_ms.toFixed(2)} ms, p99 ${r.p99_ms.toFixed(2)} ms, `
       + `workerd CPU ${r.workerd_cpu_us_per_req} µs/req, statuses ${JSON.stringify(r.statuses)}, unexpected ${r.unexpected}`);

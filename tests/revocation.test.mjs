@@ -1,6 +1,6 @@
-// Revocation across the two Workers (docs/limits.md, docs/admin-api.md): the admin Worker
-// disables a client or retires a secret through the client's guard object, which the token
-// Worker's isolates consult; both Workers run in one workerd, as deployed.
+// Revocation across the Workers (docs/limits.md, docs/admin-api.md): the admin Worker disables a
+// client or retires a secret through the client's guard object, in the guard Worker, which the
+// token Worker's isolates consult; the three Workers run in one workerd, as deployed.
 // Requirement → test:
 //   a disable acts within a second on a client the token Worker is busy with   → "a client disabled through the admin Worker is refused … within a second …"
 //   … and on the very next request when the token Worker's view is older       → "… very next request … idle client"
