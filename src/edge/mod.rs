@@ -6,9 +6,12 @@
 //! One edge layer builds two Workers; the crate feature `admin-worker` selects which one the
 //! entry serves (`scripts/build.sh` builds each):
 //! - without it, the **token Worker** (wrangler.toml): the token endpoint, the JWKS and the
-//!   metadata; it exports the guard objects' classes and has no admin code at all;
-//! - with it, the **admin Worker** (wrangler.admin.toml): the admin API alone, reaching the
-//!   token Worker's guard objects through bindings with `script_name`.
+//!   metadata; no admin code at all;
+//! - with it, the **admin Worker** (wrangler.admin.toml): the admin API alone.
+//!
+//! Both reach the guard objects through bindings with `script_name`: their classes are compiled
+//! only into the third Worker, the **guard Worker** (feature `guard-worker`, wrangler.guard.toml),
+//! whose entry is `objects.rs` instead of this module.
 
 #[cfg(feature = "admin-worker")]
 mod admin;
