@@ -53,6 +53,8 @@ fn post(
         content_type: Some("application/x-www-form-urlencoded"),
         authorization: Some(&authorization),
         body: body.as_bytes(),
+        dpop: None,
+        url: "",
     };
     let now = isolate.objects.now_ms.get();
     let outcome =

@@ -294,6 +294,13 @@ pub struct Fields {
     /// The client may no longer call the introspection endpoint.
     #[arg(long)]
     pub no_introspect: bool,
+    /// The client's tokens must be DPoP-bound (RFC 9449): a token request without a DPoP
+    /// proof is refused.
+    #[arg(long, conflicts_with = "no_dpop_bound")]
+    pub dpop_bound: bool,
+    /// The client's tokens need no longer be DPoP-bound (a proof still binds them).
+    #[arg(long)]
+    pub no_dpop_bound: bool,
 }
 
 /// `--quota-mode`.

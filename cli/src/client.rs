@@ -238,6 +238,8 @@ fn update_of(fields: Fields) -> Result<ClientUpdate, Failure> {
             .then_some(Some(fields.default_audience)),
         claims: claims_of(&fields.claim)?,
         introspect: (fields.introspect || fields.no_introspect).then_some(fields.introspect),
+        dpop_bound_access_tokens: (fields.dpop_bound || fields.no_dpop_bound)
+            .then_some(fields.dpop_bound),
     })
 }
 
@@ -322,6 +324,7 @@ fn new_client(client_id: Option<String>, fields: Fields) -> Result<NewClient, Fa
         default_audience: update.default_audience.flatten(),
         claims: update.claims,
         introspect: update.introspect.unwrap_or(false),
+        dpop_bound_access_tokens: update.dpop_bound_access_tokens.unwrap_or(false),
         ..NewClient::default()
     })
 }

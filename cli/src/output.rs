@@ -132,6 +132,9 @@ pub fn client(info: &ClientInfo, json: bool) {
         )
     );
     println!("grant_types   {}", info.grant_types.join(" "));
+    if info.dpop_bound_access_tokens {
+        println!("dpop-bound    yes (a token request needs a DPoP proof)");
+    }
     if info.introspect {
         println!("introspect    yes (may call the introspection endpoint)");
     }

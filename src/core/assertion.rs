@@ -125,7 +125,7 @@ impl<'de> Deserialize<'de> for UniqueObject {
 }
 
 /// A base64url part decoded and read as a JSON object without repeated members.
-fn object(part: &str) -> Result<Map<String, Value>, Check> {
+pub(crate) fn object(part: &str) -> Result<Map<String, Value>, Check> {
     let bytes = Base64UrlUnpadded::decode_vec(part).map_err(|_| Check::Malformed)?;
     serde_json::from_slice::<UniqueObject>(&bytes)
         .map(|o| o.0)
@@ -133,7 +133,7 @@ fn object(part: &str) -> Result<Map<String, Value>, Check> {
 }
 
 /// An optional string member; another type is malformed.
-fn string(map: &Map<String, Value>, name: &str) -> Result<Option<String>, Check> {
+pub(crate) fn string(map: &Map<String, Value>, name: &str) -> Result<Option<String>, Check> {
     match map.get(name) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -142,7 +142,7 @@ fn string(map: &Map<String, Value>, name: &str) -> Result<Option<String>, Check>
 }
 
 /// An optional NumericDate (RFC 7519 §2: seconds, maybe fractional), floored.
-fn date(map: &Map<String, Value>, name: &str) -> Result<Option<u64>, Check> {
+pub(crate) fn date(map: &Map<String, Value>, name: &str) -> Result<Option<u64>, Check> {
     match map.get(name) {
         None => Ok(None),
         Some(Value::Number(n)) => match (n.as_u64(), n.as_f64()) {

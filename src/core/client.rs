@@ -113,6 +113,8 @@ pub struct Client {
     pub disabled: bool,
     /// Whether it may introspect tokens (RFC 7662).
     pub introspect: bool,
+    /// Whether its tokens must be DPoP-bound (RFC 9449 §5.2).
+    pub dpop_bound_access_tokens: bool,
     /// Its issuance limit, if its record sets one (else its tenant's default applies).
     pub limit: Option<Limit>,
     /// The version of the record it was read from (0: written before versions existed),

@@ -114,6 +114,8 @@ pub struct Tenant {
     /// The issuers whose tokens its federated clients may authenticate with
     /// ([`crate::core::federation`]).
     pub trusted_issuers: Vec<TrustedIssuer>,
+    /// Whether DPoP proofs must carry a nonce of ours (RFC 9449 §8; [`crate::core::dpop`]).
+    pub dpop_nonce: bool,
     metadata: String,
 }
 
@@ -153,6 +155,8 @@ struct RawTenant {
     claims: Map<String, Value>,
     #[serde(default)]
     trusted_issuers: Vec<RawTrustedIssuer>,
+    #[serde(default)]
+    dpop_nonce: bool,
 }
 
 /// One entry of `resource_servers` as written.
@@ -226,6 +230,7 @@ fn metadata(
         "introspection_endpoint_auth_methods_supported": methods,
         "revocation_endpoint_auth_methods_supported": methods,
         "token_endpoint_auth_signing_alg_values_supported": crate::core::jwk::Alg::ALL.map(crate::core::jwk::Alg::name),
+        "dpop_signing_alg_values_supported": crate::core::dpop::ALGS.map(crate::core::jwk::Alg::name),
         // RFC 8414 requires the member; there is no authorization endpoint, so no type.
         "response_types_supported": [],
     });
@@ -460,6 +465,7 @@ impl Tenants {
             resource_servers: servers,
             claims: raw.claims,
             trusted_issuers,
+            dpop_nonce: raw.dpop_nonce,
             metadata,
         })
     }

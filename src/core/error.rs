@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use super::{assertion::Check, guard::QuotaWindow};
+use super::{assertion::Check, dpop::ProofCheck, guard::QuotaWindow};
 
 /// A precise reason for not issuing a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +49,9 @@ pub enum Error {
     /// A client assertion (`private_key_jwt`) failed a check, or the client's method is not
     /// the one it used.
     Assertion(Check),
+    /// A DPoP proof (RFC 9449) failed a check, is missing where the client's record requires
+    /// one, or lacks the tenant's current nonce.
+    Dpop(ProofCheck),
     /// The client authenticated, but may not use the `client_credentials` grant.
     GrantNotAllowed,
     /// The client authenticated, but is disabled.
@@ -137,6 +140,10 @@ pub enum ErrorCode {
     InvalidTarget,
     /// `unsupported_token_type` (RFC 7009 §2.2.1)
     UnsupportedTokenType,
+    /// `invalid_dpop_proof` (RFC 9449 §5)
+    InvalidDpopProof,
+    /// `use_dpop_nonce` (RFC 9449 §8)
+    UseDpopNonce,
     /// `server_error`: a fault of ours.
     ServerError,
     /// `temporarily_unavailable`: a fault of ours, worth retrying.
@@ -154,6 +161,8 @@ impl ErrorCode {
             Self::InvalidScope => "invalid_scope",
             Self::InvalidTarget => "invalid_target",
             Self::UnsupportedTokenType => "unsupported_token_type",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
         }
@@ -176,6 +185,8 @@ impl ErrorCode {
                 "The requested resource or audience is invalid, unknown, or not allowed."
             }
             Self::UnsupportedTokenType => "The server does not revoke this type of token.",
+            Self::InvalidDpopProof => "The DPoP proof is missing or invalid.",
+            Self::UseDpopNonce => "The DPoP proof must carry the nonce of the DPoP-Nonce header.",
             Self::ServerError => "The server could not process the request.",
             Self::TemporarilyUnavailable => "The server is temporarily unavailable; retry later.",
         }
@@ -270,6 +281,10 @@ impl Error {
                 vec![header("WWW-Authenticate", WWW_AUTHENTICATE)],
             ),
             Self::GrantNotAllowed | Self::ClientDisabled => (400, C::UnauthorizedClient, vec![]),
+            // The nonce itself goes into a `DPoP-Nonce` header by the edge, on every answer of
+            // a tenant that asks for nonces (RFC 9449 §8).
+            Self::Dpop(ProofCheck::Nonce) => (400, C::UseDpopNonce, vec![]),
+            Self::Dpop(_) => (400, C::InvalidDpopProof, vec![]),
             Self::MalformedScope | Self::ScopeNotAllowed | Self::NoScope => {
                 (400, C::InvalidScope, vec![])
             }
@@ -369,6 +384,7 @@ impl Error {
             Self::WrongSecret => "wrong_secret",
             Self::StaleRecord => "stale_record",
             Self::Assertion(check) => check.reason(),
+            Self::Dpop(check) => check.reason(),
             Self::GrantNotAllowed => "grant_not_allowed",
             Self::ClientDisabled => "client_disabled",
             Self::MalformedScope => "malformed_scope",
@@ -405,7 +421,7 @@ impl std::error::Error for Error {}
 mod tests {
     use super::*;
 
-    const ALL: [Error; 38] = [
+    const ALL: [Error; 40] = [
         Error::MethodNotAllowed,
         Error::QueryInUri,
         Error::UnsupportedContentType,
@@ -424,6 +440,8 @@ mod tests {
         Error::StaleRecord,
         Error::Assertion(Check::Replayed),
         Error::Assertion(Check::Malformed),
+        Error::Dpop(ProofCheck::Signature),
+        Error::Dpop(ProofCheck::Nonce),
         Error::GrantNotAllowed,
         Error::ClientDisabled,
         Error::MalformedScope,
@@ -552,6 +570,21 @@ mod tests {
             (full.status, full.headers),
             (503, vec![("Retry-After", "9".to_owned())])
         );
+    }
+
+    #[test]
+    fn every_refused_proof_gets_the_same_answer_but_a_missing_nonce() {
+        use ProofCheck as P;
+        let answers: Vec<_> = [P::Malformed, P::Typ, P::Signature, P::Replay, P::Required]
+            .map(|check| Error::Dpop(check).wire())
+            .to_vec();
+        assert!(answers.windows(2).all(|w| w[0] == w[1]));
+        assert_eq!(
+            (answers[0].status, answers[0].code.as_str()),
+            (400, "invalid_dpop_proof")
+        );
+        let nonce = Error::Dpop(P::Nonce).wire();
+        assert_eq!((nonce.status, nonce.code.as_str()), (400, "use_dpop_nonce"));
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub const MAX_RSA_MODULUS_BYTES: usize = 1024;
 /// The longest `kid` accepted.
 pub const MAX_KID_CHARS: usize = 128;
 /// JWK members that only a private (or symmetric) key has.
-const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+pub(crate) const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
 /// An algorithm a client's assertions may be signed with (RFC 7518 §3.1, RFC 8037). Never
 /// `none`, never HMAC: a shared key would be a secret again.
@@ -187,7 +187,7 @@ impl ClientKeys {
 }
 
 /// One JWK, checked: public, of `alg`'s type, `use` (if any) `sig`, `alg` (if any) `alg`.
-fn public_key(key: &Value, alg: Alg) -> Result<PublicKey, BadKeySet> {
+pub(crate) fn public_key(key: &Value, alg: Alg) -> Result<PublicKey, BadKeySet> {
     let Some(jwk) = key.as_object() else {
         return bad("each key is a JSON object");
     };

@@ -14,7 +14,8 @@
 //! - [`audience`]: which of the client's audiences the token is for (RFC 8707 `resource`,
 //!   `audience`), and which scopes go with them; [`scope`]: what the client is granted;
 //!   [`claims`]: the static custom claims of a tenant and a client;
-//! - [`binding`]: the key a sender-constrained token is bound to (its `cnf` claim);
+//! - [`binding`]: the key a sender-constrained token is bound to (its `cnf` claim); [`dpop`]:
+//!   DPoP proofs (RFC 9449), their checks, the key's thumbprint and the server's nonces;
 //! - [`keys`]: the signing keys, the JWKS;
 //! - [`sign`]: the token's signing input (jwt-compact) and the Ed25519 [`sign::Signer`];
 //! - [`token`]: the checklist itself, and minting; [`introspect`]: the introspection and
@@ -37,6 +38,7 @@ pub mod client;
 pub mod config;
 pub mod credential;
 pub mod deployment;
+pub mod dpop;
 pub mod error;
 pub mod federation;
 pub mod form;

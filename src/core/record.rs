@@ -156,6 +156,10 @@ pub struct Record {
     /// false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub introspect: bool,
+    /// Its tokens must be DPoP-bound: a request without a DPoP proof is refused (RFC 9449
+    /// §5.2); absent: false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dpop_bound_access_tokens: bool,
     /// Members this code does not know, kept as they are.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -269,6 +273,7 @@ impl Record {
             claims: self.claims,
             disabled: self.disabled,
             introspect: self.introspect,
+            dpop_bound_access_tokens: self.dpop_bound_access_tokens,
             limit,
             version: self.version,
             quota: self.quota,

@@ -7,6 +7,7 @@ use super::{
     assertion::{Assertion, Check, ASSERTION_TYPE},
     audience::Requested,
     config::Endpoint,
+    dpop::ProofInput,
     error::Error,
     form,
     secret::ClientSecret,
@@ -28,6 +29,10 @@ pub struct HttpRequest<'a> {
     pub authorization: Option<&'a str>,
     /// The body; the edge stops reading past [`MAX_BODY_BYTES`].
     pub body: &'a [u8],
+    /// The `DPoP` header, if any (several are joined by ", ").
+    pub dpop: Option<&'a str>,
+    /// The request's URL, as the runtime serializes it (a DPoP proof's `htu` names it).
+    pub url: &'a str,
 }
 
 /// The query of a request URL as the runtime serializes it (WHATWG): between the first `?`
@@ -120,6 +125,9 @@ pub struct TokenRequest {
     pub token: Option<String>,
     /// At the introspection and revocation endpoints: `token_type_hint`, if any.
     pub token_type_hint: Option<String>,
+    /// At the token endpoint: the DPoP proof and the URL it must name, when the request has a
+    /// `DPoP` header (read and checked by `core::dpop` once the client is authenticated).
+    pub dpop: Option<ProofInput>,
 }
 
 /// The parameters this endpoint reads; any other is ignored (RFC 6749 §3.2).
@@ -218,7 +226,7 @@ impl TokenRequest {
             if http.authorization.is_some() || params.client_secret.is_some() {
                 return Err(Error::MultipleAuthMethods);
             }
-            return Self::asserted(params);
+            return Self::asserted(params).map(|r| r.with_proof(http, endpoint));
         }
         let (client_id, secret) = match Authorization::parse(http.authorization) {
             Authorization::NotBasic => return Err(Error::UnsupportedAuthScheme),
@@ -249,7 +257,20 @@ impl TokenRequest {
             targets: params.targets,
             token: params.token,
             token_type_hint: params.token_type_hint,
-        })
+            dpop: None,
+        }
+        .with_proof(http, endpoint))
+    }
+
+    /// The request with the DPoP header's proof, at the token endpoint only.
+    fn with_proof(mut self, http: &HttpRequest<'_>, endpoint: Endpoint) -> Self {
+        if endpoint == Endpoint::Token {
+            self.dpop = http.dpop.map(|header| ProofInput {
+                header: header.to_owned(),
+                url: http.url.to_owned(),
+            });
+        }
+        self
     }
 
     /// A `private_key_jwt` request (RFC 7523 §2.2): the assertion type exactly, the assertion
@@ -273,6 +294,7 @@ impl TokenRequest {
             targets: params.targets,
             token: params.token,
             token_type_hint: params.token_type_hint,
+            dpop: None,
         })
     }
 
@@ -301,6 +323,8 @@ mod tests {
             content_type: FORM,
             authorization,
             body: body.as_bytes(),
+            dpop: None,
+            url: "",
         })
     }
 
@@ -311,6 +335,8 @@ mod tests {
                 content_type: FORM,
                 authorization: Some(&basic("rs:secret")),
                 body: body.as_bytes(),
+                dpop: None,
+                url: "",
             },
             endpoint,
         )
@@ -591,6 +617,8 @@ mod tests {
                 content_type,
                 authorization: Some(&basic("id:s")),
                 body,
+                dpop: None,
+                url: "",
             });
             assert_eq!(
                 result.err() != Some(Error::UnsupportedContentType),
@@ -648,6 +676,8 @@ mod tests {
                 content_type: FORM,
                 authorization: Some(&header),
                 body: b"grant_type=client_credentials",
+                dpop: None,
+                url: "",
             });
             assert_eq!(result, Err(Error::QueryInUri), "{query}");
         }
@@ -656,6 +686,8 @@ mod tests {
             content_type: FORM,
             authorization: Some(&header),
             body: b"grant_type=client_credentials",
+            dpop: None,
+            url: "",
         });
         assert!(empty.is_ok(), "a bare '?' carries nothing");
     }

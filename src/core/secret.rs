@@ -98,6 +98,19 @@ impl Pepper {
     }
 }
 
+impl Pepper {
+    /// `HMAC-SHA-256(pepper, parts concatenated)`: a value derived from the pepper for another
+    /// purpose, which the caller keeps apart by starting `parts` with a label of its own (as
+    /// the DPoP nonces, `core::dpop`). Never the pepper itself.
+    pub fn keyed(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut mac = self.0.clone();
+        for part in parts {
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
+    }
+}
+
 /// What a log tag's HMAC input starts with.
 const LOG_TAG_LABEL: &[u8] = b"log-tag\0";
 /// Bytes of the HMAC kept in a log tag: 64 bits, 11 base64url characters.

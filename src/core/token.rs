@@ -14,6 +14,7 @@ use super::{
     claims::Extra,
     client::{guard_name, is_valid_client_id, Client, RecordCache},
     config::Tenant,
+    dpop::{self, ProofCheck},
     error::{Error, Wire},
     federation::{self, Federation, IssuerKeys, FEDERATED_JWT},
     guard::{tenant_guard_name, Backend, Limiter, QuotaRequest, SpendRequest},
@@ -221,7 +222,9 @@ impl Issuer {
         }
         let Shape { audience, grant } =
             self.shape(&client, &request.targets, request.scope.as_deref())?;
-        let binding = self.binding(&client, request)?;
+        let binding = self
+            .binding(signer, limiter, &guard, &client, request, now_ms)
+            .await?;
         // Last before minting, so only a token actually issued spends the client's quota.
         let quota = self.quota_request(&client);
         limiter
@@ -246,9 +249,30 @@ impl Issuer {
 
     /// The key the token will be bound to, if any (`core::binding`): decided from what the
     /// request presents and what the client's record requires. A token is bound to one key
-    /// at most. No binding is offered yet: mutual TLS (RFC 8705) and DPoP (RFC 9449) come here.
-    fn binding(&self, _client: &Client, _request: &TokenRequest) -> Result<Option<Binding>, Error> {
-        Ok(None)
+    /// at most: a DPoP proof's ([`dpop::check`]; required when the record says
+    /// `dpop_bound_access_tokens`). Mutual TLS (RFC 8705) comes here too.
+    async fn binding<B: Backend, K: Verifier>(
+        &self,
+        verifier: &K,
+        limiter: &Limiter<B>,
+        guard: &str,
+        client: &Client,
+        request: &TokenRequest,
+        now_ms: u64,
+    ) -> Result<Option<Binding>, Error> {
+        match &request.dpop {
+            Some(proof) => {
+                let at = dpop::At {
+                    tenant: &self.tenant,
+                    pepper: &self.pepper,
+                    guard,
+                    now_ms,
+                };
+                dpop::check(verifier, limiter, proof, &at).await.map(Some)
+            }
+            None if client.dpop_bound_access_tokens => Err(Error::Dpop(ProofCheck::Required)),
+            None => Ok(None),
+        }
     }
 
     /// The quotas a lease for `client` counts against: its own and its tenant's.

@@ -100,6 +100,8 @@ async fn answer(
         content_type: headers.content_type(),
         authorization: headers.authorization(),
         body: &body,
+        dpop: None,
+        url: &url,
     };
     let verifier = super::sign::WebCryptoSigner;
     issuer

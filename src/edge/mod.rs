@@ -45,6 +45,7 @@ use crate::core::{
     config::Endpoint,
     credential::{logged_client_id, LoggedId},
     deployment::Deployment,
+    dpop::current_nonce,
     guard::{Limiter, Source},
     request::{query_of, HttpRequest, MAX_BODY_BYTES},
     token::{Issuer, Outcome, JTI_BYTES},
@@ -65,6 +66,9 @@ const NO_STORE: [(&str, &str); 3] = [
     ("Cache-Control", "no-store"),
     ("Pragma", "no-cache"),
 ];
+/// The header that hands a DPoP nonce out (RFC 9449 §8).
+#[cfg(not(feature = "admin-worker"))]
+const DPOP_NONCE: &str = "DPoP-Nonce";
 /// Headers on the public documents (JWKS, metadata): cacheable by anyone for five minutes.
 #[cfg(not(feature = "admin-worker"))]
 const PUBLIC: [(&str, &str); 3] = [
@@ -164,9 +168,16 @@ async fn token_route(
         ..line.client(client.as_ref())
     };
     wire::record(&line, &env);
+    // A tenant that asks for DPoP nonces hands the current one out on every answer.
+    let tenant = &issuer.tenant;
+    let nonce =
+        (tenant.dpop_nonce).then(|| current_nonce(&issuer.pepper, &tenant.name, started / 1000));
     match answer {
-        Ok(token) => wire::issued(serde_json::to_string(&token)?),
-        Err((_, wire)) => error_response(wire),
+        Ok(token) => wire::issued(serde_json::to_string(&token)?, nonce),
+        Err((_, mut wire)) => {
+            wire.headers.extend(nonce.map(|n| (DPOP_NONCE, n)));
+            error_response(wire)
+        }
     }
 }
 
@@ -216,6 +227,8 @@ async fn token(
         content_type: headers.content_type(),
         authorization: headers.authorization(),
         body: &body,
+        dpop: headers.dpop(),
+        url: &url,
     };
     let outcome = issuer
         .issue(&store, &limiter, &sign::WebCryptoSigner, &http, now_ms, jti)

@@ -1,5 +1,5 @@
-//! The token route's crossings between wasm and the runtime, made few and cheap: the four
-//! request headers it reads come back in one call, and the success answer's headers are a
+//! The token route's crossings between wasm and the runtime, made few and cheap: the request
+//! headers it reads come back in one call, and the success answer's headers are a
 //! `Headers` object built once per isolate, and the log line and the usage data point go out in
 //! one call.
 //!
@@ -20,13 +20,13 @@ export function tokenHeaders(r) {
   const v = (name) => { const s = h.get(name); return s === null ? "\0" : s; };
   const country = r.cf && typeof r.cf.country === "string" ? r.cf.country.replace(/[\n\0]/g, "") : "\0";
   return v("authorization") + "\n" + v("content-type") + "\n" + v("cf-connecting-ip") + "\n" +
-    v("content-length") + "\n" + v("cf-ray") + "\n" + country;
+    v("content-length") + "\n" + v("cf-ray") + "\n" + country + "\n" + v("dpop");
 }
 "#)]
 extern "C" {
-    /// The five headers and `request.cf.country`, each `"\0"` when absent, joined by
-    /// `"\n"`: neither can occur in a header value (RFC 9110 §5.5, and the Headers API
-    /// refuses both), and they are taken out of the country.
+    /// The five headers, `request.cf.country` and the `DPoP` header, each `"\0"` when
+    /// absent, joined by `"\n"`: neither can occur in a header value (RFC 9110 §5.5, and the
+    /// Headers API refuses both), and they are taken out of the country.
     #[wasm_bindgen(js_name = tokenHeaders)]
     fn token_headers(request: &web_sys::Request) -> String;
 }
@@ -78,6 +78,11 @@ impl TokenHeaders {
         self.field(5)
             .filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphanumeric()))
     }
+
+    /// `DPoP` (RFC 9449 §4.1; several are joined by ", ", which the core refuses).
+    pub fn dpop(&self) -> Option<&str> {
+        self.field(6)
+    }
 }
 
 /// Whether `value` may go into a log line as it is: 1 to 64 ASCII letters, digits and `-`.
@@ -94,8 +99,18 @@ thread_local! {
     static ISSUED: OnceCell<web_sys::Headers> = const { OnceCell::new() };
 }
 
-/// The 200 answer carrying a token response's JSON.
-pub fn issued(json: String) -> Result<Response> {
+/// The 200 answer carrying a token response's JSON; with a `DPoP-Nonce` header when the
+/// tenant asks for DPoP nonces (then its headers are its own, not the shared ones).
+pub fn issued(json: String, nonce: Option<String>) -> Result<Response> {
+    if let Some(nonce) = nonce {
+        let headers = Headers::new();
+        for (name, value) in super::NO_STORE {
+            headers.set(name, value)?;
+        }
+        headers.set(super::DPOP_NONCE, &nonce)?;
+        let body = ResponseBody::Body(json.into_bytes());
+        return Ok(Response::from_body(body)?.with_headers(headers));
+    }
     let headers = match ISSUED.with(|cell| cell.get().cloned()) {
         Some(headers) => Headers(headers),
         None => {

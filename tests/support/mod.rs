@@ -342,6 +342,8 @@ impl Isolate {
                 content_type: Some("application/x-www-form-urlencoded"),
                 authorization,
                 body: body.as_bytes(),
+                dpop: None,
+                url: "",
             },
             self.objects.now_ms.get(),
             JTI,

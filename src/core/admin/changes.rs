@@ -102,6 +102,7 @@ impl Record {
             claims: validate::claims(input.claims.unwrap_or_default())?,
             created_at: Some(now),
             introspect: input.introspect,
+            dpop_bound_access_tokens: input.dpop_bound_access_tokens,
             extra: Map::new(),
         };
         check(&record)?;
@@ -186,6 +187,9 @@ impl Record {
         }
         if let Some(introspect) = update.introspect {
             next.introspect = introspect;
+        }
+        if let Some(dpop) = update.dpop_bound_access_tokens {
+            next.dpop_bound_access_tokens = dpop;
         }
         check(&next)?;
         Ok(next)

@@ -67,6 +67,9 @@ pub struct NewClient {
     /// It may call the introspection endpoint; default false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub introspect: bool,
+    /// Its tokens must be DPoP-bound (RFC 9449 §5.2); default false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dpop_bound_access_tokens: bool,
 }
 
 /// `null` in JSON as `Some(None)`, absence as `None`.
@@ -131,6 +134,9 @@ pub struct ClientUpdate {
     /// Whether it may call the introspection endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub introspect: Option<bool>,
+    /// Whether its tokens must be DPoP-bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_bound_access_tokens: Option<bool>,
 }
 
 /// `GET …/blocks`: the source addresses blocked after failed authentications. They are shared
@@ -209,6 +215,9 @@ pub struct ClientInfo {
     /// Whether it may call the introspection endpoint.
     #[serde(default)]
     pub introspect: bool,
+    /// Whether its tokens must be DPoP-bound (a request without a proof is refused).
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
     /// A `private_key_jwt` client's public keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks: Option<Value>,

@@ -41,6 +41,7 @@ impl Record {
             disabled: self.disabled || usage.is_some_and(|u| u.disabled),
             grant_types: self.grant_types.clone(),
             introspect: self.introspect,
+            dpop_bound_access_tokens: self.dpop_bound_access_tokens,
             jwks: self.jwks.clone(),
             quota: self.quota,
             quota_usage: (self.quota.is_some())

@@ -179,9 +179,28 @@ impl<B: Backend> Limiter<B> {
     /// refused when it was seen, and never accepted unchecked (the object unreachable, 503;
     /// too many live assertions, 429 until the oldest lapses).
     pub async fn spend_assertion(&self, guard: &str, request: &SpendRequest) -> Result<(), Error> {
+        let replayed = Error::Assertion(Check::Replayed);
+        self.spend(guard, request, replayed).await
+    }
+
+    /// Spends a DPoP proof's `jti` in the client's object, as an assertion's
+    /// ([`Limiter::spend_assertion`]; its digest has a domain of its own,
+    /// [`crate::core::dpop::Proof::jti_digest`]).
+    pub async fn spend_proof(&self, guard: &str, request: &SpendRequest) -> Result<(), Error> {
+        let replayed = Error::Dpop(crate::core::dpop::ProofCheck::Replay);
+        self.spend(guard, request, replayed).await
+    }
+
+    /// Spends a `jti` digest: `replayed` when the object saw it.
+    async fn spend(
+        &self,
+        guard: &str,
+        request: &SpendRequest,
+        replayed: Error,
+    ) -> Result<(), Error> {
         match self.backend.spend_assertion(guard, request).await {
             Ok(Spent::Fresh) => Ok(()),
-            Ok(Spent::Replayed) => Err(Error::Assertion(Check::Replayed)),
+            Ok(Spent::Replayed) => Err(replayed),
             Ok(Spent::Full { retry_after_ms }) => Err(throttled(retry_after_ms)),
             Err(Unavailable) => Err(Error::GuardUnavailable),
         }

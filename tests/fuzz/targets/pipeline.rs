@@ -170,6 +170,8 @@ fn token_endpoint(input: &Input) -> Verdict {
             content_type: Some("application/x-www-form-urlencoded"),
             authorization: authorization.as_deref(),
             body,
+            dpop: None,
+            url: "",
         };
         let outcome = block_on(issuer.issue(
             &store,

@@ -252,6 +252,8 @@ fn token_request(input: &Input) -> Verdict {
         content_type: content_type.as_deref(),
         authorization: authorization.as_deref(),
         body: bytes(&input[2]),
+        dpop: None,
+        url: "",
     }))
 }
 
@@ -263,6 +265,8 @@ fn basic_token_request(input: &Input) -> Verdict {
         content_type: content_type.as_deref(),
         authorization: authorization.as_deref(),
         body: bytes(&input[2]),
+        dpop: None,
+        url: "",
     }))
 }
 
