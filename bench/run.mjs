@@ -27,7 +27,7 @@ const { values: opt } = parseArgs({
     'no-build': { type: 'boolean', default: false }, // reuse build/ and bench/hello/build/
     'no-micro': { type: 'boolean', default: false }, // skip the native microbenchmarks
     'cpu-samples': { type: 'string', default: '2000' }, // sequential requests for CPU per request
-    // Comma-separated scenario keys (hello, static, token, jwt, failures, peer, js_hello, js_services): a paired
+    // Comma-separated scenario keys (hello, static, token, jwt, dpop, failures, peer, js_hello, js_services): a paired
     // run of only those, printed as a short table; no sequential CPU samples, no results file.
     only: { type: 'string' },
   },
@@ -336,6 +336,38 @@ function assertionBody(clients) {
   };
 }
 
+// DPoP (RFC 9449, issue 12): secret clients, each with an ES256 key, and a fresh proof (new jti,
+// signed here, ~50 µs of this process) per request. Each proof's jti is spent in its client's
+// guard object for 61 s, beside the assertions' (at most 2 048 live): a pool as wide as the
+// private_key_jwt one never fills a client.
+const DPOP_CLIENTS = 128;
+
+/** `DPOP_CLIENTS` secret clients with an ES256 key each (the keys made here). */
+function dpopClients(pepper) {
+  return Array.from({ length: DPOP_CLIENTS }, (_, i) => {
+    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const id = `bench-dpop-${i}`, secret = randomToken();
+    const record = clientRecord({ id, secrets: [secret], pepper, scopes: ['read'], defaultScopes: ['read'], audience: [AUDIENCE],
+      rate_limit: { per_minute: 1_000_000, burst: 1_000_000 } });
+    record.secrets[0].generated = true;
+    const header = b64url({ typ: 'dpop+jwt', alg: 'ES256', jwk: publicKey.export({ format: 'jwk' }) });
+    return { id, record, authorization: basicAuth(id, secret), privateKey, header };
+  });
+}
+
+/** Sets the next client's Authorization and a fresh DPoP proof for a POST to `url` on `req`. */
+function dpopRequest(clients, url) {
+  let turn = 0;
+  return (req) => {
+    const c = clients[turn++ % clients.length];
+    const input = `${c.header}.${b64url({ htm: 'POST', htu: url, iat: Math.floor(Date.now() / 1000), jti: randomUUID() })}`;
+    const signature = cryptoSign('sha256', Buffer.from(input), { key: c.privateKey, dsaEncoding: 'ieee-p1363' });
+    req.headers.Authorization = c.authorization;
+    req.headers.DPoP = `${input}.${signature.toString('base64url')}`;
+    return req;
+  };
+}
+
 async function measure(logs) {
   const pepper = randomToken(), key = generateSigningKey();
   const secrets = { SIGNING_KEYS: signingKeysJson([key]), CLIENT_SECRET_PEPPER: pepper };
@@ -399,6 +431,18 @@ async function measure(logs) {
     if (jwtRes.status !== 200) throw new Error(`the token endpoint answered ${jwtRes.status} ${jwtBody.error} to a private_key_jwt client (its log line is below)`);
     await jose.jwtVerify(jwtBody.access_token, jose.createLocalJWKSet(jwks), { issuer: ISSUER, audience: AUDIENCE });
 
+    // The DPoP clients, and one checked DPoP-bound token before the load.
+    const proofClients = dpopClients(pepper);
+    for (const c of proofClients) await kv.put(kvKey(c.id), JSON.stringify(c.record));
+    const nextProof = dpopRequest(proofClients, `${endpoint}${TOKEN_PATH}`);
+    const dpopHeaders = { ...FORM, 'CF-Connecting-IP': '10.255.255.252' };
+    const dpopInit = nextProof({ method: 'POST', body: BODY, headers: { ...dpopHeaders } });
+    const dpopRes = await fetch(`${endpoint}${TOKEN_PATH}`, dpopInit);
+    const dpopBody = await dpopRes.json();
+    if (dpopRes.status !== 200 || dpopBody.token_type !== 'DPoP') throw new Error(`the token endpoint answered ${dpopRes.status} ${dpopBody.error} to a DPoP request (its log line is below)`);
+    const dpopToken = await jose.jwtVerify(dpopBody.access_token, jose.createLocalJWKSet(jwks), { issuer: ISSUER, audience: AUDIENCE });
+    if (typeof dpopToken.payload.cnf?.jkt !== 'string') throw new Error('the DPoP-bound token lacks cnf.jkt');
+
     // The peer, configured alike, with its own key and secret; its token is checked the same way.
     const peerSecret = randomToken();
     const peer = await startPeer({ issuer: 'http://127.0.0.1/peer', audience: AUDIENCE, clientId: id, clientSecret: peerSecret,
@@ -432,6 +476,8 @@ async function measure(logs) {
         method: 'POST', path: TOKEN_PATH, body: tokenInit.body, headers: tokenInit.headers }] },
       { key: 'jwt', name: 'token endpoint, private_key_jwt (EdDSA, fresh jti)', url: endpoint, expect: 200, requests: [{
         method: 'POST', path: TOKEN_PATH, headers: jwtHeaders, setupRequest: (req) => { req.body = nextAssertion(); return req; } }] },
+      { key: 'dpop', name: 'token endpoint, secret + DPoP proof (ES256)', url: endpoint, expect: 200, requests: [{
+        method: 'POST', path: TOKEN_PATH, body: BODY, headers: dpopHeaders, setupRequest: nextProof }] },
       { key: 'failures', name: 'failure mix (wrong secret / unknown id)', url: endpoint, expect: 401, requests: [
         failing(() => wrongSecret), failing(() => basicAuth(`unknown-${ip}`, secret))] },
       { key: 'peer', name: 'peer: node-oidc-provider, valid client', server: 'node', url: peer.url, pid: peer.pid, expect: 200,
@@ -490,6 +536,7 @@ function report(out) {
   console.log(`ratio token endpoint / node-oidc-provider: ${x.token_to_peer}  (target ≥ 2)`);
   console.log(`static route / hello-world: ${x.static_to_hello}; failure mix / hello-world: ${x.failures_to_hello}`);
   console.log(`private_key_jwt / secret (token endpoint): ${x.jwt_to_token}  (an assertion verified and its jti spent in the client's object per request)`);
+  console.log(`DPoP / secret (token endpoint): ${x.dpop_to_token}; ${dpopCost(out.scenarios)}`);
   const c = out.cpu_split_us;
   console.log(`workerd CPU per token request under load, split (µs): Rust Worker floor ${c.rust_worker_floor}, router + static document ${c.router_and_static_document},`);
   console.log(`  the token path itself ${c.token_path} (parse, HMAC, lease bookkeeping, Ed25519 signing, JSON, log line; the client record`);
@@ -520,7 +567,7 @@ const esc = (t) => String(t).replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 function chart(out) {
   const rows = out.scenarios, W = 860, left = 300, barW = 420, rowH = 34, top = 64;
   const max = Math.max(...rows.map((r) => r.rps));
-  const colour = { hello: '#9aa5b1', static: '#9aa5b1', token: '#f38020', jwt: '#e8590c', failures: '#f6b26b', peer: '#5b8def', js_hello: '#c7ced6', js_services: '#c7ced6' };
+  const colour = { hello: '#9aa5b1', static: '#9aa5b1', token: '#f38020', jwt: '#e8590c', dpop: '#d9480f', failures: '#f6b26b', peer: '#5b8def', js_hello: '#c7ced6', js_services: '#c7ced6' };
   const H = top + rows.length * rowH + 70;
   const bars = rows.map((r, i) => {
     const y = top + i * rowH, w = Math.max(1, Math.round(r.rps / max * barW));
@@ -573,7 +620,7 @@ async function main() {
     builds, wasm, startup: measured.startup,
     scenarios: measured.results.map(({ workerd_cpu_us_per_req: cpu, ...r }) => ({ ...r, server_cpu_us_per_req: cpu })),
     ratios: { token_to_hello: ratio('token'), token_to_peer: ratio('token', 'peer'), static_to_hello: ratio('static'),
-      failures_to_hello: ratio('failures'), jwt_to_token: ratio('jwt', 'token'), targets: { token_to_hello: 0.5, token_to_peer: 2 } },
+      failures_to_hello: ratio('failures'), jwt_to_token: ratio('jwt', 'token'), dpop_to_token: ratio('dpop', 'token'), targets: { token_to_hello: 0.5, token_to_peer: 2 } },
     // workerd CPU per request under load, split by differences between scenarios (µs).
     cpu_split_us: {
       rust_worker_floor: by.hello.workerd_cpu_us_per_req,
@@ -603,6 +650,16 @@ async function main() {
   if (bad.length) process.exitCode = 1;
 }
 
+/** A DPoP-bound token's workerd CPU under load, and what the proof adds to a secret client's token. */
+function dpopCost(rows) {
+  const cpu = (key) => {
+    const r = rows.find((row) => row.key === key);
+    return r?.server_cpu_us_per_req ?? r?.workerd_cpu_us_per_req;
+  };
+  const [dpop, token] = [cpu('dpop'), cpu('token')];
+  return `workerd CPU per DPoP-bound token ${dpop} µs, ${dpop - token} µs over a bearer token's (the proof verified, its jti spent in the client's object)`;
+}
+
 /** `--only`: the chosen scenarios of one run, side by side; nothing is written. */
 function reportOnly(measured) {
   const st = measured.startup;
@@ -613,6 +670,7 @@ function reportOnly(measured) {
   }
   const by = Object.fromEntries(measured.results.map((r) => [r.key, r]));
   if (by.jwt && by.token) console.log(`private_key_jwt / secret: ${(by.jwt.rps / by.token.rps).toFixed(3)}`);
+  if (by.dpop && by.token) console.log(`DPoP / secret: ${(by.dpop.rps / by.token.rps).toFixed(3)}; ${dpopCost(measured.results)}`);
   if (measured.results.some((r) => r.unexpected > 0)) process.exitCode = 1;
 }
 

@@ -3,11 +3,13 @@
 // single use of a proof's jti, clients that require DPoP, a tenant's nonces, introspection of a
 // bound token, the admin API's and the CLI's dpop_bound_access_tokens.
 // Requirement → test: tests/README.md.
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import {
   assert, assertError, jose, runCli, testLogHygiene, useWorker, TestWorker,
 } from './harness.mjs';
+import { ROOT } from '../scripts/devstate.mjs';
 
 const TENANTS = {
   default: { token_paths: ['/oauth2/token', '/oauth2/v2/token'] },
@@ -195,6 +197,24 @@ test('the admin API and the CLI set and show dpop_bound_access_tokens, and the t
   assert.equal(shown.json.dpop_bound_access_tokens, true);
   const off = cli(['client', 'update', client.id, '--no-dpop-bound']);
   assert.equal(off.json.dpop_bound_access_tokens, false);
+});
+
+test('the README example script gets a DPoP-bound token, also from a tenant that asks for nonces', async () => {
+  for (const [tenant, path] of [['default', '/oauth2/token'], ['nonced', '/nonced/token']]) {
+    const client = await w.seedClient({ tenant });
+    const run = spawnSync(process.execPath, ['examples/dpop-token.mjs', client.id, client.secret, `${w.url}${path}`],
+      { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(run.status, 0, `${tenant}: exit 0 (stderr: ${run.stderr.slice(0, 300)})`);
+    const jkt = run.stdout.match(/cnf\.jkt\): (\S+)/)?.[1];
+    const body = JSON.parse(run.stdout.slice(0, run.stdout.lastIndexOf('}') + 1));
+    w.sensitive.add(body.access_token);
+    assert.equal(body.token_type, 'DPoP', tenant);
+    const { payload } = await w.verifyToken(body.access_token, client, { scope: 'read' });
+    assert.deepEqual(payload.cnf, { jkt }, `${tenant}: bound to the printed thumbprint`);
+    // Its requests, for the log's count: the nonced tenant's first asks for the nonce.
+    if (tenant === 'nonced') w.tokenAnswers.push({ error: 'use_dpop_nonce' });
+    w.tokenAnswers.push({ error: null, clientId: client.id });
+  }
 });
 
 testLogHygiene(w);
