@@ -64,6 +64,8 @@ fn steps(c: &mut Criterion) {
         content_type: Some(FORM),
         authorization: Some(&authorization),
         body: BODY.as_bytes(),
+        dpop: None,
+        url: "",
     };
     let mut group = c.benchmark_group("step");
 
