@@ -102,7 +102,7 @@ impl ProofCheck {
             Self::Jti => "dpop_jti",
             Self::Replay => "dpop_replay",
             Self::Required => "dpop_required",
-            Self::Nonce => "dpop_nonce",
+            Self::Nonce => "use_dpop_nonce",
         }
     }
 }
