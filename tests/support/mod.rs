@@ -303,6 +303,8 @@ pub struct Isolate {
     pub objects: FakeObjects,
     /// Object calls the last request waited for (made before its answer).
     pub foreground_calls: Cell<usize>,
+    /// The `DPoP` header of the next requests, if any (their URL is [`ORIGIN`] + the path).
+    pub dpop: RefCell<Option<String>>,
 }
 
 impl Isolate {
@@ -314,6 +316,7 @@ impl Isolate {
             cache: Rc::default(),
             objects: objects.clone(),
             foreground_calls: Cell::new(0),
+            dpop: RefCell::default(),
         }
     }
 
@@ -333,6 +336,8 @@ impl Isolate {
             source: Source::from_header(source),
         };
         let before = self.objects.calls.get();
+        let dpop = self.dpop.borrow();
+        let url = format!("{ORIGIN}{path}");
         let outcome = block_on(issuer.issue(
             store,
             &limiter,
@@ -342,8 +347,8 @@ impl Isolate {
                 content_type: Some("application/x-www-form-urlencoded"),
                 authorization,
                 body: body.as_bytes(),
-                dpop: None,
-                url: "",
+                dpop: dpop.as_deref(),
+                url: &url,
             },
             self.objects.now_ms.get(),
             JTI,
