@@ -12,6 +12,7 @@
 //   DPoP: a replayed proof → 401 invalid_dpop_proof                                               → "a DPoP proof is good once"
 //   DPoP: wrong ath, htu, htm, stale or future iat, another key than cnf.jkt, private jwk, ...    → "a DPoP proof for another token, method or URL, too old, by another key or with a private key is refused"
 //   DPoP: Bearer downgrade; unbound token with the DPoP scheme; bound token without its proof    → "a DPoP-bound token presented as a bearer token or without a proof, and an unbound token presented with the DPoP scheme, are refused"
+//   DPoP end to end: a token the endpoint bound to a proof key, at the example                      → "a DPoP-bound token the token endpoint itself issued is served with a proof of its key, and refused as a bearer token"
 //   the example's log names the reasons and never a token or proof                                → "the example logs why each bound token was refused, and never a token or a proof"
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -272,6 +273,22 @@ test('a DPoP-bound token presented as a bearer token or without a proof, and an 
   // A bad token in the DPoP scheme is answered in that scheme, without saying why.
   assertRefused(await call('GET', '/orders', { authorization: 'DPoP not-a-jwt', dpop: await proof(key, 'not-a-jwt') }),
     `DPoP realm="api", error="invalid_token", ${ALGS}`, 'invalid_token', 'a malformed token as DPoP');
+});
+
+test('a DPoP-bound token the token endpoint itself issued is served with a proof of its key, and refused as a bearer token', async () => {
+  const c = await shop();
+  const key = await dpopKey('EdDSA');
+  const tokenProof = await new jose.SignJWT({ jti: randomToken(), htm: 'POST', htu: `${EXAMPLE}${w.tokenPath}`, iat: now() })
+    .setProtectedHeader({ typ: 'dpop+jwt', alg: key.alg, jwk: key.jwk }).sign(key.privateKey);
+  proofs.add(tokenProof);
+  const res = await w.token({ auth: [c.id, c.secret], headers: { DPoP: tokenProof } });
+  assert.equal(res.status, 200, `token: status (${res.json?.error})`);
+  assert.equal(res.json.token_type, 'DPoP');
+  const token = res.json.access_token;
+  assert.deepEqual(jose.decodeJwt(token).cnf, { jkt: key.jkt }, 'bound to the proof key');
+  const served = await call('GET', '/orders', { authorization: `DPoP ${token}`, dpop: await proof(key, token) });
+  assert.equal(served.status, 200, `served: status (${served.json?.error})`);
+  assertRefused(await call('GET', '/orders', { authorization: `Bearer ${token}` }), DOWNGRADE, 'invalid_token', 'as a bearer token');
 });
 
 test('the example logs why each bound token was refused, and never a token or a proof', async () => {
