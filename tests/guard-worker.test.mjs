@@ -1,6 +1,6 @@
 // The guard Worker (wrangler.guard.toml, build/guard/): the guard objects' classes live there
 // alone, and the token and admin Workers reach them by `script_name` (issue 17: the classes'
-// code, ~63 KB gzip, left the token Worker; bench/README.md).
+// code, ~62 KB gzip, left the token Worker; bench/README.md).
 // Requirement → test:
 //   the classes are exported by the guard Worker only → "the guard Worker exports both guard classes, and the token and admin Workers export none"
 //   the guard Worker has no route of its own        → "the guard Worker answers every request to itself with a plain 404"

@@ -2,7 +2,7 @@
 //! classes, `ClientGuard` and `SourceGuard` ([`guard`], docs/limits.md), and has no route of its
 //! own. The token and admin Workers reach the objects through bindings with `script_name`; with
 //! the classes here, neither carries the objects' code (in the token Worker it was about 165 KB
-//! of its wasm, 63 KB gzip: bench/README.md).
+//! of its wasm, 62 KB gzip: bench/README.md).
 
 #[path = "guard.rs"]
 mod guard;
