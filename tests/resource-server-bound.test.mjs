@@ -6,7 +6,7 @@
 // openssl. The tokens are the endpoint's own, signed again with the endpoint's key with a cnf
 // claim of the shape docs/sender-constrained.md fixes.
 // Requirement → test:
-//   x5t#S256: right certificate → 200 (CA-verified or not); other / none / not presented → 401  → "a certificate-bound token is served with its certificate, and refused with another one or none"
+//   x5t#S256: right certificate → 200 (CA-verified or not); other / revoked / none → 401        → "a certificate-bound token is served with its certificate, and refused with another one or none"
 //   x5t#S256 presented with the DPoP scheme; cnf of two keys or another method → 401            → "a token bound otherwise than the request presents it, or to something this API cannot check, is refused"
 //   DPoP: valid ES256 and EdDSA proofs → 200; htu without query; POST                            → "a DPoP-bound token is served with a fresh proof of its key, ES256 or EdDSA"
 //   DPoP: a replayed proof → 401 invalid_dpop_proof                                               → "a DPoP proof is good once"
@@ -135,6 +135,9 @@ test('a certificate-bound token is served with its certificate, and refused with
   assert.equal((await call('GET', '/orders', { authorization, cf: upper })).status, 200, 'the fingerprint in upper case');
 
   assertRefused(await call('GET', '/orders', { authorization, cf: cfWith(certificate()) }), CERT_OTHER, 'invalid_token', 'another certificate');
+  const revoked = { tlsClientAuth: { ...cfWith(der).tlsClientAuth, certRevoked: '1' } };
+  assertRefused(await call('GET', '/orders', { authorization, cf: revoked }),
+    'Bearer realm="api", error="invalid_token", error_description="the client certificate the access token is bound to is revoked"', 'invalid_token', 'its certificate, revoked');
   const cases = {
     'no tlsClientAuth (an edge without mTLS)': {},
     'certPresented 0': cfWith(der, { presented: '0', verified: 'NONE' }),
@@ -296,7 +299,7 @@ test('the example logs why each bound token was refused, and never a token or a 
   const reasons = new Set(exampleLog.split('\n').flatMap((l) => {
     try { return [JSON.parse(l.trim()).reason]; } catch { return []; }
   }));
-  for (const reason of ['no_certificate', 'other_certificate', 'dpop_required', 'not_dpop_bound', 'unknown_binding',
+  for (const reason of ['no_certificate', 'other_certificate', 'revoked_certificate', 'dpop_required', 'not_dpop_bound', 'unknown_binding',
     'replay', 'ath', 'htu', 'htm', 'iat', 'other_key', 'private_key', 'no_proof', 'signature']) {
     assert.ok(reasons.has(reason), `reason ${reason} logged`);
   }

@@ -47,6 +47,8 @@ pub(crate) enum Mismatch {
     NoCertificate,
     /// Certificate-bound, and the request's certificate is another one.
     OtherCertificate,
+    /// Certificate-bound, and the edge reports the certificate revoked.
+    RevokedCertificate,
     /// DPoP-bound, presented as a bearer token (RFC 9449 §7.2: no downgrade).
     DpopRequired,
     /// Presented with the DPoP scheme, and not DPoP-bound.
@@ -61,6 +63,7 @@ impl Mismatch {
         match self {
             Mismatch::NoCertificate => "no_certificate",
             Mismatch::OtherCertificate => "other_certificate",
+            Mismatch::RevokedCertificate => "revoked_certificate",
             Mismatch::DpopRequired => "dpop_required",
             Mismatch::NotDpopBound => "not_dpop_bound",
             Mismatch::UnknownBinding => "unknown_binding",
@@ -75,6 +78,9 @@ impl Mismatch {
             }
             Mismatch::OtherCertificate => {
                 "the access token is bound to another client certificate than the one presented"
+            }
+            Mismatch::RevokedCertificate => {
+                "the client certificate the access token is bound to is revoked"
             }
             Mismatch::DpopRequired => {
                 "the access token is DPoP-bound: present it with the DPoP scheme and a proof"

@@ -3,8 +3,8 @@
 //!
 //! - `x5t#S256` (RFC 8705 §3): the request must come with a client certificate, as Cloudflare
 //!   reports it in `request.cf.tlsClientAuth` (`certPresented` `"1"`), whose SHA-256
-//!   fingerprint (`certFingerprintSHA256`, hex) is the claim's (base64url). `certVerified`
-//!   is not required: the TLS handshake has proved that the client holds the certificate's
+//!   fingerprint (`certFingerprintSHA256`, hex) is the claim's (base64url), and which the edge
+//!   does not report revoked (`certRevoked` `"1"`). `certVerified` is not required: the TLS handshake has proved that the client holds the certificate's
 //!   key whatever a CA says of it, which is all the binding asks, and a
 //!   `self_signed_tls_client_auth` client's certificate never verifies against a CA. An API
 //!   that wants CA-verified certificates too adds that to [`client_certificate`].
@@ -64,7 +64,7 @@ pub(crate) async fn check(
     match (binding(cnf)?, scheme) {
         (Binding::None, Scheme::Bearer) => Ok(()),
         (Binding::Certificate(x5t), Scheme::Bearer) => {
-            certificate_matches(&x5t, client_certificate(req).as_deref())
+            certificate_matches(&x5t, client_certificate(req))
         }
         (Binding::Dpop(_), Scheme::Bearer) => Err(Refusal::Unbound(Mismatch::DpopRequired)),
         (Binding::Dpop(jkt), Scheme::Dpop) => dpop::check(req, token, &jkt, now_ms).await,
@@ -74,11 +74,18 @@ pub(crate) async fn check(
     }
 }
 
-/// The SHA-256 fingerprint (hex) of the client certificate Cloudflare reports for this
-/// request, if one was presented. Read as plain properties: no `cf` object, no
-/// `tlsClientAuth` (an edge without mTLS configured) or fields of another type are no
-/// certificate, never a fault.
-fn client_certificate(req: &Request) -> Option<String> {
+/// What Cloudflare reports of the request's client certificate.
+struct Presented {
+    /// Its SHA-256 fingerprint, hex.
+    fingerprint: String,
+    /// Whether the edge says it is revoked (`certRevoked` `"1"`).
+    revoked: bool,
+}
+
+/// The client certificate Cloudflare reports for this request, if one was presented. Read as
+/// plain properties: no `cf` object, no `tlsClientAuth` (an edge without mTLS configured) or
+/// fields of another type are no certificate, never a fault.
+fn client_certificate(req: &Request) -> Option<Presented> {
     let cf = Reflect::get(req.inner(), &JsValue::from_str("cf")).ok()?;
     let auth = Reflect::get(&cf, &JsValue::from_str("tlsClientAuth")).ok()?;
     let field = |name: &str| {
@@ -89,15 +96,20 @@ fn client_certificate(req: &Request) -> Option<String> {
     if field("certPresented").as_deref() != Some("1") {
         return None;
     }
-    field("certFingerprintSHA256").filter(|f| !f.is_empty())
+    Some(Presented {
+        fingerprint: field("certFingerprintSHA256").filter(|f| !f.is_empty())?,
+        revoked: field("certRevoked").as_deref() == Some("1"),
+    })
 }
 
-/// Ok if the certificate of fingerprint `hex` (the request's, if any) is the one of `x5t`.
-fn certificate_matches(x5t: &str, hex: Option<&str>) -> Result<(), Refusal> {
-    let hex = hex.ok_or(Refusal::Unbound(Mismatch::NoCertificate))?;
-    match thumbprint_of_hex(hex) {
-        Some(presented) if presented == x5t => Ok(()),
-        _ => Err(Refusal::Unbound(Mismatch::OtherCertificate)),
+/// Ok if the request's certificate, if any, is the one of `x5t` and not revoked.
+fn certificate_matches(x5t: &str, presented: Option<Presented>) -> Result<(), Refusal> {
+    let presented = presented.ok_or(Refusal::Unbound(Mismatch::NoCertificate))?;
+    match thumbprint_of_hex(&presented.fingerprint) {
+        Some(thumbprint) if thumbprint != x5t => Err(Refusal::Unbound(Mismatch::OtherCertificate)),
+        None => Err(Refusal::Unbound(Mismatch::OtherCertificate)),
+        Some(_) if presented.revoked => Err(Refusal::Unbound(Mismatch::RevokedCertificate)),
+        Some(_) => Ok(()),
     }
 }
 
