@@ -125,20 +125,29 @@ pub(crate) async fn check(
         return Err(invalid("signature"));
     }
     let request = req.inner();
-    if claims.htm != request.method() {
-        return Err(invalid("htm"));
-    }
-    if !same_target(&claims.htu, &request.url()) {
-        return Err(invalid("htu"));
-    }
-    let now = now_ms / 1000;
-    if claims.iat > now + AHEAD || claims.iat.saturating_add(PAST) < now {
-        return Err(invalid("iat"));
+    if let Some(reason) = claims.refusal(&request.method(), &request.url(), now_ms / 1000) {
+        return Err(invalid(reason));
     }
     if claims.ath.as_deref() != Some(base64url_sha256(token.as_bytes()).await?.as_str()) {
         return Err(invalid("ath"));
     }
     spend(jkt, &claims.jti, (claims.iat + PAST + 1) * 1000, now_ms)
+}
+
+impl Claims {
+    /// Which claim, `ath` apart, does not fit a request of `method` to `url` at `now`
+    /// (seconds), if any.
+    fn refusal(&self, method: &str, url: &str, now: u64) -> Option<&'static str> {
+        if self.htm != method {
+            Some("htm")
+        } else if !same_target(&self.htu, url) {
+            Some("htu")
+        } else if self.iat > now + AHEAD || self.iat.saturating_add(PAST) < now {
+            Some("iat")
+        } else {
+            None
+        }
+    }
 }
 
 /// The header, the claims, the signed part and the signature of a compact JWS.
