@@ -66,6 +66,7 @@ fn steps(c: &mut Criterion) {
         body: BODY.as_bytes(),
         dpop: None,
         url: "",
+        certificate: None,
     };
     let mut group = c.benchmark_group("step");
 

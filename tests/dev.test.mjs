@@ -7,7 +7,10 @@
 //   issue 16.8: the dev key's time → "the dev key npm start generates records when it was added …"
 //   issue 16.8: an etcs_ demo secret → "the demo secret has the admin API's etcs_ format …"
 //   issue 16.2: demo secret kept, keys without restart → "npm start keeps the demo secret across restarts and takes key changes …"
+//   issue 12: mTLS locally → the same test: curl's request through the mutual-TLS front gets demo-mtls a certificate-bound token
 import { spawn, spawnSync } from 'node:child_process';
+import { X509Certificate, createHash } from 'node:crypto';
+import { request as httpsRequest } from 'node:https';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -136,7 +139,8 @@ async function startDev(root, ports, registry) {
     cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, EDGE_TOKEN_DEV_PORT: String(ports.token), EDGE_TOKEN_DEV_ADMIN_PORT: String(ports.admin),
       EDGE_TOKEN_DEV_INSPECTOR_PORT: String(ports.inspector), EDGE_TOKEN_DEV_GUARD_PORT: String(ports.guard),
-      EDGE_TOKEN_DEV_GUARD_INSPECTOR_PORT: String(ports.guardInspector), EDGE_TOKEN_DEV_SKIP_SETUP: '1',
+      EDGE_TOKEN_DEV_GUARD_INSPECTOR_PORT: String(ports.guardInspector), EDGE_TOKEN_DEV_TLS_PORT: String(ports.tls),
+      EDGE_TOKEN_DEV_SKIP_SETUP: '1',
       WRANGLER_REGISTRY_PATH: registry, WRANGLER_SEND_METRICS: 'false' },
   });
   const run = { out: '', child, exitCode: null };
@@ -149,6 +153,21 @@ async function startDev(root, ports, registry) {
     try { process.kill(-child.pid, 'SIGKILL'); } catch { /* stopped */ }
   };
   return run;
+}
+
+/** A token request of demo-mtls to the mutual-TLS front on `port`, with the certificate in `dir` (or none). */
+function mtlsToken(port, dir, { withCertificate = true } = {}) {
+  const tls = withCertificate ? { cert: readFileSync(join(dir, 'client.pem')), key: readFileSync(join(dir, 'client.key')) } : {};
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: '127.0.0.1', port, path: '/oauth2/token', method: 'POST', ca: readFileSync(join(dir, 'ca.pem')),
+      headers: { 'content-type': FORM }, ...tls, timeout: 10_000 }, (res) => {
+      let text = '';
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve({ status: res.statusCode, text }));
+    });
+    req.on('error', reject);
+    req.end('grant_type=client_credentials&client_id=demo-mtls');
+  });
 }
 
 test('npm start keeps the demo secret across restarts and takes key changes in .dev.vars without one', { timeout: 240_000 }, async (t) => {
@@ -167,6 +186,7 @@ test('npm start keeps the demo secret across restarts and takes key changes in .
   symlinkSync(join(ROOT, 'node_modules'), join(root, 'node_modules'));
   const ports = {
     token: await freePort(), admin: await freePort(), inspector: await freePort(), guard: await freePort(), guardInspector: await freePort(),
+    tls: await freePort(),
   };
   const registry = join(root, '.registry');
   const origin = `http://127.0.0.1:${ports.token}`;
@@ -195,6 +215,17 @@ test('npm start keeps the demo secret across restarts and takes key changes in .
     assert.match(secret, /^etcs_[0-9A-Za-z]{49}$/, 'an etcs_ secret like every other');
     const firstKid = await verifiedKid(await token(secret));
     assert.doesNotMatch(dev.out, /ENOTFOUND/, 'no Request.cf fetch');
+
+    // Mutual TLS through the front, as the printed curl line does it: a token bound to the
+    // client certificate npm start made for demo-mtls.
+    const certs = join(root, '.wrangler', 'state', 'mtls');
+    const clientPem = readFileSync(join(certs, 'client.pem'), 'utf8');
+    const bound = await mtlsToken(ports.tls, certs);
+    assert.equal(bound.status, 200, bound.text);
+    const { payload } = await jose.jwtVerify(JSON.parse(bound.text).access_token, jwks, { issuer: origin, audience: 'https://api.example.com' });
+    assert.equal(payload.client_id, 'demo-mtls');
+    assert.deepEqual(payload.cnf, { 'x5t#S256': createHash('sha256').update(new X509Certificate(clientPem).raw).digest('base64url') });
+    assert.equal((await mtlsToken(ports.tls, certs, { withCertificate: false })).status, 401, 'no certificate: invalid_client');
 
     // keys add + promote in .dev.vars, no --force, no restart: the running Workers sign with the new key.
     const cli = (args) => runCli(['--json', ...args], { cwd: root });

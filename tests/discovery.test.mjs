@@ -33,7 +33,7 @@ test('the metadata names the issuer, token endpoint, JWKS and the client credent
   assert.equal(m.token_endpoint, `${w.issuer}/oauth2/token`);
   assert.equal(m.jwks_uri, `${w.issuer}/.well-known/jwks.json`);
   assert.deepEqual(m.grant_types_supported, ['client_credentials']);
-  assert.deepEqual([...m.token_endpoint_auth_methods_supported].sort(), ['client_secret_basic', 'client_secret_post', 'private_key_jwt']);
+  assert.deepEqual([...m.token_endpoint_auth_methods_supported].sort(), ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'self_signed_tls_client_auth', 'tls_client_auth']);
   assert.deepEqual(m.token_endpoint_auth_signing_alg_values_supported, ['EdDSA', 'ES256', 'RS256', 'PS256']);
   assert.deepEqual(m.response_types_supported, []);
 });

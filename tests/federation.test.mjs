@@ -182,7 +182,7 @@ test('failed platform tokens count toward the failure throttling of the address'
 test('the metadata of a tenant with trusted issuers names federated_jwt among its methods', async () => {
   const res = await w.fetch(`/.well-known/oauth-authorization-server${tenants[name].issuer_path ?? ''}`);
   assert.equal(res.status, 200);
-  assert.deepEqual(res.json.token_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'federated_jwt']);
+  assert.deepEqual(res.json.token_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth', 'federated_jwt']);
 });
 
 testLogHygiene(w);

@@ -55,6 +55,7 @@ fn post(
         body: body.as_bytes(),
         dpop: None,
         url: "",
+        certificate: None,
     };
     let now = isolate.objects.now_ms.get();
     let outcome =

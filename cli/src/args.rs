@@ -301,6 +301,26 @@ pub struct Fields {
     /// The client's tokens need no longer be DPoP-bound (a proof still binds them).
     #[arg(long)]
     pub no_dpop_bound: bool,
+    /// A tls_client_auth client (mutual TLS, RFC 8705): the exact subject DN of its
+    /// CA-issued certificate, RFC 2253 form as Cloudflare reports it, e.g. "CN=svc,O=Example".
+    #[arg(long, conflicts_with_all = ["jwks", "jwks_uri", "federated_issuer", "cert_sha256", "cert"])]
+    pub subject_dn: Option<String>,
+    /// A self_signed_tls_client_auth client (mutual TLS): the SHA-256 of its certificate's
+    /// DER, hex (`openssl x509 -noout -fingerprint -sha256`); repeat for several. On update,
+    /// the ones given replace the old ones.
+    #[arg(long, value_name = "HEX", conflicts_with_all = ["jwks", "jwks_uri", "federated_issuer"])]
+    pub cert_sha256: Vec<String>,
+    /// Or its certificate as a PEM file, whose SHA-256 is sent; repeat for several.
+    #[arg(long, value_name = "FILE.pem", conflicts_with_all = ["jwks", "jwks_uri", "federated_issuer"])]
+    pub cert: Vec<PathBuf>,
+    /// Its tokens are bound to the client certificate of the connection they are asked over
+    /// (RFC 8705 §3): a request without one is refused. Not with --dpop-bound: a token is
+    /// bound to one key at most.
+    #[arg(long, conflicts_with_all = ["no_certificate_bound", "dpop_bound"])]
+    pub certificate_bound: bool,
+    /// Its tokens are no longer certificate-bound.
+    #[arg(long)]
+    pub no_certificate_bound: bool,
 }
 
 /// `--quota-mode`.

@@ -11,6 +11,7 @@ use edge_token::core::{
     federation::Federation,
     guard::{Quota, QuotaMode},
     limit::Limit,
+    mtls::{SELF_SIGNED_TLS_CLIENT_AUTH, TLS_CLIENT_AUTH},
 };
 
 use crate::{
@@ -213,6 +214,7 @@ fn update_of(fields: Fields) -> Result<ClientUpdate, Failure> {
         .map(crate::assertion::public_jwks)
         .transpose()?;
     let quota = quota_of(&fields)?;
+    let fingerprints = crate::certificate::fingerprints(&fields.cert_sha256, &fields.cert)?;
     Ok(ClientUpdate {
         scopes: fields.scopes.as_deref().map(split),
         default_scopes: fields.default_scopes.as_deref().map(split),
@@ -240,6 +242,11 @@ fn update_of(fields: Fields) -> Result<ClientUpdate, Failure> {
         introspect: (fields.introspect || fields.no_introspect).then_some(fields.introspect),
         dpop_bound_access_tokens: (fields.dpop_bound || fields.no_dpop_bound)
             .then_some(fields.dpop_bound),
+        tls_client_auth_subject_dn: fields.subject_dn,
+        tls_client_certificate_sha256: fingerprints,
+        tls_client_certificate_bound_access_tokens: (fields.certificate_bound
+            || fields.no_certificate_bound)
+            .then_some(fields.certificate_bound),
     })
 }
 
@@ -325,6 +332,19 @@ fn new_client(client_id: Option<String>, fields: Fields) -> Result<NewClient, Fa
         claims: update.claims,
         introspect: update.introspect.unwrap_or(false),
         dpop_bound_access_tokens: update.dpop_bound_access_tokens.unwrap_or(false),
+        token_endpoint_auth_method: match (
+            &update.tls_client_auth_subject_dn,
+            &update.tls_client_certificate_sha256,
+        ) {
+            (Some(_), _) => Some(TLS_CLIENT_AUTH.to_owned()),
+            (None, Some(_)) => Some(SELF_SIGNED_TLS_CLIENT_AUTH.to_owned()),
+            (None, None) => None,
+        },
+        tls_client_auth_subject_dn: update.tls_client_auth_subject_dn,
+        tls_client_certificate_sha256: update.tls_client_certificate_sha256,
+        tls_client_certificate_bound_access_tokens: update
+            .tls_client_certificate_bound_access_tokens
+            .unwrap_or(false),
         ..NewClient::default()
     })
 }

@@ -22,6 +22,7 @@ mod api;
 mod args;
 mod assertion;
 mod blocks;
+mod certificate;
 mod client;
 mod devvars;
 mod endpoint;

@@ -160,6 +160,13 @@ pub fn client(info: &ClientInfo, json: bool) {
                 format!(", claims {claims}")
             }
         );
+    } else if let Some(dn) = &info.tls_client_auth_subject_dn {
+        println!("auth          tls_client_auth: certificate subject {dn}");
+    } else if !info.tls_client_certificate_sha256.is_empty() {
+        println!(
+            "auth          self_signed_tls_client_auth: certificate SHA-256 {}",
+            info.tls_client_certificate_sha256.join(" ")
+        );
     } else if let Some(method) = &info.token_endpoint_auth_method {
         let kids = info
             .jwks
@@ -188,6 +195,9 @@ pub fn client(info: &ClientInfo, json: bool) {
         );
     }
     println!("token_ttl     {} s", info.token_ttl);
+    if info.tls_client_certificate_bound_access_tokens {
+        println!("bound         to the client certificate of the connection (RFC 8705)");
+    }
     println!(
         "rate_limit    {} per minute, burst {}{}",
         limit.per_minute,
@@ -250,6 +260,11 @@ fn keyed(answer: &NewSecret, heading: &str, key_file: Option<&str>) {
     if answer.client.federation.is_some() {
         return federated(answer, heading);
     }
+    if answer.client.tls_client_auth_subject_dn.is_some()
+        || !answer.client.tls_client_certificate_sha256.is_empty()
+    {
+        return mutual_tls(answer, heading);
+    }
     println!("{heading}");
     println!("no secret: it authenticates with assertions signed by its keys (private_key_jwt)\n");
     client(&answer.client, false);
@@ -279,6 +294,22 @@ fn federated(answer: &NewSecret, heading: &str) {
     println!("\n(PLATFORM_TOKEN: the workload's token from its platform, with the trusted issuer's audience)");
     println!(
         "try it: curl -d grant_type=client_credentials -d client_id={} -d client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer -d \"client_assertion=$PLATFORM_TOKEN\"{scope} {endpoint}",
+        shell_quote(&answer.client.client_id),
+    );
+}
+
+/// A new mutual-TLS client: no secret, no key; it sends its client certificate.
+fn mutual_tls(answer: &NewSecret, heading: &str) {
+    println!("{heading}");
+    println!("no secret: it authenticates with its TLS client certificate (RFC 8705)\n");
+    client(&answer.client, false);
+    let endpoint = &answer.token_endpoint;
+    let scope = answer.try_scope.as_deref().map_or(String::new(), |s| {
+        format!(" -d 'scope={}'", percent_encode(s))
+    });
+    println!("\n(client.pem, client.key: its certificate and key; docs/sender-constrained.md)");
+    println!(
+        "try it: curl --cert client.pem --key client.key -d grant_type=client_credentials -d client_id={}{scope} {endpoint}",
         shell_quote(&answer.client.client_id),
     );
 }

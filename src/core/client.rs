@@ -8,6 +8,7 @@ use super::{
     guard::Quota,
     jwk::KeySource,
     limit::Limit,
+    mtls::MtlsAuth,
     record::Record,
     scope::Scopes,
     secret::{ClientSecret, Pepper, SecretHash},
@@ -95,6 +96,11 @@ pub struct Client {
     pub keys: Option<KeySource>,
     /// What a federated client accepts (its platform's token); `None` for other clients.
     pub federation: Option<crate::core::federation::Federation>,
+    /// How a mutual-TLS client's certificate is checked (RFC 8705 §2); `None` for other
+    /// clients.
+    pub mtls: Option<MtlsAuth>,
+    /// Its tokens are bound to the connection's client certificate (RFC 8705 §3).
+    pub certificate_bound: bool,
     /// Whether the client may use the client-credentials grant.
     pub client_credentials_allowed: bool,
     /// What the client may be granted.

@@ -26,10 +26,12 @@ pub const INTROSPECT_SUFFIX: &str = "/oauth2/introspect";
 pub const REVOKE_SUFFIX: &str = "/oauth2/revoke";
 /// The client authentication methods of every endpoint that authenticates clients (and
 /// `federated_jwt` at a tenant that trusts an issuer).
-pub const AUTH_METHODS: [&str; 3] = [
+pub const AUTH_METHODS: [&str; 5] = [
     "client_secret_basic",
     "client_secret_post",
     "private_key_jwt",
+    crate::core::mtls::TLS_CLIENT_AUTH,
+    crate::core::mtls::SELF_SIGNED_TLS_CLIENT_AUTH,
 ];
 /// The secret a tenant signs with unless it names another.
 pub const DEFAULT_SIGNING_KEYS: &str = "SIGNING_KEYS";
@@ -231,6 +233,8 @@ fn metadata(
         "revocation_endpoint_auth_methods_supported": methods,
         "token_endpoint_auth_signing_alg_values_supported": crate::core::jwk::Alg::ALL.map(crate::core::jwk::Alg::name),
         "dpop_signing_alg_values_supported": crate::core::dpop::ALGS.map(crate::core::jwk::Alg::name),
+        // RFC 8705 §3.3: certificate-bound tokens are issued to clients that ask for them.
+        "tls_client_certificate_bound_access_tokens": true,
         // RFC 8414 requires the member; there is no authorization endpoint, so no type.
         "response_types_supported": [],
     });
@@ -678,9 +682,12 @@ mod tests {
             json!([
                 "client_secret_basic",
                 "client_secret_post",
-                "private_key_jwt"
+                "private_key_jwt",
+                "tls_client_auth",
+                "self_signed_tls_client_auth"
             ])
         );
+        assert_eq!(m["tls_client_certificate_bound_access_tokens"], true);
         assert_eq!(
             m["token_endpoint_auth_signing_alg_values_supported"],
             json!(["EdDSA", "ES256", "RS256", "PS256"])

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use super::{assertion::Check, dpop::ProofCheck, guard::QuotaWindow};
+use super::{assertion::Check, dpop::ProofCheck, guard::QuotaWindow, mtls::CertCheck};
 
 /// A precise reason for not issuing a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +52,15 @@ pub enum Error {
     /// A DPoP proof (RFC 9449) failed a check, is missing where the client's record requires
     /// one, or lacks the tenant's current nonce.
     Dpop(ProofCheck),
+    /// A mutual-TLS client's certificate failed a check (RFC 8705 §2): none, unverified,
+    /// revoked, or not the client's.
+    Certificate(CertCheck),
+    /// The client's record asks for certificate-bound tokens (RFC 8705 §3) and the request
+    /// came without a client certificate: refused rather than issued unbound.
+    CertificateRequired,
+    /// A `DPoP` header from a client whose record asks for certificate-bound tokens: a token is
+    /// bound to one key at most (docs/sender-constrained.md).
+    TwoBindings,
     /// The client authenticated, but may not use the `client_credentials` grant.
     GrantNotAllowed,
     /// The client authenticated, but is disabled.
@@ -257,6 +266,8 @@ impl Error {
             | Self::MalformedBasic
             | Self::MultipleAuthMethods
             | Self::ClientIdMismatch
+            | Self::CertificateRequired
+            | Self::TwoBindings
             | Self::MissingToken => (400, C::InvalidRequest, vec![]),
             Self::UnsupportedTokenType => (400, C::UnsupportedTokenType, vec![]),
             // Authenticated, and known not to hold the permission: forbidden (RFC 7662 §2.1
@@ -275,7 +286,8 @@ impl Error {
             | Self::UnknownClient
             | Self::WrongSecret
             | Self::StaleRecord
-            | Self::Assertion(_) => (
+            | Self::Assertion(_)
+            | Self::Certificate(_) => (
                 401,
                 C::InvalidClient,
                 vec![header("WWW-Authenticate", WWW_AUTHENTICATE)],
@@ -385,6 +397,9 @@ impl Error {
             Self::StaleRecord => "stale_record",
             Self::Assertion(check) => check.reason(),
             Self::Dpop(check) => check.reason(),
+            Self::Certificate(check) => check.reason(),
+            Self::CertificateRequired => "certificate_required",
+            Self::TwoBindings => "two_bindings",
             Self::GrantNotAllowed => "grant_not_allowed",
             Self::ClientDisabled => "client_disabled",
             Self::MalformedScope => "malformed_scope",
@@ -421,7 +436,7 @@ impl std::error::Error for Error {}
 mod tests {
     use super::*;
 
-    const ALL: [Error; 40] = [
+    const ALL: [Error; 43] = [
         Error::MethodNotAllowed,
         Error::QueryInUri,
         Error::UnsupportedContentType,
@@ -442,6 +457,9 @@ mod tests {
         Error::Assertion(Check::Malformed),
         Error::Dpop(ProofCheck::Signature),
         Error::Dpop(ProofCheck::Nonce),
+        Error::Certificate(CertCheck::Unverified),
+        Error::CertificateRequired,
+        Error::TwoBindings,
         Error::GrantNotAllowed,
         Error::ClientDisabled,
         Error::MalformedScope,
@@ -483,6 +501,10 @@ mod tests {
             Error::Assertion(Check::Signature),
             Error::Assertion(Check::Replayed),
             Error::Assertion(Check::MethodMismatch),
+            Error::Certificate(CertCheck::Missing),
+            Error::Certificate(CertCheck::Unverified),
+            Error::Certificate(CertCheck::Revoked),
+            Error::Certificate(CertCheck::Mismatch),
         ]
         .iter()
         .map(|e| (e.wire(), e.wire().body()))

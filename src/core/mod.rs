@@ -16,6 +16,8 @@
 //!   [`claims`]: the static custom claims of a tenant and a client;
 //! - [`binding`]: the key a sender-constrained token is bound to (its `cnf` claim); [`dpop`]:
 //!   DPoP proofs (RFC 9449), their checks, the key's thumbprint and the server's nonces;
+//!   [`mtls`]: the client certificate Cloudflare reports, the two mutual-TLS client
+//!   authentication methods and certificate-bound tokens (RFC 8705);
 //! - [`keys`]: the signing keys, the JWKS;
 //! - [`sign`]: the token's signing input (jwt-compact) and the Ed25519 [`sign::Signer`];
 //! - [`token`]: the checklist itself, and minting; [`introspect`]: the introspection and
@@ -49,6 +51,7 @@ pub mod jwk;
 pub mod jwks_cache;
 pub mod keys;
 pub mod limit;
+pub mod mtls;
 pub mod record;
 pub mod request;
 pub mod scope;

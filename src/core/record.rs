@@ -13,6 +13,10 @@ use super::{
     jwk::{Alg, ClientKeys, KeySource},
     jwks_cache::is_valid_jwks_uri,
     limit::Limit,
+    mtls::{
+        is_valid_subject_dn, parse_sha256_hex, MtlsAuth, MAX_FINGERPRINTS,
+        SELF_SIGNED_TLS_CLIENT_AUTH, TLS_CLIENT_AUTH,
+    },
     scope::{ScopeToken, Scopes},
     secret::SecretHash,
 };
@@ -160,6 +164,18 @@ pub struct Record {
     /// §5.2); absent: false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dpop_bound_access_tokens: bool,
+    /// A [`TLS_CLIENT_AUTH`] client's certificate subject DN, RFC 2253 form, compared
+    /// exactly (RFC 8705 §2.1.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_subject_dn: Option<String>,
+    /// A [`SELF_SIGNED_TLS_CLIENT_AUTH`] client's certificates: the SHA-256 of each one's
+    /// DER, 64 lowercase hex digits; 1 to [`MAX_FINGERPRINTS`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tls_client_certificate_sha256: Vec<String>,
+    /// Its tokens are bound to the certificate of the connection they were requested over
+    /// (RFC 8705 §3); absent: false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tls_client_certificate_bound_access_tokens: bool,
     /// Members this code does not know, kept as they are.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -203,9 +219,13 @@ impl Record {
                     },
                     _ => return None,
                 };
-                (self.secrets.is_empty() && self.federation.is_none()).then_some(Some(source))
+                (self.secrets.is_empty() && self.federation.is_none() && self.no_mtls_members())
+                    .then_some(Some(source))
             }
             Some(FEDERATED_JWT) => self.federation_fits().then_some(None),
+            Some(TLS_CLIENT_AUTH | SELF_SIGNED_TLS_CLIENT_AUTH) => {
+                self.mtls_auth().is_some().then_some(None)
+            }
             None => self.secret_method_fits().then_some(None),
             Some(method) if SECRET_METHODS.contains(&method) => {
                 self.secret_method_fits().then_some(None)
@@ -214,9 +234,51 @@ impl Record {
         }
     }
 
+    /// A mutual-TLS client's check (RFC 8705 §2): the subject DN of a [`TLS_CLIENT_AUTH`]
+    /// client, or the fingerprints of a [`SELF_SIGNED_TLS_CLIENT_AUTH`] one, valid and the
+    /// member of the other method absent; no secret, key, algorithm or federation. `None`
+    /// for a client of another method, or a record that breaks these rules.
+    pub fn mtls_auth(&self) -> Option<MtlsAuth> {
+        let bare = self.secrets.is_empty()
+            && self.jwks.is_none()
+            && self.jwks_uri.is_none()
+            && self.token_endpoint_auth_signing_alg.is_none()
+            && self.federation.is_none();
+        let auth = match self.token_endpoint_auth_method.as_deref()? {
+            TLS_CLIENT_AUTH if self.tls_client_certificate_sha256.is_empty() => {
+                let dn = self.tls_client_auth_subject_dn.as_ref()?;
+                is_valid_subject_dn(dn).then(|| MtlsAuth::SubjectDn(dn.clone()))?
+            }
+            SELF_SIGNED_TLS_CLIENT_AUTH if self.tls_client_auth_subject_dn.is_none() => {
+                let hex = &self.tls_client_certificate_sha256;
+                let lowercase = hex
+                    .iter()
+                    .all(|h| !h.bytes().any(|b| b.is_ascii_uppercase()));
+                let prints: Option<Vec<[u8; 32]>> =
+                    hex.iter().map(|h| parse_sha256_hex(h)).collect();
+                let prints = prints.filter(|p| (1..=MAX_FINGERPRINTS).contains(&p.len()))?;
+                lowercase.then_some(MtlsAuth::SelfSigned(prints))?
+            }
+            _ => return None,
+        };
+        bare.then_some(auth)
+    }
+
+    /// Whether the record asks for one kind of bound token at most: a token is bound to one
+    /// key (docs/sender-constrained.md), so DPoP-bound and certificate-bound exclude each other.
+    pub fn one_binding_at_most(&self) -> bool {
+        !(self.dpop_bound_access_tokens && self.tls_client_certificate_bound_access_tokens)
+    }
+
+    /// Whether the record names no mutual-TLS member (a client of another method).
+    fn no_mtls_members(&self) -> bool {
+        self.tls_client_auth_subject_dn.is_none() && self.tls_client_certificate_sha256.is_empty()
+    }
+
     /// A secret client: 1 or 2 secrets, and neither keys nor an assertion algorithm.
     fn secret_method_fits(&self) -> bool {
         (1..=MAX_SECRETS).contains(&self.secrets.len())
+            && self.no_mtls_members()
             && self.jwks.is_none()
             && self.jwks_uri.is_none()
             && self.token_endpoint_auth_signing_alg.is_none()
@@ -226,6 +288,7 @@ impl Record {
     /// A federated client: a valid `federation`, and no secret, key or algorithm.
     fn federation_fits(&self) -> bool {
         self.secrets.is_empty()
+            && self.no_mtls_members()
             && self.jwks.is_none()
             && self.jwks_uri.is_none()
             && self.token_endpoint_auth_signing_alg.is_none()
@@ -258,8 +321,12 @@ impl Record {
             && limit.is_none_or(Limit::is_valid)
             && self.quota.is_none_or(Quota::is_valid)
             && default_audience_valid
-            && claims::check(&self.claims).is_ok();
+            && claims::check(&self.claims).is_ok()
+            && self.one_binding_at_most();
+        let mtls = self.mtls_auth();
         valid.then(|| Client {
+            mtls,
+            certificate_bound: self.tls_client_certificate_bound_access_tokens,
             id: self.client_id,
             secrets,
             keys,
@@ -505,6 +572,70 @@ pub(crate) mod tests {
                 "{json}"
             );
         }
+    }
+
+    #[test]
+    fn a_mutual_tls_record_names_its_certificate_and_nothing_else() {
+        let print = "af363dc85bc942a892d3cee9796190fdb36d89cd588a4f1cb17c74a943439714";
+        let mut dn = record();
+        dn["secrets"] = json!([]);
+        dn["token_endpoint_auth_method"] = json!(TLS_CLIENT_AUTH);
+        dn["tls_client_auth_subject_dn"] = json!("CN=svc");
+        let client = Client::from_json("svc", &dn.to_string()).unwrap();
+        assert_eq!(client.mtls, Some(MtlsAuth::SubjectDn("CN=svc".into())));
+        assert!(!client.certificate_bound);
+        let mut signed = dn.clone();
+        signed["token_endpoint_auth_method"] = json!(SELF_SIGNED_TLS_CLIENT_AUTH);
+        signed["tls_client_auth_subject_dn"] = json!(null);
+        signed["tls_client_certificate_sha256"] = json!([print]);
+        signed["tls_client_certificate_bound_access_tokens"] = json!(true);
+        let client = Client::from_json("svc", &signed.to_string()).unwrap();
+        assert!(matches!(client.mtls, Some(MtlsAuth::SelfSigned(ref p)) if p.len() == 1));
+        assert!(client.certificate_bound);
+        let mut bad = Vec::new();
+        for (base, field, value) in [
+            (&dn, "secrets", record()["secrets"].clone()),
+            (&dn, "tls_client_auth_subject_dn", json!(null)),
+            (&dn, "tls_client_auth_subject_dn", json!("")),
+            (&dn, "tls_client_certificate_sha256", json!([print])),
+            (&dn, "jwks_uri", json!("https://keys.example/jwks")),
+            (&signed, "tls_client_certificate_sha256", json!([])),
+            (
+                &signed,
+                "tls_client_certificate_sha256",
+                json!([print.to_uppercase()]),
+            ),
+            (&signed, "tls_client_certificate_sha256", json!(["abc"])),
+            (
+                &signed,
+                "tls_client_certificate_sha256",
+                json!(vec![print; 5]),
+            ),
+            (&signed, "tls_client_auth_subject_dn", json!("CN=svc")),
+        ] {
+            let mut b = base.clone();
+            b[field] = value;
+            bad.push(b.to_string());
+        }
+        // A client of another method may not carry a certificate to check.
+        bad.push(with("tls_client_auth_subject_dn", json!("CN=svc")));
+        bad.push(with("tls_client_certificate_sha256", json!([print])));
+        for json in bad {
+            assert_eq!(
+                Client::from_json("svc", &json),
+                Err(Error::BadClientRecord),
+                "{json}"
+            );
+        }
+        // Any client may ask for certificate-bound tokens, but not beside DPoP-bound ones.
+        let bound = with("tls_client_certificate_bound_access_tokens", json!(true));
+        assert!(Client::from_json("svc", &bound).unwrap().certificate_bound);
+        let mut both: serde_json::Value = serde_json::from_str(&bound).unwrap();
+        both["dpop_bound_access_tokens"] = json!(true);
+        assert_eq!(
+            Client::from_json("svc", &both.to_string()),
+            Err(Error::BadClientRecord)
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use super::{
     dpop::ProofInput,
     error::Error,
     form,
+    mtls::ClientCertificate,
     secret::ClientSecret,
 };
 
@@ -33,6 +34,9 @@ pub struct HttpRequest<'a> {
     pub dpop: Option<&'a str>,
     /// The request's URL, as the runtime serializes it (a DPoP proof's `htu` names it).
     pub url: &'a str,
+    /// The client certificate of the connection, as the edge reported it (RFC 8705); `None`
+    /// when none was presented.
+    pub certificate: Option<&'a ClientCertificate>,
 }
 
 /// The query of a request URL as the runtime serializes it (WHATWG): between the first `?`
@@ -107,6 +111,10 @@ pub enum Credential {
     Secret(ClientSecret),
     /// A `private_key_jwt` assertion, read but not yet checked.
     Assertion(Box<Assertion>),
+    /// A body `client_id` alone: the client authenticates with the certificate of the
+    /// connection (RFC 8705 §2), checked against its record later. For a client of another
+    /// method this is no credential at all.
+    TlsClient,
 }
 
 /// A well-formed client-credentials token request.
@@ -128,6 +136,9 @@ pub struct TokenRequest {
     /// At the token endpoint: the DPoP proof and the URL it must name, when the request has a
     /// `DPoP` header (read and checked by `core::dpop` once the client is authenticated).
     pub dpop: Option<ProofInput>,
+    /// The client certificate of the connection, if one was presented (RFC 8705): what a
+    /// mutual-TLS client authenticates with, and what a certificate-bound token names.
+    pub certificate: Option<ClientCertificate>,
 }
 
 /// The parameters this endpoint reads; any other is ignored (RFC 6749 §3.2).
@@ -211,7 +222,7 @@ impl TokenRequest {
             return Err(Error::BodyTooLarge);
         }
         let pairs = form::parse(http.body).map_err(|_| Error::MalformedBody)?;
-        let params = Params::collect(pairs)?;
+        let mut params = Params::collect(pairs)?;
         if endpoint == Endpoint::Token {
             match params.grant_type.as_deref() {
                 None => return Err(Error::MissingGrantType),
@@ -226,7 +237,7 @@ impl TokenRequest {
             if http.authorization.is_some() || params.client_secret.is_some() {
                 return Err(Error::MultipleAuthMethods);
             }
-            return Self::asserted(params).map(|r| r.with_proof(http, endpoint));
+            return Self::asserted(params, http).map(|r| r.with_proof(http, endpoint));
         }
         let (client_id, secret) = match Authorization::parse(http.authorization) {
             Authorization::NotBasic => return Err(Error::UnsupportedAuthScheme),
@@ -245,8 +256,11 @@ impl TokenRequest {
                 }
                 (id, secret)
             }
-            Authorization::Absent => match (params.client_id, params.client_secret) {
+            Authorization::Absent => match (params.client_id.take(), params.client_secret.take()) {
                 (Some(id), Some(secret)) => (id, ClientSecret::new(secret)),
+                (Some(id), None) => {
+                    return Ok(Self::tls_client(id, params, http).with_proof(http, endpoint))
+                }
                 _ => return Err(Error::NoCredentials),
             },
         };
@@ -258,6 +272,7 @@ impl TokenRequest {
             token: params.token,
             token_type_hint: params.token_type_hint,
             dpop: None,
+            certificate: http.certificate.cloned(),
         }
         .with_proof(http, endpoint))
     }
@@ -273,9 +288,24 @@ impl TokenRequest {
         self
     }
 
+    /// A request naming its client in the body and nothing else: a mutual-TLS client's
+    /// (RFC 8705 §2), whatever the connection carries; the record decides.
+    fn tls_client(client_id: String, params: Params, http: &HttpRequest<'_>) -> Self {
+        Self {
+            client_id,
+            credential: Credential::TlsClient,
+            scope: params.scope,
+            targets: params.targets,
+            token: params.token,
+            token_type_hint: params.token_type_hint,
+            dpop: None,
+            certificate: http.certificate.cloned(),
+        }
+    }
+
     /// A `private_key_jwt` request (RFC 7523 §2.2): the assertion type exactly, the assertion
     /// well-formed, and the client id the body's or else the assertion's `sub`.
-    fn asserted(params: Params) -> Result<Self, Error> {
+    fn asserted(params: Params, http: &HttpRequest<'_>) -> Result<Self, Error> {
         let refused = |check| Err(Error::Assertion(check));
         let (Some(ASSERTION_TYPE), Some(text)) = (
             params.client_assertion_type.as_deref(),
@@ -295,6 +325,7 @@ impl TokenRequest {
             token: params.token,
             token_type_hint: params.token_type_hint,
             dpop: None,
+            certificate: http.certificate.cloned(),
         })
     }
 
@@ -302,7 +333,7 @@ impl TokenRequest {
     pub fn secret(&self) -> Option<&ClientSecret> {
         match &self.credential {
             Credential::Secret(secret) => Some(secret),
-            Credential::Assertion(_) => None,
+            Credential::Assertion(_) | Credential::TlsClient => None,
         }
     }
 }
@@ -325,6 +356,7 @@ mod tests {
             body: body.as_bytes(),
             dpop: None,
             url: "",
+            certificate: None,
         })
     }
 
@@ -337,6 +369,7 @@ mod tests {
                 body: body.as_bytes(),
                 dpop: None,
                 url: "",
+                certificate: None,
             },
             endpoint,
         )
@@ -450,15 +483,46 @@ mod tests {
     }
 
     #[test]
-    fn a_client_id_without_secret_is_no_credentials() {
+    fn no_client_id_is_no_credentials() {
         for body in [
             "grant_type=client_credentials",
-            "grant_type=client_credentials&client_id=id",
-            "grant_type=client_credentials&client_id=id&client_secret=",
             "grant_type=client_credentials&client_secret=s",
+            "grant_type=client_credentials&client_id=&client_secret=s",
         ] {
             assert_eq!(parse(None, body), Err(Error::NoCredentials), "{body}");
         }
+    }
+
+    #[test]
+    fn a_client_id_alone_is_a_mutual_tls_request_carrying_the_connections_certificate() {
+        for body in [
+            "grant_type=client_credentials&client_id=id",
+            "grant_type=client_credentials&client_id=id&client_secret=",
+        ] {
+            let req = parse(None, body).unwrap();
+            assert_eq!(
+                (req.client_id.as_str(), &req.credential),
+                ("id", &Credential::TlsClient)
+            );
+            assert!(req.secret().is_none() && req.certificate.is_none());
+        }
+        let cert = crate::core::mtls::ClientCertificate {
+            sha256: [1; 32],
+            verified: true,
+            revoked: false,
+            subject_dn: Some("CN=id".into()),
+        };
+        let req = TokenRequest::parse(&HttpRequest {
+            query: None,
+            content_type: FORM,
+            authorization: None,
+            body: b"grant_type=client_credentials&client_id=id",
+            dpop: None,
+            url: "",
+            certificate: Some(&cert),
+        })
+        .unwrap();
+        assert_eq!(req.certificate, Some(cert));
     }
 
     #[test]
@@ -619,6 +683,7 @@ mod tests {
                 body,
                 dpop: None,
                 url: "",
+                certificate: None,
             });
             assert_eq!(
                 result.err() != Some(Error::UnsupportedContentType),
@@ -678,6 +743,7 @@ mod tests {
                 body: b"grant_type=client_credentials",
                 dpop: None,
                 url: "",
+                certificate: None,
             });
             assert_eq!(result, Err(Error::QueryInUri), "{query}");
         }
@@ -688,6 +754,7 @@ mod tests {
             body: b"grant_type=client_credentials",
             dpop: None,
             url: "",
+            certificate: None,
         });
         assert!(empty.is_ok(), "a bare '?' carries nothing");
     }

@@ -21,6 +21,7 @@ use super::{
     jwk::{Alg, ClientKeys, KeySource, Verifier},
     jwks_cache::{self, JwksCache, JwksFetcher},
     keys::KeySet,
+    mtls,
     record::PRIVATE_KEY_JWT,
     request::{attempts_basic, Credential, HttpRequest, TokenRequest},
     scope::{self, Grant, Scopes},
@@ -249,8 +250,11 @@ impl Issuer {
 
     /// The key the token will be bound to, if any (`core::binding`): decided from what the
     /// request presents and what the client's record requires. A token is bound to one key
-    /// at most: a DPoP proof's ([`dpop::check`]; required when the record says
-    /// `dpop_bound_access_tokens`). Mutual TLS (RFC 8705) comes here too.
+    /// at most (docs/sender-constrained.md): a DPoP proof's ([`dpop::check`]; required when the
+    /// record says `dpop_bound_access_tokens`), or the connection's certificate when the record
+    /// asks for certificate-bound tokens ([`mtls::bound_to`]: RFC 8705 §3; refused without
+    /// one, never issued unbound). A proof from a client whose record asks for
+    /// certificate-bound tokens is refused ([`Error::TwoBindings`]) before it is checked.
     async fn binding<B: Backend, K: Verifier>(
         &self,
         verifier: &K,
@@ -261,6 +265,7 @@ impl Issuer {
         now_ms: u64,
     ) -> Result<Option<Binding>, Error> {
         match &request.dpop {
+            Some(_) if client.certificate_bound => Err(Error::TwoBindings),
             Some(proof) => {
                 let at = dpop::At {
                     tenant: &self.tenant,
@@ -271,6 +276,9 @@ impl Issuer {
                 dpop::check(verifier, limiter, proof, &at).await.map(Some)
             }
             None if client.dpop_bound_access_tokens => Err(Error::Dpop(ProofCheck::Required)),
+            None if client.certificate_bound => {
+                mtls::bound_to(request.certificate.as_ref()).map(Some)
+            }
             None => Ok(None),
         }
     }
@@ -319,7 +327,7 @@ impl Issuer {
                 limit,
                 lease_key,
             }),
-            Err(error @ (Error::WrongSecret | Error::Assertion(_))) => {
+            Err(error @ (Error::WrongSecret | Error::Assertion(_) | Error::Certificate(_))) => {
                 let guessable = client.guessable(now_ms / 1000);
                 let verdict = limiter.wrong_secret(&guard, limit, guessable, now_ms).await;
                 // The client's object may answer that it is now under guard (a 429).
@@ -334,7 +342,8 @@ impl Issuer {
     }
 
     /// Authenticates the client by the one method its record names: the hash of its secret,
-    /// or [`PRIVATE_KEY_JWT`] for an assertion (what its object's lease requests carry).
+    /// [`PRIVATE_KEY_JWT`] for an assertion, or the mutual-TLS method's name for a certificate
+    /// (`core::mtls`): what its object's lease requests carry.
     async fn authenticate<B: Backend, K: Verifier + JwksFetcher>(
         &self,
         verifier: &K,
@@ -363,6 +372,13 @@ impl Issuer {
                     spend(limiter, guard, token).await?;
                 }
                 Ok(FEDERATED_JWT.to_owned())
+            }
+            (Credential::TlsClient, None, None) => {
+                // A client id alone is no credential for a client of another method.
+                let auth = client.mtls.as_ref().ok_or(Error::NoCredentials)?;
+                auth.check(request.certificate.as_ref())
+                    .map_err(Error::Certificate)?;
+                Ok(auth.method().to_owned())
             }
             _ => Err(Error::Assertion(Check::MethodMismatch)),
         }

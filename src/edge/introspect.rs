@@ -17,6 +17,7 @@ use crate::core::{
     error::Error,
     guard::{Limiter, Source},
     introspect::TokenOutcome,
+    mtls::ClientCertificate,
     request::{query_of, HttpRequest, MAX_BODY_BYTES},
     token::Issuer,
 };
@@ -95,6 +96,7 @@ async fn answer(
         source: Source::from_header(headers.source()),
     };
     let url = req.inner().url();
+    let certificate = ClientCertificate::from_fields(&headers.tls());
     let http = HttpRequest {
         query: query_of(&url),
         content_type: headers.content_type(),
@@ -102,6 +104,7 @@ async fn answer(
         body: &body,
         dpop: None,
         url: &url,
+        certificate: certificate.as_ref(),
     };
     let verifier = super::sign::WebCryptoSigner;
     issuer

@@ -47,6 +47,7 @@ use crate::core::{
     deployment::Deployment,
     dpop::current_nonce,
     guard::{Limiter, Source},
+    mtls::ClientCertificate,
     request::{query_of, HttpRequest, MAX_BODY_BYTES},
     token::{Issuer, Outcome, JTI_BYTES},
 };
@@ -222,6 +223,7 @@ async fn token(
         source: Source::from_header(headers.source()),
     };
     let url = req.inner().url();
+    let certificate = ClientCertificate::from_fields(&headers.tls());
     let http = HttpRequest {
         query: query_of(&url),
         content_type: headers.content_type(),
@@ -229,6 +231,7 @@ async fn token(
         body: &body,
         dpop: headers.dpop(),
         url: &url,
+        certificate: certificate.as_ref(),
     };
     let outcome = issuer
         .issue(&store, &limiter, &sign::WebCryptoSigner, &http, now_ms, jti)

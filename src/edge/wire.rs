@@ -1,5 +1,6 @@
 //! The token route's crossings between wasm and the runtime, made few and cheap: the request
-//! headers it reads come back in one call, and the success answer's headers are a
+//! headers it reads, and what `request.cf` says of the source and its client certificate, come
+//! back in one call, and the success answer's headers are a
 //! `Headers` object built once per isolate, and the log line and the usage data point go out in
 //! one call.
 //!
@@ -13,20 +14,30 @@ use wasm_bindgen::{prelude::wasm_bindgen, JsValue};
 use worker::{worker_sys::web_sys, Env, Headers, Request, Response, ResponseBody, Result};
 
 use super::LogLine;
+use crate::core::mtls::TlsFields;
 
 #[wasm_bindgen(inline_js = r#"
 export function tokenHeaders(r) {
   const h = r.headers;
   const v = (name) => { const s = h.get(name); return s === null ? "\0" : s; };
   const country = r.cf && typeof r.cf.country === "string" ? r.cf.country.replace(/[\n\0]/g, "") : "\0";
+  const tls = r.cf && r.cf.tlsClientAuth;
+  const t = (name) => {
+    const s = tls ? tls[name] : undefined;
+    return typeof s === "string" && !/[\n\0]/.test(s) ? s : "\0";
+  };
   return v("authorization") + "\n" + v("content-type") + "\n" + v("cf-connecting-ip") + "\n" +
-    v("content-length") + "\n" + v("cf-ray") + "\n" + country + "\n" + v("dpop");
+    v("content-length") + "\n" + v("cf-ray") + "\n" + country + "\n" + v("dpop") + "\n" +
+    t("certPresented") + "\n" + t("certVerified") + "\n" + t("certRevoked") + "\n" +
+    t("certFingerprintSHA256") + "\n" + t("certSubjectDNRFC2253");
 }
 "#)]
 extern "C" {
-    /// The five headers, `request.cf.country` and the `DPoP` header, each `"\0"` when
-    /// absent, joined by `"\n"`: neither can occur in a header value (RFC 9110 §5.5, and the
-    /// Headers API refuses both), and they are taken out of the country.
+    /// The five headers, `request.cf.country`, the `DPoP` header, then five fields of
+    /// `request.cf.tlsClientAuth` (RFC 8705; `core::mtls`), each `"\0"` when absent, joined
+    /// by `"\n"`: neither can occur in a header value (RFC 9110 §5.5, and the Headers API
+    /// refuses both), they are taken out of the country, and a certificate field holding one
+    /// counts as absent.
     #[wasm_bindgen(js_name = tokenHeaders)]
     fn token_headers(request: &web_sys::Request) -> String;
 }
@@ -70,6 +81,17 @@ impl TokenHeaders {
     /// 64 characters (it is logged).
     pub fn ray(&self) -> Option<&str> {
         self.field(4).filter(|ray| is_log_token(ray))
+    }
+
+    /// What `request.cf.tlsClientAuth` says of the connection's client certificate.
+    pub fn tls(&self) -> TlsFields<'_> {
+        TlsFields {
+            presented: self.field(7),
+            verified: self.field(8),
+            revoked: self.field(9),
+            sha256: self.field(10),
+            subject_dn: self.field(11),
+        }
     }
 
     /// `request.cf.country`: the ISO 3166-1 alpha-2 code (or Cloudflare's `T1`, `XX`) of the

@@ -349,6 +349,7 @@ impl Isolate {
                 body: body.as_bytes(),
                 dpop: dpop.as_deref(),
                 url: &url,
+                certificate: None,
             },
             self.objects.now_ms.get(),
             JTI,

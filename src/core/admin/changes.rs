@@ -11,6 +11,7 @@ use super::{
 };
 use crate::core::{
     client::is_valid_client_id,
+    mtls::{SELF_SIGNED_TLS_CLIENT_AUTH, TLS_CLIENT_AUTH},
     record::{Record, SecretEntry, MAX_SECRETS, SCHEMA_VERSION},
     secret::SecretHash,
 };
@@ -71,11 +72,16 @@ impl Record {
             input.token_endpoint_auth_method.as_deref(),
             input.federation.as_ref(),
         )?;
+        let mtls = validate::mtls(
+            input.token_endpoint_auth_method.as_deref(),
+            input.tls_client_auth_subject_dn.as_deref(),
+            input.tls_client_certificate_sha256.as_deref(),
+        )?;
         let record = Self {
             v: SCHEMA_VERSION,
             client_id,
-            // A private_key_jwt or federated_jwt client has no secret at all.
-            secrets: if keyed.is_some() || federated {
+            // A private_key_jwt, federated_jwt or mutual-TLS client has no secret at all.
+            secrets: if keyed.is_some() || federated || mtls.is_some() {
                 Vec::new()
             } else {
                 vec![SecretEntry::new(first_secret, now)]
@@ -103,6 +109,10 @@ impl Record {
             created_at: Some(now),
             introspect: input.introspect,
             dpop_bound_access_tokens: input.dpop_bound_access_tokens,
+            tls_client_auth_subject_dn: input.tls_client_auth_subject_dn.filter(|_| mtls.is_some()),
+            tls_client_certificate_sha256: mtls.unwrap_or_default(),
+            tls_client_certificate_bound_access_tokens: input
+                .tls_client_certificate_bound_access_tokens,
             extra: Map::new(),
         };
         check(&record)?;
@@ -140,9 +150,37 @@ impl Record {
         Ok(())
     }
 
+    /// A mutual-TLS client's new subject DN or fingerprints (each only for its own method),
+    /// and whether any client's tokens are certificate-bound.
+    fn update_mtls(&mut self, update: &ClientUpdate) -> Result<(), AdminError> {
+        let method = self.token_endpoint_auth_method.as_deref();
+        if let Some(dn) = &update.tls_client_auth_subject_dn {
+            if method != Some(TLS_CLIENT_AUTH) {
+                return Err(AdminError::invalid(
+                    "tls_client_auth_subject_dn: only a tls_client_auth client has one",
+                ));
+            }
+            validate::subject(dn)?;
+            self.tls_client_auth_subject_dn = Some(dn.clone());
+        }
+        if let Some(prints) = &update.tls_client_certificate_sha256 {
+            if method != Some(SELF_SIGNED_TLS_CLIENT_AUTH) {
+                return Err(AdminError::invalid(
+                    "tls_client_certificate_sha256: only a self_signed_tls_client_auth client has them",
+                ));
+            }
+            self.tls_client_certificate_sha256 = validate::sha256_list(prints)?;
+        }
+        if let Some(bound) = update.tls_client_certificate_bound_access_tokens {
+            self.tls_client_certificate_bound_access_tokens = bound;
+        }
+        Ok(())
+    }
+
     /// The record with `update` applied, validated as a whole.
     pub fn updated(&self, update: ClientUpdate) -> Result<Self, AdminError> {
         let mut next = self.clone();
+        next.update_mtls(&update)?;
         if let Some(scopes) = update.scopes {
             next.scopes = validate::scope_list("scopes", &scopes)?;
         }
@@ -415,6 +453,108 @@ pub(super) mod tests {
         }
     }
 
+    const PRINT: &str = "AF:36:3D:C8:5B:C9:42:A8:92:D3:CE:E9:79:61:90:FD:B3:6D:89:CD:58:8A:4F:1C:B1:7C:74:A9:43:43:97:14";
+
+    #[test]
+    fn a_mutual_tls_client_is_created_without_a_secret_and_its_certificate_can_change() {
+        let by_dn = r#"{"scopes":["a"],"audience":["https://api"],"token_endpoint_auth_method":"tls_client_auth",
+            "tls_client_auth_subject_dn":"CN=svc,O=Example","tls_client_certificate_bound_access_tokens":true}"#;
+        let r = Record::create(input(by_dn), "gen".into(), &hash("s1"), 1_000).unwrap();
+        assert!(r.secrets.is_empty() && r.tls_client_certificate_bound_access_tokens);
+        let client = Client::from_json("gen", &r.to_json()).unwrap();
+        assert_eq!(
+            client.mtls,
+            Some(crate::core::mtls::MtlsAuth::SubjectDn(
+                "CN=svc,O=Example".into()
+            ))
+        );
+        assert!(client.certificate_bound);
+        let moved = serde_json::from_value(serde_json::json!({
+            "tls_client_auth_subject_dn": "CN=svc2,O=Example",
+            "tls_client_certificate_bound_access_tokens": false }))
+        .unwrap();
+        let moved = r.updated(moved).unwrap();
+        assert_eq!(
+            moved.tls_client_auth_subject_dn.as_deref(),
+            Some("CN=svc2,O=Example")
+        );
+        assert!(!moved.tls_client_certificate_bound_access_tokens);
+        let prints: ClientUpdate =
+            serde_json::from_value(serde_json::json!({ "tls_client_certificate_sha256": [PRINT] }))
+                .unwrap();
+        assert!(r
+            .updated(prints.clone())
+            .unwrap_err()
+            .message
+            .contains("only a self_signed"));
+
+        let self_signed = format!(
+            r#"{{"scopes":["a"],"audience":["https://api"],"token_endpoint_auth_method":"self_signed_tls_client_auth",
+            "tls_client_certificate_sha256":["{PRINT}"]}}"#
+        );
+        let s = Record::create(input(&self_signed), "gen".into(), &hash("s1"), 1_000).unwrap();
+        assert_eq!(
+            s.tls_client_certificate_sha256,
+            ["af363dc85bc942a892d3cee9796190fdb36d89cd588a4f1cb17c74a943439714"],
+            "stored in lowercase hex, without separators"
+        );
+        assert!(s.secrets.is_empty() && s.keeps_the_schema());
+        assert!(s.updated(prints).is_ok());
+    }
+
+    #[test]
+    fn mutual_tls_members_are_refused_without_their_method_or_with_the_wrong_form() {
+        let base = r#"{"scopes":["a"],"audience":["https://api"]"#;
+        let cases = [
+            (
+                format!(r#"{base},"tls_client_auth_subject_dn":"CN=a"}}"#),
+                "need token_endpoint_auth_method",
+            ),
+            (
+                format!(r#"{base},"token_endpoint_auth_method":"tls_client_auth"}}"#),
+                "subject DN",
+            ),
+            (
+                format!(
+                    r#"{base},"token_endpoint_auth_method":"tls_client_auth","tls_client_auth_subject_dn":"no attribute"}}"#
+                ),
+                "RFC 4514",
+            ),
+            (
+                format!(
+                    r#"{base},"token_endpoint_auth_method":"tls_client_auth","tls_client_auth_subject_dn":"CN=a","tls_client_certificate_sha256":["{PRINT}"]}}"#
+                ),
+                "no fingerprint",
+            ),
+            (
+                format!(
+                    r#"{base},"token_endpoint_auth_method":"self_signed_tls_client_auth","tls_client_certificate_sha256":["abc"]}}"#
+                ),
+                "64 hex digits",
+            ),
+            (
+                format!(
+                    r#"{base},"token_endpoint_auth_method":"self_signed_tls_client_auth","tls_client_certificate_sha256":[]}}"#
+                ),
+                "64 hex digits",
+            ),
+            (
+                format!(r#"{base},"token_endpoint_auth_method":"self_signed_tls_client_auth"}}"#),
+                "SHA-256",
+            ),
+            (
+                format!(
+                    r#"{base},"token_endpoint_auth_method":"self_signed_tls_client_auth","jwks_uri":"https://k.example/j","tls_client_certificate_sha256":["{PRINT}"]}}"#
+                ),
+                "no keys",
+            ),
+        ];
+        for (json, reason) in cases {
+            let error = Record::create(input(&json), "gen".into(), &hash("s1"), 1_000).unwrap_err();
+            assert!(error.message.contains(reason), "{json}: {}", error.message);
+        }
+    }
+
     #[test]
     fn keys_with_private_members_or_without_their_method_are_refused_with_the_reason() {
         let private = keyed("").replace(r#""kid":"k1""#, r#""kid":"k1","d":"secret""#);
@@ -429,8 +569,12 @@ pub(super) mod tests {
                 "private_key_jwt",
             ),
             (
-                keyed("").replace("private_key_jwt", "tls_client_auth"),
+                keyed("").replace("private_key_jwt", "client_secret_jwt"),
                 "token_endpoint_auth_method",
+            ),
+            (
+                keyed("").replace("private_key_jwt", "tls_client_auth"),
+                "mutual-TLS client has no keys",
             ),
         ];
         for (json, reason) in cases {

@@ -70,6 +70,16 @@ pub struct NewClient {
     /// Its tokens must be DPoP-bound (RFC 9449 §5.2); default false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dpop_bound_access_tokens: bool,
+    /// A `tls_client_auth` client's certificate subject DN (RFC 8705 §2.1.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_subject_dn: Option<String>,
+    /// A `self_signed_tls_client_auth` client's certificates' SHA-256 fingerprints (hex).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_certificate_sha256: Option<Vec<String>>,
+    /// Its tokens are bound to its connection's client certificate (RFC 8705 §3); default
+    /// false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tls_client_certificate_bound_access_tokens: bool,
 }
 
 /// `null` in JSON as `Some(None)`, absence as `None`.
@@ -137,6 +147,15 @@ pub struct ClientUpdate {
     /// Whether its tokens must be DPoP-bound.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpop_bound_access_tokens: Option<bool>,
+    /// A new subject DN of a `tls_client_auth` client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_subject_dn: Option<String>,
+    /// New fingerprints of a `self_signed_tls_client_auth` client, replacing the old ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_certificate_sha256: Option<Vec<String>>,
+    /// Whether its tokens are bound to its connection's client certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_certificate_bound_access_tokens: Option<bool>,
 }
 
 /// `GET …/blocks`: the source addresses blocked after failed authentications. They are shared
@@ -234,6 +253,15 @@ pub struct ClientInfo {
     /// What a `federated_jwt` client accepts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub federation: Option<Federation>,
+    /// A `tls_client_auth` client's certificate subject DN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_subject_dn: Option<String>,
+    /// A `self_signed_tls_client_auth` client's certificate fingerprints.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tls_client_certificate_sha256: Vec<String>,
+    /// Whether its tokens are bound to its connection's client certificate.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub tls_client_certificate_bound_access_tokens: bool,
     /// Its issuance limit, its own or the default.
     pub rate_limit: Limit,
     /// Whether `rate_limit` is the default.

@@ -12,6 +12,10 @@ use crate::core::{
     jwk::{Alg, BadKeySet, ClientKeys},
     jwks_cache::{is_valid_jwks_uri, MAX_JWKS_URI_CHARS},
     limit::{Limit, MAX_RATE},
+    mtls::{
+        is_valid_subject_dn, parse_sha256_hex, MAX_FINGERPRINTS, MAX_SUBJECT_DN_CHARS,
+        SELF_SIGNED_TLS_CLIENT_AUTH, TLS_CLIENT_AUTH,
+    },
     record::{Record, PRIVATE_KEY_JWT, SECRET_METHODS, TOKEN_TTL_RANGE},
     scope::ScopeToken,
 };
@@ -167,12 +171,20 @@ pub fn auth_method(
             }
             Ok(None)
         }
+        Some(TLS_CLIENT_AUTH | SELF_SIGNED_TLS_CLIENT_AUTH) => {
+            if alg.is_some() || jwks.is_some() || jwks_uri.is_some() {
+                return Err(AdminError::invalid(
+                    "a mutual-TLS client has no keys: its certificate authenticates it",
+                ));
+            }
+            Ok(None)
+        }
         None => secret_only(alg, jwks.is_some() || jwks_uri.is_some()),
         Some(m) if SECRET_METHODS.contains(&m) => {
             secret_only(alg, jwks.is_some() || jwks_uri.is_some())
         }
         Some(_) => Err(AdminError::invalid(
-            "token_endpoint_auth_method: client_secret_basic, client_secret_post, private_key_jwt or federated_jwt",
+            "token_endpoint_auth_method: client_secret_basic, client_secret_post, private_key_jwt, federated_jwt, tls_client_auth or self_signed_tls_client_auth",
         )),
     }
 }
@@ -213,6 +225,62 @@ pub fn federation(
     }
 }
 
+/// Whether a new client authenticates with mutual TLS (RFC 8705 §2): `tls_client_auth` with
+/// exactly a valid subject DN, or `self_signed_tls_client_auth` with exactly 1 to
+/// [`MAX_FINGERPRINTS`] SHA-256 fingerprints (returned in lowercase hex); neither member for
+/// another method.
+pub fn mtls(
+    method: Option<&str>,
+    subject_dn: Option<&str>,
+    fingerprints: Option<&[String]>,
+) -> Result<Option<Vec<String>>, AdminError> {
+    match (method, subject_dn, fingerprints) {
+        (Some(TLS_CLIENT_AUTH), Some(dn), None) => subject(dn).map(|()| Some(Vec::new())),
+        (Some(TLS_CLIENT_AUTH), _, _) => Err(AdminError::invalid(
+            "tls_client_auth_subject_dn: a tls_client_auth client needs its certificate's subject DN, and no fingerprint",
+        )),
+        (Some(SELF_SIGNED_TLS_CLIENT_AUTH), None, Some(prints)) => sha256_list(prints).map(Some),
+        (Some(SELF_SIGNED_TLS_CLIENT_AUTH), _, _) => Err(AdminError::invalid(
+            "tls_client_certificate_sha256: a self_signed_tls_client_auth client needs its certificate's SHA-256, and no subject DN",
+        )),
+        (_, None, None) => Ok(None),
+        _ => Err(AdminError::invalid(
+            "tls_client_auth_subject_dn and tls_client_certificate_sha256 need token_endpoint_auth_method tls_client_auth or self_signed_tls_client_auth",
+        )),
+    }
+}
+
+/// A subject DN a `tls_client_auth` record may hold ([`is_valid_subject_dn`]).
+pub fn subject(dn: &str) -> Result<(), AdminError> {
+    if is_valid_subject_dn(dn) {
+        Ok(())
+    } else {
+        Err(AdminError::invalid(format!(
+            "tls_client_auth_subject_dn: an RFC 4514 DN such as CN=svc,O=Example, 1-{MAX_SUBJECT_DN_CHARS} characters without control characters"
+        )))
+    }
+}
+
+/// 1 to [`MAX_FINGERPRINTS`] SHA-256 fingerprints, 64 hex digits each (`:` between bytes
+/// allowed), in lowercase hex without separators.
+pub fn sha256_list(prints: &[String]) -> Result<Vec<String>, AdminError> {
+    let bad = || {
+        AdminError::invalid(format!(
+            "tls_client_certificate_sha256: 1 to {MAX_FINGERPRINTS} SHA-256 fingerprints of 64 hex digits"
+        ))
+    };
+    if !(1..=MAX_FINGERPRINTS).contains(&prints.len()) {
+        return Err(bad());
+    }
+    prints
+        .iter()
+        .map(|p| {
+            let hex = p.replace(':', "").to_ascii_lowercase();
+            parse_sha256_hex(&hex).map(|_| hex).ok_or_else(bad)
+        })
+        .collect()
+}
+
 /// A `jwks_uri` the token endpoint will fetch ([`is_valid_jwks_uri`]).
 pub fn key_uri(uri: &str) -> Result<(), AdminError> {
     if is_valid_jwks_uri(uri) {
@@ -251,6 +319,11 @@ pub fn quota(quota: Quota) -> Result<Quota, AdminError> {
 pub fn check(record: &Record) -> Result<(), AdminError> {
     if record.scopes.is_empty() {
         return Err(AdminError::invalid("scopes: at least one scope"));
+    }
+    if !record.one_binding_at_most() {
+        return Err(AdminError::invalid(
+            "dpop_bound_access_tokens and tls_client_certificate_bound_access_tokens: a token is bound to one key at most, choose one",
+        ));
     }
     let outside: Vec<&str> = record
         .default_scopes

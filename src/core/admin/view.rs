@@ -49,6 +49,10 @@ impl Record {
                 .flatten(),
             jwks_uri: self.jwks_uri.clone(),
             federation: self.federation.clone(),
+            tls_client_auth_subject_dn: self.tls_client_auth_subject_dn.clone(),
+            tls_client_certificate_sha256: self.tls_client_certificate_sha256.clone(),
+            tls_client_certificate_bound_access_tokens: self
+                .tls_client_certificate_bound_access_tokens,
             rate_limit: self.rate_limit.unwrap_or(DEFAULT_LIMIT),
             rate_limit_is_default: self.rate_limit.is_none(),
             scopes: self.scopes.clone(),

@@ -172,6 +172,7 @@ fn token_endpoint(input: &Input) -> Verdict {
             body,
             dpop: None,
             url: "",
+            certificate: None,
         };
         let outcome = block_on(issuer.issue(
             &store,

@@ -254,6 +254,7 @@ fn token_request(input: &Input) -> Verdict {
         body: bytes(&input[2]),
         dpop: None,
         url: "",
+        certificate: None,
     }))
 }
 
@@ -267,6 +268,7 @@ fn basic_token_request(input: &Input) -> Verdict {
         body: bytes(&input[2]),
         dpop: None,
         url: "",
+        certificate: None,
     }))
 }
 
