@@ -3,10 +3,10 @@
 // served only with the client certificate Cloudflare reports in request.cf.tlsClientAuth (its
 // certFingerprintSHA256 in hex); a DPoP-bound token (RFC 9449 §7, cnf jkt) only with the DPoP
 // scheme and a valid proof of that key. Proofs are made here with jose; certificates with
-// openssl. DPoP-bound tokens are the endpoint's own, asked with a proof of the key; the other
-// tokens are the endpoint's signed again with its key with a cnf claim of the shape
-// docs/sender-constrained.md fixes (certificate-bound, until the endpoint issues them here
-// too; and the shapes it never issues).
+// scripts/certs.mjs. Certificate-bound and DPoP-bound tokens are the endpoint's own, asked over
+// a connection that presented the certificate or with a proof of the key; the shapes the
+// endpoint never issues (two keys, another confirmation method) are its tokens signed again
+// with its key and such a cnf claim.
 // Requirement → test:
 //   x5t#S256: right certificate → 200 (CA-verified or not); other / revoked / none → 401        → "a certificate-bound token is served with its certificate, and refused with another one or none"
 //   x5t#S256 presented with the DPoP scheme; cnf of two keys or another method → 401            → "a token bound otherwise than the request presents it, or to something this API cannot check, is refused"
@@ -16,9 +16,9 @@
 //   DPoP: Bearer downgrade; unbound token with the DPoP scheme; bound token without its proof    → "a DPoP-bound token presented as a bearer token or without a proof, and an unbound token presented with the DPoP scheme, are refused"
 //   DPoP end to end: a token the endpoint bound to a proof key, at the example                      → "a DPoP-bound token the token endpoint itself issued is served with a proof of its key, and refused as a bearer token"
 //   the example's log names the reasons and never a token or proof                                → "the example logs why each bound token was refused, and never a token or a proof"
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { after, before, test } from 'node:test';
+import { issue } from '../scripts/certs.mjs';
 import { randomToken } from '../scripts/devstate.mjs';
 import { assert, assertIssued, jose, testLogHygiene } from './harness.mjs';
 import { API, loopbackEndpoint, startExample } from './resource-server-example.mjs';
@@ -42,13 +42,8 @@ after(async () => {
   await w.dispose();
 });
 
-/** A self-signed certificate's DER (P-256), made by openssl. */
-function certificate() {
-  const run = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-    '-keyout', '/dev/null', '-subj', `/CN=client-${randomToken().slice(0, 6)}`, '-days', '1', '-outform', 'DER'], { timeout: 30_000 });
-  assert.equal(run.status, 0, `openssl failed: ${run.stderr}`);
-  return run.stdout;
-}
+/** A self-signed certificate's DER (P-256). */
+const certificate = () => issue([['CN', `client-${randomToken().slice(0, 6)}`]]).der;
 
 /** request.cf as Cloudflare gives it for a request that presented the certificate `der`. */
 function cfWith(der, { verified = 'SUCCESS', presented = '1' } = {}) {
@@ -73,8 +68,26 @@ async function call(method, path, { authorization, dpop, cf } = {}) {
   return { status: res.status, challenge: res.headers.get('www-authenticate'), json };
 }
 
-/** A client of the example API. */
-const shop = () => w.seedClient({ scopes: ['orders:read', 'orders:write'], defaultScopes: ['orders:read'], audience: [API] });
+/** A client of the example API; `record`: members its record has beside the defaults. */
+const shop = (record = {}) => w.seedClient({ scopes: ['orders:read', 'orders:write'], defaultScopes: ['orders:read'], audience: [API], record });
+
+/**
+ * A client whose record asks for certificate-bound tokens, and the endpoint's token for it,
+ * asked over a connection that presented the certificate `der`: checked with jose, its
+ * cnf x5t#S256 the base64url SHA-256 of `der` computed here.
+ */
+async function certBound(der, scope = 'orders:read') {
+  const client = await shop({ tls_client_certificate_bound_access_tokens: true });
+  const res = await w.token({
+    auth: [client.id, client.secret], params: [['grant_type', 'client_credentials'], ['scope', scope]], cf: cfWith(der),
+  });
+  assert.equal(res.status, 200, `token: status (body error: ${res.json?.error})`);
+  assert.equal(res.json.token_type, 'Bearer', 'token_type');
+  const { payload } = await w.verifyToken(res.json.access_token, client, { scope, audience: [API] });
+  assert.deepEqual(payload.cnf, { 'x5t#S256': jose.base64url.encode(sha256(der)) }, "cnf: the certificate's x5t#S256");
+  w.sensitive.add(res.json.access_token);
+  return { client, token: res.json.access_token };
+}
 
 /** The endpoint's token for `client`, asked with a DPoP proof by `key`: checked with jose, bound to the key. */
 async function dpopBound(client, key, scope = 'orders:read') {
@@ -135,10 +148,9 @@ const DOWNGRADE = `DPoP realm="api", error="invalid_token", error_description="t
 const NOT_DPOP = `DPoP realm="api", error="invalid_token", error_description="the access token is not DPoP-bound: present it with the Bearer scheme", ${ALGS}`;
 
 test('a certificate-bound token is served with its certificate, and refused with another one or none', async () => {
-  const c = await shop();
   const der = certificate();
   // x5t#S256 as RFC 8705 §3.1 has it, from the DER; Cloudflare reports the same hash in hex.
-  const token = await boundToken(c, { 'x5t#S256': jose.base64url.encode(sha256(der)) });
+  const { client: c, token } = await certBound(der);
   const authorization = `Bearer ${token}`;
   const served = await call('GET', '/orders', { authorization, cf: cfWith(der) });
   assert.equal(served.status, 200, `its certificate, CA-verified (${served.json?.error})`);
@@ -177,8 +189,8 @@ test('a token bound otherwise than the request presents it, or to something this
   const der = certificate();
   const x5t = jose.base64url.encode(sha256(der));
   const key = await dpopKey();
-  const certBound = await boundToken(c, { 'x5t#S256': x5t });
-  assertRefused(await call('GET', '/orders', { authorization: `DPoP ${certBound}`, dpop: await proof(key, certBound), cf: cfWith(der) }),
+  const { token: bound } = await certBound(der);
+  assertRefused(await call('GET', '/orders', { authorization: `DPoP ${bound}`, dpop: await proof(key, bound), cf: cfWith(der) }),
     NOT_DPOP, 'invalid_token', 'a certificate-bound token with the DPoP scheme');
   const unknown = 'Bearer realm="api", error="invalid_token", error_description="the access token has a confirmation this API cannot check"';
   const cases = {
