@@ -124,6 +124,17 @@ impl<'de> Deserialize<'de> for UniqueObject {
     }
 }
 
+/// The three parts of a compact JWS (RFC 7515 §7.1), still base64url: header, payload and
+/// signature; `None` unless there are exactly three. Every JWS this endpoint reads starts
+/// here: client assertions, DPoP proofs (`core::dpop`) and its own tokens at introspection.
+pub(crate) fn compact_parts(text: &str) -> Option<(&str, &str, &str)> {
+    let mut parts = text.split('.');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(header), Some(payload), Some(signature), None) => Some((header, payload, signature)),
+        _ => None,
+    }
+}
+
 /// A base64url part decoded and read as a JSON object without repeated members.
 pub(crate) fn object(part: &str) -> Result<Map<String, Value>, Check> {
     let bytes = Base64UrlUnpadded::decode_vec(part).map_err(|_| Check::Malformed)?;
@@ -250,12 +261,7 @@ impl Assertion {
         if text.len() > MAX_ASSERTION_BYTES {
             return Err(Check::Malformed);
         }
-        let mut parts = text.split('.');
-        let (Some(header_b64), Some(claims_b64), Some(signature), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(Check::Malformed);
-        };
+        let (header_b64, claims_b64, signature) = compact_parts(text).ok_or(Check::Malformed)?;
         let header_map = object(header_b64)?;
         let claims_map = object(claims_b64)?;
         let signature = Base64UrlUnpadded::decode_vec(signature).map_err(|_| Check::Malformed)?;

@@ -159,12 +159,8 @@ impl Proof {
         if header.len() > MAX_PROOF_BYTES || !header.bytes().all(jws_byte) {
             return Err(ProofCheck::Malformed);
         }
-        let mut parts = header.split('.');
-        let (Some(header_b64), Some(claims_b64), Some(signature), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(ProofCheck::Malformed);
-        };
+        let (header_b64, claims_b64, signature) =
+            assertion::compact_parts(header).ok_or(ProofCheck::Malformed)?;
         let head = assertion::object(header_b64).map_err(malformed)?;
         let claims = assertion::object(claims_b64).map_err(malformed)?;
         let signature =

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
+    assertion::compact_parts,
     binding::Binding,
     client::guard_name,
     config::Endpoint,
@@ -202,12 +203,7 @@ impl Issuer {
         if token.len() > MAX_TOKEN_CHARS {
             return Err(Inactive::Malformed);
         }
-        let mut parts = token.split('.');
-        let (Some(header), Some(claims), Some(signature), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(Inactive::Malformed);
-        };
+        let (header, claims, signature) = compact_parts(token).ok_or(Inactive::Malformed)?;
         let head: Header = part(header)?;
         if head.alg != ALGORITHM || head.typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
             return Err(Inactive::Header);

@@ -237,9 +237,12 @@ impl TokenRequest {
             if http.authorization.is_some() || params.client_secret.is_some() {
                 return Err(Error::MultipleAuthMethods);
             }
-            return Self::asserted(params, http).map(|r| r.with_proof(http, endpoint));
+            let (client_id, assertion) = Self::asserted(&mut params)?;
+            return Ok(Self::presented(
+                client_id, assertion, params, http, endpoint,
+            ));
         }
-        let (client_id, secret) = match Authorization::parse(http.authorization) {
+        let (client_id, credential) = match Authorization::parse(http.authorization) {
             Authorization::NotBasic => return Err(Error::UnsupportedAuthScheme),
             Authorization::Malformed => return Err(Error::MalformedBasic),
             Authorization::Credentials { id, secret } => {
@@ -254,58 +257,53 @@ impl TokenRequest {
                 {
                     return Err(Error::ClientIdMismatch);
                 }
-                (id, secret)
+                (id, Credential::Secret(secret))
             }
             Authorization::Absent => match (params.client_id.take(), params.client_secret.take()) {
-                (Some(id), Some(secret)) => (id, ClientSecret::new(secret)),
-                (Some(id), None) => {
-                    return Ok(Self::tls_client(id, params, http).with_proof(http, endpoint))
-                }
+                (Some(id), Some(secret)) => (id, Credential::Secret(ClientSecret::new(secret))),
+                // Its client named in the body and nothing else: a mutual-TLS client's (RFC 8705
+                // §2), whatever the connection carries; the record decides.
+                (Some(id), None) => (id, Credential::TlsClient),
                 _ => return Err(Error::NoCredentials),
             },
         };
-        Ok(Self {
-            client_id,
-            credential: Credential::Secret(secret),
-            scope: params.scope,
-            targets: params.targets,
-            token: params.token,
-            token_type_hint: params.token_type_hint,
-            dpop: None,
-            certificate: http.certificate.cloned(),
-        }
-        .with_proof(http, endpoint))
+        Ok(Self::presented(
+            client_id, credential, params, http, endpoint,
+        ))
     }
 
-    /// The request with the DPoP header's proof, at the token endpoint only.
-    fn with_proof(mut self, http: &HttpRequest<'_>, endpoint: Endpoint) -> Self {
-        if endpoint == Endpoint::Token {
-            self.dpop = http.dpop.map(|header| ProofInput {
+    /// The request of `client_id`, which presented `credential`: the rest of its parameters,
+    /// the connection's certificate, and, at the token endpoint only, the DPoP header's proof.
+    fn presented(
+        client_id: String,
+        credential: Credential,
+        params: Params,
+        http: &HttpRequest<'_>,
+        endpoint: Endpoint,
+    ) -> Self {
+        let dpop = (endpoint == Endpoint::Token)
+            .then_some(http.dpop)
+            .flatten()
+            .map(|header| ProofInput {
                 header: header.to_owned(),
                 url: http.url.to_owned(),
             });
-        }
-        self
-    }
-
-    /// A request naming its client in the body and nothing else: a mutual-TLS client's
-    /// (RFC 8705 §2), whatever the connection carries; the record decides.
-    fn tls_client(client_id: String, params: Params, http: &HttpRequest<'_>) -> Self {
         Self {
             client_id,
-            credential: Credential::TlsClient,
+            credential,
             scope: params.scope,
             targets: params.targets,
             token: params.token,
             token_type_hint: params.token_type_hint,
-            dpop: None,
+            dpop,
             certificate: http.certificate.cloned(),
         }
     }
 
-    /// A `private_key_jwt` request (RFC 7523 §2.2): the assertion type exactly, the assertion
-    /// well-formed, and the client id the body's or else the assertion's `sub`.
-    fn asserted(params: Params, http: &HttpRequest<'_>) -> Result<Self, Error> {
+    /// A `private_key_jwt` request's client id and assertion (RFC 7523 §2.2): the assertion
+    /// type exactly, the assertion well-formed, and the client id the body's or else the
+    /// assertion's `sub`.
+    fn asserted(params: &mut Params) -> Result<(String, Credential), Error> {
         let refused = |check| Err(Error::Assertion(check));
         let (Some(ASSERTION_TYPE), Some(text)) = (
             params.client_assertion_type.as_deref(),
@@ -314,19 +312,11 @@ impl TokenRequest {
             return refused(Check::TypeUnsupported);
         };
         let assertion = Assertion::parse(text).map_err(Error::Assertion)?;
-        let Some(client_id) = params.client_id.or_else(|| assertion.claims.sub.clone()) else {
+        let Some(client_id) = (params.client_id.take()).or_else(|| assertion.claims.sub.clone())
+        else {
             return refused(Check::Malformed);
         };
-        Ok(Self {
-            client_id,
-            credential: Credential::Assertion(Box::new(assertion)),
-            scope: params.scope,
-            targets: params.targets,
-            token: params.token,
-            token_type_hint: params.token_type_hint,
-            dpop: None,
-            certificate: http.certificate.cloned(),
-        })
+        Ok((client_id, Credential::Assertion(Box::new(assertion))))
     }
 
     /// The presented secret, if the client sent one.
