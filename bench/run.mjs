@@ -184,6 +184,23 @@ const GATES = {
   CLIENT_FAILURE_GATE: { simple: { limit: 19, period: 60 } },
 };
 
+/**
+ * The product: the guard Worker (its objects, as deployed: wrangler.guard.toml) and the token
+ * Worker (wrangler.toml), whose first token's lease needs the guard's wasm.
+ */
+const productWorkers = (secrets) => [
+  worker(GUARD, join(ROOT, 'build', 'guard'), { durableObjects: GUARD_OBJECTS }),
+  worker('edge-token', join(ROOT, 'build'), {
+    kvNamespaces: ['CLIENTS'],
+    durableObjects: Object.fromEntries(Object.entries(GUARD_OBJECTS).map(([name, o]) => [name, { ...o, scriptName: GUARD }])),
+    ratelimits: GATES,
+    // As in wrangler.toml: each token request writes its usage data point (miniflare's
+    // local dataset drops it; at the edge the runtime sends it after the answer).
+    analyticsEngineDatasets: { USAGE: { dataset: 'edge_token_usage' } },
+    bindings: { ISSUER: 'https://issuer.bench.test', TENANTS: { default: { token_paths: [TOKEN_PATH] } }, ...secrets },
+  }),
+];
+
 function options(secrets, logs) {
   return {
     workers: [
@@ -192,18 +209,7 @@ function options(secrets, logs) {
       // the runtime itself, without wasm).
       { name: 'js-probe', modules: true, script: JS_PROBE, compatibilityDate: '2026-04-01',
         kvNamespaces: ['CLIENTS'], ratelimits: GATES, unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }] },
-      // The guard objects, in a Worker of their own as deployed (wrangler.guard.toml): the
-      // startup below includes its wasm, which the first token's lease needs.
-      worker(GUARD, join(ROOT, 'build', 'guard'), { durableObjects: GUARD_OBJECTS }),
-      worker('edge-token', join(ROOT, 'build'), {
-        kvNamespaces: ['CLIENTS'],
-        durableObjects: Object.fromEntries(Object.entries(GUARD_OBJECTS).map(([name, o]) => [name, { ...o, scriptName: GUARD }])),
-        ratelimits: GATES,
-        // As in wrangler.toml: each token request writes its usage data point (miniflare's
-        // local dataset drops it; at the edge the runtime sends it after the answer).
-        analyticsEngineDatasets: { USAGE: { dataset: 'edge_token_usage' } },
-        bindings: { ISSUER: 'https://issuer.bench.test', TENANTS: { default: { token_paths: [TOKEN_PATH] } }, ...secrets },
-      }),
+      ...productWorkers(secrets),
     ],
     // One JSON log line per request: keep only the tail, for a failure report.
     handleRuntimeStdio: (...streams) => {
@@ -252,6 +258,61 @@ async function cpuPerRequest(pid, url, init, expect, n) {
   const at = (p) => Math.round(percentile(sorted, p));
   return { samples: us.length, p50_us: at(50), p90_us: at(90), p99_us: at(99), max_us: Math.round(sorted[sorted.length - 1]),
     mean_us: Math.round(us.reduce((a, b) => a + b, 0) / Math.max(us.length, 1)), unexpected };
+}
+
+// --- startup ----------------------------------------------------------------------------
+
+const STARTUP_ROUNDS = 3;
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+
+/**
+ * One fresh workerd (Miniflare) with `workers`: ms from `new Miniflare()` to ready, and from
+ * the first request (`url` of `name`, after `seed`, which is not counted) to its answer; and
+ * workerd's CPU time (all threads) for each part. `expect` is the answer's status.
+ */
+async function startOnce(workers, name, path, init, expect, seed) {
+  const t0 = performance.now();
+  const mf = new Miniflare({ workers, handleRuntimeStdio: (...streams) => streams.forEach((s) => s.resume()) });
+  try {
+    await mf.ready;
+    const ready_ms = performance.now() - t0;
+    const pid = workerdPid();
+    const ready_cpu_ms = cpuNs(pid) / 1e6;
+    await seed?.(mf);
+    const url = (await mf.unsafeGetDirectURL(name)).href.replace(/\/$/, '');
+    const cpu0 = cpuNs(pid), first0 = performance.now();
+    const res = await fetch(`${url}${path}`, init);
+    await res.arrayBuffer();
+    const first_ms = performance.now() - first0;
+    if (res.status !== expect) throw new Error(`startup: ${name} answered ${res.status} to its first request`);
+    return { ready_ms, first_ms, ready_cpu_ms, first_cpu_ms: (cpuNs(pid) - cpu0) / 1e6 };
+  } finally {
+    await mf.dispose();
+  }
+}
+
+/**
+ * Startup to the first token: the product's two Workers (productWorkers) in a workerd of their
+ * own, from its start to the first token's answer (seeding KV in between is not counted); and
+ * beside it, alternately, the floor: the hello-world Worker alone to its first answer. The
+ * bench's other Workers (hello, the JS diagnostic) are not in it: they are not the product's.
+ * Medians of STARTUP_ROUNDS rounds, wall-clock and workerd CPU (bench/startup.mjs breaks it down).
+ */
+async function startupRounds(secrets, seed, tokenInit) {
+  say(`startup: ${STARTUP_ROUNDS} rounds of the guard and token Workers, each beside the hello-world Worker alone`);
+  const token = [], hello = [];
+  for (let round = 0; round < STARTUP_ROUNDS; round++) {
+    hello.push(await startOnce([worker('hello', join(HELLO, 'build'))], 'hello', '/', {}, 200));
+    token.push(await startOnce(productWorkers(secrets), 'edge-token', TOKEN_PATH, tokenInit, 200, seed));
+  }
+  const m = (rows, f) => Math.round(median(rows.map(f)));
+  return {
+    rounds: STARTUP_ROUNDS,
+    startup_ms: m(token, (r) => r.ready_ms + r.first_ms), workerd_ready_ms: m(token, (r) => r.ready_ms),
+    first_token_ms: m(token, (r) => r.first_ms), hello_startup_ms: m(hello, (r) => r.ready_ms + r.first_ms),
+    startup_cpu_ms: m(token, (r) => r.ready_cpu_ms + r.first_cpu_ms), first_token_cpu_ms: m(token, (r) => r.first_cpu_ms),
+    hello_startup_cpu_ms: m(hello, (r) => r.ready_cpu_ms + r.first_cpu_ms),
+  };
 }
 
 // --- load -------------------------------------------------------------------------------
@@ -377,45 +438,28 @@ async function measure(logs) {
   const interrupted = () => cleanup().finally(() => process.exit(130));
   process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
   try {
-    // The floor of the startup below: a workerd (through Miniflare) with the hello-world Worker
-    // alone, from its start to the first answer.
-    const floor0 = performance.now();
-    const alone = new Miniflare({ workers: [worker('hello', join(HELLO, 'build'))] });
-    try {
-      await alone.ready;
-      await (await fetch((await alone.unsafeGetDirectURL('hello')).href)).arrayBuffer();
-    } finally {
-      await alone.dispose();
-    }
-    const hello_startup_ms = Math.round(performance.now() - floor0);
-    // Startup: from the start of workerd (Miniflare spawns it) to the first token.
-    const started = performance.now();
-    const mf = new Miniflare(options(secrets, logs));
-    cleanups.push(() => mf.dispose());
-    await mf.ready;
-    const ready_ms = performance.now() - started;
-    const hello = (await mf.unsafeGetDirectURL('hello')).href.replace(/\/$/, '');
-    const endpoint = (await mf.unsafeGetDirectURL('edge-token')).href.replace(/\/$/, '');
-    const probe = (await mf.unsafeGetDirectURL('js-probe')).href.replace(/\/$/, '');
     // The limiter grants every request, through the full lease path.
     const record = clientRecord({ id, secrets: [secret], pepper, scopes: ['read'], defaultScopes: ['read'],
       audience: [AUDIENCE], rate_limit: { per_minute: 1_000_000, burst: 1_000_000 } });
     // As the admin API writes a secret it generated (256 bits): wrong secrets then count per
     // source prefix only, not toward a client-wide guard (docs/limits.md).
     record.secrets[0].generated = true;
-    await (await mf.getKVNamespace('CLIENTS', 'edge-token')).put(kvKey(id), JSON.stringify(record));
-
-    // One checked token before the load: the path under test really issues valid tokens. Its
-    // time is the startup's end (the isolate's first request: wasm instantiation, config, keys).
+    const seed = async (mf) => (await mf.getKVNamespace('CLIENTS', 'edge-token')).put(kvKey(id), JSON.stringify(record));
     const tokenInit = { method: 'POST', body: BODY,
       headers: { ...FORM, Authorization: basicAuth(id, secret), 'CF-Connecting-IP': '10.255.255.254' } };
-    const first0 = performance.now();
+    const startup = await startupRounds(secrets, seed, tokenInit);
+
+    const mf = new Miniflare(options(secrets, logs));
+    cleanups.push(() => mf.dispose());
+    await mf.ready;
+    const hello = (await mf.unsafeGetDirectURL('hello')).href.replace(/\/$/, '');
+    const endpoint = (await mf.unsafeGetDirectURL('edge-token')).href.replace(/\/$/, '');
+    const probe = (await mf.unsafeGetDirectURL('js-probe')).href.replace(/\/$/, '');
+    await seed(mf);
+
+    // One checked token before the load: the path under test really issues valid tokens.
     const res = await fetch(`${endpoint}${TOKEN_PATH}`, tokenInit);
     const body = await res.json();
-    const first_ms = performance.now() - first0;
-    // The bench's own work between the two (direct URLs, seeding KV) is left out of the startup.
-    const startup = { startup_ms: Math.round(ready_ms + first_ms), workerd_ready_ms: Math.round(ready_ms), hello_startup_ms,
-      first_token_ms: Math.round(first_ms), with_seeding_ms: Math.round(performance.now() - started) };
     if (res.status !== 200) throw new Error(`the token endpoint answered ${res.status} ${body.error} to the valid client (its log line is below)`);
     const jwks = await (await fetch(`${endpoint}/.well-known/jwks.json`)).json();
     await jose.jwtVerify(body.access_token, jose.createLocalJWKSet(jwks), { issuer: ISSUER, audience: AUDIENCE });
@@ -548,8 +592,9 @@ function report(out) {
     + ` hello-world p50 ${t.hello.p50_us} µs, p99 ${t.hello.p99_us} µs (Free plan budget: 10 000 µs; target p99 < 1 000 µs)`);
   console.log(`  token minus hello-world (the handler's own): p50 ${t.token.p50_us - t.hello.p50_us} µs, p99 ${t.token.p99_us - t.hello.p99_us} µs`);
   const st = out.startup;
-  console.log(`startup: ${st.startup_ms} ms from workerd's start to the first token (ready ${st.workerd_ready_ms} ms, then the first token request ${st.first_token_ms} ms; ${st.with_seeding_ms} ms with the bench's seeding in between);`
-    + ` the floor, a workerd with the hello-world Worker alone to its first answer: ${st.hello_startup_ms} ms`);
+  console.log(`startup (the guard and token Workers, median of ${st.rounds}): ${st.startup_ms} ms from workerd's start to the first token (ready ${st.workerd_ready_ms} ms, then the first token request ${st.first_token_ms} ms),`
+    + ` ${st.startup_cpu_ms} ms of workerd CPU (${st.first_token_cpu_ms} in the first token);`
+    + ` the floor, a workerd with the hello-world Worker alone to its first answer: ${st.hello_startup_ms} ms, ${st.hello_startup_cpu_ms} ms CPU`);
   const sz = (s) => `${s.raw} B raw, ${s.gzip9} B gzip -9`;
   console.log(`wasm build/index_bg.wasm: ${sz(out.wasm.endpoint)} (target ≤ 150 KB gzip); hello-world: ${sz(out.wasm.hello)}`);
   if (out.micro) {
@@ -663,7 +708,7 @@ function dpopCost(rows) {
 /** `--only`: the chosen scenarios of one run, side by side; nothing is written. */
 function reportOnly(measured) {
   const st = measured.startup;
-  console.log(`startup: ${st.startup_ms} ms to the first token (ready ${st.workerd_ready_ms} ms, first token ${st.first_token_ms} ms); floor ${st.hello_startup_ms} ms`);
+  console.log(`startup: ${st.startup_ms} ms to the first token (ready ${st.workerd_ready_ms} ms, first token ${st.first_token_ms} ms; ${st.startup_cpu_ms} ms CPU); floor ${st.hello_startup_ms} ms (${st.hello_startup_cpu_ms} ms CPU)`);
   for (const r of measured.results) {
     console.log(`${r.name}: ${r.rps} req/s, p50 ${r.p50_ms.toFixed(2)} ms, p99 ${r.p99_ms.toFixed(2)} ms, `
       + `workerd CPU ${r.workerd_cpu_us_per_req} µs/req, statuses ${JSON.stringify(r.statuses)}, unexpected ${r.unexpected}`);

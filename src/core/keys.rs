@@ -7,9 +7,8 @@
 use std::fmt;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use jwt_compact::jwk::JsonWebKey;
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 
 use super::sign::{self, Signer};
 
@@ -43,9 +42,20 @@ impl fmt::Display for KeyError {
 }
 
 #[derive(Deserialize)]
-struct RawSet<'a> {
-    #[serde(borrow)]
-    keys: Vec<JsonWebKey<'a>>,
+struct RawSet {
+    keys: Vec<RawKey>,
+}
+
+/// One key of the set as written: the members an Ed25519 private key has (RFC 8037 §2);
+/// others (a `kid`, `use`, `edge_token_added_at`) are ignored, the kid being computed. Only
+/// these four members, rather than a reader of every kind of JWK: this code is compiled by
+/// V8 on each isolate's first request (bench/README.md, "Startup to the first token").
+#[derive(Deserialize)]
+struct RawKey {
+    kty: Option<String>,
+    crv: Option<String>,
+    x: Option<String>,
+    d: Option<String>,
 }
 
 /// One Ed25519 private key (RFC 8037 `OKP`): its seed `d`, its public key `x` and its
@@ -69,22 +79,15 @@ impl SigningKey {
     /// Natively it also checks that `x` is `d`'s public key; in the Worker the runtime's
     /// import does (`edge::sign`), since deriving it in wasm is what signing through the
     /// runtime avoids.
-    fn from_jwk(jwk: &JsonWebKey<'_>) -> Option<Self> {
-        let JsonWebKey::KeyPair {
-            curve,
-            x,
-            secret: Some(d),
-        } = jwk
-        else {
-            return None;
-        };
-        if curve != "Ed25519" {
+    fn from_jwk(jwk: &RawKey) -> Option<Self> {
+        if jwk.kty.as_deref() != Some("OKP") || jwk.crv.as_deref() != Some("Ed25519") {
             return None;
         }
+        let public = decode_32(jwk.x.as_deref()?)?;
         let key = Self {
-            kid: Base64UrlUnpadded::encode_string(&jwk.thumbprint::<Sha256>()),
-            seed: <[u8; KEY_BYTES]>::try_from(&**d).ok()?,
-            public: <[u8; KEY_BYTES]>::try_from(&**x).ok()?,
+            kid: thumbprint(&public),
+            seed: decode_32(jwk.d.as_deref()?)?,
+            public,
         };
         #[cfg(not(target_arch = "wasm32"))]
         if !sign::is_key_pair(&key.seed, &key.public) {
@@ -126,15 +129,38 @@ impl SigningKey {
     }
 }
 
-/// A public key as published.
+/// 32 bytes from base64url without padding (RFC 7515 §2), as JWK members are written.
+fn decode_32(text: &str) -> Option<[u8; KEY_BYTES]> {
+    let mut bytes = [0_u8; KEY_BYTES];
+    let decoded = Base64UrlUnpadded::decode(text, &mut bytes).ok()?;
+    (decoded.len() == KEY_BYTES).then_some(bytes)
+}
+
+/// The RFC 7638 thumbprint of an Ed25519 public key, base64url: the SHA-256 of its required
+/// members in lexicographic order, without whitespace (RFC 8037 §2, Appendix A.3).
+fn thumbprint(public: &[u8; KEY_BYTES]) -> String {
+    let x = Base64UrlUnpadded::encode_string(public);
+    let members = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
+    Base64UrlUnpadded::encode_string(&Sha256::digest(members.as_bytes()))
+}
+
+/// A public key as published, its members in lexicographic order (as a JSON object map
+/// writes them).
 #[derive(Serialize)]
 struct PublicJwk<'a> {
-    #[serde(flatten)]
-    jwk: JsonWebKey<'a>,
-    kid: &'a str,
     alg: &'static str,
+    crv: &'static str,
+    kid: &'a str,
+    kty: &'static str,
     #[serde(rename = "use")]
     usage: &'static str,
+    x: String,
+}
+
+/// The published JWK Set.
+#[derive(Serialize)]
+struct PublishedSet<'a> {
+    keys: Vec<PublicJwk<'a>>,
 }
 
 /// The parsed key set. Its `Debug` shows key ids only.
@@ -153,7 +179,7 @@ impl fmt::Debug for KeySet {
 impl KeySet {
     /// Parses the `SIGNING_KEYS` secret and prepares the published JWKS.
     pub fn from_jwk_set(json: &str) -> Result<Self, KeyError> {
-        let raw: RawSet<'_> = serde_json::from_str(json).map_err(|_| KeyError::NotAJwkSet)?;
+        let raw: RawSet = serde_json::from_str(json).map_err(|_| KeyError::NotAJwkSet)?;
         if raw.keys.is_empty() {
             return Err(KeyError::Empty);
         }
@@ -167,16 +193,17 @@ impl KeySet {
         }
         let published: Vec<PublicJwk<'_>> = keys
             .iter()
-            .zip(&raw.keys)
-            .map(|(key, jwk)| PublicJwk {
-                jwk: jwk.to_verifying_key(),
-                kid: &key.kid,
+            .map(|key| PublicJwk {
                 alg: ALGORITHM,
+                crv: "Ed25519",
+                kid: &key.kid,
+                kty: "OKP",
                 usage: "sig",
+                x: Base64UrlUnpadded::encode_string(&key.public),
             })
             .collect();
-        let jwks = serde_json::json!({ "keys": published }).to_string();
-        drop(published);
+        let jwks = serde_json::to_string(&PublishedSet { keys: published })
+            .map_err(|_| KeyError::NotAJwkSet)?;
         Ok(Self { keys, jwks })
     }
 
@@ -266,6 +293,50 @@ mod tests {
         assert_eq!(key["kid"], RFC8037_THUMBPRINT);
         assert!(!keys.jwks_json().contains("nWGxne"));
         assert!(key.get("d").is_none());
+    }
+
+    #[test]
+    fn the_published_set_is_byte_for_byte_what_jwt_compact_wrote() {
+        // As the generic JWK reader and a JSON map wrote it before keys were read by hand.
+        let other = r#"{"kty":"OKP","crv":"Ed25519","kid":"ignored","edge_token_added_at":5,
+            "d":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+            "x":"A6EHv_POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg"}"#;
+        let keys = set(&[RFC8037_KEY, other]).unwrap();
+        assert_eq!(
+            keys.jwks_json(),
+            concat!(
+                r#"{"keys":[{"alg":"EdDSA","crv":"Ed25519","kid":"kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k","#,
+                r#""kty":"OKP","use":"sig","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},"#,
+                r#"{"alg":"EdDSA","crv":"Ed25519","kid":"1IG2tMH7J2wbJZnOf8LJzQitKf7LMvoAElsuDMVM54Y","#,
+                r#""kty":"OKP","use":"sig","x":"A6EHv_POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg"}]}"#
+            )
+        );
+    }
+
+    #[test]
+    fn keys_of_another_kind_or_length_are_refused_by_position() {
+        let x = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+        let d = "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A";
+        let refused = [
+            format!(r#"{{"kty":"EC","crv":"Ed25519","d":"{d}","x":"{x}"}}"#),
+            format!(r#"{{"kty":"OKP","crv":"X25519","d":"{d}","x":"{x}"}}"#),
+            format!(r#"{{"kty":"OKP","crv":"Ed25519","d":"{d}AA","x":"{x}"}}"#),
+            format!(r#"{{"kty":"OKP","crv":"Ed25519","d":"{d}=","x":"{x}"}}"#),
+            format!(
+                r#"{{"kty":"OKP","crv":"Ed25519","d":"{d}","x":"{}"}}"#,
+                &x[..40]
+            ),
+            r#"{"kty":"RSA","n":"AQAB","e":"AQAB"}"#.to_owned(),
+        ];
+        for key in &refused {
+            assert_eq!(
+                set(&[RFC8037_KEY, key]).unwrap_err(),
+                KeyError::BadKey(1),
+                "{key}"
+            );
+        }
+        let not_text = format!(r#"{{"kty":"OKP","crv":"Ed25519","d":7,"x":"{x}"}}"#);
+        assert_eq!(set(&[&not_text]).unwrap_err(), KeyError::NotAJwkSet);
     }
 
     #[test]

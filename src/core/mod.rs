@@ -28,6 +28,8 @@
 //! - [`config`]: the origin and the tenants (issuers, paths, policies), RFC 8414 metadata;
 //! - [`deployment`]: every tenant's issuer, built once per isolate, and the routing table.
 //!
+//! [`cold`] keeps the code of paths most requests never take out of their callers'.
+//!
 //! Beside the pipeline, for operators: [`admin`] (the admin API's access, routes, errors,
 //! contract, record changes and view) and [`credential`] (the format of generated secrets and client ids).
 
@@ -37,6 +39,7 @@ pub mod audience;
 pub mod binding;
 pub mod claims;
 pub mod client;
+pub mod cold;
 pub mod config;
 pub mod credential;
 pub mod deployment;

@@ -13,6 +13,7 @@ use super::{
     binding::Binding,
     claims::Extra,
     client::{guard_name, is_valid_client_id, Client, RecordCache},
+    cold::cold,
     config::Tenant,
     dpop::{self, ProofCheck},
     error::{Error, Wire},
@@ -273,7 +274,9 @@ impl Issuer {
                     guard,
                     now_ms,
                 };
-                dpop::check(verifier, limiter, proof, &at).await.map(Some)
+                cold(dpop::check(verifier, limiter, proof, &at))
+                    .await
+                    .map(Some)
             }
             None if client.dpop_bound_access_tokens => Err(Error::Dpop(ProofCheck::Required)),
             None if client.certificate_bound => {
@@ -359,19 +362,25 @@ impl Issuer {
                 .map(|hash| hash.encode())
                 .ok_or(Error::WrongSecret),
             (Credential::Assertion(assertion), Some(_), None) => {
-                self.check_assertion(verifier, client, assertion, now_ms)
-                    .await?;
-                spend(limiter, guard, assertion).await?;
-                Ok(PRIVATE_KEY_JWT.to_owned())
+                cold(async {
+                    self.check_assertion(verifier, client, assertion, now_ms)
+                        .await?;
+                    spend(limiter, guard, assertion).await?;
+                    Ok(PRIVATE_KEY_JWT.to_owned())
+                })
+                .await
             }
             (Credential::Assertion(token), None, Some(accepts)) => {
-                self.check_federated(verifier, accepts, token, now_ms)
-                    .await?;
-                // A platform token without a jti (a SPIFFE JWT-SVID, say) cannot be spent.
-                if token.claims.jti.is_some() {
-                    spend(limiter, guard, token).await?;
-                }
-                Ok(FEDERATED_JWT.to_owned())
+                cold(async {
+                    self.check_federated(verifier, accepts, token, now_ms)
+                        .await?;
+                    // A platform token without a jti (a SPIFFE JWT-SVID, say) cannot be spent.
+                    if token.claims.jti.is_some() {
+                        spend(limiter, guard, token).await?;
+                    }
+                    Ok(FEDERATED_JWT.to_owned())
+                })
+                .await
             }
             (Credential::TlsClient, None, None) => {
                 // A client id alone is no credential for a client of another method.

@@ -30,6 +30,8 @@ use worker::{
 };
 
 #[cfg(feature = "guard-worker")]
+use crate::core::cold::cold;
+#[cfg(feature = "guard-worker")]
 use crate::core::guard::assertions::{SeenAssertions, ASSERTION_KEY};
 #[cfg(not(any(feature = "admin-worker", feature = "guard-worker")))]
 use crate::core::guard::tokens::TokenLedger;
@@ -343,14 +345,24 @@ impl DurableObject for ClientGuard {
         }
     }
 
+    /// A lease (the request every token makes) here; every other request out of line
+    /// ([`cold`]), so that a new isolate's first lease compiles only its own code.
     async fn fetch(&self, req: Request) -> Result<Response> {
         let now = Date::now().as_millis();
+        if req.path() == "/lease" {
+            let request: LeaseRequest = json_body(req).await?;
+            return Response::from_json(&self.lease(now, request).await?);
+        }
+        cold(self.route(req, now)).await
+    }
+}
+
+#[cfg(feature = "guard-worker")]
+impl ClientGuard {
+    /// Every request but a lease, at `now` (ms).
+    async fn route(&self, req: Request, now: u64) -> Result<Response> {
         let stored = &self.stored;
         let view = match req.path().as_str() {
-            "/lease" => {
-                let request: LeaseRequest = json_body(req).await?;
-                return Response::from_json(&self.lease(now, request).await?);
-            }
             // A tenant's object: a block of the tenant's quota for a client's object.
             "/block" => {
                 let request: BlockRequest = json_body(req).await?;

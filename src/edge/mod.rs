@@ -40,6 +40,8 @@ use worker::Method;
 use worker::{console_error, event, Context, Date, Env, Headers, Request, Response, Result};
 
 #[cfg(not(feature = "admin-worker"))]
+use crate::core::cold::cold;
+#[cfg(not(feature = "admin-worker"))]
 use crate::core::{
     client::guard_name,
     config::Endpoint,
@@ -119,7 +121,7 @@ async fn token_worker(
     let body = match endpoint {
         Endpoint::Token => return token_route(req, env, ctx, issuer, started).await,
         Endpoint::Introspect | Endpoint::Revoke => {
-            return introspect::route(req, env, ctx, issuer, endpoint, started).await
+            return cold(introspect::route(req, env, ctx, issuer, endpoint, started)).await
         }
         Endpoint::Jwks => issuer.keys.jwks_json(),
         Endpoint::Metadata => issuer.tenant.metadata_json(),
