@@ -138,7 +138,7 @@ pub(crate) fn compact_parts(text: &str) -> Option<(&str, &str, &str)> {
 /// A base64url part decoded and read as a JSON object without repeated members.
 pub(crate) fn object(part: &str) -> Result<Map<String, Value>, Check> {
     let bytes = Base64UrlUnpadded::decode_vec(part).map_err(|_| Check::Malformed)?;
-    serde_json::from_slice::<UniqueObject>(&bytes)
+    crate::core::json::parse::<UniqueObject>(&bytes)
         .map(|o| o.0)
         .map_err(|_| Check::Malformed)
 }

@@ -320,8 +320,8 @@ impl Tenants {
     /// `ISSUER`. Every problem is reported with the tenant and field at fault.
     pub fn new(origin: &str, tenants: &str) -> Result<Self, ConfigError> {
         check_origin(origin)?;
-        let raw: std::collections::BTreeMap<String, RawTenant> = serde_json::from_str(tenants)
-            .map_err(|e| {
+        let raw: std::collections::BTreeMap<String, RawTenant> =
+            crate::core::json::parse(tenants.as_bytes()).map_err(|e| {
                 ConfigError(format!(
                     "TENANTS must map tenant names to their settings: {e}"
                 ))

@@ -178,7 +178,7 @@ pub struct TokenOutcome {
 /// A base64url part decoded as JSON into `T`.
 fn part<T: for<'de> Deserialize<'de>>(part: &str) -> Result<T, Inactive> {
     let bytes = Base64UrlUnpadded::decode_vec(part).map_err(|_| Inactive::Malformed)?;
-    serde_json::from_slice(&bytes).map_err(|_| Inactive::Malformed)
+    crate::core::json::parse(&bytes).map_err(|_| Inactive::Malformed)
 }
 
 /// Whether `aud` has the shape ours have: a string, or an array of strings.

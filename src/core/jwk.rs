@@ -162,7 +162,7 @@ impl KeySource {
 /// set may hold them; a set with private key material is refused as a whole (its publisher
 /// leaks keys), as is one that is not a JWK Set or holds over [`MAX_REMOTE_KEYS`] keys.
 pub fn remote_keys(body: &[u8]) -> Option<Vec<PublicKey>> {
-    let set: Value = serde_json::from_slice(body).ok()?;
+    let set: Value = crate::core::json::parse(body).ok()?;
     let keys = set.get("keys")?.as_array()?;
     if keys.len() > MAX_REMOTE_KEYS {
         return None;

@@ -179,7 +179,8 @@ impl fmt::Debug for KeySet {
 impl KeySet {
     /// Parses the `SIGNING_KEYS` secret and prepares the published JWKS.
     pub fn from_jwk_set(json: &str) -> Result<Self, KeyError> {
-        let raw: RawSet = serde_json::from_str(json).map_err(|_| KeyError::NotAJwkSet)?;
+        let raw: RawSet =
+            crate::core::json::parse(json.as_bytes()).map_err(|_| KeyError::NotAJwkSet)?;
         if raw.keys.is_empty() {
             return Err(KeyError::Empty);
         }

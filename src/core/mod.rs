@@ -24,6 +24,7 @@
 //!   revocation endpoints (RFC 7662, RFC 7009), which authenticate clients as it does;
 //! - [`guard`] (with [`limit`] and [`gate`]): issuance limits, failure throttling, revocation,
 //!   and the cheap first gate that keeps failures off storage;
+//! - [`json`]: the one JSON reader every part above reads with;
 //! - [`error`]: every reason to refuse, and its one mapping to RFC 6749 §5.2;
 //! - [`config`]: the origin and the tenants (issuers, paths, policies), RFC 8414 metadata;
 //! - [`deployment`]: every tenant's issuer, built once per isolate, and the routing table.
@@ -50,6 +51,7 @@ pub mod form;
 pub mod gate;
 pub mod guard;
 pub mod introspect;
+pub mod json;
 pub mod jwk;
 pub mod jwks_cache;
 pub mod keys;

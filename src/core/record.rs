@@ -195,7 +195,7 @@ fn scope_list(tokens: &[String]) -> Option<Scopes> {
 impl Record {
     /// Reads the stored JSON; `None` when it is not a record's shape.
     pub fn parse(json: &str) -> Option<Self> {
-        serde_json::from_str(json).ok()
+        crate::core::json::parse(json.as_bytes()).ok()
     }
 
     /// The stored form.

@@ -114,7 +114,8 @@ pub async fn call<T: DeserializeOwned>(
                 response.status_code()
             )));
         }
-        response.json::<T>().await
+        let text = response.text().await?;
+        Ok(crate::core::json::parse(text.as_bytes())?)
     };
     match within(ANSWER_WITHIN, exchange).await {
         Some(Ok(answer)) => Ok(answer),
