@@ -14,20 +14,19 @@ use std::{cell::Cell, future::Future, pin::pin, task::Poll, time::Duration};
 use serde::{de::DeserializeOwned, Serialize};
 #[cfg(not(feature = "guard-worker"))]
 use wasm_bindgen::JsCast;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{prelude::wasm_bindgen, JsValue};
 use worker::{
     console_error,
-    js_sys::{Object, Reflect},
-    Date, Delay, Env, Method, Request, RequestInit,
+    js_sys::{Object, Promise, Reflect},
+    wasm_bindgen_futures::JsFuture,
+    Date, Delay, Env,
 };
 #[cfg(feature = "guard-worker")]
-use worker::{durable_object, js_sys::JSON, DurableObject, ListOptions, Response, Result, State};
-#[cfg(not(feature = "guard-worker"))]
 use worker::{
-    js_sys::{Function, Promise},
-    wasm_bindgen_futures::JsFuture,
-    Context,
+    durable_object, js_sys::JSON, DurableObject, ListOptions, Request, Response, Result, State,
 };
+#[cfg(not(feature = "guard-worker"))]
+use worker::{js_sys::Function, Context};
 
 #[cfg(feature = "guard-worker")]
 use crate::core::cold::cold;
@@ -90,6 +89,20 @@ impl DoBackend {
     }
 }
 
+#[wasm_bindgen(inline_js = r#"
+export async function guardPost(env, binding, name, url, body) {
+  const response = await env[binding].getByName(name).fetch(url, { method: "POST", body });
+  return response.status === 200 ? await response.text() : undefined;
+}
+"#)]
+extern "C" {
+    /// `env[binding].getByName(name).fetch(url, {method: "POST", body})`: the answer's text
+    /// when its status is 200, else `undefined`; rejected when the binding is missing or the
+    /// object cannot be reached. One crossing into the runtime for the whole exchange.
+    #[wasm_bindgen(js_name = guardPost)]
+    fn guard_post(env: &JsValue, binding: &str, name: &str, url: &str, body: &str) -> Promise;
+}
+
 /// POSTs `body` as JSON to `path` of the object `name` of `binding`; its JSON answer, or
 /// [`Unavailable`] on any error or after [`ANSWER_WITHIN`].
 pub async fn call<T: DeserializeOwned>(
@@ -99,31 +112,32 @@ pub async fn call<T: DeserializeOwned>(
     path: &str,
     body: &impl Serialize,
 ) -> std::result::Result<T, Unavailable> {
+    let body = serde_json::to_string(body).map_err(|_| Unavailable)?;
+    let answer = post(env, binding, name, path, &body).await?;
+    crate::core::json::parse(answer.as_bytes()).map_err(|_| {
+        log_object_error(binding, name, path);
+        Unavailable
+    })
+}
+
+/// The exchange of [`call`], apart from its types (one copy for every request and answer
+/// type): the answer's text, or [`Unavailable`] (logged) on any error or after
+/// [`ANSWER_WITHIN`].
+async fn post(
+    env: &Env,
+    binding: &str,
+    name: &str,
+    path: &str,
+    body: &str,
+) -> std::result::Result<String, Unavailable> {
     super::meter::add(|spent| spent.object_requests += 1);
-    let exchange = async {
-        let stub = env.durable_object(binding)?.get_by_name(name)?;
-        let body = serde_json::to_string(body)?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post)
-            .with_body(Some(JsValue::from_str(&body)));
-        let request = Request::new_with_init(&format!("https://guard/{path}"), &init)?;
-        let mut response = stub.fetch_with_request(request).await?;
-        if response.status_code() != 200 {
-            return Err(worker::Error::RustError(format!(
-                "guard answered {}",
-                response.status_code()
-            )));
-        }
-        let text = response.text().await?;
-        Ok(crate::core::json::parse(text.as_bytes())?)
-    };
-    match within(ANSWER_WITHIN, exchange).await {
-        Some(Ok(answer)) => Ok(answer),
-        _ => {
-            log_object_error(binding, name, path);
-            Err(Unavailable)
-        }
-    }
+    let url = format!("https://guard/{path}");
+    let exchange = JsFuture::from(guard_post(env, binding, name, &url, body));
+    let answer = within(ANSWER_WITHIN, exchange).await;
+    answer.and_then(Result::ok).and_then(|text| text.as_string()).ok_or_else(|| {
+        log_object_error(binding, name, path);
+        Unavailable
+    })
 }
 
 /// Logs a failed request to a guard object with this isolate's running count of them: one
@@ -273,7 +287,7 @@ impl Storage for DoStorage {
             .as_string()
             .or_else(|| JSON::stringify(&value).ok().and_then(|s| s.as_string()))
             .ok_or(StorageFailed)?;
-        serde_json::from_str(&json)
+        crate::core::json::parse(json.as_bytes())
             .map(Some)
             .map_err(|_| StorageFailed)
     }
@@ -296,7 +310,7 @@ fn storage_error(StorageFailed: StorageFailed) -> worker::Error {
 
 #[cfg(feature = "guard-worker")]
 async fn json_body<T: DeserializeOwned>(mut req: Request) -> Result<T> {
-    Ok(serde_json::from_str(&req.text().await?)?)
+    Ok(crate::core::json::parse(req.text().await?.as_bytes())?)
 }
 
 #[cfg(feature = "guard-worker")]
@@ -535,7 +549,7 @@ impl SourceGuard {
             let key = key.as_string();
             let entry = value
                 .as_string()
-                .and_then(|v| serde_json::from_str::<SourceEntry>(&v).ok());
+                .and_then(|v| crate::core::json::parse::<SourceEntry>(v.as_bytes()).ok());
             if let (Some(key), Some(entry)) = (key, entry) {
                 entries.push((key[SOURCE_KEY.len()..].to_owned(), entry));
             }
