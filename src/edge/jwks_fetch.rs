@@ -3,61 +3,71 @@
 //!
 //! `GET`, no redirect followed (a 3xx is a failed fetch: the URL registered is the one trusted),
 //! a 200 only, at most [`MAX_JWKS_BYTES`] read (a declared longer body is not read at all), and
-//! [`FETCH_TIMEOUT_MS`] to answer.
+//! [`FETCH_TIMEOUT_MS`] to answer. The exchange is one JavaScript function, called once: through
+//! workers-rs's `Request` and `Fetch` it carried their conversions (serde-wasm-bindgen for the
+//! request's options, the body's stream adapter) into the wasm for this one rare call.
 
-use std::{future::poll_fn, pin::pin};
-
-use futures_core::Stream;
-use wasm_bindgen::prelude::wasm_bindgen;
-use worker::{web_sys, AbortSignal, Fetch, Headers, Method, Request, RequestInit, RequestRedirect};
+use wasm_bindgen::{prelude::wasm_bindgen, JsValue};
+use worker::{
+    js_sys::{Promise, Uint8Array},
+    wasm_bindgen_futures::JsFuture,
+};
 
 use super::sign::WebCryptoSigner;
 use crate::core::jwks_cache::{FetchFailed, JwksFetcher, FETCH_TIMEOUT_MS, MAX_JWKS_BYTES};
 
-#[wasm_bindgen]
+#[wasm_bindgen(inline_js = r#"
+export async function fetchJwks(uri, timeoutMs, maxBytes) {
+  const response = await fetch(uri, {
+    method: "GET",
+    redirect: "manual",
+    headers: { Accept: "application/jwk-set+json, application/json" },
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  if (response.status !== 200) return undefined;
+  const declared = response.headers.get("Content-Length");
+  if (declared !== null && /^\+?[0-9]+$/.test(declared) && Number(declared) > maxBytes) {
+    return undefined;
+  }
+  const chunks = [];
+  let length = 0;
+  const reader = response.body === null ? null : response.body.getReader();
+  while (reader !== null) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    length += value.byteLength;
+    if (length > maxBytes) {
+      reader.cancel().catch(() => {});
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  const body = new Uint8Array(length);
+  let at = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return body;
+}
+"#)]
 extern "C" {
-    /// `AbortSignal.timeout(ms)`: aborts the fetch after `ms`.
-    #[wasm_bindgen(js_namespace = AbortSignal, js_name = timeout)]
-    fn abort_after(ms: u32) -> web_sys::AbortSignal;
+    /// The fetch of `uri` under the rules above: its body, or `undefined` for a refused answer;
+    /// rejected when the fetch fails or times out.
+    #[wasm_bindgen(js_name = fetchJwks)]
+    fn fetch_jwks(uri: &str, timeout_ms: u32, max_bytes: u32) -> Promise;
 }
 
 impl JwksFetcher for WebCryptoSigner {
     async fn fetch_jwks(&self, uri: &str) -> Result<Vec<u8>, FetchFailed> {
-        let headers = Headers::new();
-        headers
-            .set("Accept", "application/jwk-set+json, application/json")
-            .map_err(|_| FetchFailed)?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Get)
-            .with_redirect(RequestRedirect::Manual)
-            .with_headers(headers);
-        let request = Request::new_with_init(uri, &init).map_err(|_| FetchFailed)?;
-        let signal = AbortSignal::from(abort_after(FETCH_TIMEOUT_MS));
-        let mut response = Fetch::Request(request)
-            .send_with_signal(&signal)
+        #[allow(clippy::cast_possible_truncation)] // 64 KiB
+        let max = MAX_JWKS_BYTES as u32;
+        let body: JsValue = JsFuture::from(fetch_jwks(uri, FETCH_TIMEOUT_MS, max))
             .await
             .map_err(|_| FetchFailed)?;
-        if response.status_code() != 200 {
+        if body.is_undefined() {
             return Err(FetchFailed);
         }
-        let declared: Option<usize> = response
-            .headers()
-            .get("Content-Length")
-            .ok()
-            .flatten()
-            .and_then(|n| n.parse().ok());
-        if declared.is_some_and(|n| n > MAX_JWKS_BYTES) {
-            return Err(FetchFailed);
-        }
-        let stream = response.stream().map_err(|_| FetchFailed)?;
-        let mut stream = pin!(stream);
-        let mut body = Vec::new();
-        while let Some(chunk) = poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
-            body.extend_from_slice(&chunk.map_err(|_| FetchFailed)?);
-            if body.len() > MAX_JWKS_BYTES {
-                return Err(FetchFailed);
-            }
-        }
-        Ok(body)
+        Ok(Uint8Array::new(&body).to_vec())
     }
 }
