@@ -30,7 +30,7 @@ pub struct SpendRequest {
 
 /// The object's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "spent", rename_all = "snake_case")]
+#[serde(tag = "spent", rename_all = "snake_case", try_from = "SpentRead")]
 pub enum Spent {
     /// First use: the `jti` is now remembered.
     Fresh,
@@ -41,6 +41,40 @@ pub enum Spent {
         /// Milliseconds until a slot frees.
         retry_after_ms: u64,
     },
+}
+
+/// [`Spent`] as the isolate reads it: the `spent` tag and the number beside it, the
+/// enum's own JSON. A struct, because serde reads an internally tagged enum by buffering the
+/// whole object first, code the token Worker would carry for this one answer.
+#[derive(Deserialize)]
+pub struct SpentRead {
+    spent: SpentTag,
+    retry_after_ms: Option<u64>,
+}
+
+/// The `spent` tag of [`SpentRead`].
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum SpentTag {
+    /// [`Spent::Fresh`].
+    Fresh,
+    /// [`Spent::Replayed`].
+    Replayed,
+    /// [`Spent::Full`].
+    Full,
+}
+
+impl TryFrom<SpentRead> for Spent {
+    type Error = &'static str;
+
+    fn try_from(read: SpentRead) -> Result<Self, Self::Error> {
+        match (read.spent, read.retry_after_ms) {
+            (SpentTag::Fresh, _) => Ok(Self::Fresh),
+            (SpentTag::Replayed, _) => Ok(Self::Replayed),
+            (SpentTag::Full, Some(retry_after_ms)) => Ok(Self::Full { retry_after_ms }),
+            (SpentTag::Full, None) => Err("missing field `retry_after_ms`"),
+        }
+    }
 }
 
 /// The live `jti` digests and until when each is kept (Unix ms).
@@ -140,5 +174,26 @@ mod tests {
         let json = serde_json::to_string(&full).unwrap();
         assert_eq!(json, r#"{"spent":"full","retry_after_ms":7}"#);
         assert_eq!(serde_json::from_str::<Spent>(&json).unwrap(), full);
+    }
+
+    #[test]
+    fn every_spent_reads_back_and_a_full_one_needs_its_number() {
+        let read = |json: &str| crate::core::json::parse::<Spent>(json.as_bytes()).ok();
+        for answer in [
+            Spent::Fresh,
+            Spent::Replayed,
+            Spent::Full { retry_after_ms: 3 },
+        ] {
+            assert_eq!(read(&serde_json::to_string(&answer).unwrap()), Some(answer));
+        }
+        assert_eq!(read(r#"{"spent":"fresh"}"#), Some(Spent::Fresh));
+        assert_eq!(read(r#"{"spent":"replayed"}"#), Some(Spent::Replayed));
+        assert_eq!(
+            read(r#"{"retry_after_ms":5,"x":[1],"spent":"full"}"#),
+            Some(Spent::Full { retry_after_ms: 5 })
+        );
+        assert_eq!(read(r#"{"spent":"full"}"#), None);
+        assert_eq!(read(r#"{"spent":"other"}"#), None);
+        assert_eq!(read(r#"{"retry_after_ms":5}"#), None);
     }
 }

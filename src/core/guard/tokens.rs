@@ -38,7 +38,11 @@ pub struct TokenQuery {
 
 /// The object's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
+#[serde(
+    tag = "status",
+    rename_all = "snake_case",
+    try_from = "TokenStatusRead"
+)]
 pub enum TokenStatus {
     /// Neither revoked nor its client disabled.
     Live,
@@ -52,6 +56,43 @@ pub enum TokenStatus {
         /// Milliseconds until the soonest of them expires.
         retry_after_ms: u64,
     },
+}
+
+/// [`TokenStatus`] as the isolate reads it: the `status` tag and the number beside it, the
+/// enum's own JSON. A struct, because serde reads an internally tagged enum by buffering the
+/// whole object first, code the token Worker would carry for this one answer.
+#[derive(Deserialize)]
+pub struct TokenStatusRead {
+    status: TokenStatusTag,
+    retry_after_ms: Option<u64>,
+}
+
+/// The `status` tag of [`TokenStatusRead`].
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum TokenStatusTag {
+    /// [`TokenStatus::Live`].
+    Live,
+    /// [`TokenStatus::Revoked`].
+    Revoked,
+    /// [`TokenStatus::Disabled`].
+    Disabled,
+    /// [`TokenStatus::Full`].
+    Full,
+}
+
+impl TryFrom<TokenStatusRead> for TokenStatus {
+    type Error = &'static str;
+
+    fn try_from(read: TokenStatusRead) -> Result<Self, Self::Error> {
+        match (read.status, read.retry_after_ms) {
+            (TokenStatusTag::Live, _) => Ok(Self::Live),
+            (TokenStatusTag::Revoked, _) => Ok(Self::Revoked),
+            (TokenStatusTag::Disabled, _) => Ok(Self::Disabled),
+            (TokenStatusTag::Full, Some(retry_after_ms)) => Ok(Self::Full { retry_after_ms }),
+            (TokenStatusTag::Full, None) => Err("missing field `retry_after_ms`"),
+        }
+    }
 }
 
 /// What a question changed, for the object's storage: the entry written, the ones deleted.
@@ -235,5 +276,31 @@ mod tests {
         assert_eq!(serde_json::from_str::<TokenStatus>(&json).unwrap(), full);
         let query: TokenQuery = serde_json::from_str(r#"{"jti":"a","until_ms":5}"#).unwrap();
         assert!(!query.revoke);
+    }
+
+    #[test]
+    fn every_status_reads_back_and_a_full_one_needs_its_number() {
+        let read = |json: &str| crate::core::json::parse::<TokenStatus>(json.as_bytes()).ok();
+        for answer in [
+            TokenStatus::Live,
+            TokenStatus::Revoked,
+            TokenStatus::Disabled,
+            TokenStatus::Full { retry_after_ms: 3 },
+        ] {
+            assert_eq!(read(&serde_json::to_string(&answer).unwrap()), Some(answer));
+        }
+        assert_eq!(read(r#"{"status":"live"}"#), Some(TokenStatus::Live));
+        assert_eq!(read(r#"{"status":"revoked"}"#), Some(TokenStatus::Revoked));
+        assert_eq!(
+            read(r#"{"status":"disabled"}"#),
+            Some(TokenStatus::Disabled)
+        );
+        assert_eq!(
+            read(r#"{"retry_after_ms":5,"x":[1],"status":"full"}"#),
+            Some(TokenStatus::Full { retry_after_ms: 5 })
+        );
+        assert_eq!(read(r#"{"status":"full"}"#), None);
+        assert_eq!(read(r#"{"status":"other"}"#), None);
+        assert_eq!(read(r#"{"retry_after_ms":5}"#), None);
     }
 }
