@@ -243,7 +243,7 @@ fn metadata(
         let names: Vec<&str> = all.iter().map(ScopeToken::as_str).collect();
         metadata["scopes_supported"] = names.into();
     }
-    metadata.to_string()
+    crate::core::json::text(&metadata)
 }
 
 /// Every tenant, and the exact paths that lead to them.

@@ -242,8 +242,8 @@ pub const POST_ONLY: &str = "This endpoint accepts only POST.";
 impl Wire {
     /// The JSON body: `{"error": ..., "error_description": ...}`.
     pub fn body(&self) -> String {
-        serde_json::json!({ "error": self.code.as_str(), "error_description": self.description })
-            .to_string()
+        let body = serde_json::json!({ "error": self.code.as_str(), "error_description": self.description });
+        crate::core::json::text(&body)
     }
 }
 

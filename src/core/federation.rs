@@ -181,7 +181,7 @@ impl Federation {
                 "federation.claims cannot hold {name:?}: say the subject in federation.subject"
             ));
         }
-        if Value::Object(self.claims.clone()).to_string().len() > MAX_REQUIRED_CLAIMS_BYTES {
+        if crate::core::json::text(&self.claims).len() > MAX_REQUIRED_CLAIMS_BYTES {
             return Some(format!(
                 "federation.claims must take at most {MAX_REQUIRED_CLAIMS_BYTES} bytes of JSON"
             ));

@@ -215,7 +215,7 @@ pub(crate) fn public_key(key: &Value, alg: Alg) -> Result<PublicKey, BadKeySet> 
     Ok(PublicKey {
         kid,
         alg,
-        jwk: Value::Object(public).to_string(),
+        jwk: crate::core::json::text(&public),
         ed25519,
     })
 }

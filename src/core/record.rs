@@ -381,7 +381,7 @@ impl Record {
         let mut full = brief.clone();
         full["scopes"] = self.scopes.clone().into();
         full["audience"] = self.audience.clone().into();
-        if full.to_string().len() <= MAX_METADATA_BYTES {
+        if crate::core::json::text(&full).len() <= MAX_METADATA_BYTES {
             full
         } else {
             brief

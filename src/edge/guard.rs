@@ -153,7 +153,7 @@ fn log_object_error(binding: &str, name: &str, path: &str) {
         "route": "guard", "event": "object_error", "binding": binding, "object": object,
         "path": path, "errors": errors,
     });
-    console_error!("{line}");
+    console_error!("{}", crate::core::json::text(&line));
 }
 
 /// `future`'s output, or `None` if it takes longer than `limit`.

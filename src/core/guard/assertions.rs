@@ -44,35 +44,25 @@ pub enum Spent {
 }
 
 /// [`Spent`] as the isolate reads it: the `spent` tag and the number beside it, the
-/// enum's own JSON. A struct, because serde reads an internally tagged enum by buffering the
-/// whole object first, code the token Worker would carry for this one answer.
+/// enum's own JSON. A struct with the tag as a string, because serde reads an internally tagged
+/// enum by buffering the whole object first, and an enum of names through its general enum
+/// reader: code the token Worker would carry for this one answer.
 #[derive(Deserialize)]
 pub struct SpentRead {
-    spent: SpentTag,
+    spent: String,
     retry_after_ms: Option<u64>,
-}
-
-/// The `spent` tag of [`SpentRead`].
-#[derive(Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum SpentTag {
-    /// [`Spent::Fresh`].
-    Fresh,
-    /// [`Spent::Replayed`].
-    Replayed,
-    /// [`Spent::Full`].
-    Full,
 }
 
 impl TryFrom<SpentRead> for Spent {
     type Error = &'static str;
 
     fn try_from(read: SpentRead) -> Result<Self, Self::Error> {
-        match (read.spent, read.retry_after_ms) {
-            (SpentTag::Fresh, _) => Ok(Self::Fresh),
-            (SpentTag::Replayed, _) => Ok(Self::Replayed),
-            (SpentTag::Full, Some(retry_after_ms)) => Ok(Self::Full { retry_after_ms }),
-            (SpentTag::Full, None) => Err("missing field `retry_after_ms`"),
+        match (read.spent.as_str(), read.retry_after_ms) {
+            ("fresh", _) => Ok(Self::Fresh),
+            ("replayed", _) => Ok(Self::Replayed),
+            ("full", Some(retry_after_ms)) => Ok(Self::Full { retry_after_ms }),
+            ("full", None) => Err("missing field `retry_after_ms`"),
+            _ => Err("unknown variant"),
         }
     }
 }

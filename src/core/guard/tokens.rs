@@ -59,38 +59,26 @@ pub enum TokenStatus {
 }
 
 /// [`TokenStatus`] as the isolate reads it: the `status` tag and the number beside it, the
-/// enum's own JSON. A struct, because serde reads an internally tagged enum by buffering the
-/// whole object first, code the token Worker would carry for this one answer.
+/// enum's own JSON. A struct with the tag as a string, because serde reads an internally tagged
+/// enum by buffering the whole object first, and an enum of names through its general enum
+/// reader: code the token Worker would carry for this one answer.
 #[derive(Deserialize)]
 pub struct TokenStatusRead {
-    status: TokenStatusTag,
+    status: String,
     retry_after_ms: Option<u64>,
-}
-
-/// The `status` tag of [`TokenStatusRead`].
-#[derive(Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum TokenStatusTag {
-    /// [`TokenStatus::Live`].
-    Live,
-    /// [`TokenStatus::Revoked`].
-    Revoked,
-    /// [`TokenStatus::Disabled`].
-    Disabled,
-    /// [`TokenStatus::Full`].
-    Full,
 }
 
 impl TryFrom<TokenStatusRead> for TokenStatus {
     type Error = &'static str;
 
     fn try_from(read: TokenStatusRead) -> Result<Self, Self::Error> {
-        match (read.status, read.retry_after_ms) {
-            (TokenStatusTag::Live, _) => Ok(Self::Live),
-            (TokenStatusTag::Revoked, _) => Ok(Self::Revoked),
-            (TokenStatusTag::Disabled, _) => Ok(Self::Disabled),
-            (TokenStatusTag::Full, Some(retry_after_ms)) => Ok(Self::Full { retry_after_ms }),
-            (TokenStatusTag::Full, None) => Err("missing field `retry_after_ms`"),
+        match (read.status.as_str(), read.retry_after_ms) {
+            ("live", _) => Ok(Self::Live),
+            ("revoked", _) => Ok(Self::Revoked),
+            ("disabled", _) => Ok(Self::Disabled),
+            ("full", Some(retry_after_ms)) => Ok(Self::Full { retry_after_ms }),
+            ("full", None) => Err("missing field `retry_after_ms`"),
+            _ => Err("unknown variant"),
         }
     }
 }
