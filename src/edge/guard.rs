@@ -134,10 +134,13 @@ async fn post(
     let url = format!("https://guard/{path}");
     let exchange = JsFuture::from(guard_post(env, binding, name, &url, body));
     let answer = within(ANSWER_WITHIN, exchange).await;
-    answer.and_then(Result::ok).and_then(|text| text.as_string()).ok_or_else(|| {
-        log_object_error(binding, name, path);
-        Unavailable
-    })
+    answer
+        .and_then(Result::ok)
+        .and_then(|text| text.as_string())
+        .ok_or_else(|| {
+            log_object_error(binding, name, path);
+            Unavailable
+        })
 }
 
 /// Logs a failed request to a guard object with this isolate's running count of them: one
