@@ -1,14 +1,17 @@
 #!/usr/bin/env node
 // Side-by-side cost of builds of the endpoint inside one workerd, for experiments on a busy
-// machine: `node bench/compare.mjs [--rounds N] [--seconds S] NAME=DIR NAME=DIR ...`, each DIR a
-// build like build/ (see bench/README.md, "Comparing builds").
+// machine: `node bench/compare.mjs [--scenario token|jwt] [--rounds N] [--seconds S] NAME=DIR
+// NAME=DIR ...`, each DIR a build like build/ (see bench/README.md, "Comparing builds").
 //
 // Every build runs as its own Worker (own direct socket on 127.0.0.1, own KV and guard objects,
-// the same seeded client and a fresh key) in ONE workerd; its guard objects run in a guard
-// Worker of its own, from DIR/guard/ when the build has one, else from build/guard/ (a build
-// from before the guard Worker, which exports the classes itself, binds those just the same). Then, round after round, each build
+// the same seeded clients and a fresh key) in ONE workerd; its guard objects run in a guard
+// Worker of its own, from DIR/guard/ when the build has one, else from build/guard/, unless
+// the build exports the objects' classes itself (the layout before the guard Worker): then they
+// run in the build's own Worker, as that layout deployed them. Then, round after round, each build
 // in turn (the order rotates every round) gets a bounded load of valid token requests
-// (autocannon, 10 connections, `--seconds` after 1 s of warm-up; each build is first warmed
+// (`--scenario token`: one client_secret_basic client; `jwt`: private_key_jwt, a fresh EdDSA
+// assertion per request over 128 clients, bench/jwt-clients.mjs, whose jti each token spends
+// in its client's object) (autocannon, 10 connections, `--seconds` after 1 s of warm-up; each build is first warmed
 // up for `--warmup` s, while V8 compiles its hot wasm with the optimising tier), and workerd's CPU time over
 // that load (all threads, /proc/<pid>/task/*/schedstat, ns) is divided by the responses: µs of
 // workerd CPU per token. Interleaving puts every build under the same background noise, and CPU
@@ -20,12 +23,15 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import * as jose from 'jose';
 import { Miniflare } from 'miniflare';
 import { ROOT, clientRecord, generateSigningKey, kvKey, randomToken, signingKeysJson } from '../scripts/devstate.mjs';
+import { assertionBody, jwtClients } from './jwt-clients.mjs';
 
 const { values: opt, positionals } = parseArgs({
   allowPositionals: true,
   options: {
+    scenario: { type: 'string', default: 'token' }, // token (client_secret_basic) or jwt (private_key_jwt)
     rounds: { type: 'string', default: '5' },
     seconds: { type: 'string', default: '4' },
     connections: { type: 'string', default: '10' },
@@ -34,12 +40,19 @@ const { values: opt, positionals } = parseArgs({
 });
 const say = (s) => process.stderr.write(`compare: ${s}\n`);
 const TOKEN_PATH = '/oauth2/token';
+const ISSUER = 'https://issuer.bench.test';
+const AUDIENCE = 'https://api.example.com';
+if (!['token', 'jwt'].includes(opt.scenario)) throw new Error(`--scenario ${opt.scenario}: token or jwt`);
 const builds = positionals.map((p) => {
   const [name, dir] = p.includes('=') ? p.split('=') : [p, p];
   return { name, dir: resolve(ROOT, dir) };
 });
 if (builds.length < 2) throw new Error('give at least two builds: NAME=DIR NAME=DIR');
-for (const b of builds) if (!existsSync(join(b.dir, 'index_bg.wasm'))) throw new Error(`${b.dir} has no index_bg.wasm`);
+for (const b of builds) {
+  if (!existsSync(join(b.dir, 'index_bg.wasm'))) throw new Error(`${b.dir} has no index_bg.wasm`);
+  // Exports the objects' classes itself: a token Worker from before the guard Worker.
+  b.ownObjects = /\bas ClientGuard\b/.test(readFileSync(join(b.dir, 'index.js'), 'utf8'));
+}
 
 const cpuNs = (pid) => readdirSync(`/proc/${pid}/task`).reduce((sum, tid) => {
   try { return sum + Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]); } catch { return sum; }
@@ -69,20 +82,60 @@ function guardWorker(b, i) {
     durableObjects: GUARD_OBJECTS,
   };
 }
+/** Build `i`'s Worker, with its guard Worker before it unless it has the objects' classes itself. */
+function buildWorkers(b, i, pepper) {
+  const token = {
+    name: `build-${i}`, modules: true, modulesRoot: b.dir, scriptPath: join(b.dir, 'index.js'), compatibilityDate: '2026-04-01',
+    modulesRules: [{ type: 'ESModule', include: ['**/*.js'] }, { type: 'CompiledWasm', include: ['**/*.wasm'] }],
+    unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }],
+    kvNamespaces: { CLIENTS: `clients-${i}` },
+    durableObjects: b.ownObjects ? GUARD_OBJECTS
+      : Object.fromEntries(Object.entries(GUARD_OBJECTS).map(([name, o]) => [name, { ...o, scriptName: `guard-${i}` }])),
+    bindings: { ISSUER, TENANTS: { default: { token_paths: [TOKEN_PATH] } },
+      SIGNING_KEYS: signingKeysJson([generateSigningKey()]), CLIENT_SECRET_PEPPER: pepper },
+  };
+  return b.ownObjects ? [token] : [guardWorker(b, i), token];
+}
+
+/**
+ * The scenario's clients (id and record, for every build's KV) and a function giving the next
+ * request (an autocannon request; its `body` is fresh for each private_key_jwt request).
+ */
+function scenario(pepper) {
+  const FORM = { 'Content-Type': 'application/x-www-form-urlencoded' };
+  if (opt.scenario === 'jwt') {
+    const clients = jwtClients(pepper, AUDIENCE), next = assertionBody(clients, ISSUER);
+    const headers = { ...FORM, 'CF-Connecting-IP': '10.255.255.253' };
+    return { clients, request: { method: 'POST', path: TOKEN_PATH, headers, setupRequest: (req) => { req.body = next(); return req; } },
+      once: () => ({ method: 'POST', headers, body: next() }) };
+  }
+  const id = 'bench-client', secret = randomToken();
+  const record = clientRecord({ id, secrets: [secret], pepper, scopes: ['read'], defaultScopes: ['read'],
+    rate_limit: { per_minute: 1_000_000, burst: 1_000_000 } });
+  const init = { method: 'POST', body: 'grant_type=client_credentials',
+    headers: { ...FORM, Authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`, 'CF-Connecting-IP': '10.255.255.254' } };
+  return { clients: [{ id, record }], request: { ...init, path: TOKEN_PATH }, once: () => init };
+}
+
+/** Seeds build `b`'s KV and checks one token of the scenario with jose against the build's JWKS. */
+async function seedAndCheck(mf, b, i, work) {
+  const kv = await mf.getKVNamespace('CLIENTS', `build-${i}`);
+  for (const c of work.clients) await kv.put(kvKey(c.id), JSON.stringify(c.record));
+  b.url = (await mf.unsafeGetDirectURL(`build-${i}`)).href.replace(/\/$/, '');
+  const first = await fetch(`${b.url}${TOKEN_PATH}`, work.once());
+  const body = await first.json();
+  if (first.status !== 200) throw new Error(`${b.name} answered ${first.status} ${body.error} to a valid ${opt.scenario} request`);
+  const jwks = await (await fetch(`${b.url}/.well-known/jwks.json`)).json();
+  await jose.jwtVerify(body.access_token, jose.createLocalJWKSet(jwks), { issuer: ISSUER, typ: 'at+jwt', algorithms: ['EdDSA'] });
+  b.cpu = []; b.rps = [];
+}
+
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 
 async function main() {
-  const pepper = randomToken(), id = 'bench-client', secret = randomToken();
+  const pepper = randomToken(), work = scenario(pepper), request = work.request;
   const mf = new Miniflare({
-    workers: builds.flatMap((b, i) => [guardWorker(b, i), {
-      name: `build-${i}`, modules: true, modulesRoot: b.dir, scriptPath: join(b.dir, 'index.js'), compatibilityDate: '2026-04-01',
-      modulesRules: [{ type: 'ESModule', include: ['**/*.js'] }, { type: 'CompiledWasm', include: ['**/*.wasm'] }],
-      unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }],
-      kvNamespaces: { CLIENTS: `clients-${i}` },
-      durableObjects: Object.fromEntries(Object.entries(GUARD_OBJECTS).map(([name, o]) => [name, { ...o, scriptName: `guard-${i}` }])),
-      bindings: { ISSUER: 'https://issuer.bench.test', TENANTS: { default: { token_paths: [TOKEN_PATH] } },
-        SIGNING_KEYS: signingKeysJson([generateSigningKey()]), CLIENT_SECRET_PEPPER: pepper },
-    }]),
+    workers: builds.flatMap((b, i) => buildWorkers(b, i, pepper)),
     handleRuntimeStdio: (...streams) => { for (const s of streams) s.resume(); }, // the log lines, dropped
   });
   const stop = () => mf.dispose().finally(() => process.exit(130));
@@ -90,18 +143,7 @@ async function main() {
   let wrong = 0;
   try {
     await mf.ready;
-    const request = { method: 'POST', path: TOKEN_PATH, body: 'grant_type=client_credentials',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded',
-        Authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`, 'CF-Connecting-IP': '10.255.255.254' } };
-    const record = JSON.stringify(clientRecord({ id, secrets: [secret], pepper, scopes: ['read'], defaultScopes: ['read'],
-      rate_limit: { per_minute: 1_000_000, burst: 1_000_000 } }));
-    for (const [i, b] of builds.entries()) {
-      await (await mf.getKVNamespace('CLIENTS', `build-${i}`)).put(kvKey(id), record);
-      b.url = (await mf.unsafeGetDirectURL(`build-${i}`)).href.replace(/\/$/, '');
-      const first = await fetch(`${b.url}${TOKEN_PATH}`, request);
-      if (first.status !== 200) throw new Error(`${b.name} answered ${first.status} to the valid client`);
-      b.cpu = []; b.rps = [];
-    }
+    for (const [i, b] of builds.entries()) await seedAndCheck(mf, b, i, work);
     const pid = workerdPid();
     for (const b of builds) await load(b.url, request, +opt.warmup);
     for (let round = 0; round < +opt.rounds; round++) {
@@ -123,7 +165,8 @@ async function main() {
       const diff = median(b.cpu.map((c, i) => c - base.cpu[i]));
       console.log(`${b.name.padEnd(28)} ${median(b.cpu).toFixed(0).padStart(13)} ${`${Math.min(...b.cpu).toFixed(0)}–${Math.max(...b.cpu).toFixed(0)}`.padStart(11)} ${(b === base ? '' : `${diff >= 0 ? '+' : ''}${diff.toFixed(0)}`).padStart(9)} ${median(b.rps).toFixed(0).padStart(7)}`);
     }
-    console.log(`\n${opt.rounds} rounds, ${opt.seconds} s each, ${opt.connections} connections; workerd CPU of all threads per response; load ${execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).trim()}`);
+    console.log(`\nscenario ${opt.scenario}; ${builds.map((b) => `${b.name}: ${b.ownObjects ? 'objects in its own Worker' : 'guard Worker'}`).join(', ')}`);
+    console.log(`${opt.rounds} rounds, ${opt.seconds} s each, ${opt.connections} connections; workerd CPU of all threads per response; load ${execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).trim()}`);
     if (wrong) {
       console.error(`\n!!!!!!!! WARNING: ${wrong} answers were not 200: the figures do not show the token path !!!!!!!!`);
       process.exitCode = 1;

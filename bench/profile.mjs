@@ -9,11 +9,13 @@
 // and perf_event_paranoid ≤ 2. V8 gives perf no names for JIT code: JS and wasm are one part.
 // Speeds are reported, never asserted. No secret, token or Authorization header is printed.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Miniflare } from 'miniflare';
+import workerdPackage from 'workerd';
 import { ROOT, clientRecord, generateSigningKey, kvKey, randomToken, signingKeysJson } from '../scripts/devstate.mjs';
 
 const { values: opt } = parseArgs({
@@ -26,6 +28,11 @@ const { values: opt } = parseArgs({
     // Another build of the endpoint (a directory like build/), for experiments in a throwaway
     // copy of the crate: e.g. one step done twice, to measure its cost inside workerd.
     build: { type: 'string', default: 'build' },
+    // Profile a copy of the build whose wasm keeps its name section (made once per build).
+    names: { type: 'boolean', default: false },
+    // More V8 flags for workerd, for experiments: e.g. '--no-liftoff' (every wasm function
+    // compiled by TurboFan up front), to see what the hot path costs once fully tiered up.
+    'v8-flags': { type: 'string', default: '' },
   },
 });
 const say = (s) => process.stderr.write(`profile: ${s}\n`);
@@ -40,7 +47,7 @@ const cpuMs = (pid) => {
 
 /** Which part of workerd a sample is in, from perf's shared object and symbol. */
 function part(dso, sym) {
-  if (dso.startsWith('[JIT]') || dso === '[unknown]' || dso.startsWith('perf-')) return 'JIT code: JS and wasm (the Worker, wasm-bindgen glue, shim)';
+  if (isJit(dso)) return 'JIT code: JS and wasm (the Worker, wasm-bindgen glue, shim)';
   if (dso === '[kernel.kallsyms]' || dso === '[vdso]') return 'kernel: syscalls, loopback TCP, scheduling';
   if (/^lib(c|m|pthread)[.-]/.test(dso) || dso.startsWith('ld-linux')) return 'libc: malloc, memcpy, ...';
   if (/sqlite3/i.test(sym)) return 'SQLite (Durable Object storage, local KV)';
@@ -65,6 +72,109 @@ function perfReport(file) {
     rows.push({ dso: dso.trim(), sym: sym.trim().replace(/^\[[.k]\]\s*/, ''), share });
   }
   return rows;
+}
+
+/**
+ * What a JIT sample is, from the name V8 gave its code in /tmp/perf-<pid>.map: a wasm function
+ * (`JS:<name>-<index>-turbofan|liftoff`), a JS<->wasm wrapper, a JS function (`JS:<tier mark><name>
+ * <file>:<line>:<col>`) or code without a name.
+ */
+function jitCode(sym) {
+  const wasm = /^JS:(.*)-(\d+)-(turbofan|liftoff)$/.exec(sym);
+  if (wasm) {
+    const name = wasm[1].replace(/::h[0-9a-f]{16}\b/g, '').replace(/\[[0-9a-f]{16}\]/g, '');
+    return { kind: wasm[3] === 'turbofan' ? 'wasm, optimised (TurboFan)' : 'wasm, baseline (Liftoff)', name, tier: wasm[3] };
+  }
+  if (/wasm-to-js|js-to-wasm/.test(sym)) return { kind: 'JS<->wasm wrappers', name: sym.replace(/^(JS|Stub):/, '') };
+  if (sym.startsWith('JS:')) return { kind: 'JS (wasm-bindgen glue, shim, Miniflare)', name: sym.slice(3).replace(/^[*+~^']+/, '') };
+  return { kind: 'JIT code without a name', name: sym };
+}
+const isJit = (dso) => dso.startsWith('[JIT]') || dso === '[unknown]' || dso.startsWith('perf-');
+
+/** A run's JIT samples by kind and by function, in µs per request; wasm functions with their tiers. */
+function jitOf(run) {
+  const kinds = {}, fns = new Map();
+  let frameSetup = 0;
+  for (const s of run.samples) {
+    const us = s.share * run.workerd_cpu_us_per_req;
+    if (s.sym === 'Builtins_WasmLiftoffFrameSetup') frameSetup += us;
+    if (!isJit(s.dso)) continue;
+    const c = jitCode(s.sym), wasm = Boolean(c.tier), key = `${wasm ? 'wasm' : c.kind}\t${c.name}`;
+    kinds[c.kind] = (kinds[c.kind] ?? 0) + us;
+    const f = fns.get(key) ?? { wasm, kind: c.kind, name: c.name, us: 0, liftoff_us: 0 };
+    f.us += us;
+    if (c.tier === 'liftoff') f.liftoff_us += us;
+    fns.set(key, f);
+  }
+  const round = (f) => ({ name: f.name, us_per_req: +f.us.toFixed(1), ...(f.wasm ? { liftoff_us: +f.liftoff_us.toFixed(1) } : {}) });
+  const sorted = [...fns.values()].sort((a, b) => b.us - a.us);
+  return {
+    kinds, frame_setup_us: +frameSetup.toFixed(1),
+    liftoff_functions: sorted.filter((f) => f.liftoff_us > 0).length,
+    top_wasm: sorted.filter((f) => f.wasm).slice(0, 30).map(round),
+    top_js: sorted.filter((f) => !f.wasm && f.kind.startsWith('JS (')).slice(0, 12).map(round),
+  };
+}
+
+/** Prints the JIT summary of both runs: kinds side by side, then the token path's functions. */
+function printJit(hello, token) {
+  const w = 44, col = (x) => String(+x.toFixed(1)).padStart(9);
+  console.log(`\n${'JIT code by kind (V8 perf map)'.padEnd(w)} ${'hello µs'.padStart(9)} ${'token µs'.padStart(9)} ${'extra µs'.padStart(9)}`);
+  for (const k of Object.keys(token.kinds).sort((a, b) => token.kinds[b] - token.kinds[a])) {
+    console.log(`${k.padEnd(w)} ${col(hello.kinds[k] ?? 0)} ${col(token.kinds[k])} ${col(token.kinds[k] - (hello.kinds[k] ?? 0))}`);
+  }
+  console.log(`${'Builtins_WasmLiftoffFrameSetup (V8 builtin)'.padEnd(w)} ${col(hello.frame_setup_us)} ${col(token.frame_setup_us)} ${col(token.frame_setup_us - hello.frame_setup_us)}`);
+  console.log(`\ntop wasm functions on the token path (µs per request; in Liftoff: µs of it still run by the baseline tier; ${token.liftoff_functions} functions had Liftoff samples):`);
+  for (const f of token.top_wasm) console.log(`  ${String(f.us_per_req).padStart(6)}  ${(f.liftoff_us ? `Liftoff ${f.liftoff_us}` : '').padEnd(12)} ${f.name.slice(0, 110)}`);
+  console.log('\ntop JS functions on the token path (µs per request):');
+  for (const f of token.top_js) console.log(`  ${String(f.us_per_req).padStart(6)}  ${f.name.slice(0, 110)}`);
+}
+
+/** The sections of a wasm module other than custom ones (names, producers), hashed. */
+function codeHash(file) {
+  const buf = readFileSync(file), hash = createHash('sha256');
+  let at = 8;
+  while (at < buf.length) {
+    const id = buf[at++];
+    let size = 0, shift = 0, byte;
+    do { byte = buf[at++]; size |= (byte & 0x7f) << shift; shift += 7; } while (byte & 0x80);
+    if (id !== 0) hash.update(Buffer.from([id])).update(buf.subarray(at, at + size));
+    at += size;
+  }
+  return hash.digest('hex');
+}
+
+/**
+ * A copy of the token Worker's build `dir` whose wasm keeps the function names: the crate's last
+ * wasm artifact through wasm-bindgen (with the flags worker-build adds) and `wasm-opt -O -g`
+ * (scripts/build.sh's `-O --strip-debug`, but keeping the name section). Its code is checked to be
+ * byte for byte the build's, so the profile measures the shipped code; made once per build.
+ */
+function namedBuild(dir) {
+  const target = dir === resolve(ROOT, 'build') ? TARGET : resolve(dir, '..', 'target');
+  const artifact = join(target, 'wasm32-unknown-unknown', 'release', 'edge_token.wasm');
+  const want = codeHash(join(dir, 'index_bg.wasm'));
+  const out = join(WORK, 'named');
+  if (existsSync(join(out, 'index_bg.wasm')) && codeHash(join(out, 'index_bg.wasm')) === want) return out;
+  if (!existsSync(artifact)) throw new Error(`${artifact} is missing: build the token Worker (scripts/build.sh)`);
+  say(`--names: a copy of ${dir} with the wasm's names (wasm-bindgen, wasm-opt -O -g: about a minute)`);
+  rmSync(out, { recursive: true, force: true });
+  cpSync(dir, out, { recursive: true, filter: (f) => !/\/(admin|guard|dry-run)$/.test(f) });
+  const bindgen = join(process.env.CARGO_HOME ?? join(process.env.HOME, '.cargo'), 'bin', 'wasm-bindgen');
+  const tmp = join(WORK, 'named-bindgen');
+  rmSync(tmp, { recursive: true, force: true });
+  execFileSync(bindgen, [artifact, '--out-dir', tmp, '--no-typescript', '--target', 'module', '--out-name', 'index',
+    '--experimental-reset-state-function', '--force-enable-abort-handler'], { stdio: 'inherit' });
+  const features = ['mutable-globals', 'sign-ext', 'nontrapping-float-to-int', 'bulk-memory', 'multivalue',
+    'reference-types', 'exception-handling'].map((f) => `--enable-${f}`);
+  execFileSync(join(ROOT, 'node_modules', '.bin', 'wasm-opt'), [join(tmp, 'index_bg.wasm'), '-O', '-g', ...features,
+    '-o', join(out, 'index_bg.wasm')], { stdio: 'inherit' });
+  rmSync(tmp, { recursive: true, force: true });
+  if (codeHash(join(out, 'index_bg.wasm')) !== want) {
+    rmSync(out, { recursive: true, force: true });
+    throw new Error(`${artifact} is not the wasm of ${dir} (after npm test it is the admin Worker's): build the token Worker again (rm ${join(dir, '.built')}; scripts/build.sh) and retry`);
+  }
+  return out;
 }
 
 function workerdPid() {
@@ -121,6 +231,12 @@ async function main() {
     if (!existsSync(join(dir, 'index_bg.wasm'))) throw new Error(`${dir} is missing: run \`npm run bench\` (it builds both) first`);
   }
   mkdirSync(WORK, { recursive: true });
+  const TOKEN_BUILD = opt.names ? namedBuild(BUILD) : BUILD;
+  // V8 writes /tmp/perf-<pid>.map (its JIT code's names: JS functions, wasm functions and their
+  // tier) when given --perf-basic-prof; Miniflare passes no V8 flags, so workerd is started
+  // through bench/workerd-v8.sh, which adds them to the config (bench/v8-flags.mjs).
+  Object.assign(process.env, { MINIFLARE_WORKERD_PATH: join(ROOT, 'bench', 'workerd-v8.sh'), WORKERD_BIN: workerdPackage.default,
+    WORKERD_V8_FLAGS: `--perf-basic-prof --interpreted-frames-native-stack --no-logfile-per-isolate --logfile=/dev/null ${opt['v8-flags']}` });
   const pepper = randomToken(), id = 'bench-client', secret = randomToken();
   const mf = new Miniflare({
     workers: [
@@ -128,7 +244,7 @@ async function main() {
       // The guard objects in a Worker of their own, as deployed (wrangler.guard.toml): the
       // build's own guard/ when it has one, else the checkout's build/guard/.
       worker('edge-token-guard', GUARD_BUILD, { durableObjects: GUARD_OBJECTS, unsafeDirectSockets: [] }),
-      worker('edge-token', BUILD, {
+      worker('edge-token', TOKEN_BUILD, {
         kvNamespaces: ['CLIENTS'],
         durableObjects: Object.fromEntries(Object.entries(GUARD_OBJECTS).map(([name, o]) => [name, { ...o, scriptName: 'edge-token-guard' }])),
         bindings: { ISSUER: 'https://issuer.bench.test', TENANTS: { default: { token_paths: [TOKEN_PATH] } }, SIGNING_KEYS: signingKeysJson([generateSigningKey()]), CLIENT_SECRET_PEPPER: pepper },
@@ -139,6 +255,7 @@ async function main() {
   });
   const stop = () => mf.dispose().finally(() => process.exit(130));
   process.once('SIGINT', stop).once('SIGTERM', stop);
+  let pid;
   try {
     await mf.ready;
     const hello = (await mf.unsafeGetDirectURL('hello')).href.replace(/\/$/, '');
@@ -149,7 +266,7 @@ async function main() {
       headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: basicAuth(id, secret), 'CF-Connecting-IP': '10.255.255.254' } };
     const first = await fetch(`${endpoint}${TOKEN_PATH}`, token);
     if (first.status !== 200) throw new Error(`the endpoint answered ${first.status} to the valid client`);
-    const pid = workerdPid();
+    pid = workerdPid();
     const runs = {
       hello: await record('hello', pid, hello, [{ method: 'GET', path: '/' }], 200),
       token: await record('token', pid, endpoint, [token], 200),
@@ -171,7 +288,7 @@ async function main() {
     const out = { date: new Date().toISOString(), build: opt.build, settings: { warmup_s: +opt.warmup, duration_s: +opt.duration, connections: +opt.connections, frequency: +opt.frequency },
       hello: { rps: runs.hello.rps, workerd_cpu_us_per_req: runs.hello.workerd_cpu_us_per_req, requests: runs.hello.requests },
       token: { rps: runs.token.rps, workerd_cpu_us_per_req: runs.token.workerd_cpu_us_per_req, requests: runs.token.requests },
-      parts: table, top_token: top(runs.token), top_hello: top(runs.hello) };
+      parts: table, top_token: top(runs.token), top_hello: top(runs.hello), jit: { hello: jitOf(runs.hello), token: jitOf(runs.token) } };
     const file = opt.build === 'build' ? join(ROOT, 'bench', 'results', 'profile.json') : join(WORK, 'experiment.json');
     writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
 
@@ -180,6 +297,8 @@ async function main() {
     for (const r of table) console.log(`${r.part.padEnd(72)} ${String(r.hello_us).padStart(9)} ${String(r.token_us).padStart(9)} ${String(r.extra_us).padStart(9)}`);
     console.log('\ntop symbols on the token path (µs per request):');
     for (const s of out.top_token) console.log(`  ${String(s.us_per_req).padStart(6)}  ${s.dso.slice(0, 18).padEnd(18)} ${s.sym.slice(0, 100)}`);
+    printJit(out.jit.hello, out.jit.token);
+    if (!opt.names) console.log('\n(wasm functions are named only with --names: a build that keeps its name section)');
     console.log(`\nin ${file}; perf data in ${WORK}`);
     const wrong = runs.hello.wrong_answers + runs.token.wrong_answers;
     if (wrong) {
@@ -189,6 +308,7 @@ async function main() {
   } finally {
     process.off('SIGINT', stop).off('SIGTERM', stop);
     await mf.dispose();
+    if (pid) rmSync(`/tmp/perf-${pid}.map`, { force: true }); // V8's, read by perf report above
   }
 }
 

@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { createRequire } from 'node:module';
 import { ROOT, clientRecord, generateSigningKey, kvKey, randomToken, signingKeysJson } from '../scripts/devstate.mjs';
+import { assertionBody, b64url, jwtClients } from './jwt-clients.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -363,39 +364,7 @@ const BODY = 'grant_type=client_credentials';
 const ISSUER = 'https://issuer.bench.test';
 const AUDIENCE = 'https://api.example.com';
 
-// private_key_jwt (issue 11): clients with an Ed25519 key each, and a fresh assertion (new jti)
-// per request. Each jti is spent in its client's guard object, which keeps at most 2 048 live
-// ones (until exp + 30 s skew): with assertions living 10 s, a client takes ~50 a second, so
-// the load spreads over a pool of clients wide enough never to fill one.
-const JWT_CLIENTS = 128;
-const JWT_TTL_S = 10;
-const ASSERTION_TYPE = encodeURIComponent('urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
-const b64url = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
-
-/** `JWT_CLIENTS` key clients' records (public keys) and their private keys, made here. */
-function jwtClients(pepper) {
-  return Array.from({ length: JWT_CLIENTS }, (_, i) => {
-    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
-    const id = `bench-jwt-${i}`;
-    const record = clientRecord({ id, secrets: [], pepper, scopes: ['read'], defaultScopes: ['read'], audience: [AUDIENCE],
-      rate_limit: { per_minute: 1_000_000, burst: 1_000_000 }, token_endpoint_auth_method: 'private_key_jwt',
-      token_endpoint_auth_signing_alg: 'EdDSA', jwks: { keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'bench' }] } });
-    return { id, record, privateKey };
-  });
-}
-
-/** A token request body with a new EdDSA assertion of the next client of the pool. */
-function assertionBody(clients) {
-  const header = b64url({ alg: 'EdDSA', kid: 'bench' });
-  let turn = 0;
-  return () => {
-    const c = clients[turn++ % clients.length];
-    const t = Math.floor(Date.now() / 1000);
-    const input = `${header}.${b64url({ iss: c.id, sub: c.id, aud: ISSUER, iat: t, exp: t + JWT_TTL_S, jti: randomUUID() })}`;
-    const jwt = `${input}.${cryptoSign(null, Buffer.from(input), c.privateKey).toString('base64url')}`;
-    return `${BODY}&client_assertion_type=${ASSERTION_TYPE}&client_assertion=${jwt}`;
-  };
-}
+// private_key_jwt (issue 11): bench/jwt-clients.mjs.
 
 // DPoP (RFC 9449, issue 12): secret clients, each with an ES256 key, and a fresh proof (new jti,
 // signed here, ~50 µs of this process) per request. Each proof's jti is spent in its client's
@@ -465,10 +434,10 @@ async function measure(logs) {
     await jose.jwtVerify(body.access_token, jose.createLocalJWKSet(jwks), { issuer: ISSUER, audience: AUDIENCE });
 
     // The private_key_jwt clients, and one checked token by assertion before the load.
-    const keyClients = jwtClients(pepper);
+    const keyClients = jwtClients(pepper, AUDIENCE);
     const kv = await mf.getKVNamespace('CLIENTS', 'edge-token');
     for (const c of keyClients) await kv.put(kvKey(c.id), JSON.stringify(c.record));
-    const nextAssertion = assertionBody(keyClients);
+    const nextAssertion = assertionBody(keyClients, ISSUER);
     const jwtHeaders = { ...FORM, 'CF-Connecting-IP': '10.255.255.253' };
     const jwtRes = await fetch(`${endpoint}${TOKEN_PATH}`, { method: 'POST', body: nextAssertion(), headers: jwtHeaders });
     const jwtBody = await jwtRes.json();
