@@ -10,7 +10,7 @@
 // run in the build's own Worker, as that layout deployed them. Then, round after round, each build
 // in turn (the order rotates every round) gets a bounded load of valid token requests
 // (`--scenario token`: one client_secret_basic client; `jwt`: private_key_jwt, a fresh EdDSA
-// assertion per request over 128 clients, bench/jwt-clients.mjs, whose jti each token spends
+// assertion per request over 128 clients, bench/scenarios.mjs, whose jti each token spends
 // in its client's object) (autocannon, 10 connections, `--seconds` after 1 s of warm-up; each build is first warmed
 // up for `--warmup` s, while V8 compiles its hot wasm with the optimising tier), and workerd's CPU time over
 // that load (all threads, /proc/<pid>/task/*/schedstat, ns) is divided by the responses: µs of
@@ -25,8 +25,8 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import * as jose from 'jose';
 import { Miniflare } from 'miniflare';
-import { ROOT, clientRecord, generateSigningKey, kvKey, randomToken, signingKeysJson } from '../scripts/devstate.mjs';
-import { assertionBody, jwtClients } from './jwt-clients.mjs';
+import { ROOT, generateSigningKey, kvKey, randomToken, signingKeysJson } from '../scripts/devstate.mjs';
+import { tokenLoad } from './scenarios.mjs';
 
 const { values: opt, positionals } = parseArgs({
   allowPositionals: true,
@@ -97,26 +97,6 @@ function buildWorkers(b, i, pepper) {
   return b.ownObjects ? [token] : [guardWorker(b, i), token];
 }
 
-/**
- * The scenario's clients (id and record, for every build's KV) and a function giving the next
- * request (an autocannon request; its `body` is fresh for each private_key_jwt request).
- */
-function scenario(pepper) {
-  const FORM = { 'Content-Type': 'application/x-www-form-urlencoded' };
-  if (opt.scenario === 'jwt') {
-    const clients = jwtClients(pepper, AUDIENCE), next = assertionBody(clients, ISSUER);
-    const headers = { ...FORM, 'CF-Connecting-IP': '10.255.255.253' };
-    return { clients, request: { method: 'POST', path: TOKEN_PATH, headers, setupRequest: (req) => { req.body = next(); return req; } },
-      once: () => ({ method: 'POST', headers, body: next() }) };
-  }
-  const id = 'bench-client', secret = randomToken();
-  const record = clientRecord({ id, secrets: [secret], pepper, scopes: ['read'], defaultScopes: ['read'],
-    rate_limit: { per_minute: 1_000_000, burst: 1_000_000 } });
-  const init = { method: 'POST', body: 'grant_type=client_credentials',
-    headers: { ...FORM, Authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`, 'CF-Connecting-IP': '10.255.255.254' } };
-  return { clients: [{ id, record }], request: { ...init, path: TOKEN_PATH }, once: () => init };
-}
-
 /** Seeds build `b`'s KV and checks one token of the scenario with jose against the build's JWKS. */
 async function seedAndCheck(mf, b, i, work) {
   const kv = await mf.getKVNamespace('CLIENTS', `build-${i}`);
@@ -133,7 +113,8 @@ async function seedAndCheck(mf, b, i, work) {
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 
 async function main() {
-  const pepper = randomToken(), work = scenario(pepper), request = work.request;
+  const pepper = randomToken(), work = tokenLoad(opt.scenario, pepper, { issuer: ISSUER, audience: AUDIENCE, path: TOKEN_PATH });
+  const request = work.request;
   const mf = new Miniflare({
     workers: builds.flatMap((b, i) => buildWorkers(b, i, pepper)),
     handleRuntimeStdio: (...streams) => { for (const s of streams) s.resume(); }, // the log lines, dropped

@@ -5,8 +5,11 @@
 // autocannon (warm-up, then a run bounded in time and count) while `perf record` samples
 // workerd (cpu-clock, all threads), and sums the samples by part of workerd. Every part is
 // given in µs per request (its share of the samples × workerd's CPU per request over the run).
-// Prints the table and writes bench/results/profile.json. Needs `perf` (Debian: linux-perf)
-// and perf_event_paranoid ≤ 2. V8 gives perf no names for JIT code: JS and wasm are one part.
+// workerd is started through bench/workerd-v8.sh, which gives V8 `--perf-basic-prof`: V8 then
+// names its JIT code for perf (JS functions, wasm functions and their tier), and the JIT part is
+// split by kind, with the top wasm and JS functions. `--names` runs a copy of the build whose
+// wasm keeps its function names (bench/README.md, "Profile"). Prints the tables and writes
+// bench/results/profile.json. Needs `perf` (Debian: linux-perf) and perf_event_paranoid ≤ 2.
 // Speeds are reported, never asserted. No secret, token or Authorization header is printed.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -16,7 +19,8 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Miniflare } from 'miniflare';
 import workerdPackage from 'workerd';
-import { ROOT, clientRecord, generateSigningKey, kvKey, randomToken, signingKeysJson } from '../scripts/devstate.mjs';
+import { ROOT, generateSigningKey, kvKey, randomToken, signingKeysJson } from '../scripts/devstate.mjs';
+import { tokenLoad } from './scenarios.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -30,6 +34,8 @@ const { values: opt } = parseArgs({
     build: { type: 'string', default: 'build' },
     // Profile a copy of the build whose wasm keeps its name section (made once per build).
     names: { type: 'boolean', default: false },
+    // The token requests: `token` (client_secret_basic) or `jwt` (private_key_jwt, fresh assertions).
+    scenario: { type: 'string', default: 'token' },
     // More V8 flags for workerd, for experiments: e.g. '--no-liftoff' (every wasm function
     // compiled by TurboFan up front), to see what the hot path costs once fully tiered up.
     'v8-flags': { type: 'string', default: '' },
@@ -39,6 +45,8 @@ const say = (s) => process.stderr.write(`profile: ${s}\n`);
 const TARGET = process.env.CARGO_TARGET_DIR ?? join(ROOT, 'target');
 const WORK = join(TARGET, 'bench-profile');
 const TOKEN_PATH = '/oauth2/token';
+const ISSUER = 'https://issuer.bench.test';
+if (!['token', 'jwt'].includes(opt.scenario)) throw new Error(`--scenario ${opt.scenario}: token or jwt`);
 const CLK_TCK = +execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
 const cpuMs = (pid) => {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
@@ -211,7 +219,12 @@ async function record(name, pid, url, requests, expect) {
     wrong_answers: wrong, samples: perfReport(file) };
 }
 
-const basicAuth = (id, secret) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
+/** Seeds the scenario's clients (bench/scenarios.mjs) into `kv`; gives its load. */
+async function seedScenario(kv, pepper) {
+  const load = tokenLoad(opt.scenario, pepper, { issuer: ISSUER, audience: 'https://api.example.com', path: TOKEN_PATH });
+  for (const c of load.clients) await kv.put(kvKey(c.id), JSON.stringify(c.record));
+  return load;
+}
 const worker = (name, dir, extra = {}) => ({
   name, modules: true, modulesRoot: dir, scriptPath: join(dir, 'index.js'), compatibilityDate: '2026-04-01',
   modulesRules: [{ type: 'ESModule', include: ['**/*.js'] }, { type: 'CompiledWasm', include: ['**/*.wasm'] }],
@@ -237,7 +250,7 @@ async function main() {
   // through bench/workerd-v8.sh, which adds them to the config (bench/v8-flags.mjs).
   Object.assign(process.env, { MINIFLARE_WORKERD_PATH: join(ROOT, 'bench', 'workerd-v8.sh'), WORKERD_BIN: workerdPackage.default,
     WORKERD_V8_FLAGS: `--perf-basic-prof --interpreted-frames-native-stack --no-logfile-per-isolate --logfile=/dev/null ${opt['v8-flags']}` });
-  const pepper = randomToken(), id = 'bench-client', secret = randomToken();
+  const pepper = randomToken();
   const mf = new Miniflare({
     workers: [
       worker('hello', join(ROOT, 'bench', 'hello', 'build')),
@@ -247,7 +260,7 @@ async function main() {
       worker('edge-token', TOKEN_BUILD, {
         kvNamespaces: ['CLIENTS'],
         durableObjects: Object.fromEntries(Object.entries(GUARD_OBJECTS).map(([name, o]) => [name, { ...o, scriptName: 'edge-token-guard' }])),
-        bindings: { ISSUER: 'https://issuer.bench.test', TENANTS: { default: { token_paths: [TOKEN_PATH] } }, SIGNING_KEYS: signingKeysJson([generateSigningKey()]), CLIENT_SECRET_PEPPER: pepper },
+        bindings: { ISSUER, TENANTS: { default: { token_paths: [TOKEN_PATH] } }, SIGNING_KEYS: signingKeysJson([generateSigningKey()]), CLIENT_SECRET_PEPPER: pepper },
       }),
     ],
     // The log lines go to workerd's stdout as in `npm run bench`: read and dropped.
@@ -260,16 +273,13 @@ async function main() {
     await mf.ready;
     const hello = (await mf.unsafeGetDirectURL('hello')).href.replace(/\/$/, '');
     const endpoint = (await mf.unsafeGetDirectURL('edge-token')).href.replace(/\/$/, '');
-    await (await mf.getKVNamespace('CLIENTS', 'edge-token')).put(kvKey(id), JSON.stringify(clientRecord({ id, secrets: [secret], pepper,
-      scopes: ['read'], defaultScopes: ['read'], rate_limit: { per_minute: 1_000_000, burst: 1_000_000 } })));
-    const token = { method: 'POST', path: TOKEN_PATH, body: 'grant_type=client_credentials',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: basicAuth(id, secret), 'CF-Connecting-IP': '10.255.255.254' } };
-    const first = await fetch(`${endpoint}${TOKEN_PATH}`, token);
-    if (first.status !== 200) throw new Error(`the endpoint answered ${first.status} to the valid client`);
+    const token = await seedScenario(await mf.getKVNamespace('CLIENTS', 'edge-token'), pepper);
+    const first = await fetch(`${endpoint}${TOKEN_PATH}`, token.once());
+    if (first.status !== 200) throw new Error(`the endpoint answered ${first.status} to a valid ${opt.scenario} request`);
     pid = workerdPid();
     const runs = {
       hello: await record('hello', pid, hello, [{ method: 'GET', path: '/' }], 200),
-      token: await record('token', pid, endpoint, [token], 200),
+      token: await record('token', pid, endpoint, [token.request], 200),
     };
 
     // By part, in µs per request.
@@ -285,11 +295,12 @@ async function main() {
       token_us: +(parts.token[name] ?? 0).toFixed(1), extra_us: +((parts.token[name] ?? 0) - (parts.hello[name] ?? 0)).toFixed(1) }));
     const top = (run) => run.samples.slice().sort((a, b) => b.share - a.share).slice(0, 25)
       .map((s) => ({ dso: s.dso, sym: s.sym, us_per_req: +(s.share * run.workerd_cpu_us_per_req).toFixed(1) }));
-    const out = { date: new Date().toISOString(), build: opt.build, settings: { warmup_s: +opt.warmup, duration_s: +opt.duration, connections: +opt.connections, frequency: +opt.frequency },
+    const out = { date: new Date().toISOString(), build: opt.build, settings: { scenario: opt.scenario, names: opt.names, v8_flags: opt['v8-flags'], warmup_s: +opt.warmup, duration_s: +opt.duration, connections: +opt.connections, frequency: +opt.frequency },
       hello: { rps: runs.hello.rps, workerd_cpu_us_per_req: runs.hello.workerd_cpu_us_per_req, requests: runs.hello.requests },
       token: { rps: runs.token.rps, workerd_cpu_us_per_req: runs.token.workerd_cpu_us_per_req, requests: runs.token.requests },
       parts: table, top_token: top(runs.token), top_hello: top(runs.hello), jit: { hello: jitOf(runs.hello), token: jitOf(runs.token) } };
-    const file = opt.build === 'build' ? join(ROOT, 'bench', 'results', 'profile.json') : join(WORK, 'experiment.json');
+    const file = opt.build === 'build' && opt.scenario === 'token' && !opt['v8-flags'] ? join(ROOT, 'bench', 'results', 'profile.json')
+      : join(WORK, `experiment-${opt.scenario}.json`);
     writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
 
     console.log(`\nworkerd CPU per request: hello-world ${out.hello.workerd_cpu_us_per_req} µs (${out.hello.rps} req/s), token ${out.token.workerd_cpu_us_per_req} µs (${out.token.rps} req/s)\n`);

@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { createRequire } from 'node:module';
 import { ROOT, clientRecord, generateSigningKey, kvKey, randomToken, signingKeysJson } from '../scripts/devstate.mjs';
-import { assertionBody, b64url, jwtClients } from './jwt-clients.mjs';
+import { assertionBody, b64url, jwtClients } from './scenarios.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -364,7 +364,7 @@ const BODY = 'grant_type=client_credentials';
 const ISSUER = 'https://issuer.bench.test';
 const AUDIENCE = 'https://api.example.com';
 
-// private_key_jwt (issue 11): bench/jwt-clients.mjs.
+// private_key_jwt (issue 11): bench/scenarios.mjs.
 
 // DPoP (RFC 9449, issue 12): secret clients, each with an ES256 key, and a fresh proof (new jti,
 // signed here, ~50 µs of this process) per request. Each proof's jti is spent in its client's
