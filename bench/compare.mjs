@@ -32,6 +32,8 @@ const { values: opt, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     scenario: { type: 'string', default: 'token' }, // token (client_secret_basic) or jwt (private_key_jwt)
+    // The private_key_jwt pool's size (each client takes at most ~50 tokens a second).
+    'jwt-clients': { type: 'string', default: '128' },
     rounds: { type: 'string', default: '5' },
     seconds: { type: 'string', default: '4' },
     connections: { type: 'string', default: '10' },
@@ -113,7 +115,7 @@ async function seedAndCheck(mf, b, i, work) {
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 
 async function main() {
-  const pepper = randomToken(), work = tokenLoad(opt.scenario, pepper, { issuer: ISSUER, audience: AUDIENCE, path: TOKEN_PATH });
+  const pepper = randomToken(), work = tokenLoad(opt.scenario, pepper, { issuer: ISSUER, audience: AUDIENCE, path: TOKEN_PATH, jwtClients: +opt['jwt-clients'] });
   const request = work.request;
   const mf = new Miniflare({
     workers: builds.flatMap((b, i) => buildWorkers(b, i, pepper)),

@@ -36,6 +36,8 @@ const { values: opt } = parseArgs({
     names: { type: 'boolean', default: false },
     // The token requests: `token` (client_secret_basic) or `jwt` (private_key_jwt, fresh assertions).
     scenario: { type: 'string', default: 'token' },
+    // The private_key_jwt pool's size (each client takes at most ~50 tokens a second).
+    'jwt-clients': { type: 'string', default: '128' },
     // More V8 flags for workerd, for experiments: e.g. '--no-liftoff' (every wasm function
     // compiled by TurboFan up front), to see what the hot path costs once fully tiered up.
     'v8-flags': { type: 'string', default: '' },
@@ -221,7 +223,7 @@ async function record(name, pid, url, requests, expect) {
 
 /** Seeds the scenario's clients (bench/scenarios.mjs) into `kv`; gives its load. */
 async function seedScenario(kv, pepper) {
-  const load = tokenLoad(opt.scenario, pepper, { issuer: ISSUER, audience: 'https://api.example.com', path: TOKEN_PATH });
+  const load = tokenLoad(opt.scenario, pepper, { issuer: ISSUER, audience: 'https://api.example.com', path: TOKEN_PATH, jwtClients: +opt['jwt-clients'] });
   for (const c of load.clients) await kv.put(kvKey(c.id), JSON.stringify(c.record));
   return load;
 }

@@ -15,9 +15,9 @@ const ASSERTION_TYPE = encodeURIComponent('urn:ietf:params:oauth:client-assertio
 /** A JSON value as a JWS part (base64url of its JSON). */
 export const b64url = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
-/** `JWT_CLIENTS` key clients' records (public keys, `audience` theirs) and their private keys, made here. */
-export function jwtClients(pepper, audience) {
-  return Array.from({ length: JWT_CLIENTS }, (_, i) => {
+/** `count` key clients' records (public keys, `audience` theirs) and their private keys, made here. */
+export function jwtClients(pepper, audience, count = JWT_CLIENTS) {
+  return Array.from({ length: count }, (_, i) => {
     const { publicKey, privateKey } = generateKeyPairSync('ed25519');
     const id = `bench-jwt-${i}`;
     const record = clientRecord({ id, secrets: [], pepper, scopes: ['read'], defaultScopes: ['read'], audience: [audience],
@@ -44,13 +44,13 @@ const FORM = { 'Content-Type': 'application/x-www-form-urlencoded' };
 
 /**
  * A load of valid token requests at `path` of an endpoint with issuer `issuer`: `token`, one
- * client_secret_basic client; `jwt`, private_key_jwt over the pool above. Gives the clients (id
- * and KV record, for the endpoint's KV), the autocannon request (a fresh body per private_key_jwt
- * request) and `once()`, a fetch init for one more request.
+ * client_secret_basic client; `jwt`, private_key_jwt over the pool above (`jwtClients` clients,
+ * 128 unless given). Gives the clients (id and KV record, for the endpoint's KV), the autocannon
+ * request (a fresh body per private_key_jwt request) and `once()`, a fetch init for one more.
  */
-export function tokenLoad(scenario, pepper, { issuer, audience, path }) {
+export function tokenLoad(scenario, pepper, { issuer, audience, path, jwtClients: count = JWT_CLIENTS }) {
   if (scenario === 'jwt') {
-    const clients = jwtClients(pepper, audience), next = assertionBody(clients, issuer);
+    const clients = jwtClients(pepper, audience, count), next = assertionBody(clients, issuer);
     const headers = { ...FORM, 'CF-Connecting-IP': '10.255.255.253' };
     return { clients, request: { method: 'POST', path, headers, setupRequest: (req) => { req.body = next(); return req; } },
       once: () => ({ method: 'POST', headers, body: next() }) };
