@@ -48,6 +48,28 @@ pub fn query_of(url: &str) -> Option<&str> {
     before_fragment.split_once('?').map(|(_, query)| query)
 }
 
+/// The path of a request URL as the runtime serializes it (WHATWG, special scheme): from the
+/// first `/` after `scheme://host` up to the query or fragment, `"/"` when there is none. The
+/// serialization never leaves a `?` or `#` unencoded inside the path, so the first of either
+/// ends it; a string without `://` is taken as a path already.
+pub fn path_of(url: &str) -> &str {
+    let after_host = match url.split_once("://") {
+        Some((_, rest)) => match rest.find(['/', '?', '#']) {
+            Some(i) if rest[i..].starts_with('/') => &rest[i..],
+            _ => "",
+        },
+        None => url,
+    };
+    let path = after_host
+        .find(['?', '#'])
+        .map_or(after_host, |end| &after_host[..end]);
+    if path.is_empty() {
+        "/"
+    } else {
+        path
+    }
+}
+
 /// What the `Authorization` header says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Authorization {
@@ -698,6 +720,30 @@ mod tests {
             parse(Some(&basic("id:s")), "grant_type=client_credentials&x=%G0"),
             Err(Error::MalformedBody)
         );
+    }
+
+    #[test]
+    fn the_path_is_read_from_the_serialized_url_as_a_url_parser_reads_it() {
+        for url in [
+            "https://auth.example.com/oauth2/token",
+            "https://auth.example.com/oauth2/token?",
+            "https://auth.example.com/a%3Fb/token?q=1#frag?x",
+            "https://auth.example.com/token#only?fragment",
+            "https://auth.example.com/",
+            "https://auth.example.com",
+            "https://auth.example.com?x=/y",
+            "http://127.0.0.1:8787/t/acme/.well-known/jwks.json?realm=other#",
+            "https://user:p@auth.example.com:8443/a//b/",
+        ] {
+            let parsed = url::Url::parse(url).unwrap();
+            assert_eq!(path_of(url), parsed.path(), "{url}");
+        }
+    }
+
+    #[test]
+    fn a_url_without_a_scheme_is_taken_as_its_path() {
+        assert_eq!(path_of("/oauth2/token?x=1"), "/oauth2/token");
+        assert_eq!(path_of(""), "/");
     }
 
     #[test]

@@ -5,11 +5,12 @@
 
 use std::rc::Rc;
 
-use worker::{Context, Env, Method, Request, Response, Result};
+use worker::{web_sys, Context, Env, Result};
 
 use super::{
-    error_response, guard, meter, read_declared_body, respond, store, wire, BodyError, LogLine,
-    GUARD_CACHE, NO_STORE,
+    error_response, guard,
+    http::{self, BodyError},
+    meter, store, wire, LogLine, GUARD_CACHE,
 };
 use crate::core::{
     config::Endpoint,
@@ -18,22 +19,22 @@ use crate::core::{
     guard::{Limiter, Source},
     introspect::TokenOutcome,
     mtls::ClientCertificate,
-    request::{query_of, HttpRequest, MAX_BODY_BYTES},
+    request::{HttpRequest, MAX_BODY_BYTES},
     token::Issuer,
 };
 
-/// One request to `endpoint` (introspection or revocation): answers, and logs one line.
+/// One request to `endpoint` (introspection or revocation) of `issuer`: answers, and logs one
+/// line.
 pub async fn route(
-    req: Request,
+    req: &web_sys::Request,
+    headers: &wire::RequestHead,
     env: Env,
     ctx: Context,
-    issuer: &Issuer,
-    endpoint: Endpoint,
+    (issuer, endpoint): (&Issuer, Endpoint),
     started: u64,
-) -> Result<Response> {
-    let headers = wire::TokenHeaders::read(&req);
-    let outcome = if req.method() == Method::Post {
-        answer(req, env, ctx, issuer, endpoint, &headers, started).await
+) -> Result<web_sys::Response> {
+    let outcome = if headers.method() == "POST" {
+        answer(req, env, ctx, issuer, endpoint, headers, started).await
     } else {
         TokenOutcome {
             client_id: None,
@@ -64,19 +65,19 @@ pub async fn route(
     // The log line only: the USAGE data points count token-path requests (docs/operating.md).
     worker::console_log!("{}", line.json());
     match answer {
-        Ok(answer) => respond(200, &NO_STORE, &[], answer.body),
+        Ok(answer) => http::respond(200, http::Headers::NoStore, &[], &answer.body),
         Err((_, wire)) => error_response(wire),
     }
 }
 
 /// Reads the body and runs the core's checklist at `now_ms` (the request's start).
 async fn answer(
-    mut req: Request,
+    req: &web_sys::Request,
     env: Env,
     ctx: Context,
     issuer: &Issuer,
     endpoint: Endpoint,
-    headers: &wire::TokenHeaders,
+    headers: &wire::RequestHead,
     now_ms: u64,
 ) -> TokenOutcome {
     let refused = |error| TokenOutcome {
@@ -84,7 +85,7 @@ async fn answer(
         result: Err(error),
     };
     let declared = headers.content_length();
-    let body = match read_declared_body(&mut req, declared, MAX_BODY_BYTES).await {
+    let body = match http::read_body(req, declared, MAX_BODY_BYTES).await {
         Ok(body) => body,
         Err(BodyError::TooLarge) => return refused(Error::BodyTooLarge),
         Err(BodyError::Unreadable) => return refused(Error::MalformedBody),
@@ -95,15 +96,14 @@ async fn answer(
         backend: guard::DoBackend::new(env.clone(), Rc::new(ctx)),
         source: Source::from_header(headers.source()),
     };
-    let url = req.inner().url();
     let certificate = ClientCertificate::from_fields(&headers.tls());
     let http = HttpRequest {
-        query: query_of(&url),
+        query: headers.query(),
         content_type: headers.content_type(),
         authorization: headers.authorization(),
         body: &body,
         dpop: None,
-        url: &url,
+        url: headers.url(),
         certificate: certificate.as_ref(),
     };
     let verifier = super::sign::WebCryptoSigner;

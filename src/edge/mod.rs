@@ -1,4 +1,4 @@
-//! The Workers: routing, and the translation between `worker` types and the core.
+//! The Workers: routing, and the translation between the runtime's types and the core.
 //!
 //! Thin on purpose. Every decision is in [`crate::core`]; this layer reads the request, the
 //! clock and the random source, calls the core, and writes the answer and one log line.
@@ -16,6 +16,7 @@
 #[cfg(feature = "admin-worker")]
 mod admin;
 mod guard;
+mod http;
 #[cfg(not(feature = "admin-worker"))]
 mod introspect;
 #[cfg(not(feature = "admin-worker"))]
@@ -31,13 +32,9 @@ mod verify;
 #[cfg(not(feature = "admin-worker"))]
 mod wire;
 
-use std::{cell::RefCell, future::poll_fn, pin::pin, rc::Rc};
+use std::{cell::RefCell, rc::Rc};
 
-use futures_core::Stream;
-
-#[cfg(not(feature = "admin-worker"))]
-use worker::Method;
-use worker::{console_error, event, Context, Date, Env, Headers, Request, Response, Result};
+use worker::{console_error, event, web_sys, Context, Date, Env, Result};
 
 #[cfg(not(feature = "admin-worker"))]
 use crate::core::cold::cold;
@@ -50,7 +47,7 @@ use crate::core::{
     dpop::current_nonce,
     guard::{Limiter, Source},
     mtls::ClientCertificate,
-    request::{query_of, HttpRequest, MAX_BODY_BYTES},
+    request::{HttpRequest, MAX_BODY_BYTES},
     token::{Issuer, Outcome, JTI_BYTES},
 };
 use crate::core::{
@@ -63,27 +60,16 @@ thread_local! {
     static GUARD_CACHE: Rc<RefCell<IsolateCache>> = Rc::default();
 }
 
-/// Headers on every answer of the token endpoint (RFC 6749 §5.1, §5.2).
-const NO_STORE: [(&str, &str); 3] = [
-    ("Content-Type", "application/json;charset=UTF-8"),
-    ("Cache-Control", "no-store"),
-    ("Pragma", "no-cache"),
-];
 /// The header that hands a DPoP nonce out (RFC 9449 §8).
 #[cfg(not(feature = "admin-worker"))]
 const DPOP_NONCE: &str = "DPoP-Nonce";
-/// Headers on the public documents (JWKS, metadata): cacheable by anyone for five minutes.
-#[cfg(not(feature = "admin-worker"))]
-const PUBLIC: [(&str, &str); 3] = [
-    ("Content-Type", "application/json;charset=UTF-8"),
-    ("Cache-Control", "public, max-age=300"),
-    ("Access-Control-Allow-Origin", "*"),
-];
 
 /// The entry of both Workers: builds (or reuses) the isolate's deployment, then hands the
-/// request to the Worker's routes.
+/// request to the Worker's routes. It takes and returns the runtime's own `Request` and
+/// `Response`: the token Worker reads what it needs of them in few calls ([`wire`], [`http`]);
+/// the admin Worker works on workers-rs's types.
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
     let started = Date::now().as_millis();
     let deployment = match state::deployment(&env) {
         Ok(deployment) => deployment,
@@ -100,7 +86,9 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         }
     };
     #[cfg(feature = "admin-worker")]
-    return admin::handle(req, env, ctx, &deployment, started).await;
+    return admin::handle(req.into(), env, ctx, &deployment, started)
+        .await
+        .map(Into::into);
     #[cfg(not(feature = "admin-worker"))]
     return token_worker(req, env, ctx, &deployment, started).await;
 }
@@ -109,30 +97,39 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
 /// endpoints, and documents; anything else, `/admin/...` included, is a plain 404.
 #[cfg(not(feature = "admin-worker"))]
 async fn token_worker(
-    req: Request,
+    req: web_sys::Request,
     env: Env,
     ctx: Context,
     deployment: &Deployment,
     started: u64,
-) -> Result<Response> {
-    let Some((issuer, endpoint)) = deployment.route(&req.path()) else {
+) -> Result<web_sys::Response> {
+    let head = wire::RequestHead::read(&req);
+    let Some((issuer, endpoint)) = deployment.route(head.path()) else {
         return not_found();
     };
     let body = match endpoint {
-        Endpoint::Token => return token_route(req, env, ctx, issuer, started).await,
+        Endpoint::Token => return token_route(&req, &head, env, ctx, issuer, started).await,
         Endpoint::Introspect | Endpoint::Revoke => {
-            return cold(introspect::route(req, env, ctx, issuer, endpoint, started)).await
+            return cold(introspect::route(
+                &req,
+                &head,
+                env,
+                ctx,
+                (issuer, endpoint),
+                started,
+            ))
+            .await
         }
         Endpoint::Jwks => issuer.keys.jwks_json(),
         Endpoint::Metadata => issuer.tenant.metadata_json(),
     };
-    match req.method() {
-        Method::Get | Method::Head => respond(200, &PUBLIC, &[], body.to_owned()),
-        _ => respond(
+    match head.method() {
+        "GET" | "HEAD" => http::respond(200, http::Headers::Public, &[], body),
+        _ => http::respond(
             405,
-            &PUBLIC,
+            http::Headers::Public,
             &[("Allow", "GET, HEAD".into())],
-            r#"{"error":"method_not_allowed"}"#.into(),
+            r#"{"error":"method_not_allowed"}"#,
         ),
     }
 }
@@ -140,15 +137,15 @@ async fn token_worker(
 /// The token endpoint: answers, and logs one line.
 #[cfg(not(feature = "admin-worker"))]
 async fn token_route(
-    req: Request,
+    req: &web_sys::Request,
+    headers: &wire::RequestHead,
     env: Env,
     ctx: Context,
     issuer: &Issuer,
     started: u64,
-) -> Result<Response> {
-    let headers = wire::TokenHeaders::read(&req);
-    let (outcome, over_quota) = if req.method() == Method::Post {
-        token(req, env.clone(), ctx, issuer, &headers, started).await
+) -> Result<web_sys::Response> {
+    let (outcome, over_quota) = if headers.method() == "POST" {
+        token(req, env.clone(), ctx, issuer, headers, started).await
     } else {
         let refused = Outcome {
             client_id: None,
@@ -176,7 +173,11 @@ async fn token_route(
     let nonce =
         (tenant.dpop_nonce).then(|| current_nonce(&issuer.pepper, &tenant.name, started / 1000));
     match answer {
-        Ok(token) => wire::issued(serde_json::to_string(&token)?, nonce),
+        Ok(token) => {
+            let extra: Vec<_> = nonce.into_iter().map(|n| (DPOP_NONCE, n)).collect();
+            let json = serde_json::to_string(&token)?;
+            http::respond(200, http::Headers::NoStore, &extra, &json)
+        }
         Err((_, mut wire)) => {
             wire.headers.extend(nonce.map(|n| (DPOP_NONCE, n)));
             error_response(wire)
@@ -186,19 +187,19 @@ async fn token_route(
 
 /// The answer to a path that does not exist: not cached (a path may exist after the next
 /// deploy) and not shared with other origins.
-fn not_found() -> Result<Response> {
-    respond(404, &NO_STORE, &[], r#"{"error":"not_found"}"#.into())
+fn not_found() -> Result<web_sys::Response> {
+    http::respond(404, http::Headers::NoStore, &[], r#"{"error":"not_found"}"#)
 }
 
 /// Reads the request's body and runs the core's checklist, at `now_ms` (the request's start);
 /// with the outcome, whether a token was issued over a monitored quota.
 #[cfg(not(feature = "admin-worker"))]
 async fn token(
-    mut req: Request,
+    req: &web_sys::Request,
     env: Env,
     ctx: Context,
     issuer: &Issuer,
-    headers: &wire::TokenHeaders,
+    headers: &wire::RequestHead,
     now_ms: u64,
 ) -> (Outcome, bool) {
     let refused = |error| {
@@ -209,10 +210,10 @@ async fn token(
         (outcome, false)
     };
     let declared = headers.content_length();
-    let body = match read_declared_body(&mut req, declared, MAX_BODY_BYTES).await {
+    let body = match http::read_body(req, declared, MAX_BODY_BYTES).await {
         Ok(body) => body,
-        Err(BodyError::TooLarge) => return refused(Error::BodyTooLarge),
-        Err(BodyError::Unreadable) => return refused(Error::MalformedBody),
+        Err(http::BodyError::TooLarge) => return refused(Error::BodyTooLarge),
+        Err(http::BodyError::Unreadable) => return refused(Error::MalformedBody),
     };
     let mut jti = [0_u8; JTI_BYTES];
     if getrandom::fill(&mut jti).is_err() {
@@ -224,15 +225,14 @@ async fn token(
         backend: guard::DoBackend::new(env.clone(), Rc::new(ctx)),
         source: Source::from_header(headers.source()),
     };
-    let url = req.inner().url();
     let certificate = ClientCertificate::from_fields(&headers.tls());
     let http = HttpRequest {
-        query: query_of(&url),
+        query: headers.query(),
         content_type: headers.content_type(),
         authorization: headers.authorization(),
         body: &body,
         dpop: headers.dpop(),
-        url: &url,
+        url: headers.url(),
         certificate: certificate.as_ref(),
     };
     let outcome = issuer
@@ -245,73 +245,30 @@ async fn token(
     (outcome, over_quota)
 }
 
-/// Why a body was not read.
-enum BodyError {
-    /// Longer than allowed.
-    TooLarge,
-    /// The stream failed.
-    Unreadable,
-}
-
-/// Reads the body, never holding more than `max` bytes of it: a declared length is checked
-/// before reading (and then read in one call, the runtime enforcing the length); a body
-/// without one is read chunk by chunk and abandoned past the limit.
+/// Reads the body of an admin request, never holding more than `max` bytes of it
+/// ([`http::read_body`]).
 #[cfg(feature = "admin-worker")]
-async fn read_body(req: &mut Request, max: usize) -> std::result::Result<Vec<u8>, BodyError> {
+async fn read_body(
+    req: &worker::Request,
+    max: usize,
+) -> std::result::Result<Vec<u8>, http::BodyError> {
     let declared: Option<usize> = req
         .headers()
         .get("Content-Length")
         .ok()
         .flatten()
         .and_then(|n| n.parse().ok());
-    read_declared_body(req, declared, max).await
+    http::read_body(req.inner(), declared, max).await
 }
 
-/// [`read_body`] with the `Content-Length` already read.
-async fn read_declared_body(
-    req: &mut Request,
-    declared: Option<usize>,
-    max: usize,
-) -> std::result::Result<Vec<u8>, BodyError> {
-    match declared {
-        Some(n) if n > max => return Err(BodyError::TooLarge),
-        Some(_) => return req.bytes().await.map_err(|_| BodyError::Unreadable),
-        None => {}
-    }
-    let Ok(stream) = req.stream() else {
-        return Ok(Vec::new()); // no body at all
-    };
-    let mut stream = pin!(stream);
-    let mut body = Vec::new();
-    while let Some(chunk) = poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
-        body.extend_from_slice(&chunk.map_err(|_| BodyError::Unreadable)?);
-        if body.len() > max {
-            return Err(BodyError::TooLarge);
-        }
-    }
-    Ok(body)
-}
-
-fn error_response(wire: Wire) -> Result<Response> {
-    respond(wire.status, &NO_STORE, &wire.headers, wire.body())
-}
-
-fn respond(
-    status: u16,
-    base: &[(&str, &str)],
-    extra: &[(&str, String)],
-    body: String,
-) -> Result<Response> {
-    let headers = Headers::new();
-    for (name, value) in base {
-        headers.set(name, value)?;
-    }
-    for (name, value) in extra {
-        headers.set(name, value)?;
-    }
-    Ok(Response::from_bytes(body.into_bytes())?
-        .with_status(status)
-        .with_headers(headers))
+/// The RFC 6749 §5.2 answer of `wire`, with the token endpoint's headers.
+fn error_response(wire: Wire) -> Result<web_sys::Response> {
+    http::respond(
+        wire.status,
+        http::Headers::NoStore,
+        &wire.headers,
+        &wire.body(),
+    )
 }
 
 /// One structured line per request: absent fields are left out. It names the tenant, the

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use serde::Serialize;
 use worker::{console_error, console_log, Context, Date, Env, Headers, Request, Response};
 
-use super::{guard, not_found, state, BodyError, GUARD_CACHE};
+use super::{guard, http::BodyError, not_found, state, GUARD_CACHE};
 use crate::core::{
     admin::{
         check_admin_token, parse_body, parse_route, AdminAccess, AdminError, AdminRequest, Route,
@@ -58,12 +58,12 @@ pub async fn handle(
         );
     }
     if !req.path().starts_with(ADMIN_PREFIX) {
-        return not_found();
+        return not_found().map(Response::from);
     }
     let authorization = req.headers().get("Authorization").ok().flatten();
     let access = check_admin_token(configured.as_deref(), authorization.as_deref());
     if access == AdminAccess::Off {
-        return not_found();
+        return not_found().map(Response::from);
     }
     let limiter = source_limiter(&req, env.clone(), ctx);
     if let Some(refused) = refuse_source(&limiter, access, started) {
