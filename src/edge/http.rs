@@ -30,10 +30,10 @@ export function answer(status, kind, extra, body) {
   }
   return new Response(body, { status, headers });
 }
-export async function readBody(r, cap) {
-  if (r.body === null) return new Uint8Array(0);
-  if (cap < 0) return new Uint8Array(await r.arrayBuffer());
-  const reader = r.body.getReader();
+export async function readBody(m, cap) {
+  if (m.body === null) return new Uint8Array(0);
+  if (cap < 0) return new Uint8Array(await m.arrayBuffer());
+  const reader = m.body.getReader();
   const chunks = [];
   let length = 0;
   for (;;) {
@@ -65,11 +65,12 @@ extern "C" {
         body: &str,
     ) -> std::result::Result<web_sys::Response, JsValue>;
 
-    /// The body of `request` as a `Uint8Array`: with `cap < 0` all of it at once (its declared
-    /// length was checked); else read chunk by chunk, and `null` as soon as it exceeds `cap`
-    /// bytes (the rest is never read). Rejects when the stream fails.
+    /// The body of `message` (a `Request` or a `Response`) as a `Uint8Array`: with `cap < 0`
+    /// all of it at once (its declared length was checked); else read chunk by chunk, and
+    /// `null` as soon as it exceeds `cap` bytes (the rest is never read). Rejects when the
+    /// stream fails.
     #[wasm_bindgen(js_name = readBody)]
-    fn read_body_js(request: &web_sys::Request, cap: f64) -> Promise;
+    fn read_body_js(message: &JsValue, cap: f64) -> Promise;
 }
 
 /// The header sets an answer starts from.
@@ -113,11 +114,12 @@ pub enum BodyError {
     Unreadable,
 }
 
-/// Reads the body of `request`, never holding more than `max` bytes of it: a declared length
-/// (`Content-Length`) is checked before reading, and then read in one call, the runtime
-/// enforcing the length; a body without one is read chunk by chunk and abandoned past `max`.
+/// Reads the body of `message` (a `Request` or a `Response`), never holding more than `max`
+/// bytes of it: a declared length (`Content-Length`) is checked before reading, and then read
+/// in one call, the runtime enforcing the length; a body without one is read chunk by chunk
+/// and abandoned past `max`.
 pub async fn read_body(
-    request: &web_sys::Request,
+    message: &JsValue,
     declared: Option<usize>,
     max: usize,
 ) -> std::result::Result<Vec<u8>, BodyError> {
@@ -127,7 +129,7 @@ pub async fn read_body(
         Some(_) => -1.0,
         None => max as f64,
     };
-    let body = JsFuture::from(read_body_js(request, cap))
+    let body = JsFuture::from(read_body_js(message, cap))
         .await
         .map_err(|_| BodyError::Unreadable)?;
     if body.is_null() {

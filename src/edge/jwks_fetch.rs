@@ -3,17 +3,15 @@
 //!
 //! `GET`, no redirect followed (a 3xx is a failed fetch: the URL registered is the one trusted),
 //! a 200 only, at most [`MAX_JWKS_BYTES`] read (a declared longer body is not read at all), and
-//! [`FETCH_TIMEOUT_MS`] to answer. The exchange is one JavaScript function, called once: through
-//! workers-rs's `Request` and `Fetch` it carried their conversions (serde-wasm-bindgen for the
-//! request's options, the body's stream adapter) into the wasm for this one rare call.
+//! [`FETCH_TIMEOUT_MS`] to answer. The exchange is one JavaScript function, called once, and the
+//! body is read by the requests' capped reader ([`read_body`]): through workers-rs's `Request`
+//! and `Fetch` it carried their conversions (serde-wasm-bindgen for the request's options, the
+//! body's stream adapter) into the wasm for this one rare call.
 
 use wasm_bindgen::{prelude::wasm_bindgen, JsValue};
-use worker::{
-    js_sys::{Promise, Uint8Array},
-    wasm_bindgen_futures::JsFuture,
-};
+use worker::{js_sys::Promise, wasm_bindgen_futures::JsFuture};
 
-use super::sign::WebCryptoSigner;
+use super::{http::read_body, sign::WebCryptoSigner};
 use crate::core::jwks_cache::{FetchFailed, JwksFetcher, FETCH_TIMEOUT_MS, MAX_JWKS_BYTES};
 
 #[wasm_bindgen(inline_js = r#"
@@ -29,31 +27,13 @@ export async function fetchJwks(uri, timeoutMs, maxBytes) {
   if (declared !== null && /^\+?[0-9]+$/.test(declared) && Number(declared) > maxBytes) {
     return undefined;
   }
-  const chunks = [];
-  let length = 0;
-  const reader = response.body === null ? null : response.body.getReader();
-  while (reader !== null) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    length += value.byteLength;
-    if (length > maxBytes) {
-      reader.cancel().catch(() => {});
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  const body = new Uint8Array(length);
-  let at = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return body;
+  return response;
 }
 "#)]
 extern "C" {
-    /// The fetch of `uri` under the rules above: its body, or `undefined` for a refused answer;
-    /// rejected when the fetch fails or times out.
+    /// The fetch of `uri` under the rules above: the `Response` of a 200 that declares no more
+    /// than `max_bytes`, or `undefined` for a refused answer; rejected when the fetch fails or
+    /// times out.
     #[wasm_bindgen(js_name = fetchJwks)]
     fn fetch_jwks(uri: &str, timeout_ms: u32, max_bytes: u32) -> Promise;
 }
@@ -62,12 +42,14 @@ impl JwksFetcher for WebCryptoSigner {
     async fn fetch_jwks(&self, uri: &str) -> Result<Vec<u8>, FetchFailed> {
         #[allow(clippy::cast_possible_truncation)] // 64 KiB
         let max = MAX_JWKS_BYTES as u32;
-        let body: JsValue = JsFuture::from(fetch_jwks(uri, FETCH_TIMEOUT_MS, max))
+        let response: JsValue = JsFuture::from(fetch_jwks(uri, FETCH_TIMEOUT_MS, max))
             .await
             .map_err(|_| FetchFailed)?;
-        if body.is_undefined() {
+        if response.is_undefined() {
             return Err(FetchFailed);
         }
-        Ok(Uint8Array::new(&body).to_vec())
+        read_body(&response, None, MAX_JWKS_BYTES)
+            .await
+            .map_err(|_| FetchFailed)
     }
 }
