@@ -4,7 +4,8 @@
 //! - [`core`]: parsing, client authentication, scope policy, minting, errors. Pure and
 //!   tested natively.
 //! - `edge` (wasm32 only): the Worker entry point, routing, the KV client store, secrets. Thin:
-//!   it turns a `worker::Request` into core inputs and a core result into a `worker::Response`.
+//!   it turns the runtime's `Request` into core inputs and a core result into a `Response`
+//!   (the token Worker on the raw `web_sys` types, the admin Worker on workers-rs's).
 //!   The guard Worker (feature `guard-worker`) has an edge of its own, `edge/objects.rs`: the
 //!   guard objects' classes and nothing else.
 #![forbid(unsafe_code)]
