@@ -27,6 +27,7 @@ import * as jose from 'jose';
 import { Miniflare } from 'miniflare';
 import { ROOT, generateSigningKey, kvKey, randomToken, signingKeysJson } from '../scripts/devstate.mjs';
 import { tokenLoad } from './scenarios.mjs';
+import { GUARD_OBJECTS, workerdPid, cpuNs, median } from './workerd.mjs';
 
 const { values: opt, positionals } = parseArgs({
   allowPositionals: true,
@@ -56,24 +57,12 @@ for (const b of builds) {
   b.ownObjects = /\bas ClientGuard\b/.test(readFileSync(join(b.dir, 'index.js'), 'utf8'));
 }
 
-const cpuNs = (pid) => readdirSync(`/proc/${pid}/task`).reduce((sum, tid) => {
-  try { return sum + Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]); } catch { return sum; }
-}, 0);
-const workerdPid = () => readdirSync('/proc/self/task').flatMap((t) =>
-  readFileSync(`/proc/self/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean))
-  .find((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'workerd');
-
 const load = (url, request, secs) => new Promise((resolve, reject) => {
   const inst = autocannon({ url, connections: +opt.connections, requests: [request], timeout: 10 },
     (err, r) => { clearTimeout(timer); clearTimeout(watchdog); err ? reject(err) : resolve(r); });
   const timer = setTimeout(() => inst.stop(), secs * 1000);
   const watchdog = setTimeout(() => { inst.stop(); reject(new Error('the load did not end')); }, (secs + 30) * 1000);
 });
-/** The guard objects, as in wrangler.guard.toml. */
-const GUARD_OBJECTS = {
-  CLIENT_GUARD: { className: 'ClientGuard', useSQLite: true },
-  SOURCE_GUARD: { className: 'SourceGuard', useSQLite: true },
-};
 /** Build `i`'s guard Worker: its own objects, from its guard/ build or the checkout's. */
 function guardWorker(b, i) {
   const dir = existsSync(join(b.dir, 'guard', 'index_bg.wasm')) ? join(b.dir, 'guard') : join(ROOT, 'build', 'guard');
@@ -111,8 +100,6 @@ async function seedAndCheck(mf, b, i, work) {
   await jose.jwtVerify(body.access_token, jose.createLocalJWKSet(jwks), { issuer: ISSUER, typ: 'at+jwt', algorithms: ['EdDSA'] });
   b.cpu = []; b.rps = [];
 }
-
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 
 async function main() {
   const pepper = randomToken(), work = tokenLoad(opt.scenario, pepper, { issuer: ISSUER, audience: AUDIENCE, path: TOKEN_PATH, jwtClients: +opt['jwt-clients'] });

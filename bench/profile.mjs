@@ -21,6 +21,7 @@ import { Miniflare } from 'miniflare';
 import workerdPackage from 'workerd';
 import { ROOT, generateSigningKey, kvKey, randomToken, signingKeysJson } from '../scripts/devstate.mjs';
 import { tokenLoad } from './scenarios.mjs';
+import { GUARD_OBJECTS, worker, workerdPid } from './workerd.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -187,12 +188,6 @@ function namedBuild(dir) {
   return out;
 }
 
-function workerdPid() {
-  const kids = readdirSync('/proc/self/task').flatMap((t) =>
-    readFileSync(`/proc/self/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean));
-  return kids.find((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'workerd');
-}
-
 const load = (url, requests, secs) => new Promise((resolve, reject) => {
   const inst = autocannon({ url, connections: +opt.connections, amount: +opt.max, requests, timeout: 10 },
     (err, r) => { clearTimeout(timer); clearTimeout(watchdog); err ? reject(err) : resolve(r); });
@@ -227,17 +222,6 @@ async function seedScenario(kv, pepper) {
   for (const c of load.clients) await kv.put(kvKey(c.id), JSON.stringify(c.record));
   return load;
 }
-const worker = (name, dir, extra = {}) => ({
-  name, modules: true, modulesRoot: dir, scriptPath: join(dir, 'index.js'), compatibilityDate: '2026-04-01',
-  modulesRules: [{ type: 'ESModule', include: ['**/*.js'] }, { type: 'CompiledWasm', include: ['**/*.wasm'] }],
-  unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }], ...extra,
-});
-
-/** The guard objects, as in wrangler.guard.toml. */
-const GUARD_OBJECTS = {
-  CLIENT_GUARD: { className: 'ClientGuard', useSQLite: true },
-  SOURCE_GUARD: { className: 'SourceGuard', useSQLite: true },
-};
 
 async function main() {
   const BUILD = resolve(ROOT, opt.build);

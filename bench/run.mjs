@@ -18,6 +18,7 @@ import { gzipSync } from 'node:zlib';
 import { createRequire } from 'node:module';
 import { ROOT, clientRecord, generateSigningKey, kvKey, randomToken, signingKeysJson } from '../scripts/devstate.mjs';
 import { assertionBody, b64url, jwtClients } from './scenarios.mjs';
+import { GUARD, GUARD_OBJECTS, GATES, worker, workerdPid, cpuNs, median } from './workerd.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -143,18 +144,7 @@ function startPeer(config) {
   });
 }
 
-// --- the Workers ----------------------------------------------------------------------------
-
-const worker = (name, dir, extra = {}) => ({
-  name,
-  modules: true,
-  scriptPath: join(dir, 'index.js'),
-  modulesRules: [{ type: 'ESModule', include: ['**/*.js'] }, { type: 'CompiledWasm', include: ['**/*.wasm'] }],
-  compatibilityDate: '2026-04-01',
-  // The default entry goes through a proxy that caps near 800 req/s: load the Worker directly.
-  unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }],
-  ...extra,
-});
+// --- the Workers (options: bench/workerd.mjs) ------------------------------------------------
 
 // `/services`: what the failure mix asks of the local services and nothing else, alternately as
 // the failure path does for an unknown id (one KV miss, three source-prefix gates) and for a
@@ -171,19 +161,6 @@ const JS_PROBE = `export default {
     return new Response('', { status: 401 });
   },
 };`;
-/** The guard Worker and its objects, as in wrangler.guard.toml. */
-const GUARD = 'edge-token-guard';
-const GUARD_OBJECTS = {
-  CLIENT_GUARD: { className: 'ClientGuard', useSQLite: true },
-  SOURCE_GUARD: { className: 'SourceGuard', useSQLite: true },
-};
-/** The first gates as in wrangler.toml. */
-const GATES = {
-  FAILURE_GATE: { simple: { limit: 9, period: 60 } },
-  FAILURE_GATE_NETWORK: { simple: { limit: 39, period: 60 } },
-  FAILURE_GATE_SITE: { simple: { limit: 99, period: 60 } },
-  CLIENT_FAILURE_GATE: { simple: { limit: 19, period: 60 } },
-};
 
 /**
  * The product: the guard Worker (its objects, as deployed: wrangler.guard.toml) and the token
@@ -219,25 +196,13 @@ function options(secrets, logs) {
   };
 }
 
-// workerd's CPU time (all its threads), from /proc: the work per request on the server side.
-function workerdPid() {
-  const kids = readdirSync('/proc/self/task').flatMap((t) =>
-    readFileSync(`/proc/self/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean));
-  return kids.find((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'workerd');
-}
+// workerd's CPU time from /proc/<pid>/stat (ticks); cpuNs (bench/workerd.mjs) has ns.
 const CLK_TCK = +execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
 const cpuMs = (pid) => {
   if (!pid) return NaN;
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return ((+f[11]) + (+f[12])) * 1000 / CLK_TCK; // utime + stime
 };
-
-/** CPU time of all the process's threads in ns (schedstat: ns resolution, unlike stat's ticks). */
-const cpuNs = (pid) => readdirSync(`/proc/${pid}/task`).reduce((sum, tid) => {
-  try {
-    return sum + Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-  } catch { return sum; } // a thread that ended between the listing and the read
-}, 0);
 
 /**
  * workerd's CPU per request, one request at a time (keep-alive, nothing else in flight): the
@@ -264,7 +229,6 @@ async function cpuPerRequest(pid, url, init, expect, n) {
 // --- startup ----------------------------------------------------------------------------
 
 const STARTUP_ROUNDS = 3;
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 
 /**
  * One fresh workerd (Miniflare) with `workers`: ms from `new Miniflare()` to ready, and from

@@ -23,6 +23,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Miniflare } from 'miniflare';
 import { ROOT, clientRecord, generateSigningKey, kvKey, randomToken, signingKeysJson } from '../scripts/devstate.mjs';
+import { GUARD, GUARD_OBJECTS, GATES, worker, workerdPid, cpuNs, median } from './workerd.mjs';
 
 const { values: opt, positionals } = parseArgs({
   allowPositionals: true,
@@ -40,22 +41,6 @@ for (const b of builds) if (!existsSync(join(b.dir, 'index_bg.wasm'))) throw new
 const HELLO = join(ROOT, 'bench', 'hello', 'build');
 const TOKEN_PATH = '/oauth2/token';
 const AUDIENCE = 'https://api.example.com';
-const GUARD = 'edge-token-guard';
-const GUARD_OBJECTS = {
-  CLIENT_GUARD: { className: 'ClientGuard', useSQLite: true },
-  SOURCE_GUARD: { className: 'SourceGuard', useSQLite: true },
-};
-const GATES = {
-  FAILURE_GATE: { simple: { limit: 9, period: 60 } },
-  FAILURE_GATE_NETWORK: { simple: { limit: 39, period: 60 } },
-  FAILURE_GATE_SITE: { simple: { limit: 99, period: 60 } },
-  CLIENT_FAILURE_GATE: { simple: { limit: 19, period: 60 } },
-};
-const worker = (name, dir, extra = {}) => ({
-  name, modules: true, modulesRoot: dir, scriptPath: join(dir, 'index.js'), compatibilityDate: '2026-04-01',
-  modulesRules: [{ type: 'ESModule', include: ['**/*.js'] }, { type: 'CompiledWasm', include: ['**/*.wasm'] }],
-  unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }], ...extra,
-});
 const guardDir = (b) => (existsSync(join(b.dir, 'guard', 'index_bg.wasm')) ? join(b.dir, 'guard') : join(ROOT, 'build', 'guard'));
 const JS_PROBE = 'export default { async fetch() { return new Response("hello"); } };';
 
@@ -91,14 +76,6 @@ const SETS = {
     worker(GUARD, guardDir(b), { durableObjects: GUARD_OBJECTS }), tokenWorker(b, true)], seed: true,
     steps: { token_a: token(clients[0]) } },
 };
-
-const cpuNs = (pid) => readdirSync(`/proc/${pid}/task`).reduce((sum, tid) => {
-  try { return sum + Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]); } catch { return sum; }
-}, 0);
-const workerdPid = () => readdirSync('/proc/self/task').flatMap((t) =>
-  readFileSync(`/proc/self/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean))
-  .find((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'workerd');
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 
 /** One fresh workerd with the set's Workers: { ready, ready_cpu, <step>, <step>_cpu ... } in ms. */
 async function once(set, b) {
