@@ -10,7 +10,7 @@
 use wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
 use worker::{
     js_sys::{futures::JsFuture, Promise, Uint8Array},
-    web_sys, Error, Result,
+    web_sys,
 };
 
 #[wasm_bindgen(inline_js = r#"
@@ -58,12 +58,8 @@ extern "C" {
     /// isolate), plus `extra`, names and values joined by `"\n"` (which no header holds),
     /// `""` for none.
     #[wasm_bindgen(catch)]
-    fn answer(
-        status: u16,
-        kind: u8,
-        extra: &str,
-        body: &str,
-    ) -> std::result::Result<web_sys::Response, JsValue>;
+    fn answer(status: u16, kind: u8, extra: &str, body: &str)
+        -> Result<web_sys::Response, JsValue>;
 
     /// The body of `message` (a `Request` or a `Response`) as a `Uint8Array`: with `cap < 0`
     /// all of it at once (its declared length was checked); else read chunk by chunk, and
@@ -86,14 +82,13 @@ pub enum Headers {
     Public = 1,
 }
 
+/// A `Response` built, or what the runtime threw instead (an `extra` header it refused): kept as
+/// the bare `JsValue`, so that the token Worker never converts it into a `worker::Error`.
+pub type Answer = Result<web_sys::Response, JsValue>;
+
 /// An answer with `status`, the header set `base` and `extra` headers (set over it), and a
 /// JSON `body`: one call across the boundary.
-pub fn respond(
-    status: u16,
-    base: Headers,
-    extra: &[(&str, String)],
-    body: &str,
-) -> Result<web_sys::Response> {
+pub fn respond(status: u16, base: Headers, extra: &[(&str, String)], body: &str) -> Answer {
     let mut joined = String::new();
     for (name, value) in extra {
         for part in [*name, value.as_str()] {
@@ -103,7 +98,7 @@ pub fn respond(
             joined.push_str(part);
         }
     }
-    answer(status, base as u8, &joined, body).map_err(Error::from)
+    answer(status, base as u8, &joined, body)
 }
 
 /// Why a body was not read.
@@ -122,7 +117,7 @@ pub async fn read_body(
     message: &JsValue,
     declared: Option<usize>,
     max: usize,
-) -> std::result::Result<Vec<u8>, BodyError> {
+) -> Result<Vec<u8>, BodyError> {
     #[allow(clippy::cast_precision_loss)] // a few KiB
     let cap = match declared {
         Some(n) if n > max => return Err(BodyError::TooLarge),

@@ -5,12 +5,12 @@
 
 use std::rc::Rc;
 
-use worker::{web_sys, Context, Env, Result};
+use worker::{web_sys, Context, Env};
 
 use super::{
     error_response, guard,
     http::{self, BodyError},
-    meter, store, wire, LogLine, GUARD_CACHE,
+    meter, store, wire, Fault, LogLine, GUARD_CACHE,
 };
 use crate::core::{
     config::Endpoint,
@@ -32,7 +32,7 @@ pub async fn route(
     ctx: Context,
     (issuer, endpoint): (&Issuer, Endpoint),
     started: u64,
-) -> Result<web_sys::Response> {
+) -> Result<web_sys::Response, Fault> {
     let outcome = if headers.method() == "POST" {
         answer(req, env, ctx, issuer, endpoint, headers, started).await
     } else {
@@ -64,10 +64,10 @@ pub async fn route(
     }
     // The log line only: the USAGE data points count token-path requests (docs/operating.md).
     worker::console_log!("{}", line.json());
-    match answer {
+    Ok(match answer {
         Ok(answer) => http::respond(200, http::Headers::NoStore, &[], &answer.body),
         Err((_, wire)) => error_response(wire),
-    }
+    }?)
 }
 
 /// Reads the body and runs the core's checklist at `now_ms` (the request's start).

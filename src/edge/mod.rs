@@ -34,7 +34,7 @@ mod wire;
 
 use std::{cell::RefCell, rc::Rc};
 
-use worker::{console_error, event, web_sys, Context, Date, Env, Result};
+use worker::{console_error, event, web_sys, Context, Date, Env};
 
 #[cfg(not(feature = "admin-worker"))]
 use crate::core::cold::cold;
@@ -64,33 +64,107 @@ thread_local! {
 #[cfg(not(feature = "admin-worker"))]
 const DPOP_NONCE: &str = "DPoP-Nonce";
 
-/// The entry of both Workers: builds (or reuses) the isolate's deployment, then hands the
-/// request to the Worker's routes. It takes and returns the runtime's own `Request` and
-/// `Response`: the token Worker reads what it needs of them in few calls ([`wire`], [`http`]);
-/// the admin Worker works on workers-rs's types.
+/// The token Worker's entry: builds (or reuses) the isolate's deployment, then hands the
+/// request to the routes. It takes and returns the runtime's own `Request` and `Response`, read
+/// and written in few calls ([`wire`], [`http`]), and never fails: a route's [`Fault`] becomes
+/// our own 500 here, so that workers-rs's glue for an `Err` (a `worker::Error` formatted
+/// through `Display`, a `worker::Response::error`) is not compiled in.
+#[cfg(not(feature = "admin-worker"))]
 #[event(fetch)]
-async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
+async fn fetch(
+    req: web_sys::Request,
+    env: Env,
+    ctx: Context,
+) -> std::result::Result<web_sys::Response, std::convert::Infallible> {
     let started = Date::now().as_millis();
-    let deployment = match state::deployment(&env) {
-        Ok(deployment) => deployment,
-        Err(problem) => {
-            let wire = Error::BadConfig.wire();
-            let line = LogLine::new(
-                "startup",
-                None,
-                Err((Error::BadConfig, wire.status)),
-                started,
-            );
-            console_error!("{}", line.detail(&problem).json());
-            return error_response(wire);
-        }
+    let answer = match state::deployment(&env) {
+        Ok(deployment) => token_worker(req, env, ctx, &deployment, started).await,
+        Err(problem) => bad_config(&problem, started).map_err(Fault::from),
     };
-    #[cfg(feature = "admin-worker")]
-    return admin::handle(req.into(), env, ctx, &deployment, started)
-        .await
-        .map(Into::into);
-    #[cfg(not(feature = "admin-worker"))]
-    return token_worker(req, env, ctx, &deployment, started).await;
+    Ok(answer.unwrap_or_else(|fault| fault_answer(fault, started)))
+}
+
+/// The admin Worker's entry: builds (or reuses) the isolate's deployment, then hands the
+/// request, as workers-rs's `Request`, to the admin API.
+#[cfg(feature = "admin-worker")]
+#[event(fetch)]
+async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
+    let started = Date::now().as_millis();
+    match state::deployment(&env) {
+        Ok(deployment) => admin::handle(req.into(), env, ctx, &deployment, started)
+            .await
+            .map(Into::into),
+        Err(problem) => Ok(bad_config(&problem, started)?),
+    }
+}
+
+/// The answer while the deployment cannot be built (a binding missing or invalid): a 500, and
+/// a "startup" line that names the binding at fault (never its value).
+fn bad_config(problem: &str, started: u64) -> http::Answer {
+    let wire = Error::BadConfig.wire();
+    let line = LogLine::new(
+        "startup",
+        None,
+        Err((Error::BadConfig, wire.status)),
+        started,
+    );
+    console_error!("{}", line.detail(problem).json());
+    error_response(wire)
+}
+
+/// What kept a token Worker's route from answering; never a request's fault (those are RFC
+/// 6749 §5.2 answers), so it is answered alike for all: [`fault_answer`].
+#[cfg(not(feature = "admin-worker"))]
+#[derive(Clone, Copy)]
+enum Fault {
+    /// The runtime threw instead of building the `Response` (what it threw is not logged: its
+    /// message may quote a header's value).
+    Answer,
+    /// An issued token did not serialise.
+    TokenJson,
+}
+
+#[cfg(not(feature = "admin-worker"))]
+impl From<wasm_bindgen::JsValue> for Fault {
+    fn from(_: wasm_bindgen::JsValue) -> Self {
+        Self::Answer
+    }
+}
+
+#[cfg(not(feature = "admin-worker"))]
+impl Fault {
+    /// The fault's name in the log line's `reason`.
+    fn reason(self) -> &'static str {
+        match self {
+            Self::Answer => "answer_not_built",
+            Self::TokenJson => "token_not_serialised",
+        }
+    }
+}
+
+/// The answer to a [`Fault`]: a 500 `{"error":"server_error"}` with the token endpoint's
+/// headers, and a "fault" line naming it. Should even that answer fail, the entry's promise
+/// resolves to `undefined`, which the runtime answers with its own 500 (an uncaught exception);
+/// a throw from inside the future would leave wasm-bindgen's task queue half-run.
+#[cfg(not(feature = "admin-worker"))]
+#[cold]
+#[inline(never)]
+fn fault_answer(fault: Fault, started: u64) -> web_sys::Response {
+    let line = LogLine {
+        outcome: "fault",
+        status: 500,
+        error: Some("server_error"),
+        reason: Some(fault.reason()),
+        ..LogLine::new("fetch", None, Ok(()), started)
+    };
+    console_error!("{}", line.json());
+    http::respond(
+        500,
+        http::Headers::NoStore,
+        &[],
+        r#"{"error":"server_error"}"#,
+    )
+    .unwrap_or_else(|_| wasm_bindgen::JsCast::unchecked_into(wasm_bindgen::JsValue::UNDEFINED))
 }
 
 /// The token Worker's routes: each tenant's token paths, introspection and revocation
@@ -102,10 +176,10 @@ async fn token_worker(
     ctx: Context,
     deployment: &Deployment,
     started: u64,
-) -> Result<web_sys::Response> {
+) -> std::result::Result<web_sys::Response, Fault> {
     let head = wire::RequestHead::read(&req);
     let Some((issuer, endpoint)) = deployment.route(head.path()) else {
-        return not_found();
+        return Ok(not_found()?);
     };
     let body = match endpoint {
         Endpoint::Token => return token_route(&req, &head, env, ctx, issuer, started).await,
@@ -123,7 +197,7 @@ async fn token_worker(
         Endpoint::Jwks => issuer.keys.jwks_json(),
         Endpoint::Metadata => issuer.tenant.metadata_json(),
     };
-    match head.method() {
+    Ok(match head.method() {
         "GET" | "HEAD" => http::respond(200, http::Headers::Public, &[], body),
         _ => http::respond(
             405,
@@ -131,7 +205,7 @@ async fn token_worker(
             &[("Allow", "GET, HEAD".into())],
             r#"{"error":"method_not_allowed"}"#,
         ),
-    }
+    }?)
 }
 
 /// The token endpoint: answers, and logs one line.
@@ -143,7 +217,7 @@ async fn token_route(
     ctx: Context,
     issuer: &Issuer,
     started: u64,
-) -> Result<web_sys::Response> {
+) -> std::result::Result<web_sys::Response, Fault> {
     let (outcome, over_quota) = if headers.method() == "POST" {
         token(req, env.clone(), ctx, issuer, headers, started).await
     } else {
@@ -175,19 +249,19 @@ async fn token_route(
     match answer {
         Ok(token) => {
             let extra: Vec<_> = nonce.into_iter().map(|n| (DPOP_NONCE, n)).collect();
-            let json = serde_json::to_string(&token)?;
-            http::respond(200, http::Headers::NoStore, &extra, &json)
+            let json = serde_json::to_string(&token).map_err(|_| Fault::TokenJson)?;
+            Ok(http::respond(200, http::Headers::NoStore, &extra, &json)?)
         }
         Err((_, mut wire)) => {
             wire.headers.extend(nonce.map(|n| (DPOP_NONCE, n)));
-            error_response(wire)
+            Ok(error_response(wire)?)
         }
     }
 }
 
 /// The answer to a path that does not exist: not cached (a path may exist after the next
 /// deploy) and not shared with other origins.
-fn not_found() -> Result<web_sys::Response> {
+fn not_found() -> http::Answer {
     http::respond(404, http::Headers::NoStore, &[], r#"{"error":"not_found"}"#)
 }
 
@@ -262,7 +336,7 @@ async fn read_body(
 }
 
 /// The RFC 6749 §5.2 answer of `wire`, with the token endpoint's headers.
-fn error_response(wire: Wire) -> Result<web_sys::Response> {
+fn error_response(wire: Wire) -> http::Answer {
     http::respond(
         wire.status,
         http::Headers::NoStore,

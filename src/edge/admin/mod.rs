@@ -58,12 +58,12 @@ pub async fn handle(
         );
     }
     if !req.path().starts_with(ADMIN_PREFIX) {
-        return not_found().map(Response::from);
+        return Ok(not_found()?.into());
     }
     let authorization = req.headers().get("Authorization").ok().flatten();
     let access = check_admin_token(configured.as_deref(), authorization.as_deref());
     if access == AdminAccess::Off {
-        return not_found().map(Response::from);
+        return Ok(not_found()?.into());
     }
     let limiter = source_limiter(&req, env.clone(), ctx);
     if let Some(refused) = refuse_source(&limiter, access, started) {
