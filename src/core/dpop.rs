@@ -323,7 +323,7 @@ pub fn thumbprint(jwk: &Map<String, Value>) -> Option<String> {
         if i > 0 {
             json.push(',');
         }
-        json.push_str(&format!("\"{name}\":{}", Value::from(value)));
+        json.push_str(&format!("\"{name}\":{}", super::json::text(&value)));
     }
     json.push('}');
     Some(Base64UrlUnpadded::encode_string(&Sha256::digest(
