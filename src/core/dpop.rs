@@ -28,7 +28,7 @@ use super::{
     binding::Binding,
     config::Tenant,
     error::Error,
-    guard::{Backend, Limiter, SpendRequest},
+    guard::{Backend, Limiter, SpendRequest, Spent},
     jwk::{self, Alg, PublicKey, Verifier},
     secret::Pepper,
 };
@@ -279,32 +279,68 @@ pub struct At<'a> {
     pub now_ms: u64,
 }
 
-/// Every check of a request's proof, for an authenticated client (RFC 9449 §4.3): read,
-/// claims, the tenant's nonce, the signature, then the `jti` spent in the client's object
-/// (unreachable: 503, never accepted unchecked). The binding of the token it may have.
-pub async fn check<B: Backend, K: Verifier>(
-    verifier: &K,
-    limiter: &Limiter<B>,
-    input: &ProofInput,
-    at: &At<'_>,
-) -> Result<Binding, Error> {
+/// A request's proof read, and every check of it that needs neither the verifier nor the
+/// client's object (RFC 9449 §4.3): claims, then the tenant's nonce.
+pub fn read(input: &ProofInput, at: &At<'_>) -> Result<Proof, Error> {
     let now = at.now_ms / 1000;
     let proof = Proof::parse(&input.header).map_err(Error::Dpop)?;
     proof.check_claims(&input.url, now).map_err(Error::Dpop)?;
     if at.tenant.dpop_nonce {
         (proof.check_nonce(at.pepper, &at.tenant.name, now)).map_err(Error::Dpop)?;
     }
+    Ok(proof)
+}
+
+/// A proof [`read`] when its client authenticated, whose `jti` was spent then, in the same
+/// request to the client's object as the rest of the token's (`core::token`), before its
+/// signature is checked: the outcome waits for [`check`]. A proof whose signature then fails
+/// has spent a `jti` only its own key could use again.
+#[derive(Debug, Clone)]
+pub struct SpentEarly {
+    /// The proof.
+    pub proof: Proof,
+    /// Its `jti`'s outcome.
+    pub spent: Spent,
+}
+
+/// The spend of a proof's `jti` in the client's object.
+pub fn spend_request(proof: &Proof) -> SpendRequest {
+    SpendRequest {
+        jti: proof.jti_digest(),
+        until_ms: proof.remember_until_ms(),
+    }
+}
+
+/// Every check of a request's proof, for an authenticated client (RFC 9449 §4.3): read,
+/// claims, the tenant's nonce ([`read`], unless it was read and spent `early`), the signature,
+/// then the `jti` spent in the client's object (unreachable: 503, never accepted unchecked).
+/// The binding of the token it may have.
+pub async fn check<B: Backend, K: Verifier>(
+    verifier: &K,
+    limiter: &Limiter<B>,
+    input: &ProofInput,
+    at: &At<'_>,
+    early: Option<SpentEarly>,
+) -> Result<Binding, Error> {
+    let (proof, spent) = match early {
+        Some(SpentEarly { proof, spent }) => (proof, Some(spent)),
+        None => (read(input, at)?, None),
+    };
     let input = proof.signing_input.as_bytes();
     match verifier.verify(&proof.key, input, &proof.signature).await {
         Ok(true) => {}
         // A key the runtime refuses is the caller's, not a fault of ours.
         Ok(false) | Err(_) => return Err(Error::Dpop(ProofCheck::Signature)),
     }
-    let spend = SpendRequest {
-        jti: proof.jti_digest(),
-        until_ms: proof.remember_until_ms(),
+    let spent = match spent {
+        Some(spent) => spent,
+        None => {
+            let spent = limiter.spend(at.guard, vec![spend_request(&proof)], None);
+            let spent = spent.await?.first().copied();
+            spent.ok_or(Error::GuardUnavailable)?
+        }
     };
-    limiter.spend_proof(at.guard, &spend).await?;
+    spent.result(Error::Dpop(ProofCheck::Replay))?;
     Ok(proof.binding())
 }
 

@@ -15,10 +15,10 @@ use super::{
     client::{guard_name, is_valid_client_id, Client, RecordCache},
     cold::cold,
     config::Tenant,
-    dpop::{self, ProofCheck},
+    dpop::{self, ProofCheck, SpentEarly},
     error::{Error, Wire},
     federation::{self, Federation, IssuerKeys, FEDERATED_JWT},
-    guard::{tenant_guard_name, Backend, Limiter, QuotaRequest, SpendRequest},
+    guard::{tenant_guard_name, Admission, Backend, Limiter, QuotaRequest, SpendRequest},
     jwk::{Alg, ClientKeys, KeySource, Verifier},
     jwks_cache::{self, JwksCache, JwksFetcher},
     keys::KeySet,
@@ -134,6 +134,9 @@ pub struct Caller {
     pub limit: super::limit::Limit,
     /// What [`Limiter::admit`] checks for revocation.
     pub lease_key: String,
+    /// The request's DPoP proof, spent with the authentication ([`SpentEarly`]), if it has one
+    /// that may bind the token.
+    pub proof: Option<SpentEarly>,
 }
 
 /// One tenant's issuer, as an isolate keeps it across requests: its configuration, keys, the
@@ -213,6 +216,7 @@ impl Issuer {
             guard,
             limit,
             lease_key,
+            proof,
         } = self
             .authenticated(store, limiter, signer, request, now_ms)
             .await?;
@@ -225,7 +229,7 @@ impl Issuer {
         let Shape { audience, grant } =
             self.shape(&client, &request.targets, request.scope.as_deref())?;
         let binding = self
-            .binding(signer, limiter, &guard, &client, request, now_ms)
+            .binding(signer, limiter, (&guard, &client), request, proof, now_ms)
             .await?;
         // Last before minting, so only a token actually issued spends the client's quota.
         let quota = self.quota_request(&client);
@@ -255,26 +259,22 @@ impl Issuer {
     /// record says `dpop_bound_access_tokens`), or the connection's certificate when the record
     /// asks for certificate-bound tokens ([`mtls::bound_to`]: RFC 8705 §3; refused without
     /// one, never issued unbound). A proof from a client whose record asks for
-    /// certificate-bound tokens is refused ([`Error::TwoBindings`]) before it is checked.
+    /// certificate-bound tokens is refused ([`Error::TwoBindings`]) before it is checked. A
+    /// proof spent `early` is checked with its outcome.
     async fn binding<B: Backend, K: Verifier>(
         &self,
         verifier: &K,
         limiter: &Limiter<B>,
-        guard: &str,
-        client: &Client,
+        (guard, client): (&str, &Client),
         request: &TokenRequest,
+        early: Option<SpentEarly>,
         now_ms: u64,
     ) -> Result<Option<Binding>, Error> {
         match &request.dpop {
             Some(_) if client.certificate_bound => Err(Error::TwoBindings),
             Some(proof) => {
-                let at = dpop::At {
-                    tenant: &self.tenant,
-                    pepper: &self.pepper,
-                    guard,
-                    now_ms,
-                };
-                cold(dpop::check(verifier, limiter, proof, &at))
+                let at = self.dpop_at(guard, now_ms);
+                cold(dpop::check(verifier, limiter, proof, &at, early))
                     .await
                     .map(Some)
             }
@@ -283,6 +283,16 @@ impl Issuer {
                 mtls::bound_to(request.certificate.as_ref()).map(Some)
             }
             None => Ok(None),
+        }
+    }
+
+    /// Where a request's DPoP proof is checked: this tenant, for the client's object `guard`.
+    fn dpop_at<'a>(&'a self, guard: &'a str, now_ms: u64) -> dpop::At<'a> {
+        dpop::At {
+            tenant: &self.tenant,
+            pepper: &self.pepper,
+            guard,
+            now_ms,
         }
     }
 
@@ -320,15 +330,21 @@ impl Issuer {
         let limit = client.limit.unwrap_or(self.tenant.rate_limit);
         // Under guard, the same answer whatever the secret: decided before it is hashed.
         limiter.gate(&guard, now_ms)?;
-        match self
-            .authenticate(verifier, limiter, &guard, &client, request, now_ms)
-            .await
-        {
-            Ok(lease_key) => Ok(Caller {
+        let checked = match self.authenticate(verifier, &client, request, now_ms).await {
+            Ok((lease_key, assertion)) => {
+                let caller = (guard.as_str(), client.as_ref());
+                let spent = self.spend(limiter, caller, request, assertion, &lease_key, now_ms);
+                spent.await.map(|proof| (lease_key, proof))
+            }
+            Err(error) => Err(error),
+        };
+        match checked {
+            Ok((lease_key, proof)) => Ok(Caller {
                 client,
                 guard,
                 limit,
                 lease_key,
+                proof,
             }),
             Err(error @ (Error::WrongSecret | Error::Assertion(_) | Error::Certificate(_))) => {
                 let guessable = client.guessable(now_ms / 1000);
@@ -346,27 +362,25 @@ impl Issuer {
 
     /// Authenticates the client by the one method its record names: the hash of its secret,
     /// [`PRIVATE_KEY_JWT`] for an assertion, or the mutual-TLS method's name for a certificate
-    /// (`core::mtls`): what its object's lease requests carry.
-    async fn authenticate<B: Backend, K: Verifier + JwksFetcher>(
+    /// (`core::mtls`): what its object's lease requests carry. An assertion's `jti` is still
+    /// to be spent ([`Issuer::spend`]).
+    async fn authenticate<K: Verifier + JwksFetcher>(
         &self,
         verifier: &K,
-        limiter: &Limiter<B>,
-        guard: &str,
         client: &Client,
         request: &TokenRequest,
         now_ms: u64,
-    ) -> Result<String, Error> {
+    ) -> Result<(String, Option<SpendRequest>), Error> {
         match (&request.credential, &client.keys, &client.federation) {
             (Credential::Secret(secret), None, None) => client
                 .authenticate(&self.pepper, secret, now_ms / 1000)
-                .map(|hash| hash.encode())
+                .map(|hash| (hash.encode(), None))
                 .ok_or(Error::WrongSecret),
             (Credential::Assertion(assertion), Some(_), None) => {
                 cold(async {
                     self.check_assertion(verifier, client, assertion, now_ms)
                         .await?;
-                    spend(limiter, guard, assertion).await?;
-                    Ok(PRIVATE_KEY_JWT.to_owned())
+                    Ok((PRIVATE_KEY_JWT.to_owned(), Some(spend_request(assertion))))
                 })
                 .await
             }
@@ -375,10 +389,8 @@ impl Issuer {
                     self.check_federated(verifier, accepts, token, now_ms)
                         .await?;
                     // A platform token without a jti (a SPIFFE JWT-SVID, say) cannot be spent.
-                    if token.claims.jti.is_some() {
-                        spend(limiter, guard, token).await?;
-                    }
-                    Ok(FEDERATED_JWT.to_owned())
+                    let spend = token.claims.jti.is_some().then(|| spend_request(token));
+                    Ok((FEDERATED_JWT.to_owned(), spend))
                 })
                 .await
             }
@@ -387,10 +399,54 @@ impl Issuer {
                 let auth = client.mtls.as_ref().ok_or(Error::NoCredentials)?;
                 auth.check(request.certificate.as_ref())
                     .map_err(Error::Certificate)?;
-                Ok(auth.method().to_owned())
+                Ok((auth.method().to_owned(), None))
             }
             _ => Err(Error::Assertion(Check::MethodMismatch)),
         }
+    }
+
+    /// Spends the `jti`s of an authenticated request in the client's object, each once: its
+    /// assertion's (refused as a replay here, as an authentication failure) and its DPoP
+    /// proof's, read but not yet verified (its outcome waits for [`dpop::check`], so the
+    /// answers come in today's order). One request, which also brings back the lease
+    /// [`Limiter::admit`] will need, when the isolate's view cannot decide alone; a lease so
+    /// granted to a request a later check refuses stays in the isolate's lease, for its next
+    /// requests or given back, as any lease. A proof of a client whose record asks for
+    /// certificate-bound tokens is left unspent (refused unread), as is one [`dpop::read`]
+    /// refuses (refused again by [`dpop::check`]).
+    async fn spend<B: Backend>(
+        &self,
+        limiter: &Limiter<B>,
+        (guard, client): (&str, &Client),
+        request: &TokenRequest,
+        assertion: Option<SpendRequest>,
+        lease_key: &str,
+        now_ms: u64,
+    ) -> Result<Option<SpentEarly>, Error> {
+        let at = self.dpop_at(guard, now_ms);
+        let proof = (request.dpop.as_ref())
+            .filter(|_| !client.certificate_bound)
+            .and_then(|input| dpop::read(input, &at).ok());
+        if assertion.is_none() && proof.is_none() {
+            return Ok(None);
+        }
+        let has_assertion = assertion.is_some();
+        let spends = assertion
+            .into_iter()
+            .chain(proof.as_ref().map(dpop::spend_request));
+        let quota = self.quota_request(client);
+        let admission = (!client.disabled).then_some(Admission {
+            limit: client.limit.unwrap_or(self.tenant.rate_limit),
+            quota: &quota,
+            lease_key,
+        });
+        let spent = limiter.spend(guard, spends.collect(), admission).await?;
+        if let (true, Some(first)) = (has_assertion, spent.first()) {
+            first.result(Error::Assertion(Check::Replayed))?;
+        }
+        Ok(proof
+            .zip(spent.last().copied())
+            .map(|(proof, spent)| SpentEarly { proof, spent }))
     }
 
     /// Every check of an assertion but the `jti`'s single use: header, signature, claims.
@@ -609,15 +665,10 @@ async fn verify_signature<K: Verifier>(
     }
 }
 
-/// Spends an assertion's `jti` in the client's object (single use until its `exp`).
-async fn spend<B: Backend>(
-    limiter: &Limiter<B>,
-    guard: &str,
-    assertion: &Assertion,
-) -> Result<(), Error> {
-    let request = SpendRequest {
+/// The spend of an assertion's `jti` in the client's object (single use until its `exp`).
+fn spend_request(assertion: &Assertion) -> SpendRequest {
+    SpendRequest {
         jti: assertion.jti_digest(),
         until_ms: assertion.remember_until_ms(),
-    };
-    limiter.spend_assertion(guard, &request).await
+    }
 }

@@ -44,8 +44,10 @@ use crate::core::guard::{
     SourceGuardState, SourceUpdate, Storage, StorageFailed, Stored, Taken,
 };
 use crate::core::guard::{
-    ClientView, FailureReport, LeaseRequest, SpendRequest, Spent, Unavailable,
+    ClientView, FailureReport, LeaseRequest, SpendAnswer, SpendBatch, Unavailable,
 };
+#[cfg(feature = "guard-worker")]
+use crate::core::guard::{SpendRequest, Spent};
 #[cfg(not(feature = "guard-worker"))]
 use crate::core::{
     gate::{gate_for, Gate, Report, CLIENT_GATE},
@@ -189,12 +191,12 @@ impl Backend for DoBackend {
         call(&self.env, CLIENT_GUARD, guard, "failure", report).await
     }
 
-    async fn spend_assertion(
+    async fn spend(
         &self,
         guard: &str,
-        request: &SpendRequest,
-    ) -> std::result::Result<Spent, Unavailable> {
-        call(&self.env, CLIENT_GUARD, guard, "assertion", request).await
+        batch: &SpendBatch,
+    ) -> std::result::Result<SpendAnswer, Unavailable> {
+        call(&self.env, CLIENT_GUARD, guard, "spend", batch).await
     }
 
     async fn source_failure(
@@ -391,7 +393,13 @@ impl ClientGuard {
                 let report: FailureReport = json_body(req).await?;
                 stored.update(|s| s.failure(now, &report)).await
             }
-            // A private_key_jwt assertion's jti, spent once (core::guard::assertions).
+            // A token request's jtis (assertion, DPoP proof), each spent once, and the lease
+            // the token will draw from (core::guard::assertions::SpendBatch).
+            "/spend" => {
+                let batch: SpendBatch = json_body(req).await?;
+                return Response::from_json(&self.spend_batch(now, batch).await?);
+            }
+            // One jti, as a token Worker older than "/spend" asks while both deploy.
             "/assertion" => {
                 let spend: SpendRequest = json_body(req).await?;
                 return Response::from_json(&self.spend(now, &spend).await?);
@@ -448,6 +456,20 @@ impl ClientGuard {
         self.store_tokens(&update).await?;
         *self.tokens.borrow_mut() = Some(tokens);
         Ok(status)
+    }
+
+    /// Spends a batch's `jti`s, each stored before the next, then, when every one was fresh
+    /// and the batch asks for it, grants its lease.
+    async fn spend_batch(&self, now: u64, batch: SpendBatch) -> Result<SpendAnswer> {
+        let mut spent = Vec::with_capacity(batch.spends.len());
+        for spend in &batch.spends {
+            spent.push(self.spend(now, spend).await?);
+        }
+        let view = match batch.lease_after(&spent) {
+            Some(lease) => Some(self.lease(now, lease).await?),
+            None => None,
+        };
+        Ok(SpendAnswer { spent, view })
     }
 
     /// Spends an assertion's `jti`; in force (and in memory) only once stored, like a

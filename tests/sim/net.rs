@@ -5,8 +5,8 @@
 use std::{cell::RefCell, collections::HashMap, future::Future, rc::Rc};
 
 use edge_token::core::guard::{
-    Backend, ClientCommand, ClientGuardState, ClientView, FailureReport, LeaseRequest,
-    SpendRequest, Spent, Unavailable,
+    Backend, ClientCommand, ClientGuardState, ClientView, FailureReport, LeaseRequest, SpendAnswer,
+    SpendBatch, Unavailable,
 };
 
 use super::engine::Engine;
@@ -156,11 +156,7 @@ impl Backend for SimBackend {
     }
 
     /// The simulation's clients use secrets.
-    async fn spend_assertion(
-        &self,
-        _guard: &str,
-        _request: &SpendRequest,
-    ) -> Result<Spent, Unavailable> {
+    async fn spend(&self, _guard: &str, _batch: &SpendBatch) -> Result<SpendAnswer, Unavailable> {
         Err(Unavailable)
     }
 

@@ -26,7 +26,8 @@ use edge_token::core::{
         assertions::SeenAssertions,
         tokens::{RevokedTokens, TokenLedger, TokenQuery, TokenStatus},
         Backend, ClientCommand, ClientGuardState, ClientView, FailureReport, IsolateCache,
-        LeaseRequest, Limiter, Source, SourceGuardState, SpendRequest, Spent, Unavailable,
+        LeaseRequest, Limiter, Source, SourceGuardState, SpendAnswer, SpendBatch, Spent,
+        Unavailable,
     },
     request::HttpRequest,
     secret::{ClientSecret, Pepper},
@@ -194,15 +195,19 @@ impl Backend for FakeObjects {
         }
     }
 
-    async fn spend_assertion(
-        &self,
-        guard: &str,
-        request: &SpendRequest,
-    ) -> Result<Spent, Unavailable> {
+    async fn spend(&self, guard: &str, batch: &SpendBatch) -> Result<SpendAnswer, Unavailable> {
         self.up()?;
-        let mut assertions = self.assertions.borrow_mut();
-        let seen = assertions.entry(guard.into()).or_default();
-        Ok(seen.spend(self.now_ms.get(), request).0)
+        let now = self.now_ms.get();
+        let spent: Vec<Spent> = {
+            let mut assertions = self.assertions.borrow_mut();
+            let seen = assertions.entry(guard.into()).or_default();
+            batch.spends.iter().map(|s| seen.spend(now, s).0).collect()
+        };
+        let view = batch.clone().lease_after(&spent).map(|lease| {
+            let mut clients = self.clients.borrow_mut();
+            clients.entry(guard.into()).or_default().lease(now, &lease)
+        });
+        Ok(SpendAnswer { spent, view })
     }
 
     async fn source_failure(

@@ -10,7 +10,12 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::tokens::TokensUpdate;
+use super::{
+    objects::{ClientView, LeaseRequest},
+    throttled,
+    tokens::TokensUpdate,
+};
+use crate::core::error::Error;
 
 /// Live `jti`s a client's object keeps. Assertions live at most five minutes and a half
 /// ([`crate::core::assertion::MAX_LIFETIME_S`] and the skew), so this allows a fresh assertion
@@ -28,6 +33,39 @@ pub struct SpendRequest {
     pub until_ms: u64,
 }
 
+/// An isolate's request to spend the `jti`s of one token request (its assertion's, its DPoP
+/// proof's, or both) and, when its view of the client cannot decide without the object, the
+/// lease the token will draw from: one round trip where there were two or three. The object
+/// spends every `jti` (each durable before it answers), then leases only if all were fresh.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpendBatch {
+    /// The `jti`s, in the order the answer gives their outcomes.
+    pub spends: Vec<SpendRequest>,
+    /// The lease request [`super::Limiter::admit`] would make next, if it would make one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<LeaseRequest>,
+}
+
+impl SpendBatch {
+    /// The lease to grant once the `jti`s are `spent`: none when one of them was not fresh
+    /// (the request is refused, so a lease would only wait unused in the isolate).
+    pub fn lease_after(self, spent: &[Spent]) -> Option<LeaseRequest> {
+        let fresh = spent.len() == self.spends.len() && spent.iter().all(|s| *s == Spent::Fresh);
+        self.lease.filter(|_| fresh)
+    }
+}
+
+/// The object's answer to a [`SpendBatch`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpendAnswer {
+    /// Each `jti`'s outcome, in the request's order.
+    pub spent: Vec<Spent>,
+    /// The lease and the client's view, when the batch asked for a lease and every `jti` was
+    /// fresh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view: Option<ClientView>,
+}
+
 /// The object's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "spent", rename_all = "snake_case", try_from = "SpentRead")]
@@ -41,6 +79,18 @@ pub enum Spent {
         /// Milliseconds until a slot frees.
         retry_after_ms: u64,
     },
+}
+
+impl Spent {
+    /// The outcome as the request's: `replayed` when the object saw the `jti`, a `429` until
+    /// the oldest lapses when it keeps too many.
+    pub fn result(self, replayed: Error) -> Result<(), Error> {
+        match self {
+            Self::Fresh => Ok(()),
+            Self::Replayed => Err(replayed),
+            Self::Full { retry_after_ms } => Err(throttled(retry_after_ms)),
+        }
+    }
 }
 
 /// [`Spent`] as the isolate reads it: the `spent` tag and the number beside it, the

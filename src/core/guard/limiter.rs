@@ -2,10 +2,14 @@
 //! [`Backend`] only when its cached view cannot decide, and otherwise refreshes in the
 //! background.
 
-use std::{cell::RefCell, future::Future, rc::Rc};
+use std::{
+    cell::{RefCell, RefMut},
+    future::Future,
+    rc::Rc,
+};
 
 use super::{
-    assertions::{SpendRequest, Spent},
+    assertions::{SpendAnswer, SpendBatch, SpendRequest, Spent},
     objects::{ClientView, FailureReport, LeaseRequest},
     quota::QuotaRequest,
     source::Source,
@@ -13,7 +17,6 @@ use super::{
     view::{CachedView, IsolateCache, Step},
 };
 use crate::core::{
-    assertion::Check,
     error::Error,
     gate::{client_gate_key, Gate},
     limit::Limit,
@@ -35,12 +38,9 @@ pub trait Backend: Clone + 'static {
         guard: &str,
         report: &FailureReport,
     ) -> Result<ClientView, Unavailable>;
-    /// Spends an assertion's `jti` in a client's object (named `guard`).
-    async fn spend_assertion(
-        &self,
-        guard: &str,
-        request: &SpendRequest,
-    ) -> Result<Spent, Unavailable>;
+    /// Spends `jti`s in a client's object (named `guard`), with a lease when the batch asks
+    /// for one.
+    async fn spend(&self, guard: &str, batch: &SpendBatch) -> Result<SpendAnswer, Unavailable>;
     /// Reports a failure from a source (its [`Source::keys`]) to its shard; answers the
     /// source's blocked prefixes and until when (Unix ms).
     async fn source_failure(
@@ -58,6 +58,18 @@ pub trait Backend: Clone + 'static {
     fn spawn(&self, task: impl Future<Output = ()> + 'static);
     /// Unix ms now (background tasks finish later than they start).
     fn now_ms(&self) -> u64;
+}
+
+/// What [`Limiter::admit`] will be passed for a request whose `jti`s are spent first, so that
+/// the spend can bring the lease back ([`Limiter::spend`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Admission<'a> {
+    /// The client's limit.
+    pub limit: Limit,
+    /// Its quotas.
+    pub quota: &'a QuotaRequest,
+    /// What its lease requests carry (the caller's lease key).
+    pub lease_key: &'a str,
 }
 
 /// The isolate's side of the protections, for one request.
@@ -175,35 +187,37 @@ impl<B: Backend> Limiter<B> {
         }
     }
 
-    /// Spends an assertion's `jti` in the client's object, which alone can tell a replay:
-    /// refused when it was seen, and never accepted unchecked (the object unreachable, 503;
-    /// too many live assertions, 429 until the oldest lapses).
-    pub async fn spend_assertion(&self, guard: &str, request: &SpendRequest) -> Result<(), Error> {
-        let replayed = Error::Assertion(Check::Replayed);
-        self.spend(guard, request, replayed).await
-    }
-
-    /// Spends a DPoP proof's `jti` in the client's object, as an assertion's
-    /// ([`Limiter::spend_assertion`]; its digest has a domain of its own,
-    /// [`crate::core::dpop::Proof::jti_digest`]).
-    pub async fn spend_proof(&self, guard: &str, request: &SpendRequest) -> Result<(), Error> {
-        let replayed = Error::Dpop(crate::core::dpop::ProofCheck::Replay);
-        self.spend(guard, request, replayed).await
-    }
-
-    /// Spends a `jti` digest: `replayed` when the object saw it.
-    async fn spend(
+    /// Spends a token request's `jti`s (`spends`) in the client's object, which alone can
+    /// tell a replay, in one request; each one's outcome, in order
+    /// ([`Spent::result`]: never accepted unchecked). With the `admission` the request will
+    /// pass [`Limiter::admit`], when the cached view would have `admit` ask the object (it is
+    /// stale, or its lease is spent), the lease request goes along and the answer's view is
+    /// taken in: `admit` then decides from it without a second round trip.
+    pub async fn spend(
         &self,
         guard: &str,
-        request: &SpendRequest,
-        replayed: Error,
-    ) -> Result<(), Error> {
-        match self.backend.spend_assertion(guard, request).await {
-            Ok(Spent::Fresh) => Ok(()),
-            Ok(Spent::Replayed) => Err(replayed),
-            Ok(Spent::Full { retry_after_ms }) => Err(throttled(retry_after_ms)),
-            Err(Unavailable) => Err(Error::GuardUnavailable),
+        spends: Vec<SpendRequest>,
+        admission: Option<Admission<'_>>,
+    ) -> Result<Vec<Spent>, Error> {
+        let now = self.backend.now_ms();
+        let asks = |_: &Admission| {
+            let cache = self.cache.borrow();
+            cache.clients.get(guard).is_none_or(|c| c.would_ask(now))
+        };
+        let admission = admission.filter(asks);
+        let lease = admission
+            .map(|a| self.lease_request(guard, (a.limit, a.quota), a.lease_key, now, true));
+        let batch = SpendBatch { spends, lease };
+        let answer = (self.backend.spend(guard, &batch).await)
+            .map_err(|Unavailable| Error::GuardUnavailable)?;
+        if answer.spent.len() != batch.spends.len() {
+            return Err(Error::GuardUnavailable);
         }
+        if let (Some(view), Some(admission)) = (answer.view, admission) {
+            let now = now.max(self.backend.now_ms());
+            self.take_view(guard, view, admission.limit, now);
+        }
+        Ok(answer.spent)
     }
 
     /// Whether the token just admitted for the client came from a lease over a monitored
@@ -309,27 +323,40 @@ impl<B: Backend> Limiter<B> {
         let answer = self.backend.lease(guard, &request).await;
         let now = now.max(self.backend.now_ms());
         let source = &self.source;
-        let mut cache = self.cache.borrow_mut();
-        cache.prune(now);
-        match answer {
-            Ok(view) => {
-                let cached = cache
-                    .clients
-                    .entry(guard.to_owned())
-                    .and_modify(|c| c.merge(view.clone(), limit, now))
-                    .or_insert_with(|| CachedView::new(view, limit, now));
-                let step = cached.decide(now, source, secret_hash, version);
-                let empty = cached.rate_limited(cached.view.wait_ms);
-                drop(cache);
-                // Asking again after a fresh answer: it granted nothing.
-                self.serve(step, guard, policy, secret_hash)
-                    .unwrap_or(Err(empty))
-            }
-            Err(Unavailable) => match cache.clients.get_mut(guard) {
+        let Ok(view) = answer else {
+            let mut cache = self.cache.borrow_mut();
+            cache.prune(now);
+            return match cache.clients.get_mut(guard) {
                 Some(cached) => cached.decide_without_object(now, source, secret_hash, version),
                 None => Err(Error::GuardUnavailable),
-            },
-        }
+            };
+        };
+        let mut cached = self.take_view(guard, view, limit, now);
+        let step = cached.decide(now, source, secret_hash, version);
+        let empty = cached.rate_limited(cached.view.wait_ms);
+        drop(cached);
+        // Asking again after a fresh answer: it granted nothing.
+        self.serve(step, guard, policy, secret_hash)
+            .unwrap_or(Err(empty))
+    }
+
+    /// Takes in a lease's answer received at `now`: merged into the client's view, or its
+    /// first view, which it returns.
+    fn take_view(
+        &self,
+        guard: &str,
+        view: ClientView,
+        limit: Limit,
+        now: u64,
+    ) -> RefMut<'_, CachedView> {
+        RefMut::map(self.cache.borrow_mut(), |cache| {
+            cache.prune(now);
+            cache
+                .clients
+                .entry(guard.to_owned())
+                .and_modify(|c| c.merge(view.clone(), limit, now))
+                .or_insert_with(|| CachedView::new(view, limit, now))
+        })
     }
 
     /// Tops the lease up and takes in the newer view after the answer, without delaying it.

@@ -31,8 +31,8 @@ pub mod stored;
 pub mod tokens;
 pub mod view;
 
-pub use assertions::{SpendRequest, Spent};
-pub use limiter::{Backend, Limiter, Unavailable};
+pub use assertions::{SpendAnswer, SpendBatch, SpendRequest, Spent};
+pub use limiter::{Admission, Backend, Limiter, Unavailable};
 pub use objects::{
     ClientCommand, ClientGuardState, ClientUsage, ClientView, FailureReport, LeaseRequest,
 };

@@ -168,6 +168,13 @@ impl CachedView {
         (until > now).then_some(until)
     }
 
+    /// Whether [`CachedView::decide`] would ask the object at `now`: the view is stale, or
+    /// the lease is spent (or was counted in an hour that has ended).
+    pub fn would_ask(&self, now: u64) -> bool {
+        let past_hour = self.lease_hour != 0 && hour_of(now) != self.lease_hour;
+        !self.is_fresh(now) || self.lease_left == 0 || past_hour
+    }
+
     /// Decides alone if it can: revocation and guard from the view, issuance from the lease.
     /// `secret_hash` names the credential the request used, `version` the client record it
     /// was checked against.
