@@ -7,13 +7,18 @@ mod support;
 use base64ct::{Base64UrlUnpadded, Encoding};
 use ed25519_compact::{KeyPair, Seed};
 use edge_token::core::{
+    assertion::Check,
     binding::Binding,
     dpop::{thumbprint, ProofCheck},
     error::Error,
+    guard::VIEW_TTL_MS,
     token::TokenResponse,
 };
 use serde_json::{json, Value};
-use support::{basic, deployment, record, FakeObjects, FakeStore, Isolate, NOW, ORIGIN};
+use support::{
+    assertion_body, basic, deployment, key_record, record, FakeObjects, FakeStore, Isolate, NOW,
+    ORIGIN,
+};
 
 const PATH: &str = "/oauth2/token";
 
@@ -113,4 +118,49 @@ fn a_client_that_requires_dpop_is_refused_without_a_proof() {
     let stale = call(&isolate, &store, Some(proof("j-1", NOW - 61)));
     assert_eq!(stale, Err(Error::Dpop(ProofCheck::Iat)));
     assert!(call(&isolate, &store, Some(proof("j-1", NOW))).is_ok());
+}
+
+#[test]
+fn a_dpop_token_with_a_stale_view_makes_one_object_request_for_its_proof_and_its_lease() {
+    let objects = FakeObjects::default();
+    let store = FakeStore::with("main", &[record("svc", "s3cret")]);
+    let isolate = isolate(&objects);
+    for (jti, wait) in [("j-1", 0), ("j-2", VIEW_TTL_MS + 1_000)] {
+        isolate.advance(wait);
+        let now = isolate.objects.now_ms.get() / 1000;
+        assert!(
+            call(&isolate, &store, Some(proof(jti, now))).is_ok(),
+            "{jti}"
+        );
+        assert_eq!(isolate.foreground_calls.get(), 1, "{jti}: was 2");
+    }
+}
+
+#[test]
+fn an_assertion_and_a_proof_are_spent_in_one_object_request_each_once() {
+    let objects = FakeObjects::default();
+    let store = FakeStore::with("main", &[key_record("keyed")]);
+    let first = isolate(&objects);
+    let jwt = |isolate: &Isolate, assertion: &str, proof_jti: &str| {
+        let now = isolate.objects.now_ms.get() / 1000;
+        *isolate.dpop.borrow_mut() = Some(proof(proof_jti, now));
+        let body = assertion_body("keyed", assertion);
+        isolate.call_at(PATH, &store, None, None, &body).result
+    };
+    for (assertion, wait) in [("a-1", 0), ("a-2", VIEW_TTL_MS + 1_000)] {
+        first.advance(wait);
+        let token = jwt(&first, assertion, assertion).unwrap();
+        assert_eq!(token.token_type, "DPoP");
+        assert_eq!(first.foreground_calls.get(), 1, "{assertion}: was 3");
+    }
+    let other = isolate(&objects);
+    assert_eq!(
+        jwt(&other, "a-3", "a-2"),
+        Err(Error::Dpop(ProofCheck::Replay)),
+        "a proof spent with an assertion is spent"
+    );
+    assert_eq!(
+        jwt(&other, "a-2", "a-4"),
+        Err(Error::Assertion(Check::Replayed))
+    );
 }

@@ -8,13 +8,16 @@ use edge_token::core::{
     client::RECORD_TTL_MS,
     deployment::Deployment,
     error::Error,
-    guard::ClientCommand,
+    guard::{ClientCommand, VIEW_TTL_MS},
     token::{Outcome, TokenResponse},
     unknown::UNKNOWN_ID_TTL_MS,
 };
 use jwt_compact::{alg::Ed25519, jwk::JsonWebKey, Algorithm, AlgorithmExt, UntrustedToken};
 use serde_json::{json, Value};
-use support::{basic, deployment, hash, record, FakeObjects, FakeStore, Isolate, KEY, NOW};
+use support::{
+    assertion_body, basic, deployment, hash, key_record, record, FakeObjects, FakeStore, Isolate,
+    KEY, NOW,
+};
 
 const MAIN: &str = "/oauth2/token";
 const OTHER: &str = "/other/token";
@@ -552,37 +555,6 @@ fn a_tenant_may_answer_body_credential_failures_with_400_but_basic_always_with_4
     assert_eq!(issuer.wire(Error::StoreUnavailable, None).status, 503);
 }
 
-/// A `private_key_jwt` record of `id` with [`KEY`]'s public half, pinned to EdDSA.
-fn key_record(id: &str) -> Value {
-    let mut r = record(id, "unused");
-    r["secrets"] = json!([]);
-    r["token_endpoint_auth_method"] = json!("private_key_jwt");
-    r["jwks"] = json!({ "keys": [{ "kty": "OKP", "crv": "Ed25519", "kid": "k1",
-        "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" }] });
-    r
-}
-
-/// A form body with an assertion for `id` signed by [`KEY`], with `jti`, to tenant `main`.
-fn assertion_body(id: &str, jti: &str) -> String {
-    use base64ct::{Base64UrlUnpadded, Encoding};
-    use jwt_compact::{Claims, Header};
-    let d = Base64UrlUnpadded::decode_vec("nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A").unwrap();
-    let seed = ed25519_compact::Seed::from_slice(&d).unwrap();
-    let key = ed25519_compact::KeyPair::from_seed(seed).sk;
-    let claims = json!({ "iss": id, "sub": id, "aud": support::ORIGIN, "iat": support::NOW,
-        "exp": support::NOW + 60, "jti": jti });
-    let jwt = Ed25519
-        .token(
-            &Header::empty().with_key_id("k1"),
-            &Claims::new(claims),
-            &key,
-        )
-        .unwrap();
-    format!(
-        "{GRANT}&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion={jwt}"
-    )
-}
-
 #[test]
 fn an_assertion_is_spent_in_the_clients_object_so_another_isolate_refuses_its_replay() {
     let store = store_with(&[key_record("keyed")]);
@@ -598,6 +570,47 @@ fn an_assertion_is_spent_in_the_clients_object_so_another_isolate_refuses_its_re
         .call_from(&store, None, None, &fresh)
         .result
         .is_ok());
+}
+
+#[test]
+fn a_jwt_token_with_a_stale_view_makes_one_object_request_for_its_jti_and_its_lease() {
+    let store = store_with(&[key_record("keyed")]);
+    let objects = FakeObjects::default();
+    let isolate = isolate(&objects);
+    // No view yet, then one older than its life (every real client's case): the jti's spend
+    // brings the lease back, where the spend and the lease were two requests.
+    for (jti, wait) in [("j-1", 0), ("j-2", VIEW_TTL_MS + 1_000)] {
+        isolate.advance(wait);
+        let outcome = isolate.call_from(&store, None, None, &assertion_body("keyed", jti));
+        assert!(outcome.result.is_ok(), "{:?}", outcome.result);
+        assert_eq!(isolate.foreground_calls.get(), 1, "{jti}");
+    }
+    let replayed = isolate.call_from(&store, None, None, &assertion_body("keyed", "j-2"));
+    assert_eq!(replayed.result, Err(Error::Assertion(Check::Replayed)));
+}
+
+#[test]
+fn a_lease_granted_with_a_spend_to_a_request_refused_later_serves_the_next_one() {
+    let mut keyed = key_record("keyed");
+    keyed["rate_limit"] = json!({ "per_minute": 1, "burst": 1 });
+    let store = store_with(&[keyed]);
+    let objects = FakeObjects::default();
+    let first = isolate(&objects);
+    let body = |jti| format!("{}&scope=not-allowed", assertion_body("keyed", jti));
+    let refused = first.call_from(&store, None, None, &body("j-1"));
+    assert_eq!(refused.result, Err(Error::ScopeNotAllowed));
+    // The bucket's one token went to the isolate's lease with the spend; the next request of
+    // the isolate draws it, its jti spent alone: no token more than the limit allows.
+    let served = first.call_from(&store, None, None, &assertion_body("keyed", "j-2"));
+    assert!(served.result.is_ok(), "{:?}", served.result);
+    assert_eq!(first.foreground_calls.get(), 1);
+    let elsewhere = isolate(&objects);
+    let over = elsewhere.call_from(&store, None, None, &assertion_body("keyed", "j-3"));
+    assert!(
+        matches!(over.result, Err(Error::RateLimited { .. })),
+        "{:?}",
+        over.result
+    );
 }
 
 #[test]

@@ -369,3 +369,34 @@ impl Isolate {
         self.objects.now_ms.set(self.objects.now_ms.get() + ms);
     }
 }
+
+/// A `private_key_jwt` record of `id` with [`KEY`]'s public half, pinned to EdDSA.
+pub fn key_record(id: &str) -> Value {
+    let mut r = record(id, "unused");
+    r["secrets"] = json!([]);
+    r["token_endpoint_auth_method"] = json!("private_key_jwt");
+    r["jwks"] = json!({ "keys": [{ "kty": "OKP", "crv": "Ed25519", "kid": "k1",
+        "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" }] });
+    r
+}
+
+/// A form body with an assertion for `id` signed by [`KEY`], with `jti`, to tenant `main`.
+pub fn assertion_body(id: &str, jti: &str) -> String {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    use jwt_compact::{alg::Ed25519, AlgorithmExt, Claims, Header};
+    let d = Base64UrlUnpadded::decode_vec("nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A").unwrap();
+    let seed = ed25519_compact::Seed::from_slice(&d).unwrap();
+    let key = ed25519_compact::KeyPair::from_seed(seed).sk;
+    let claims = json!({ "iss": id, "sub": id, "aud": ORIGIN, "iat": NOW,
+        "exp": NOW + 60, "jti": jti });
+    let jwt = Ed25519
+        .token(
+            &Header::empty().with_key_id("k1"),
+            &Claims::new(claims),
+            &key,
+        )
+        .unwrap();
+    format!(
+        "grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion={jwt}"
+    )
+}

@@ -184,6 +184,34 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_is_leased_only_when_every_jti_was_fresh() {
+        let lease = LeaseRequest {
+            per_minute: 60,
+            burst: 8,
+            want: 1,
+            returned: 0,
+            source: None,
+            prefix: None,
+            seen: Vec::new(),
+            secret_hash: "private_key_jwt".into(),
+            quota: Default::default(),
+        };
+        let batch = SpendBatch {
+            spends: vec![spend("a", 1_000), spend("p", 1_000)],
+            lease: Some(lease.clone()),
+        };
+        let fresh = [Spent::Fresh, Spent::Fresh];
+        assert_eq!(batch.clone().lease_after(&fresh), Some(lease));
+        let replayed = [Spent::Fresh, Spent::Replayed];
+        assert_eq!(batch.clone().lease_after(&replayed), None);
+        assert_eq!(batch.lease_after(&fresh[..1]), None, "every jti answered");
+        let json = r#"{"spent":[{"spent":"fresh"},{"spent":"replayed"}]}"#;
+        let answer: SpendAnswer = crate::core::json::parse(json.as_bytes()).unwrap();
+        assert_eq!(answer.spent, replayed);
+        assert_eq!(answer.view, None);
+    }
+
+    #[test]
     fn restored_entries_are_spent_already() {
         let mut seen = SeenAssertions::restore([("a".to_owned(), 1_000)]);
         assert_eq!(seen.spend(10, &spend("a", 1_000)).0, Spent::Replayed);
