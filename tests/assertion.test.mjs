@@ -41,6 +41,24 @@ test('a replayed assertion is refused with invalid_client and logged as assertio
   assertError(await present(w, await assertion(w, c, { claims: { jti } })), 401, 'invalid_client');
 });
 
+/** The isolate's guard object requests so far, from the log line of a GET on the token path (405, no storage). */
+async function objectRequests() {
+  await w.fetch(w.tokenPath, { method: 'GET' });
+  const lines = (await w.jsonLogLines(w.tokenAnswers.length)).filter((l) => l.isolate);
+  return lines.at(-1).isolate.object_requests;
+}
+
+test('a token whose view is stale costs one guard object request: its jti spent and its lease together', async () => {
+  const c = await keyClient(w);
+  // No view of the client yet, then one older than its 1 s life.
+  for (const wait of [0, 1_200]) {
+    await new Promise((resolve) => setTimeout(resolve, wait));
+    const before = await objectRequests();
+    await assertIssued(w, await present(w, await assertion(w, c)), c, { scope: 'read', echo: true });
+    assert.equal(await objectRequests() - before, 1, 'was 2: the spend, then the view and lease');
+  }
+});
+
 test('each failed claim check is the same invalid_client as a wrong secret, and the log names the check', async () => {
   const c = await keyClient(w);
   const t = now();
