@@ -231,7 +231,8 @@ impl Issuer {
         let binding = self
             .binding(signer, limiter, (&guard, &client), request, proof, now_ms)
             .await?;
-        // Last before minting, so only a token actually issued spends the client's quota.
+        // Last before minting, so only a token actually issued spends the client's quota (a
+        // lease a jti's spend brought back is held ahead of use, as any: `Issuer::spend`).
         let quota = self.quota_request(&client);
         limiter
             .admit(&guard, (limit, &quota), &lease_key, client.version, now_ms)
