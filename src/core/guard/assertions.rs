@@ -185,17 +185,7 @@ mod tests {
 
     #[test]
     fn a_batch_is_leased_only_when_every_jti_was_fresh() {
-        let lease = LeaseRequest {
-            per_minute: 60,
-            burst: 8,
-            want: 1,
-            returned: 0,
-            source: None,
-            prefix: None,
-            seen: Vec::new(),
-            secret_hash: "private_key_jwt".into(),
-            quota: Default::default(),
-        };
+        let lease = LeaseRequest::one_token("private_key_jwt");
         let batch = SpendBatch {
             spends: vec![spend("a", 1_000), spend("p", 1_000)],
             lease: Some(lease.clone()),

@@ -423,6 +423,25 @@ impl ClientGuardState {
     }
 }
 
+/// Tests' lease request: one token at 60 a minute (burst 8), from no known source, with
+/// `secret_hash`.
+#[cfg(test)]
+impl LeaseRequest {
+    pub(crate) fn one_token(secret_hash: &str) -> Self {
+        Self {
+            per_minute: 60,
+            burst: 8,
+            want: 1,
+            returned: 0,
+            source: None,
+            prefix: None,
+            seen: Vec::new(),
+            secret_hash: secret_hash.into(),
+            quota: QuotaRequest::default(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -298,21 +298,7 @@ mod tests {
     };
 
     fn lease(state: &mut ClientGuardState, hash: &str) -> u64 {
-        state.lease(0, &request(hash)).granted
-    }
-
-    fn request(hash: &str) -> LeaseRequest {
-        LeaseRequest {
-            per_minute: 60,
-            burst: 8,
-            want: 1,
-            returned: 0,
-            source: None,
-            prefix: None,
-            seen: Vec::new(),
-            secret_hash: hash.into(),
-            quota: Default::default(),
-        }
+        state.lease(0, &LeaseRequest::one_token(hash)).granted
     }
 
     fn created() -> ClientGuardState {
@@ -436,15 +422,19 @@ mod tests {
     #[test]
     fn a_creation_raises_the_floor_below_which_records_are_refused_and_its_undo_lowers_it() {
         let mut state = created();
-        assert_eq!(state.lease(0, &request("h")).floor, 1);
+        assert_eq!(state.lease(0, &LeaseRequest::one_token("h")).floor, 1);
         let delete = RecordWrite::delete(1, Vec::new());
         assert_eq!(state.write_record(0, delete).written(), Ok(2));
-        assert_eq!(state.lease(0, &request("h")).floor, 1, "a delete keeps it");
+        assert_eq!(
+            state.lease(0, &LeaseRequest::one_token("h")).floor,
+            1,
+            "a delete keeps it"
+        );
         let again = state.write_record(0, RecordWrite::create(LIMIT, 1));
         assert_eq!(again.written(), Ok(3));
-        assert_eq!(state.lease(0, &request("h")).floor, 3);
+        assert_eq!(state.lease(0, &LeaseRequest::one_token("h")).floor, 3);
         assert!(state.undo_record(3).done);
-        assert_eq!(state.lease(0, &request("h")).floor, 1);
+        assert_eq!(state.lease(0, &LeaseRequest::one_token("h")).floor, 1);
     }
 
     #[test]

@@ -123,10 +123,15 @@ impl CachedView {
         self.lease_hour
     }
 
-    /// Drops a lease counted by a quota in an hour that has ended: its tokens are never spent
-    /// in the next one, whose count never saw them ([`super::quota`]).
+    /// Whether the lease was counted by a quota in an hour that has ended at `now`: its tokens
+    /// are never spent in the next one, whose count never saw them ([`super::quota`]).
+    fn lease_from_past_hour(&self, now: u64) -> bool {
+        self.lease_hour != 0 && hour_of(now) != self.lease_hour
+    }
+
+    /// Drops a lease [counted in a past hour](CachedView::lease_from_past_hour).
     fn drop_past_hour(&mut self, now: u64) {
-        if self.lease_hour != 0 && hour_of(now) != self.lease_hour {
+        if self.lease_from_past_hour(now) {
             self.lease_left = 0;
         }
     }
@@ -171,8 +176,7 @@ impl CachedView {
     /// Whether [`CachedView::decide`] would ask the object at `now`: the view is stale, or
     /// the lease is spent (or was counted in an hour that has ended).
     pub fn would_ask(&self, now: u64) -> bool {
-        let past_hour = self.lease_hour != 0 && hour_of(now) != self.lease_hour;
-        !self.is_fresh(now) || self.lease_left == 0 || past_hour
+        !self.is_fresh(now) || self.lease_left == 0 || self.lease_from_past_hour(now)
     }
 
     /// Decides alone if it can: revocation and guard from the view, issuance from the lease.
