@@ -28,7 +28,7 @@ use super::{
     binding::Binding,
     config::Tenant,
     error::Error,
-    guard::{Backend, Limiter, SpendRequest, Spent},
+    guard::{SpendRequest, Spent},
     jwk::{self, Alg, PublicKey, Verifier},
     secret::Pepper,
 };
@@ -266,15 +266,13 @@ fn public_key(jwk: Option<&Value>, alg: Alg) -> Result<(PublicKey, String), Proo
     Ok((key, jkt))
 }
 
-/// Where and when a proof is checked: the tenant (its nonce option), the pepper (its
-/// nonces), the client's guard object (its spent `jti`s), and the time (Unix ms).
+/// Where and when a proof is read: the tenant (its nonce option), the pepper (its nonces),
+/// and the time (Unix ms).
 pub struct At<'a> {
     /// The tenant.
     pub tenant: &'a Tenant,
     /// The pepper.
     pub pepper: &'a Pepper,
-    /// The name of the authenticated client's guard object.
-    pub guard: &'a str,
     /// Unix ms.
     pub now_ms: u64,
 }
@@ -311,35 +309,22 @@ pub fn spend_request(proof: &Proof) -> SpendRequest {
     }
 }
 
-/// Every check of a request's proof, for an authenticated client (RFC 9449 §4.3): read,
-/// claims, the tenant's nonce ([`read`], unless it was read and spent `early`), the signature,
-/// then the `jti` spent in the client's object (unreachable: 503, never accepted unchecked).
-/// The binding of the token it may have.
-pub async fn check<B: Backend, K: Verifier>(
+/// The checks of a request's proof that follow its [`read`] and its `jti`'s spend, for an
+/// authenticated client (RFC 9449 §4.3): the signature, then the spend's outcome (a replay
+/// refused). `early` is the proof so read and spent, or why it could not be read, answered
+/// here so that a request's refusals come in the same order whatever its proof. The binding
+/// of the token it may have.
+pub async fn check<K: Verifier>(
     verifier: &K,
-    limiter: &Limiter<B>,
-    input: &ProofInput,
-    at: &At<'_>,
-    early: Option<SpentEarly>,
+    early: Result<SpentEarly, Error>,
 ) -> Result<Binding, Error> {
-    let (proof, spent) = match early {
-        Some(SpentEarly { proof, spent }) => (proof, Some(spent)),
-        None => (read(input, at)?, None),
-    };
+    let SpentEarly { proof, spent } = early?;
     let input = proof.signing_input.as_bytes();
     match verifier.verify(&proof.key, input, &proof.signature).await {
         Ok(true) => {}
         // A key the runtime refuses is the caller's, not a fault of ours.
         Ok(false) | Err(_) => return Err(Error::Dpop(ProofCheck::Signature)),
     }
-    let spent = match spent {
-        Some(spent) => spent,
-        None => {
-            let spent = limiter.spend(at.guard, vec![spend_request(&proof)], None);
-            let spent = spent.await?.first().copied();
-            spent.ok_or(Error::GuardUnavailable)?
-        }
-    };
     spent.result(Error::Dpop(ProofCheck::Replay))?;
     Ok(proof.binding())
 }

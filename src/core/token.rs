@@ -134,9 +134,9 @@ pub struct Caller {
     pub limit: super::limit::Limit,
     /// What [`Limiter::admit`] checks for revocation.
     pub lease_key: String,
-    /// The request's DPoP proof, spent with the authentication ([`SpentEarly`]), if it has one
-    /// that may bind the token.
-    pub proof: Option<SpentEarly>,
+    /// The request's DPoP proof, if it has one that may bind the token: spent with the
+    /// authentication ([`SpentEarly`]), or why it could not be read ([`dpop::check`] answers it).
+    pub proof: Option<Result<SpentEarly, Error>>,
 }
 
 /// One tenant's issuer, as an isolate keeps it across requests: its configuration, keys, the
@@ -228,9 +228,7 @@ impl Issuer {
         }
         let Shape { audience, grant } =
             self.shape(&client, &request.targets, request.scope.as_deref())?;
-        let binding = self
-            .binding(signer, limiter, (&guard, &client), request, proof, now_ms)
-            .await?;
+        let binding = self.binding(signer, &client, request, proof).await?;
         // Last before minting, so only a token actually issued spends the client's quota (a
         // lease a jti's spend brought back is held ahead of use, as any: `Issuer::spend`).
         let quota = self.quota_request(&client);
@@ -260,40 +258,25 @@ impl Issuer {
     /// record says `dpop_bound_access_tokens`), or the connection's certificate when the record
     /// asks for certificate-bound tokens ([`mtls::bound_to`]: RFC 8705 §3; refused without
     /// one, never issued unbound). A proof from a client whose record asks for
-    /// certificate-bound tokens is refused ([`Error::TwoBindings`]) before it is checked. A
-    /// proof spent `early` is checked with its outcome.
-    async fn binding<B: Backend, K: Verifier>(
+    /// certificate-bound tokens is refused ([`Error::TwoBindings`]) before it is checked; any
+    /// other was read and spent `early` ([`Issuer::spend`]) and is checked with its outcome.
+    async fn binding<K: Verifier>(
         &self,
         verifier: &K,
-        limiter: &Limiter<B>,
-        (guard, client): (&str, &Client),
+        client: &Client,
         request: &TokenRequest,
-        early: Option<SpentEarly>,
-        now_ms: u64,
+        early: Option<Result<SpentEarly, Error>>,
     ) -> Result<Option<Binding>, Error> {
-        match &request.dpop {
-            Some(_) if client.certificate_bound => Err(Error::TwoBindings),
-            Some(proof) => {
-                let at = self.dpop_at(guard, now_ms);
-                cold(dpop::check(verifier, limiter, proof, &at, early))
-                    .await
-                    .map(Some)
-            }
+        if request.dpop.is_some() && client.certificate_bound {
+            return Err(Error::TwoBindings);
+        }
+        match early {
+            Some(proof) => cold(dpop::check(verifier, proof)).await.map(Some),
             None if client.dpop_bound_access_tokens => Err(Error::Dpop(ProofCheck::Required)),
             None if client.certificate_bound => {
                 mtls::bound_to(request.certificate.as_ref()).map(Some)
             }
             None => Ok(None),
-        }
-    }
-
-    /// Where a request's DPoP proof is checked: this tenant, for the client's object `guard`.
-    fn dpop_at<'a>(&'a self, guard: &'a str, now_ms: u64) -> dpop::At<'a> {
-        dpop::At {
-            tenant: &self.tenant,
-            pepper: &self.pepper,
-            guard,
-            now_ms,
         }
     }
 
@@ -333,7 +316,7 @@ impl Issuer {
         limiter.gate(&guard, now_ms)?;
         let checked = match self.authenticate(verifier, &client, request, now_ms).await {
             Ok((lease_key, assertion)) => {
-                let caller = (guard.as_str(), client.as_ref());
+                let caller = (guard.as_str(), client.as_ref(), limit);
                 let spent = self.spend(limiter, caller, request, assertion, &lease_key, now_ms);
                 spent.await.map(|proof| (lease_key, proof))
             }
@@ -408,46 +391,60 @@ impl Issuer {
 
     /// Spends the `jti`s of an authenticated request in the client's object, each once: its
     /// assertion's (refused as a replay here, as an authentication failure) and its DPoP
-    /// proof's, read but not yet verified (its outcome waits for [`dpop::check`], so the
-    /// answers come in today's order). One request, which also brings back the lease
-    /// [`Limiter::admit`] will need, when the isolate's view cannot decide alone; a lease so
-    /// granted to a request a later check refuses stays in the isolate's lease, for its next
-    /// requests or given back, as any lease. A proof of a client whose record asks for
-    /// certificate-bound tokens is left unspent (refused unread), as is one [`dpop::read`]
-    /// refuses (refused again by [`dpop::check`]).
+    /// proof's, read but not yet verified (its outcome, or why the proof could not be read,
+    /// waits for [`dpop::check`], so the answers come in today's order). One request, which
+    /// also brings back the lease [`Limiter::admit`] will need, when the isolate's view cannot
+    /// decide alone; a lease so granted to a request a later check refuses stays in the
+    /// isolate's lease, for its next requests or given back, as any lease. A proof of a client
+    /// whose record asks for certificate-bound tokens is left unread and unspent (refused by
+    /// [`Issuer::binding`]).
     async fn spend<B: Backend>(
         &self,
         limiter: &Limiter<B>,
-        (guard, client): (&str, &Client),
+        (guard, client, limit): (&str, &Client, super::limit::Limit),
         request: &TokenRequest,
         assertion: Option<SpendRequest>,
         lease_key: &str,
         now_ms: u64,
-    ) -> Result<Option<SpentEarly>, Error> {
-        let at = self.dpop_at(guard, now_ms);
+    ) -> Result<Option<Result<SpentEarly, Error>>, Error> {
+        let at = dpop::At {
+            tenant: &self.tenant,
+            pepper: &self.pepper,
+            now_ms,
+        };
         let proof = (request.dpop.as_ref())
             .filter(|_| !client.certificate_bound)
-            .and_then(|input| dpop::read(input, &at).ok());
-        if assertion.is_none() && proof.is_none() {
-            return Ok(None);
-        }
+            .map(|input| dpop::read(input, &at));
         let has_assertion = assertion.is_some();
-        let spends = assertion
-            .into_iter()
-            .chain(proof.as_ref().map(dpop::spend_request));
-        let quota = self.quota_request(client);
-        let admission = (!client.disabled).then_some(Admission {
-            limit: client.limit.unwrap_or(self.tenant.rate_limit),
-            quota: &quota,
-            lease_key,
-        });
-        let spent = limiter.spend(guard, spends.collect(), admission).await?;
+        let spends: Vec<_> = (assertion.into_iter())
+            .chain(
+                proof
+                    .as_ref()
+                    .and_then(|p| p.as_ref().ok())
+                    .map(dpop::spend_request),
+            )
+            .collect();
+        let spent = if spends.is_empty() {
+            Vec::new()
+        } else {
+            let quota = self.quota_request(client);
+            let admission = (!client.disabled).then_some(Admission {
+                limit,
+                quota: &quota,
+                lease_key,
+            });
+            limiter.spend(guard, spends, admission).await?
+        };
         if let (true, Some(first)) = (has_assertion, spent.first()) {
             first.result(Error::Assertion(Check::Replayed))?;
         }
-        Ok(proof
-            .zip(spent.last().copied())
-            .map(|(proof, spent)| SpentEarly { proof, spent }))
+        // `Limiter::spend` answers every jti, so a proof's outcome is the last.
+        let last = spent.last().copied();
+        Ok(proof.map(|read| {
+            let proof = read?;
+            let spent = last.ok_or(Error::GuardUnavailable)?;
+            Ok(SpentEarly { proof, spent })
+        }))
     }
 
     /// Every check of an assertion but the `jti`'s single use: header, signature, claims.
